@@ -1,0 +1,17 @@
+// Python objects -> JSON text, written by C++ straight into an output buffer.
+#pragma once
+#include <Python.h>
+
+#include "http/buffer.hpp"
+
+namespace fasterapi::bridge {
+
+// Appends the JSON text of `obj` to `out`, matching
+// json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).
+// Types json.dumps does not know are handled as FastAPI's jsonable_encoder would: pydantic models
+// through their own serializer, Enum by value, and anything else through `default_fn(obj)`
+// (may be NULL), whose result is then written. Returns 0, or -1 with a Python exception set
+// (TypeError: not serializable; ValueError: nan/inf, or nesting deeper than 256 levels).
+int write_json(PyObject* obj, http::Buffer& out, PyObject* default_fn);
+
+}  // namespace fasterapi::bridge

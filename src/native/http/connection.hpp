@@ -1,0 +1,83 @@
+// HTTP/1.1 server-side protocol state machine for one connection, with no I/O of its own:
+// bytes in (on_data) -> requests out (Dispatcher) -> bytes out (output()).
+// The socket loop and the in-process test entry point drive the same class.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "buffer.hpp"
+#include "message.hpp"
+
+namespace fasterapi::http {
+
+enum class HandleResult {
+  Done,     // the response is complete in `out`
+  Pending,  // the response will come later via Connection::complete(); stop processing input
+};
+
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+  // Called when a request head is parsed, before its body is read: return the body limit
+  // for this request (e.g. looked up from its route). A Content-Length above it is a 413.
+  virtual uint64_t body_limit(const Request& head) = 0;
+  // Called with a complete request (head and body). Append the whole response to `out`
+  // (use ResponseHead in response.hpp) or return Pending and call complete() later.
+  virtual HandleResult handle(const Request& req, Buffer& out) = 0;
+};
+
+class Connection {
+ public:
+  Connection(const Limits& limits, Dispatcher& dispatcher);
+
+  // Feed received bytes; parses and dispatches as many complete requests as possible
+  // (stops while a response is pending, or while output() is above the high-water mark).
+  void on_data(const char* data, size_t n);
+  // Peer half-closed: an incomplete request is dropped (no response); mark for close.
+  void on_eof();
+  // Continue processing buffered input (after complete(), or after output was drained).
+  void resume();
+  // Finish a Pending response: the caller has appended it to output(). Resumes processing.
+  void complete();
+
+  Buffer& output() { return out_; }
+  // True when the connection must be closed once output() has been flushed
+  // (Connection: close, HTTP/1.0 without keep-alive, a protocol error, EOF).
+  bool should_close() const { return close_after_flush_; }
+  bool pending() const { return pending_; }
+  // True when a request head has started arriving but is not complete (for the head deadline).
+  bool in_request() const;
+  // True when bytes of a request body are still expected (for the body-rate deadline).
+  bool reading_body() const;
+  // Request the connection to close after the current response (graceful shutdown):
+  // the next response carries "Connection: close".
+  void set_draining();
+  bool draining() const { return draining_; }
+  uint64_t requests_served() const { return served_; }
+
+ private:
+  // implementation details are free to change (parser state, chunked decoder, body buffer, ...)
+  struct State;
+  const Limits& limits_;
+  Dispatcher& dispatcher_;
+  Buffer in_;
+  Buffer out_;
+  std::string body_;  // decoded chunked body
+  bool pending_ = false;
+  bool close_after_flush_ = false;
+  bool draining_ = false;
+  uint64_t served_ = 0;
+  // parser state
+  int phase_ = 0;
+  size_t scanned_ = 0;
+  size_t head_len_ = 0;
+  uint64_t body_limit_ = 0;
+  uint64_t chunk_remaining_ = 0;
+  int chunk_state_ = 0;
+  size_t chunk_pos_ = 0;
+  Request req_;
+  bool sent_continue_ = false;
+};
+
+}  // namespace fasterapi::http
