@@ -52,6 +52,11 @@ struct Writer {
 };
 
 int Writer::str(PyObject* obj) {
+  if (PyUnicode_IS_COMPACT_ASCII(obj)) {  // the common case: the text is the UTF-8
+    json::write_string(out, {reinterpret_cast<const char*>(PyUnicode_DATA(obj)),
+                             static_cast<size_t>(PyUnicode_GET_LENGTH(obj))});
+    return 0;
+  }
   Py_ssize_t n;
   const char* s = PyUnicode_AsUTF8AndSize(obj, &n);  // fails (UnicodeEncodeError) on surrogates
   if (!s) return -1;
