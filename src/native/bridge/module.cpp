@@ -1,33 +1,619 @@
-// The one place that includes Python: the fasterapi._core extension module.
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+// The one place that includes Python: the fasterapi._core extension module (multi-phase init,
+// module state, heap types; importable in sub-interpreters).
+#include "bridge/state.hpp"
 
+#include <structmember.h>
+
+#include <new>
+#include <stdexcept>
+
+#include "bridge/engine.hpp"
 #include "bridge/pyjson.hpp"
+#include "bridge/state.hpp"
+#include "server/loop.hpp"
 
 namespace fb = fasterapi::bridge;
 namespace fh = fasterapi::http;
+namespace fs = fasterapi::server;
 
-static PyObject* core_dumps(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  static const char* const names[] = {"obj", "default"};
-  (void)names;
-  if (nargs < 1 || nargs > 2 || kwnames) {
+namespace fasterapi::bridge {
+namespace {
+
+// ---- limits / config from a dict ---------------------------------------------------------------
+
+bool read_u64(PyObject* d, const char* key, uint64_t& out) {
+  if (!d || d == Py_None) return true;
+  PyObject* v = PyDict_GetItemString(d, key);  // borrowed
+  if (!v) return true;
+  unsigned long long x = PyLong_AsUnsignedLongLong(v);
+  if (x == (unsigned long long)-1 && PyErr_Occurred()) return false;
+  out = x;
+  return true;
+}
+template <class T>
+bool read_num(PyObject* d, const char* key, T& out) {
+  uint64_t v = out;
+  if (!read_u64(d, key, v)) return false;
+  out = T(v);
+  return true;
+}
+
+bool read_limits(PyObject* d, fh::Limits& l) {
+  return read_num(d, "max_request_line", l.max_request_line) && read_num(d, "max_head", l.max_head) &&
+         read_num(d, "max_headers", l.max_headers) && read_num(d, "max_body", l.max_body) &&
+         read_num(d, "max_pipelined", l.max_pipelined) && read_num(d, "output_high_water", l.output_high_water);
+}
+
+// ---- Engine ------------------------------------------------------------------------------------
+
+PyObject* engine_new(PyTypeObject* tp, PyObject*, PyObject*) {
+  auto* self = reinterpret_cast<EngineObject*>(tp->tp_alloc(tp, 0));
+  if (!self) return nullptr;
+  self->st = state_from_type(tp);
+  self->router = new router::Router();
+  self->routes = new std::vector<Route>();
+  self->limits = new fh::Limits();
+  self->access_log = Py_NewRef(Py_None);
+  return reinterpret_cast<PyObject*>(self);
+}
+
+int engine_init(PyObject* o, PyObject* args, PyObject* kw) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  static const char* names[] = {"app_handler", "response_type", "json_default", "error_handler", "limits", nullptr};
+  PyObject *app, *rtype, *jdef, *eh, *limits = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|O", const_cast<char**>(names), &app, &rtype, &jdef, &eh, &limits))
+    return -1;
+  if (!read_limits(limits, *self->limits)) return -1;
+  if (self->limits->max_headers > fh::kMaxHeaders) self->limits->max_headers = fh::kMaxHeaders;
+  PyObject* runtime = PyImport_ImportModule("fasterapi._runtime");
+  if (!runtime) return -1;
+  PyObject* resume = PyObject_GetAttrString(runtime, "resume");
+  Py_DECREF(runtime);
+  if (!resume) return -1;
+  Py_XSETREF(self->resume, resume);
+  Py_XSETREF(self->app_handler, Py_NewRef(app));
+  Py_XSETREF(self->response_type, Py_NewRef(rtype));
+  Py_XSETREF(self->json_default, jdef == Py_None ? nullptr : Py_NewRef(jdef));
+  Py_XSETREF(self->error_handler, Py_NewRef(eh));
+  return 0;
+}
+
+void clear_route(Route& r) {
+  Py_CLEAR(r.handler);
+  Py_CLEAR(r.endpoint);
+  Py_CLEAR(r.kwnames);
+  Py_CLEAR(r.body_validator);
+  for (auto& p : r.params) Py_CLEAR(p.default_value);
+}
+
+int engine_traverse(PyObject* o, visitproc visit, void* arg) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  Py_VISIT(Py_TYPE(o));
+  Py_VISIT(self->app_handler);
+  Py_VISIT(self->response_type);
+  Py_VISIT(self->json_default);
+  Py_VISIT(self->error_handler);
+  Py_VISIT(self->resume);
+  Py_VISIT(self->access_log);
+  if (self->routes)
+    for (auto& r : *self->routes) {
+      Py_VISIT(r.handler);
+      Py_VISIT(r.endpoint);
+      Py_VISIT(r.body_validator);
+      for (auto& p : r.params) Py_VISIT(p.default_value);
+    }
+  return 0;
+}
+
+int engine_clear(PyObject* o) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  Py_CLEAR(self->app_handler);
+  Py_CLEAR(self->response_type);
+  Py_CLEAR(self->json_default);
+  Py_CLEAR(self->error_handler);
+  Py_CLEAR(self->resume);
+  Py_CLEAR(self->access_log);
+  if (self->routes)
+    for (auto& r : *self->routes) clear_route(r);
+  return 0;
+}
+
+void engine_dealloc(PyObject* o) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  PyTypeObject* tp = Py_TYPE(o);
+  PyObject_GC_UnTrack(o);
+  if (self->weakrefs) PyObject_ClearWeakRefs(o);
+  engine_clear(o);
+  delete self->router;
+  delete self->routes;
+  delete self->limits;
+  tp->tp_free(o);
+  Py_DECREF(tp);
+}
+
+bool parse_kind(PyObject* s, ParamKind& k) {
+  const char* v = PyUnicode_AsUTF8(s);
+  if (!v) return false;
+  std::string_view sv(v);
+  if (sv == "int") k = ParamKind::Int;
+  else if (sv == "float") k = ParamKind::Float;
+  else if (sv == "str") k = ParamKind::Str;
+  else if (sv == "bool") k = ParamKind::Bool;
+  else { PyErr_Format(PyExc_ValueError, "unknown param kind %s", v); return false; }
+  return true;
+}
+
+// add_route(methods, path, handler, plan=None, body_limit=-1)
+PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  static const char* names[] = {"methods", "path", "handler", "plan", "body_limit", nullptr};
+  PyObject *methods_o, *handler, *plan = Py_None;
+  const char* path;
+  long long body_limit = -1;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OsO|OL", const_cast<char**>(names), &methods_o, &path, &handler, &plan,
+                                   &body_limit))
+    return nullptr;
+  std::vector<std::string> methods;
+  PyObject* seq = PySequence_Fast(methods_o, "methods must be a sequence of str");
+  if (!seq) return nullptr;
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
+    const char* m = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+    if (!m) { Py_DECREF(seq); return nullptr; }
+    methods.emplace_back(m);
+  }
+  Py_DECREF(seq);
+  Route r;
+  r.handler = Py_NewRef(handler);
+  r.body_limit = body_limit;
+  if (plan != Py_None) {
+    // (endpoint, is_async, status_code, params, body)
+    PyObject *endpoint, *is_async, *params, *body;
+    int status;
+    if (!PyArg_ParseTuple(plan, "OOiOO", &endpoint, &is_async, &status, &params, &body)) {
+      clear_route(r);
+      return nullptr;
+    }
+    r.has_plan = true;
+    r.endpoint = Py_NewRef(endpoint);
+    r.is_async = PyObject_IsTrue(is_async);
+    r.status = status;
+    PyObject* pseq = PySequence_Fast(params, "params must be a sequence");
+    if (!pseq) { clear_route(r); return nullptr; }
+    Py_ssize_t np = PySequence_Fast_GET_SIZE(pseq);
+    bool has_body = body != Py_None;
+    PyObject* kwnames = PyTuple_New(np + (has_body ? 1 : 0));
+    for (Py_ssize_t i = 0; i < np; ++i) {
+      PyObject *name, *source, *kind, *def, *alias;
+      if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(pseq, i), "UUUOO", &name, &source, &kind, &def, &alias)) {
+        Py_DECREF(pseq); Py_DECREF(kwnames); clear_route(r); return nullptr;
+      }
+      PlanParam p;
+      const char* src = PyUnicode_AsUTF8(source);
+      p.source = std::string_view(src) == "path" ? ParamSource::Path : ParamSource::Query;
+      PyObject* keyo = (alias != Py_None && p.source == ParamSource::Query) ? alias : name;
+      const char* key = PyUnicode_AsUTF8(keyo);
+      if (!key || !parse_kind(kind, p.kind)) { Py_DECREF(pseq); Py_DECREF(kwnames); clear_route(r); return nullptr; }
+      p.key = key;
+      p.default_value = def == self->st->required ? nullptr : Py_NewRef(def);
+      r.params.push_back(std::move(p));
+      Py_INCREF(name);
+      PyUnicode_InternInPlace(&name);
+      PyTuple_SET_ITEM(kwnames, i, name);
+    }
+    Py_DECREF(pseq);
+    if (has_body) {
+      PyObject *bname, *validator;
+      if (!PyArg_ParseTuple(body, "UO", &bname, &validator)) { Py_DECREF(kwnames); clear_route(r); return nullptr; }
+      Py_INCREF(bname);
+      PyTuple_SET_ITEM(kwnames, np, bname);
+      r.body_validator = Py_NewRef(validator);
+    }
+    r.kwnames = kwnames;
+  }
+  try {
+    self->router->add(methods, path, int(self->routes->size()));
+  } catch (const std::exception& ex) {
+    clear_route(r);
+    PyErr_SetString(PyExc_ValueError, ex.what());
+    return nullptr;
+  }
+  self->routes->push_back(std::move(r));
+  Py_RETURN_NONE;
+}
+
+// match(method, path) -> (route_index | None, params) : for tests and debugging
+PyObject* engine_match(PyObject* o, PyObject* args) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  const char *method, *path;
+  if (!PyArg_ParseTuple(args, "ss", &method, &path)) return nullptr;
+  router::Match m;
+  self->router->match(method, path, m);
+  PyObject* params = PyDict_New();
+  for (int i = 0; i < m.num_captures; ++i) {
+    PyObject* v = PyUnicode_FromStringAndSize(m.captures[i].value.data(), Py_ssize_t(m.captures[i].value.size()));
+    std::string k(m.captures[i].name);
+    PyDict_SetItemString(params, k.c_str(), v);
+    Py_DECREF(v);
+  }
+  if (m.kind == router::Match::Found) return Py_BuildValue("(iN)", m.route, params);
+  if (m.kind == router::Match::MethodNotAllowed) return Py_BuildValue("(sN)", m.allow.c_str(), params);
+  return Py_BuildValue("(ON)", Py_None, params);
+}
+
+PyObject* engine_connection(PyObject* o, PyObject* args, PyObject* kw);
+
+PyMethodDef engine_methods[] = {
+    {"add_route", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_add_route)),
+     METH_VARARGS | METH_KEYWORDS, "add_route(methods, path, handler, plan=None, body_limit=-1)"},
+    {"match", engine_match, METH_VARARGS, "match(method, path) -> (route index | allow | None, params)"},
+    {"connection", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_connection)),
+     METH_VARARGS | METH_KEYWORDS, "connection(client=('testclient', 50000)) -> an in-memory Connection"},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyMemberDef engine_members[] = {
+    {"python_routing", T_BOOL, offsetof(EngineObject, python_routing), 0,
+     "route every request through app_handler (apps with middleware)"},
+    {"access_log", T_OBJECT, offsetof(EngineObject, access_log), 0,
+     "None, or callable((host, port), method, target, http_version, status) after each response"},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(EngineObject, weakrefs), READONLY, nullptr},
+    {nullptr, 0, 0, 0, nullptr}};
+
+PyObject* engine_routes(PyObject* o, void*) {
+  return PyLong_FromSize_t(reinterpret_cast<EngineObject*>(o)->routes->size());
+}
+PyObject* engine_max_body(PyObject* o, void*) {
+  return PyLong_FromUnsignedLongLong(reinterpret_cast<EngineObject*>(o)->limits->max_body);
+}
+PyGetSetDef engine_getset[] = {{"route_count", engine_routes, nullptr, "number of routes", nullptr},
+                               {"max_body", engine_max_body, nullptr, "default body limit", nullptr},
+                               {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyType_Slot engine_slots[] = {{Py_tp_new, reinterpret_cast<void*>(engine_new)},
+                              {Py_tp_init, reinterpret_cast<void*>(engine_init)},
+                              {Py_tp_dealloc, reinterpret_cast<void*>(engine_dealloc)},
+                              {Py_tp_traverse, reinterpret_cast<void*>(engine_traverse)},
+                              {Py_tp_clear, reinterpret_cast<void*>(engine_clear)},
+                              {Py_tp_methods, engine_methods},
+                              {Py_tp_members, engine_members},
+                              {Py_tp_getset, engine_getset},
+                              {Py_tp_doc, const_cast<char*>("Engine(app_handler, response_type, json_default, "
+                                                            "error_handler, limits=None)")},
+                              {0, nullptr}};
+
+// ---- in-memory Connection (TestClient, bytes-in/bytes-out tests) -------------------------------
+
+struct ConnectionObject {
+  PyObject_HEAD
+  BridgeDispatcher* dispatcher;
+  fh::Connection* conn;
+  fh::Limits* limits;
+  PyObject* waiter;  // called with no args when a pending response completes
+};
+
+PyObject* engine_connection(PyObject* o, PyObject* args, PyObject* kw) {
+  auto* e = reinterpret_cast<EngineObject*>(o);
+  static const char* names[] = {"client", nullptr};
+  const char* host = "testclient";
+  int port = 50000;
+  PyObject* client = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", const_cast<char**>(names), &client)) return nullptr;
+  if (client && client != Py_None && !PyArg_ParseTuple(client, "si", &host, &port)) return nullptr;
+  PyTypeObject* tp = e->st->connection_type;
+  auto* self = reinterpret_cast<ConnectionObject*>(tp->tp_alloc(tp, 0));
+  if (!self) return nullptr;
+  self->limits = new fh::Limits(*e->limits);
+  self->dispatcher = new BridgeDispatcher(e, host, port);
+  self->conn = new fh::Connection(*self->limits, *self->dispatcher);
+  self->dispatcher->link->conn = self->conn;
+  ConnectionObject* raw = self;
+  self->dispatcher->link->kick = [raw] {
+    raw->conn->resume();
+    if (raw->waiter && raw->waiter != Py_None) {
+      PyObject* r = PyObject_CallNoArgs(raw->waiter);
+      if (!r) PyErr_WriteUnraisable(raw->waiter);
+      Py_XDECREF(r);
+    }
+  };
+  return reinterpret_cast<PyObject*>(self);
+}
+
+PyObject* conn_feed(PyObject* o, PyObject* arg) {
+  auto* self = reinterpret_cast<ConnectionObject*>(o);
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return nullptr;
+  if (view.len == 0) self->conn->on_eof();
+  else self->conn->on_data(static_cast<const char*>(view.buf), size_t(view.len));
+  PyBuffer_Release(&view);
+  if (PyErr_Occurred()) return nullptr;
+  Py_RETURN_NONE;
+}
+
+PyObject* conn_read(PyObject* o, PyObject*) {
+  auto* self = reinterpret_cast<ConnectionObject*>(o);
+  fh::Buffer& out = self->conn->output();
+  PyObject* b = PyBytes_FromStringAndSize(out.data(), Py_ssize_t(out.size()));
+  out.clear();
+  if (b && !self->conn->pending() && !self->conn->should_close()) self->conn->resume();
+  return b;
+}
+
+PyObject* conn_eof(PyObject* o, PyObject*) {
+  reinterpret_cast<ConnectionObject*>(o)->conn->on_eof();
+  Py_RETURN_NONE;
+}
+
+PyObject* conn_pending(PyObject* o, void*) { return PyBool_FromLong(reinterpret_cast<ConnectionObject*>(o)->conn->pending()); }
+PyObject* conn_closed(PyObject* o, void*) {
+  return PyBool_FromLong(reinterpret_cast<ConnectionObject*>(o)->conn->should_close());
+}
+PyObject* conn_waiter_get(PyObject* o, void*) {
+  auto* self = reinterpret_cast<ConnectionObject*>(o);
+  return Py_NewRef(self->waiter ? self->waiter : Py_None);
+}
+int conn_waiter_set(PyObject* o, PyObject* v, void*) {
+  auto* self = reinterpret_cast<ConnectionObject*>(o);
+  Py_XINCREF(v);
+  Py_XSETREF(self->waiter, v);
+  return 0;
+}
+
+int conn_traverse(PyObject* o, visitproc visit, void* arg) {
+  auto* self = reinterpret_cast<ConnectionObject*>(o);
+  Py_VISIT(Py_TYPE(o));
+  Py_VISIT(self->waiter);
+  return 0;
+}
+int conn_clear(PyObject* o) {
+  Py_CLEAR(reinterpret_cast<ConnectionObject*>(o)->waiter);
+  return 0;
+}
+void conn_dealloc(PyObject* o) {
+  auto* self = reinterpret_cast<ConnectionObject*>(o);
+  PyTypeObject* tp = Py_TYPE(o);
+  PyObject_GC_UnTrack(o);
+  conn_clear(o);
+  if (self->dispatcher) self->dispatcher->link->conn = nullptr;
+  delete self->conn;
+  delete self->dispatcher;
+  delete self->limits;
+  tp->tp_free(o);
+  Py_DECREF(tp);
+}
+
+PyMethodDef conn_methods[] = {
+    {"feed", conn_feed, METH_O, "feed(data): bytes received from the client (b'' = end of input)"},
+    {"read", conn_read, METH_NOARGS, "read() -> bytes the server has written since the last read"},
+    {"eof", conn_eof, METH_NOARGS, "the client closed its side"},
+    {nullptr, nullptr, 0, nullptr}};
+PyGetSetDef conn_getset[] = {
+    {"pending", conn_pending, nullptr, "a response is being produced by an awaiting handler", nullptr},
+    {"closed", conn_closed, nullptr, "the server will close this connection", nullptr},
+    {"waiter", conn_waiter_get, conn_waiter_set, "callable run when a pending response completes", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+PyType_Slot conn_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(conn_dealloc)},
+                            {Py_tp_traverse, reinterpret_cast<void*>(conn_traverse)},
+                            {Py_tp_clear, reinterpret_cast<void*>(conn_clear)},
+                            {Py_tp_methods, conn_methods},
+                            {Py_tp_getset, conn_getset},
+                            {Py_tp_doc, const_cast<char*>("An in-memory connection: the same parser, router, "
+                                                          "bridge and serializer as the socket path.")},
+                            {0, nullptr}};
+
+// ---- Server ------------------------------------------------------------------------------------
+
+struct ServerObject {
+  PyObject_HEAD
+  fs::Server* server;
+  PyObject* engine;
+};
+
+PyObject* server_new(PyTypeObject* tp, PyObject* args, PyObject* kw) {
+  static const char* names[] = {"engine", "config", nullptr};
+  PyObject *engine, *config = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O", const_cast<char**>(names), &engine, &config)) return nullptr;
+  ModuleState* st = state_from_type(tp);
+  if (!PyObject_TypeCheck(engine, st->engine_type)) {
+    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
+    return nullptr;
+  }
+  auto* e = reinterpret_cast<EngineObject*>(engine);
+  fs::Config cfg;
+  cfg.limits = *e->limits;
+  if (!read_num(config, "max_connections", cfg.max_connections) ||
+      !read_num(config, "header_timeout_ms", cfg.header_timeout_ms) ||
+      !read_num(config, "keepalive_timeout_ms", cfg.keepalive_timeout_ms) ||
+      !read_num(config, "body_timeout_ms", cfg.body_timeout_ms) ||
+      !read_num(config, "body_min_rate", cfg.body_min_rate) ||
+      !read_num(config, "write_timeout_ms", cfg.write_timeout_ms) || !read_num(config, "linger_ms", cfg.linger_ms))
+    return nullptr;
+  auto* self = reinterpret_cast<ServerObject*>(tp->tp_alloc(tp, 0));
+  if (!self) return nullptr;
+  self->engine = Py_NewRef(engine);
+  try {
+    self->server = new fs::Server(cfg, [e](const std::string& host, int port) {
+      return std::unique_ptr<fs::ConnectionDispatcher>(new BridgeDispatcher(e, host, port));
+    });
+  } catch (const std::exception& ex) {
+    Py_DECREF(self);
+    PyErr_SetString(PyExc_OSError, ex.what());
+    return nullptr;
+  }
+  return reinterpret_cast<PyObject*>(self);
+}
+
+PyObject* server_listen(PyObject* o, PyObject* args, PyObject* kw) {
+  auto* self = reinterpret_cast<ServerObject*>(o);
+  static const char* names[] = {"host", "port", "reuse_port", "backlog", nullptr};
+  const char* host;
+  int port, reuse = 1, backlog = 1024;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "si|pi", const_cast<char**>(names), &host, &port, &reuse, &backlog))
+    return nullptr;
+  try {
+    return PyLong_FromLong(self->server->listen(host, port, reuse, backlog));
+  } catch (const std::exception& ex) {
+    PyErr_SetString(PyExc_OSError, ex.what());
+    return nullptr;
+  }
+}
+
+PyObject* server_poll(PyObject* o, PyObject* args) {
+  auto* self = reinterpret_cast<ServerObject*>(o);
+  int timeout = 0;
+  if (!PyArg_ParseTuple(args, "|i", &timeout)) return nullptr;
+  int n = self->server->poll(timeout);
+  if (PyErr_Occurred()) return nullptr;
+  return PyLong_FromLong(n);
+}
+
+PyObject* server_sweep(PyObject* o, PyObject*) {
+  reinterpret_cast<ServerObject*>(o)->server->sweep();
+  Py_RETURN_NONE;
+}
+PyObject* server_shutdown(PyObject* o, PyObject*) {
+  reinterpret_cast<ServerObject*>(o)->server->begin_shutdown();
+  Py_RETURN_NONE;
+}
+PyObject* server_close_all(PyObject* o, PyObject*) {
+  reinterpret_cast<ServerObject*>(o)->server->close_all();
+  Py_RETURN_NONE;
+}
+PyObject* server_fileno(PyObject* o, PyObject*) {
+  return PyLong_FromLong(reinterpret_cast<ServerObject*>(o)->server->epoll_fd());
+}
+PyObject* server_connections(PyObject* o, void*) {
+  return PyLong_FromSize_t(reinterpret_cast<ServerObject*>(o)->server->connections());
+}
+PyObject* server_listening(PyObject* o, void*) {
+  return PyBool_FromLong(reinterpret_cast<ServerObject*>(o)->server->listening());
+}
+PyObject* server_stats(PyObject* o, void*) {
+  const fs::Stats& s = reinterpret_cast<ServerObject*>(o)->server->stats();
+  return Py_BuildValue("{sKsKsKsK}", "accepted", (unsigned long long)s.accepted, "refused",
+                       (unsigned long long)s.refused, "closed", (unsigned long long)s.closed, "timeouts",
+                       (unsigned long long)s.timeouts);
+}
+
+int server_traverse(PyObject* o, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(o));
+  Py_VISIT(reinterpret_cast<ServerObject*>(o)->engine);
+  return 0;
+}
+void server_dealloc(PyObject* o) {
+  auto* self = reinterpret_cast<ServerObject*>(o);
+  PyTypeObject* tp = Py_TYPE(o);
+  PyObject_GC_UnTrack(o);
+  delete self->server;
+  Py_CLEAR(self->engine);
+  tp->tp_free(o);
+  Py_DECREF(tp);
+}
+
+PyMethodDef server_methods[] = {
+    {"listen", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(server_listen)),
+     METH_VARARGS | METH_KEYWORDS, "listen(host, port, reuse_port=True, backlog=1024) -> bound port"},
+    {"poll", server_poll, METH_VARARGS, "poll(timeout_ms=0) -> events handled"},
+    {"sweep", server_sweep, METH_NOARGS, "enforce deadlines"},
+    {"begin_shutdown", server_shutdown, METH_NOARGS, "stop accepting; close idle connections"},
+    {"close_all", server_close_all, METH_NOARGS, "close every connection now"},
+    {"fileno", server_fileno, METH_NOARGS, "the epoll fd (readable when there is work)"},
+    {nullptr, nullptr, 0, nullptr}};
+PyGetSetDef server_getset[] = {{"connections", server_connections, nullptr, "open connections", nullptr},
+                               {"listening", server_listening, nullptr, "accepting connections", nullptr},
+                               {"stats", server_stats, nullptr, "counters", nullptr},
+                               {nullptr, nullptr, nullptr, nullptr, nullptr}};
+PyType_Slot server_slots[] = {{Py_tp_new, reinterpret_cast<void*>(server_new)},
+                              {Py_tp_dealloc, reinterpret_cast<void*>(server_dealloc)},
+                              {Py_tp_traverse, reinterpret_cast<void*>(server_traverse)},
+                              {Py_tp_methods, server_methods},
+                              {Py_tp_getset, server_getset},
+                              {Py_tp_doc, const_cast<char*>("Server(engine, config=None): the epoll socket loop")},
+                              {0, nullptr}};
+
+// ---- module ------------------------------------------------------------------------------------
+
+PyObject* core_dumps(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  PyObject* def = nullptr;
+  if (nargs == 2) def = args[1];
+  if (kwnames && PyTuple_GET_SIZE(kwnames) == 1 && nargs == 1) def = args[1];
+  if (nargs < 1 || nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0) > 2) {
     PyErr_SetString(PyExc_TypeError, "dumps(obj, default=None)");
     return nullptr;
   }
-  PyObject* def = nargs == 2 && args[1] != Py_None ? args[1] : nullptr;
+  if (def == Py_None) def = nullptr;
   fh::Buffer out;
-  if (fb::write_json(args[0], out, def) < 0) return nullptr;
-  return PyBytes_FromStringAndSize(out.data(), (Py_ssize_t)out.size());
+  if (write_json(args[0], out, def) < 0) return nullptr;
+  return PyBytes_FromStringAndSize(out.data(), Py_ssize_t(out.size()));
 }
 
-static PyMethodDef core_methods[] = {
-    {"dumps", (PyCFunction)(void (*)(void))core_dumps, METH_FASTCALL | METH_KEYWORDS,
-     "dumps(obj, default=None) -> bytes: the engine's JSON writer, for tests."},
+PyMethodDef core_methods[] = {
+    {"dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(core_dumps)),
+     METH_FASTCALL | METH_KEYWORDS, "dumps(obj, default=None) -> bytes: the engine's JSON writer"},
     {nullptr, nullptr, 0, nullptr}};
 
-static PyModuleDef_Slot core_slots[] = {{0, nullptr}};
+int core_exec(PyObject* m) {
+  ModuleState* st = state_of(m);
+  struct { PyType_Spec* spec; PyTypeObject** slot; const char* name; } types[] = {
+      {&engine_spec, &st->engine_type, "Engine"},
+      {&request_spec, &st->request_type, "RequestData"},
+      {&connection_spec, &st->connection_type, "Connection"},
+      {&server_spec, &st->server_type, "Server"},
+      {&completion_spec, &st->completion_type, "Completion"}};
+  for (auto& t : types) {
+    PyObject* tp = PyType_FromModuleAndSpec(m, t.spec, nullptr);
+    if (!tp) return -1;
+    *t.slot = reinterpret_cast<PyTypeObject*>(tp);
+    if (PyModule_AddObjectRef(m, t.name, tp) < 0) return -1;
+  }
+  st->required = PyObject_CallNoArgs(reinterpret_cast<PyObject*>(&PyBaseObject_Type));
+  if (!st->required || PyModule_AddObjectRef(m, "REQUIRED", st->required) < 0) return -1;
+  return 0;
+}
 
-static PyModuleDef core_module = {PyModuleDef_HEAD_INIT, "_core", "FasterAPI native engine", 0,
-                                  core_methods, core_slots, nullptr, nullptr, nullptr};
+int core_traverse(PyObject* m, visitproc visit, void* arg) {
+  ModuleState* st = state_of(m);
+  if (!st) return 0;
+  Py_VISIT(st->engine_type);
+  Py_VISIT(st->request_type);
+  Py_VISIT(st->connection_type);
+  Py_VISIT(st->server_type);
+  Py_VISIT(st->completion_type);
+  Py_VISIT(st->required);
+  return 0;
+}
+int core_clear(PyObject* m) {
+  ModuleState* st = state_of(m);
+  if (!st) return 0;
+  Py_CLEAR(st->engine_type);
+  Py_CLEAR(st->request_type);
+  Py_CLEAR(st->connection_type);
+  Py_CLEAR(st->server_type);
+  Py_CLEAR(st->completion_type);
+  Py_CLEAR(st->required);
+  return 0;
+}
+void core_free(void* m) { core_clear(static_cast<PyObject*>(m)); }
 
-PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&core_module); }
+PyModuleDef_Slot core_slots[] = {{Py_mod_exec, reinterpret_cast<void*>(core_exec)},
+#if PY_VERSION_HEX >= 0x030C0000
+                                 {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+                                 {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+                                 {0, nullptr}};
+
+}  // namespace
+
+PyType_Spec engine_spec = {"fasterapi._core.Engine", sizeof(EngineObject), 0,
+                           Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, engine_slots};
+PyType_Spec connection_spec = {"fasterapi._core.Connection", sizeof(ConnectionObject), 0,
+                               Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, conn_slots};
+PyType_Spec server_spec = {"fasterapi._core.Server", sizeof(ServerObject), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+                           server_slots};
+
+PyModuleDef core_module = {PyModuleDef_HEAD_INIT, "_core", "FasterAPI native engine", sizeof(ModuleState),
+                           core_methods, core_slots, core_traverse, core_clear, core_free};
+
+}  // namespace fasterapi::bridge
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&fb::core_module); }

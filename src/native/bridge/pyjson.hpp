@@ -1,5 +1,6 @@
 // Python objects -> JSON text, written by C++ straight into an output buffer.
 #pragma once
+#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "http/buffer.hpp"

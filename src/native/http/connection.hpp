@@ -55,6 +55,9 @@ class Connection {
   void set_draining();
   bool draining() const { return draining_; }
   uint64_t requests_served() const { return served_; }
+  // The socket layer gave up on the request in progress (a deadline): answer `status`
+  // ({"detail": ...}) and close once it is flushed. Nothing more is read or dispatched.
+  void fail(int status);
 
  private:
   // implementation details are free to change (parser state, chunked decoder, body buffer, ...)

@@ -1,1 +1,352 @@
-// placeholder
+#include "server/loop.hpp"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace fasterapi::server {
+
+uint64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+struct Server::Conn {
+  int fd;
+  std::unique_ptr<ConnectionDispatcher> dispatcher;
+  http::Connection proto;
+  uint32_t events = 0;         // current epoll interest
+  uint64_t last_activity = 0;  // last read or write progress
+  uint64_t request_start = 0;  // first byte of the current request head (0: none)
+  uint64_t body_start = 0;     // when the body started (0: not reading a body)
+  uint64_t body_bytes = 0;
+  uint64_t linger_until = 0;   // >0: output done, write side shut, draining input until then
+  bool dead = false;
+
+  Conn(int f, std::unique_ptr<ConnectionDispatcher> d, const http::Limits& lim)
+      : fd(f), dispatcher(std::move(d)), proto(lim, *dispatcher) {}
+};
+
+Server::Server(const Config& cfg, DispatcherFactory factory)
+    : cfg_(cfg), factory_(std::move(factory)) {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
+}
+
+Server::~Server() {
+  close_all();
+  for (int fd : listen_fds_) ::close(fd);
+  if (epfd_ >= 0) ::close(epfd_);
+}
+
+int Server::listen(const std::string& host, int port, bool reuse_port, int backlog) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(port);
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0) throw std::runtime_error("getaddrinfo(" + host + "): " + gai_strerror(rc));
+  int fd = -1;
+  std::string err = "no address";
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) { err = strerror(errno); continue; }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, backlog) == 0) break;
+    err = strerror(errno);
+    ::close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) throw std::runtime_error("cannot listen on " + host + ":" + service + ": " + err);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  int bound = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                             : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+  listen_fds_.push_back(fd);
+  return bound;
+}
+
+static void peer_of(int fd, std::string& host, int& port) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  char buf[INET6_ADDRSTRLEN] = {0};
+  port = 0;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    port = ntohs(a->sin6_port);
+  }
+  host = buf;
+}
+
+void Server::accept_ready(int lfd) {
+  for (int i = 0; i < 64; ++i) {  // bounded: let other connections run between bursts
+    int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or EMFILE and friends: try again on the next event
+    if (draining_ || conns_.size() >= cfg_.max_connections) {
+      static const char busy[] =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+          "Content-Length: 35\r\nConnection: close\r\n\r\n{\"detail\":\"Service Unavailable\"}\r\n";
+      (void)!::send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(fd);
+      ++stats_.refused;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::string host;
+    int port;
+    peer_of(fd, host, port);
+    auto c = std::make_unique<Conn>(fd, factory_(host, port), cfg_.limits);
+    Conn* cp = c.get();
+    cp->last_activity = now_ms();
+    cp->dispatcher->link->conn = &cp->proto;
+    cp->dispatcher->link->kick = [this, fd] {
+      auto it = conns_.find(fd);
+      if (it == conns_.end() || it->second->dead) return;
+      Conn& conn = *it->second;
+      flush(conn);
+      if (!conn.dead && !conn.proto.pending()) {
+        conn.proto.resume();
+        flush(conn);
+      }
+    };
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.fd = fd;
+    cp->events = ev.events;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+    conns_.emplace(fd, std::move(c));
+    ++stats_.accepted;
+  }
+}
+
+void Server::on_readable(Conn& c) {
+  char buf[65536];
+  // Bounded per event: one busy client cannot starve the others.
+  for (int i = 0; i < 4 && !c.dead; ++i) {
+    if (c.linger_until == 0 && (c.proto.pending() || c.proto.should_close() ||
+                                c.proto.output().size() >= cfg_.limits.output_high_water))
+      break;  // backpressure: leave bytes in the kernel until we can use them
+    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      c.last_activity = now_ms();
+      if (c.linger_until) continue;  // closing: discard
+      bool had_body = c.proto.reading_body();
+      c.proto.on_data(buf, size_t(n));
+      if (c.proto.in_request()) {
+        if (!c.request_start) c.request_start = c.last_activity;
+      } else {
+        c.request_start = 0;
+      }
+      if (c.proto.reading_body()) {
+        if (!had_body || !c.body_start) { c.body_start = c.last_activity; c.body_bytes = 0; }
+        c.body_bytes += size_t(n);
+      } else {
+        c.body_start = 0;
+      }
+      flush(c);
+      if (size_t(n) < sizeof buf) break;
+    } else if (n == 0) {
+      if (c.linger_until) { close_conn(c); return; }
+      c.proto.on_eof();
+      flush(c);
+      if (!c.dead && !c.proto.pending() && c.proto.output().empty()) close_conn(c);
+      return;
+    } else {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+      close_conn(c);
+      return;
+    }
+  }
+  if (!c.dead) update_interest(c);
+}
+
+void Server::flush(Conn& c) {
+  http::Buffer& out = c.proto.output();
+  while (!out.empty()) {
+    ssize_t n = ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      out.consume(size_t(n));
+      c.last_activity = now_ms();
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      close_conn(c);
+      return;
+    }
+  }
+  if (out.empty()) {
+    out.shrink(64 * 1024);
+    if (c.proto.should_close() && !c.proto.pending() && !c.linger_until) {
+      start_linger(c);
+      return;
+    }
+    // Output drained below the mark: handle requests that were waiting in the input buffer.
+    if (!c.proto.pending() && !c.proto.should_close()) {
+      size_t before = out.size();
+      c.proto.resume();
+      if (out.size() != before) { flush(c); return; }
+    }
+  }
+  update_interest(c);
+}
+
+// After a response that ends the connection: stop writing, read and discard what the client
+// still sends for a moment, so our close does not turn into a RST that destroys the response.
+void Server::start_linger(Conn& c) {
+  ::shutdown(c.fd, SHUT_WR);
+  c.linger_until = now_ms() + cfg_.linger_ms;
+  update_interest(c);
+}
+
+void Server::update_interest(Conn& c) {
+  if (c.dead) return;
+  uint32_t want = EPOLLRDHUP;
+  bool can_read = c.linger_until ||
+                  (!c.proto.pending() && !c.proto.should_close() &&
+                   c.proto.output().size() < cfg_.limits.output_high_water);
+  if (can_read) want |= EPOLLIN;
+  if (!c.proto.output().empty() && !c.linger_until) want |= EPOLLOUT;
+  if (want != c.events) {
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.fd = c.fd;
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+    c.events = want;
+  }
+}
+
+void Server::close_conn(Conn& c) {
+  if (c.dead) return;
+  c.dead = true;
+  c.dispatcher->link->conn = nullptr;  // a late response for it is dropped
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  ::close(c.fd);
+  ++stats_.closed;
+  doomed_.push_back(c.fd);
+}
+
+void Server::destroy(int fd) {
+  auto it = conns_.find(fd);
+  if (it != conns_.end() && it->second->dead) conns_.erase(it);
+}
+
+int Server::poll(int timeout_ms) {
+  epoll_event events[256];
+  int n = epoll_wait(epfd_, events, 256, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    int fd = events[i].data.fd;
+    bool is_listen = false;
+    for (int l : listen_fds_) if (l == fd) is_listen = true;
+    if (is_listen) { accept_ready(fd); continue; }
+    auto it = conns_.find(fd);
+    if (it == conns_.end() || it->second->dead) continue;
+    Conn& c = *it->second;
+    uint32_t ev = events[i].events;
+    if (ev & EPOLLOUT) flush(c);
+    if (c.dead) continue;
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      if ((ev & (EPOLLHUP | EPOLLERR)) && !(ev & EPOLLIN)) { close_conn(c); continue; }
+      on_readable(c);
+    }
+  }
+  for (int fd : doomed_) destroy(fd);
+  doomed_.clear();
+  return n < 0 ? 0 : n;
+}
+
+void Server::sweep() {
+  uint64_t now = now_ms();
+  for (auto& [fd, cp] : conns_) {
+    Conn& c = *cp;
+    if (c.dead) continue;
+    if (c.linger_until) {
+      if (now >= c.linger_until) close_conn(c);
+      continue;
+    }
+    if (c.proto.pending()) continue;  // a handler is running: its time is its own
+    if (!c.proto.output().empty()) {
+      if (now - c.last_activity >= cfg_.write_timeout_ms) { ++stats_.timeouts; close_conn(c); }
+      continue;
+    }
+    if (c.proto.reading_body() && c.body_start) {
+      uint64_t allowed = cfg_.body_timeout_ms + c.body_bytes * 1000 / (cfg_.body_min_rate ? cfg_.body_min_rate : 1);
+      if (now - c.body_start >= allowed) {
+        ++stats_.timeouts;
+        c.proto.fail(408);
+        flush(c);
+        if (!c.dead && !c.linger_until) close_conn(c);
+      }
+      continue;
+    }
+    if (c.proto.in_request()) {
+      if (c.request_start && now - c.request_start >= cfg_.header_timeout_ms) {
+        ++stats_.timeouts;
+        c.proto.fail(408);
+        flush(c);
+        if (!c.dead && !c.linger_until) close_conn(c);
+      }
+      continue;
+    }
+    uint32_t idle = draining_ ? 0 : cfg_.keepalive_timeout_ms;
+    if (now - c.last_activity >= idle) close_conn(c);
+  }
+  for (int fd : doomed_) destroy(fd);
+  doomed_.clear();
+}
+
+void Server::begin_shutdown() {
+  if (draining_) return;
+  draining_ = true;
+  for (int fd : listen_fds_) {
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+  }
+  listen_fds_.clear();
+  for (auto& [fd, cp] : conns_) {
+    Conn& c = *cp;
+    if (c.dead) continue;
+    c.proto.set_draining();
+    if (!c.proto.pending() && !c.proto.in_request() && c.proto.output().empty() && !c.linger_until)
+      close_conn(c);
+  }
+  for (int fd : doomed_) destroy(fd);
+  doomed_.clear();
+}
+
+void Server::close_all() {
+  for (auto& [fd, cp] : conns_) close_conn(*cp);
+  conns_.clear();
+  doomed_.clear();
+}
+
+}  // namespace fasterapi::server

@@ -1,0 +1,544 @@
+// The request path inside the bridge: route, run the plan (or the Python handler), write the result.
+#include "bridge/engine.hpp"
+
+#include <charconv>
+#include <cstring>
+
+#include "bridge/pyjson.hpp"
+#include "bridge/request_data.hpp"
+#include "http/response.hpp"
+
+namespace fasterapi::bridge {
+namespace {
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding as urllib.parse.unquote does for ASCII: malformed escapes stay as they are.
+void percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%' && i + 2 < in.size()) {
+      int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+      if (h >= 0 && l >= 0) { out.push_back(char(h * 16 + l)); i += 2; continue; }
+    }
+    out.push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+}
+
+bool needs_decode(std::string_view s, bool plus) {
+  for (char c : s) if (c == '%' || (plus && c == '+')) return true;
+  return false;
+}
+
+// Last occurrence of `key` in a query string, as Starlette's QueryParams.get() answers.
+bool query_lookup(std::string_view query, std::string_view key, std::string& value) {
+  bool found = false;
+  std::string k;
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    std::string_view pair = query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      std::string_view rk = pair.substr(0, eq);
+      std::string_view rv = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+      bool match;
+      if (needs_decode(rk, true)) { percent_decode(rk, k, true); match = k == key; }
+      else match = rk == key;
+      if (match) {
+        if (needs_decode(rv, true)) percent_decode(rv, value, true);
+        else value.assign(rv);
+        found = true;
+      }
+    }
+    if (amp == std::string_view::npos) break;
+    pos = amp + 1;
+  }
+  return found;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = char(x + 32);
+    if (y >= 'A' && y <= 'Z') y = char(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Only the plain forms are converted here; anything else goes to the Python path, whose
+// pydantic validation decides (and produces FastAPI's exact 422 when it fails).
+PyObject* convert(ParamKind kind, std::string_view s) {
+  switch (kind) {
+    case ParamKind::Str:
+      return PyUnicode_DecodeUTF8(s.data(), Py_ssize_t(s.size()), nullptr);
+    case ParamKind::Int: {
+      if (s.empty() || s.size() > 18) return nullptr;
+      long long v = 0;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc() || p != s.data() + s.size() || s[0] == '+') return nullptr;
+      return PyLong_FromLongLong(v);
+    }
+    case ParamKind::Float: {
+      if (s.empty() || s.size() > 32) return nullptr;
+      for (char c : s)
+        if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+')) return nullptr;
+      double v = 0;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc() || p != s.data() + s.size()) return nullptr;
+      return PyFloat_FromDouble(v);
+    }
+    case ParamKind::Bool: {
+      static constexpr std::string_view yes[] = {"1", "true", "on", "yes", "t", "y"};
+      static constexpr std::string_view no[] = {"0", "false", "off", "no", "f", "n"};
+      for (auto y : yes) if (iequals(s, y)) Py_RETURN_TRUE;
+      for (auto n : no) if (iequals(s, n)) Py_RETURN_FALSE;
+      return nullptr;
+    }
+  }
+  return nullptr;
+}
+
+void append_uint(http::Buffer& out, uint64_t v) {
+  char tmp[24];
+  auto [p, ec] = std::to_chars(tmp, tmp + sizeof tmp, v);
+  (void)ec;
+  out.append(tmp, size_t(p - tmp));
+}
+
+void write_status_line(http::Buffer& out, int status) {
+  if (status == 200) {
+    out.append("HTTP/1.1 200 OK\r\n");
+  } else {
+    out.append("HTTP/1.1 ");
+    append_uint(out, uint64_t(status));
+    out.push_back(' ');
+    out.append(http::reason_phrase(status));
+    out.append("\r\n");
+  }
+  out.append(http::date_and_server_headers());
+}
+
+bool bodyless_status(int status) { return status < 200 || status == 204 || status == 304; }
+
+}  // namespace
+
+void write_500(http::Buffer& out, bool close) {
+  static constexpr std::string_view body = "{\"detail\":\"Internal Server Error\"}";
+  write_status_line(out, 500);
+  out.append("Content-Type: application/json\r\n");
+  if (close) out.append("Connection: close\r\n");
+  out.append("Content-Length: ");
+  append_uint(out, body.size());
+  out.append("\r\n\r\n");
+  out.append(body);
+}
+
+// JSON body written straight into the output buffer after a head whose Content-Length is
+// reserved; the head is then slid against the body (or the body against the head).
+static int write_json_response(EngineObject* e, PyObject* value, int status, bool head_only, bool close,
+                               http::Buffer& out) {
+  size_t start = out.size();
+  write_status_line(out, status);
+  out.append("Content-Type: application/json\r\n");
+  if (close) out.append("Connection: close\r\n");
+  out.append("Content-Length: ");
+  constexpr size_t kDigits = 20;
+  size_t cl_pos = out.size();
+  out.prepare(kDigits + 4);
+  out.commit(kDigits + 4);
+  size_t body_start = out.size();
+  if (write_json(value, out, e->json_default) < 0) {
+    out.truncate(start);
+    return -1;
+  }
+  size_t len = out.size() - body_start;
+  char digits[24];
+  auto [p, ec] = std::to_chars(digits, digits + sizeof digits, len);
+  (void)ec;
+  size_t d = size_t(p - digits);
+  size_t gap = kDigits - d;
+  char* base = out.data();
+  if (head_only) {
+    std::memcpy(base + cl_pos, digits, d);
+    std::memcpy(base + cl_pos + d, "\r\n\r\n", 4);
+    out.truncate(cl_pos + d + 4);
+  } else if (start == 0) {
+    // First thing in the buffer: move the short head right and drop the gap in front.
+    std::memmove(base + gap, base, cl_pos);
+    std::memcpy(base + gap + cl_pos, digits, d);
+    std::memcpy(base + gap + cl_pos + d, "\r\n\r\n", 4);
+    out.consume(gap);
+  } else {
+    std::memcpy(base + cl_pos, digits, d);
+    std::memcpy(base + cl_pos + d, "\r\n\r\n", 4);
+    std::memmove(base + cl_pos + d + 4, base + body_start, len);
+    out.truncate(cl_pos + d + 4 + len);
+  }
+  return 0;
+}
+
+static bool as_bytes(PyObject* o, std::string_view& sv) {
+  if (PyBytes_Check(o)) {
+    sv = std::string_view(PyBytes_AS_STRING(o), size_t(PyBytes_GET_SIZE(o)));
+    return true;
+  }
+  if (PyUnicode_Check(o)) {
+    Py_ssize_t n;
+    const char* s = PyUnicode_AsUTF8AndSize(o, &n);
+    if (!s) return false;
+    sv = std::string_view(s, size_t(n));
+    return true;
+  }
+  if (PyByteArray_Check(o)) {
+    sv = std::string_view(PyByteArray_AS_STRING(o), size_t(PyByteArray_GET_SIZE(o)));
+    return true;
+  }
+  PyErr_Format(PyExc_TypeError, "expected bytes or str, got %s", Py_TYPE(o)->tp_name);
+  return false;
+}
+
+static int write_response_object(PyObject* result, bool head_only, bool close, http::Buffer& out) {
+  PyObject* status_o = PyObject_GetAttrString(result, "status_code");
+  if (!status_o) return -1;
+  long status = PyLong_AsLong(status_o);
+  Py_DECREF(status_o);
+  if (status == -1 && PyErr_Occurred()) return -1;
+  if (status < 100 || status > 999) {
+    PyErr_Format(PyExc_ValueError, "invalid status code %ld", status);
+    return -1;
+  }
+  PyObject* body_o = PyObject_GetAttrString(result, "body");
+  if (!body_o) return -1;
+  PyObject* headers_o = PyObject_GetAttrString(result, "raw_headers");
+  if (!headers_o) { Py_DECREF(body_o); return -1; }
+  int rc = -1;
+  std::string_view body;
+  PyObject* seq = nullptr;
+  size_t start = out.size();
+  if (body_o != Py_None && !as_bytes(body_o, body)) goto done;
+  seq = PySequence_Fast(headers_o, "raw_headers must be a sequence");
+  if (!seq) goto done;
+  write_status_line(out, int(status));
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
+    PyObject* pair = PySequence_Fast_GET_ITEM(seq, i);
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+      PyErr_SetString(PyExc_TypeError, "raw_headers items must be (name, value) tuples");
+      goto fail;
+    }
+    std::string_view name, value;
+    if (!as_bytes(PyTuple_GET_ITEM(pair, 0), name) || !as_bytes(PyTuple_GET_ITEM(pair, 1), value)) goto fail;
+    if (!http::valid_header_name(name) || !http::valid_header_value(value)) {
+      // Response splitting: never send CR, LF or NUL in a header.
+      PyErr_SetString(PyExc_ValueError, "invalid character in response header name or value");
+      goto fail;
+    }
+    if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection"))
+      continue;  // framing is the engine's
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+  }
+  if (close) out.append("Connection: close\r\n");
+  if (bodyless_status(int(status))) {
+    out.append("\r\n");
+  } else {
+    out.append("Content-Length: ");
+    append_uint(out, body.size());
+    out.append("\r\n\r\n");
+    if (!head_only) out.append(body);
+  }
+  rc = 0;
+  goto done;
+fail:
+  out.truncate(start);
+done:
+  Py_XDECREF(seq);
+  Py_DECREF(body_o);
+  Py_DECREF(headers_o);
+  return rc;
+}
+
+int write_result(EngineObject* e, PyObject* result, int default_status, bool head_only, bool close,
+                 http::Buffer& out) {
+  PyTypeObject* tp = Py_TYPE(result);
+  if (tp != &PyDict_Type && tp != &PyList_Type && tp != &PyUnicode_Type) {
+    int is_resp = PyObject_IsInstance(result, e->response_type);
+    if (is_resp < 0) return -1;
+    if (is_resp) return write_response_object(result, head_only, close, out);
+  }
+  return write_json_response(e, result, default_status, head_only, close, out);
+}
+
+// ---- running handlers -------------------------------------------------------------------------
+
+namespace {
+
+struct Ctx {
+  EngineObject* e;
+  std::shared_ptr<server::ConnLink> link;
+  PyObject* reqdata = nullptr;  // owned; made on demand
+  // for making reqdata on demand (valid only during the synchronous part)
+  const http::Request* req = nullptr;
+  std::string_view path;
+  const router::Match* match = nullptr;
+  const std::string* host = nullptr;
+  int port = -1;
+  int status = 200;
+  bool head_only = false;
+  bool close = false;
+  int stage = 0;  // 0: the handler's result; 1: the error handler's result
+
+  PyObject* request_data() {
+    if (!reqdata && req) reqdata = make_request_data(e->st, *req, path, match, *host, port);
+    return reqdata;
+  }
+};
+
+struct CompletionObject {
+  PyObject_HEAD
+  Ctx* ctx;
+};
+
+http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out);
+
+// The exception set now: ask the Python layer's error handler for a response, or answer 500.
+http::HandleResult on_error(Ctx& c, http::Buffer& out) {
+  if (c.stage > 0 || !c.e->error_handler || c.e->error_handler == Py_None) {
+    PyErr_WriteUnraisable(c.e->error_handler ? c.e->error_handler : Py_None);
+    write_500(out, c.close);
+    return http::HandleResult::Done;
+  }
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  if (tb) PyException_SetTraceback(value, tb);
+  PyObject* rd = c.request_data();
+  PyObject* res = nullptr;
+  if (rd) {
+    PyObject* args[] = {rd, value};
+    res = PyObject_Vectorcall(c.e->error_handler, args, 2, nullptr);
+  }
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  c.stage = 1;
+  if (!res) return on_error(c, out);
+  return finish(c, res, out);
+}
+
+// `obj` (a new reference) is a value to write or a coroutine to drive.
+http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
+  if (PyCoro_CheckExact(obj)) {
+    PyObject* res = nullptr;
+    PySendResult r = PyIter_Send(obj, Py_None, &res);
+    if (r == PYGEN_RETURN) {
+      Py_DECREF(obj);
+      obj = res;
+    } else if (r == PYGEN_ERROR) {
+      Py_DECREF(obj);
+      return on_error(c, out);
+    } else {
+      // It really awaits: continue as an asyncio task; the connection waits for it.
+      if (!c.request_data()) { Py_DECREF(obj); Py_DECREF(res); return on_error(c, out); }
+      c.req = nullptr;  // the views die with this call
+      PyTypeObject* ct = c.e->st->completion_type;
+      auto* comp = reinterpret_cast<CompletionObject*>(ct->tp_alloc(ct, 0));
+      if (!comp) { Py_DECREF(obj); Py_DECREF(res); return on_error(c, out); }
+      comp->ctx = new Ctx(c);
+      Py_INCREF(c.e);
+      Py_XINCREF(c.reqdata);
+      PyObject* args[] = {obj, res, reinterpret_cast<PyObject*>(comp)};
+      PyObject* ok = PyObject_Vectorcall(c.e->resume, args, 3, nullptr);
+      Py_DECREF(obj);
+      Py_DECREF(res);
+      Py_DECREF(comp);
+      if (!ok) return on_error(c, out);
+      Py_DECREF(ok);
+      return http::HandleResult::Pending;
+    }
+  }
+  int rc = write_result(c.e, obj, c.status, c.head_only, c.close, out);
+  Py_DECREF(obj);
+  if (rc < 0) return on_error(c, out);
+  return http::HandleResult::Done;
+}
+
+PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
+  // done(task): called by the asyncio task when the handler finishes.
+  auto* comp = reinterpret_cast<CompletionObject*>(self);
+  PyObject* task;
+  if (!PyArg_ParseTuple(args, "O", &task)) return nullptr;
+  Ctx* c = comp->ctx;
+  if (!c) Py_RETURN_NONE;
+  http::Connection* conn = c->link->conn;
+  if (!conn) Py_RETURN_NONE;  // the client went away: drop the response
+  if (conn->draining()) c->close = true;
+  PyObject* res = PyObject_CallMethod(task, "result", nullptr);
+  http::HandleResult hr = res ? finish(*c, res, conn->output()) : on_error(*c, conn->output());
+  if (hr == http::HandleResult::Done) {
+    conn->complete();
+    if (c->link->kick) c->link->kick();
+  }
+  Py_RETURN_NONE;
+}
+
+void completion_dealloc(PyObject* self) {
+  auto* comp = reinterpret_cast<CompletionObject*>(self);
+  PyTypeObject* tp = Py_TYPE(self);
+  if (comp->ctx) {
+    Py_XDECREF(comp->ctx->reqdata);
+    Py_DECREF(comp->ctx->e);
+    delete comp->ctx;
+  }
+  tp->tp_free(self);
+  Py_DECREF(tp);
+}
+
+PyType_Slot completion_slots[] = {{Py_tp_call, reinterpret_cast<void*>(completion_call)},
+                                  {Py_tp_dealloc, reinterpret_cast<void*>(completion_dealloc)},
+                                  {0, nullptr}};
+
+}  // namespace
+
+PyType_Spec completion_spec = {"fasterapi._core.Completion", sizeof(CompletionObject), 0, Py_TPFLAGS_DEFAULT,
+                               completion_slots};
+
+// ---- the dispatcher ---------------------------------------------------------------------------
+
+BridgeDispatcher::BridgeDispatcher(EngineObject* e, std::string host, int port)
+    : engine(e), client_host(std::move(host)), client_port(port) {
+  Py_INCREF(engine);
+}
+
+BridgeDispatcher::~BridgeDispatcher() { Py_DECREF(engine); }
+
+bool BridgeDispatcher::route(const http::Request& req) {
+  if (needs_decode(req.path, false)) percent_decode(req.path, path_, false);
+  else path_.assign(req.path);
+  if (engine->python_routing) {
+    match_.kind = router::Match::NotFound;
+    match_.num_captures = 0;
+  } else {
+    engine->router->match(req.method, path_, match_);
+  }
+  routed_ = true;
+  return match_.kind == router::Match::Found;
+}
+
+uint64_t BridgeDispatcher::body_limit(const http::Request& head) {
+  if (route(head)) {
+    int64_t lim = (*engine->routes)[size_t(match_.route)].body_limit;
+    if (lim >= 0) return uint64_t(lim);
+  }
+  return engine->limits->max_body;
+}
+
+http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buffer& out) {
+  if (!routed_) route(req);
+  routed_ = false;
+  size_t out_before = out.size();
+  Ctx c{engine, link};
+  c.req = &req;
+  c.path = path_;
+  c.match = &match_;
+  c.host = &client_host;
+  c.port = client_port;
+  c.head_only = req.is_head;
+  c.close = !req.keep_alive;
+  http::HandleResult hr;
+  PyObject* result;
+  if (match_.kind != router::Match::Found) {
+    PyObject* rd = c.request_data();
+    result = rd ? PyObject_Vectorcall(engine->app_handler, &rd, 1, nullptr) : nullptr;
+    hr = result ? finish(c, result, out) : on_error(c, out);
+  } else {
+    Route& r = (*engine->routes)[size_t(match_.route)];
+    result = nullptr;
+    if (r.has_plan) {
+      // The fast path: native conversions, one vectorcall; anything unusual -> the Python handler.
+      constexpr size_t kMax = 24;
+      PyObject* args[kMax + 1];
+      size_t n = 0;
+      bool ok = r.params.size() + 1 <= kMax;
+      for (size_t i = 0; ok && i < r.params.size(); ++i) {
+        const PlanParam& p = r.params[i];
+        std::string_view raw;
+        bool found = false;
+        if (p.source == ParamSource::Path) {
+          for (int k = 0; k < match_.num_captures; ++k)
+            if (match_.captures[k].name == p.key) { raw = match_.captures[k].value; found = true; break; }
+        } else if (!req.query.empty()) {
+          found = query_lookup(req.query, p.key, scratch_);
+          raw = scratch_;
+        }
+        PyObject* v;
+        if (!found) {
+          if (!p.default_value) { ok = false; break; }
+          v = Py_NewRef(p.default_value);
+        } else {
+          v = convert(p.kind, raw);
+          if (!v) { PyErr_Clear(); ok = false; break; }
+        }
+        args[n++] = v;
+      }
+      if (ok && r.body_validator) {
+        std::string_view ct = req.content_type;
+        size_t semi = ct.find(';');
+        std::string_view media = ct.substr(0, semi);
+        while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+        bool json = media.empty() || iequals(media, "application/json") ||
+                    (media.size() > 5 && iequals(media.substr(media.size() - 5), "+json"));
+        if (!json || req.body.empty()) {
+          ok = false;
+        } else {
+          PyObject* raw = PyBytes_FromStringAndSize(req.body.data(), Py_ssize_t(req.body.size()));
+          PyObject* v = raw ? PyObject_CallOneArg(r.body_validator, raw) : nullptr;
+          Py_XDECREF(raw);
+          if (!v) { PyErr_Clear(); ok = false; }
+          else args[n++] = v;
+        }
+      }
+      if (ok) result = PyObject_Vectorcall(r.endpoint, args, 0, r.kwnames);
+      for (size_t i = 0; i < n; ++i) Py_DECREF(args[i]);
+      if (ok) {
+        c.status = r.status;
+        hr = result ? finish(c, result, out) : on_error(c, out);
+        goto done;
+      }
+    }
+    {
+      PyObject* rd = c.request_data();
+      result = rd ? PyObject_Vectorcall(r.handler, &rd, 1, nullptr) : nullptr;
+      hr = result ? finish(c, result, out) : on_error(c, out);
+    }
+  }
+done:
+  Py_CLEAR(c.reqdata);  // a pending completion holds its own reference
+  if (engine->access_log != Py_None && hr == http::HandleResult::Done) {
+    // The status is read back from the status line just written ("HTTP/1.1 NNN").
+    int status = 0;
+    if (out.size() >= out_before + 12) {
+      const char* s = out.data() + out_before + 9;
+      status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    }
+    PyObject* r = PyObject_CallFunction(engine->access_log, "(s#i)s#s#si", client_host.data(),
+                                        Py_ssize_t(client_host.size()), client_port, req.method.data(),
+                                        Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
+                                        req.version_minor == 0 ? "1.0" : "1.1", status);
+    if (!r) PyErr_WriteUnraisable(engine->access_log);
+    Py_XDECREF(r);
+  }
+  return hr;
+}
+
+}  // namespace fasterapi::bridge

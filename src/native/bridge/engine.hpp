@@ -1,0 +1,79 @@
+// The engine: routes, their compiled plans, and the Dispatcher that runs them for a connection.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bridge/state.hpp"
+#include "http/connection.hpp"
+#include "router/router.hpp"
+#include "server/link.hpp"
+
+namespace fasterapi::bridge {
+
+enum class ParamSource { Path, Query };
+enum class ParamKind { Int, Float, Str, Bool };
+
+struct PlanParam {
+  std::string key;           // path parameter name or query alias
+  ParamSource source;
+  ParamKind kind;
+  PyObject* default_value;   // strong ref; nullptr when required
+};
+
+struct Route {
+  PyObject* handler = nullptr;   // slow path: handler(RequestData) -> Response | awaitable
+  bool has_plan = false;
+  PyObject* endpoint = nullptr;  // fast path
+  PyObject* kwnames = nullptr;   // tuple: params then body
+  PyObject* body_validator = nullptr;
+  bool is_async = false;
+  int status = 200;
+  std::vector<PlanParam> params;
+  int64_t body_limit = -1;
+};
+
+struct EngineObject {
+  PyObject_HEAD
+  ModuleState* st;
+  router::Router* router;
+  std::vector<Route>* routes;
+  PyObject* app_handler;
+  PyObject* response_type;
+  PyObject* json_default;
+  PyObject* error_handler;
+  PyObject* resume;      // fasterapi._runtime.resume(coro, yielded, done)
+  PyObject* access_log;  // None or callable(client, method, path, status)
+  http::Limits* limits;
+  int python_routing;
+  PyObject* weakrefs;
+};
+
+// One per connection: owns scratch space for the request in flight.
+class BridgeDispatcher final : public server::ConnectionDispatcher {
+ public:
+  BridgeDispatcher(EngineObject* engine, std::string host, int port);
+  ~BridgeDispatcher() override;
+  uint64_t body_limit(const http::Request& head) override;
+  http::HandleResult handle(const http::Request& req, http::Buffer& out) override;
+
+  EngineObject* engine;  // strong ref
+  std::string client_host;
+  int client_port;
+
+ private:
+  bool route(const http::Request& req);
+  std::string path_;       // percent-decoded path of the request in flight
+  router::Match match_;
+  bool routed_ = false;
+  std::string scratch_;
+};
+
+// Writes a handler's result (Response instance or JSON-able value) as a complete response.
+// Returns 0, or -1 with a Python exception set (out is left as it was).
+int write_result(EngineObject* e, PyObject* result, int default_status, bool head_only, bool close,
+                 http::Buffer& out);
+// 500 {"detail":"Internal Server Error"}.
+void write_500(http::Buffer& out, bool close);
+
+}  // namespace fasterapi::bridge

@@ -1,0 +1,35 @@
+// Module state shared by the bridge's types: no global PyObject*, so the module can be loaded
+// once per (sub-)interpreter.
+#pragma once
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+namespace fasterapi::bridge {
+
+struct ModuleState {
+  PyTypeObject* engine_type;
+  PyTypeObject* request_type;
+  PyTypeObject* connection_type;
+  PyTypeObject* server_type;
+  PyTypeObject* completion_type;
+  PyObject* required;  // the _core.REQUIRED sentinel
+};
+
+extern PyModuleDef core_module;
+
+inline ModuleState* state_of(PyObject* module) {
+  return static_cast<ModuleState*>(PyModule_GetState(module));
+}
+inline ModuleState* state_from_type(PyTypeObject* tp) {
+  PyObject* m = PyType_GetModuleByDef(tp, &core_module);
+  return m ? state_of(m) : nullptr;
+}
+
+// Type specs defined in their own files, created in module exec.
+extern PyType_Spec engine_spec;
+extern PyType_Spec request_spec;
+extern PyType_Spec connection_spec;
+extern PyType_Spec server_spec;
+extern PyType_Spec completion_spec;
+
+}  // namespace fasterapi::bridge

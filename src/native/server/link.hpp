@@ -1,0 +1,21 @@
+// What a response that finishes later (an awaiting coroutine) needs to find its connection again.
+#pragma once
+#include <functional>
+#include <memory>
+
+#include "http/connection.hpp"
+
+namespace fasterapi::server {
+
+struct ConnLink {
+  http::Connection* conn = nullptr;  // null once the connection is gone: drop the late response
+  std::function<void()> kick;        // after Connection::complete(): flush and resume reading
+};
+
+// A Dispatcher bound to one connection (the bridge implements it).
+class ConnectionDispatcher : public http::Dispatcher {
+ public:
+  std::shared_ptr<ConnLink> link = std::make_shared<ConnLink>();
+};
+
+}  // namespace fasterapi::server

@@ -1,0 +1,81 @@
+// The socket loop: epoll, non-blocking sockets, per-connection buffers, deadlines, backpressure,
+// graceful drain. It owns no thread: its owner calls poll() when the epoll fd is readable (and
+// sweep() periodically), so it can be driven from an asyncio loop or from a plain C++ loop.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "http/connection.hpp"
+#include "server/link.hpp"
+
+namespace fasterapi::server {
+
+struct Config {
+  http::Limits limits;
+  uint32_t max_connections = 10000;   // beyond: 503 and close
+  uint32_t header_timeout_ms = 10000; // whole head must arrive within this
+  uint32_t keepalive_timeout_ms = 5000;
+  uint32_t body_timeout_ms = 10000;   // body: this, plus 1 s for each body_min_rate bytes received
+  uint32_t body_min_rate = 1024;      // bytes per second
+  uint32_t write_timeout_ms = 10000;  // unsent output making no progress
+  uint32_t linger_ms = 2000;          // after a close-delimited response, drain input this long
+};
+
+struct Stats {
+  uint64_t accepted = 0, refused = 0, closed = 0, timeouts = 0, requests = 0;
+};
+
+using DispatcherFactory =
+    std::function<std::unique_ptr<ConnectionDispatcher>(const std::string& host, int port)>;
+
+class Server {
+ public:
+  Server(const Config& cfg, DispatcherFactory factory);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens (SO_REUSEADDR, SO_REUSEPORT when reuse_port). Returns the bound port.
+  // Throws std::runtime_error with errno text on failure.
+  int listen(const std::string& host, int port, bool reuse_port, int backlog = 1024);
+  int epoll_fd() const { return epfd_; }
+  // Handles ready events, waiting at most timeout_ms (0: do not block). Returns events handled.
+  int poll(int timeout_ms);
+  // Enforces deadlines; cheap, call every ~100-250 ms.
+  void sweep();
+  // Stop accepting; close idle connections; others close after their current response.
+  void begin_shutdown();
+  // Close everything now (the hard deadline).
+  void close_all();
+  size_t connections() const { return conns_.size(); }
+  bool listening() const { return !listen_fds_.empty(); }
+  const Stats& stats() const { return stats_; }
+
+  struct Conn;
+
+ private:
+  void accept_ready(int lfd);
+  void on_readable(Conn& c);
+  void flush(Conn& c);
+  void update_interest(Conn& c);
+  void close_conn(Conn& c);
+  void destroy(int fd);
+  void start_linger(Conn& c);
+
+  Config cfg_;
+  DispatcherFactory factory_;
+  int epfd_ = -1;
+  std::vector<int> listen_fds_;
+  std::unordered_map<int, std::unique_ptr<Conn>> conns_;
+  std::vector<int> doomed_;  // fds to destroy at the end of this poll (never mid-dispatch)
+  bool draining_ = false;
+  Stats stats_;
+};
+
+uint64_t now_ms();
+
+}  // namespace fasterapi::server
