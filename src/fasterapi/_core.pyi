@@ -1,0 +1,65 @@
+"""Type stubs for the native engine, fasterapi._core (C++, CPython C API)."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+REQUIRED: object
+
+def dumps(obj: Any, default: Callable[[Any], Any] | None = None) -> bytes: ...
+
+class RequestData:
+    method: str
+    path: str
+    raw_path: bytes
+    query_string: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    client: tuple[str, int] | None
+    server: tuple[str, int] | None
+    http_version: str
+    scheme: str
+    path_params: dict[str, str]
+    __dict__: dict[str, Any]
+
+Handler = Callable[[RequestData], Any]
+# (endpoint, is_async, status_code, params[(name, source, kind, default, alias)], body (name, validate_json) | None)
+Plan = tuple[Callable[..., Any], bool, int, Sequence[tuple[str, str, str, Any, str | None]], tuple[str, Callable[[bytes], Any]] | None]
+
+class Connection:
+    pending: bool
+    closed: bool
+    waiter: Callable[[], None] | None
+    def feed(self, data: bytes) -> None: ...
+    def read(self) -> bytes: ...
+    def eof(self) -> None: ...
+
+class Engine:
+    python_routing: bool
+    access_log: Callable[[tuple[str, int], str, str, str, int], None] | None
+    route_count: int
+    max_body: int
+    def __init__(
+        self,
+        app_handler: Handler,
+        response_type: type,
+        json_default: Callable[[Any], Any] | None,
+        error_handler: Callable[[RequestData, BaseException], Any],
+        limits: dict[str, int] | None = None,
+    ) -> None: ...
+    def add_route(
+        self, methods: Sequence[str], path: str, handler: Handler, plan: Plan | None = None, body_limit: int = -1
+    ) -> None: ...
+    def match(self, method: str, path: str) -> tuple[int | str | None, dict[str, str]]: ...
+    def connection(self, client: tuple[str, int] | None = ...) -> Connection: ...
+
+class Server:
+    connections: int
+    listening: bool
+    stats: dict[str, int]
+    def __init__(self, engine: Engine, config: dict[str, int] | None = None) -> None: ...
+    def listen(self, host: str, port: int, reuse_port: bool = True, backlog: int = 1024) -> int: ...
+    def poll(self, timeout_ms: int = 0) -> int: ...
+    def sweep(self) -> None: ...
+    def begin_shutdown(self) -> None: ...
+    def close_all(self) -> None: ...
+    def fileno(self) -> int: ...

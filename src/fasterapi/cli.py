@@ -1,0 +1,79 @@
+"""`fasterapi run module:app` (also `python -m fasterapi run ...`)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from typing import Any
+
+from .server import Config, run
+
+
+def import_app(ref: str) -> Any:
+    """Import `module:attr` from the current directory, as uvicorn does."""
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise SystemExit(f"error: expected 'module:attribute', got {ref!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"error: cannot import module {module_name!r}: {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SystemExit(f"error: attribute {attr!r} not found in module {module_name!r}") from None
+    return obj
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = Config()
+    p = argparse.ArgumentParser(prog="fasterapi", description="FasterAPI: FastAPI's model on a C++ engine")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="serve an application")
+    r.add_argument("app", help="module:attribute, e.g. app:app")
+    r.add_argument("--host", default=d.host)
+    r.add_argument("--port", type=int, default=d.port)
+    r.add_argument("--workers", type=int, default=d.workers, help="worker processes (SO_REUSEPORT)")
+    r.add_argument("--access-log", action="store_true", help="log every request (off by default)")
+    r.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    r.add_argument("--max-body", type=int, default=d.max_body, help="default body limit in bytes (413 above)")
+    r.add_argument("--max-connections", type=int, default=d.max_connections)
+    r.add_argument("--header-timeout", type=float, default=d.header_timeout, help="seconds for a whole head")
+    r.add_argument("--keepalive-timeout", type=float, default=d.keepalive_timeout)
+    r.add_argument("--body-timeout", type=float, default=d.body_timeout)
+    r.add_argument("--write-timeout", type=float, default=d.write_timeout)
+    r.add_argument("--shutdown-timeout", type=float, default=d.shutdown_timeout, help="drain deadline")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(message)s", stream=sys.stderr
+    )
+    app = import_app(args.app)
+    run(
+        app,
+        args.host,
+        args.port,
+        workers=args.workers,
+        access_log=args.access_log,
+        max_body=args.max_body,
+        max_connections=args.max_connections,
+        header_timeout=args.header_timeout,
+        keepalive_timeout=args.keepalive_timeout,
+        body_timeout=args.body_timeout,
+        write_timeout=args.write_timeout,
+        shutdown_timeout=args.shutdown_timeout,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Serving an app: one worker in this process, or a supervisor with N worker processes.
+
+Every byte on the socket is handled by the C++ engine (`_core.Server`); this module only owns
+the process model: the asyncio loop that the engine's epoll fd is registered with (so `async def`
+handlers and the engine share one thread), signals, lifespan, draining and worker supervision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _core
+
+logger = logging.getLogger("fasterapi.server")
+access_logger = logging.getLogger("fasterapi.access")
+
+
+@dataclass
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    access_log: bool = False
+    reuse_port: bool = True
+    backlog: int = 1024
+    # limits (bytes / counts)
+    max_request_line: int = 8 * 1024
+    max_head: int = 16 * 1024
+    max_headers: int = 100
+    max_body: int = 1024 * 1024
+    max_connections: int = 10000
+    # deadlines (seconds)
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 5.0
+    body_timeout: float = 10.0
+    body_min_rate: int = 1024
+    write_timeout: float = 10.0
+    shutdown_timeout: float = 30.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def limits(self) -> dict[str, int]:
+        return {
+            "max_request_line": self.max_request_line,
+            "max_head": self.max_head,
+            "max_headers": self.max_headers,
+            "max_body": self.max_body,
+        }
+
+    def server_config(self) -> dict[str, int]:
+        return {
+            "max_connections": self.max_connections,
+            "header_timeout_ms": int(self.header_timeout * 1000),
+            "keepalive_timeout_ms": int(self.keepalive_timeout * 1000),
+            "body_timeout_ms": int(self.body_timeout * 1000),
+            "body_min_rate": self.body_min_rate,
+            "write_timeout_ms": int(self.write_timeout * 1000),
+        }
+
+
+def _engine_for(app: Any, config: Config) -> Any:
+    build = getattr(app, "_build_engine", None)
+    if build is None:
+        raise TypeError(f"{app!r} is not a FasterAPI application")
+    return build(limits=config.limits())
+
+
+def _lifespan(app: Any) -> contextlib.AbstractAsyncContextManager[Any]:
+    ctx = getattr(app, "_lifespan_context", None)
+    return ctx() if ctx is not None else contextlib.nullcontext()
+
+
+def _log_access(client: tuple[str, int], method: str, target: str, version: str, status: int) -> None:
+    access_logger.info('%s:%d - "%s %s HTTP/%s" %d', client[0], client[1], method, target, version, status)
+
+
+async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
+    """Serve `app` on this thread's running asyncio loop until SIGTERM/SIGINT (or `stop()`)."""
+    loop = asyncio.get_running_loop()
+    engine = _engine_for(app, config)
+    if config.access_log:
+        engine.access_log = _log_access
+    server = _core.Server(engine, config.server_config())
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    async with _lifespan(app):
+        port = server.listen(config.host, config.port, config.reuse_port, config.backlog)
+        loop.add_reader(server.fileno(), server.poll)
+        sweeper = loop.create_task(_sweep(server))
+        logger.info("FasterAPI running on http://%s:%d (pid %d)", config.host, port, os.getpid())
+        if ready is not None:
+            ready(port)
+        try:
+            await stop.wait()
+        finally:
+            # Drain: stop accepting at once, let in-flight requests finish, close idle keep-alives.
+            server.begin_shutdown()
+            deadline = time.monotonic() + config.shutdown_timeout
+            while server.connections and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if server.connections:
+                logger.warning("shutdown deadline: closing %d connections", server.connections)
+            server.close_all()
+            sweeper.cancel()
+            loop.remove_reader(server.fileno())
+    logger.info("worker %d stopped", os.getpid())
+
+
+async def _sweep(server: Any) -> None:
+    while True:
+        await asyncio.sleep(0.1)
+        server.sweep()
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.new_event_loop()
+
+
+def run_worker(app: Any, config: Config) -> None:
+    loop = _new_loop()
+    try:
+        loop.run_until_complete(serve(app, config))
+    finally:
+        loop.close()
+
+
+def _spawn(app: Any, config: Config) -> int:
+    pid = os.fork()
+    if pid == 0:  # the worker
+        code = 0
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into SIGTERM
+            run_worker(app, config)
+        except BaseException:  # noqa: BLE001 - a worker must never fall back into the supervisor
+            logger.exception("worker failed")
+            code = 1
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    return pid
+
+
+def supervise(app: Any, config: Config) -> None:
+    """N worker processes on one port (SO_REUSEPORT); a worker that dies is replaced."""
+    stopping = False
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    workers = {_spawn(app, config) for _ in range(config.workers)}
+    logger.info("supervisor %d started %d workers", os.getpid(), len(workers))
+    while not stopping:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = 0, 0
+        if pid and pid in workers:
+            workers.discard(pid)
+            logger.warning("worker %d exited (status %d); starting another", pid, status)
+            workers.add(_spawn(app, config))
+            continue
+        time.sleep(0.05)
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + config.shutdown_timeout + 5
+    while workers and time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid:
+            workers.discard(pid)
+        else:
+            time.sleep(0.02)
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    logger.info("supervisor stopped")
+
+
+def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, **options: Any) -> None:
+    """Serve `app` (the entry point behind `app.run()` and `fasterapi run`)."""
+    known = {f for f in Config.__dataclass_fields__}
+    unknown = set(options) - known
+    if unknown:
+        raise TypeError(f"unknown server options: {', '.join(sorted(unknown))}")
+    config = Config(host=host, port=port, workers=workers, **options)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    if config.workers > 1:
+        supervise(app, config)
+    else:
+        run_worker(app, config)

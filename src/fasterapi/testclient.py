@@ -1,0 +1,174 @@
+"""TestClient: FastAPI's familiar test API, running requests through the real engine in-process.
+
+Each request is serialized to HTTP/1.1 bytes and fed to an in-memory engine connection: the same
+C++ parser, router, bridge and JSON writer that serve sockets, without a socket. Handlers run on
+a private asyncio loop owned by the client (the lifespan runs on it too, inside `with`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+__all__ = ["TestClient"]
+
+
+def _encode_request(request: httpx.Request, body: bytes) -> bytes:
+    target = request.url.raw_path or b"/"
+    lines = [request.method.encode("ascii") + b" " + target + b" HTTP/1.1"]
+    chunked = False
+    has_length = False
+    for name, value in request.headers.raw:
+        lname = name.lower()
+        if lname == b"transfer-encoding":
+            chunked = True
+            continue
+        if lname == b"content-length":
+            has_length = True
+        lines.append(name + b": " + value)
+    if chunked or (body and not has_length):
+        lines.append(b"Content-Length: " + str(len(body)).encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _parse_response(raw: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    while True:
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        if not sep:
+            raise RuntimeError(f"incomplete response from the engine: {raw[:200]!r}")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        if 100 <= status < 200:  # interim (100 Continue): the final response follows
+            raw = rest
+            continue
+        headers = []
+        length = None
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            value = value.strip()
+            if name.lower() == b"content-length":
+                length = int(value)
+            headers.append((name, value))
+        body = rest if length is None else rest[:length]
+        return status, headers, body
+
+
+class _EngineTransport(httpx.BaseTransport):
+    def __init__(self, client: TestClient) -> None:
+        self._client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        raw = _encode_request(request, body)
+        out = self._client._portal(self._exchange(raw))
+        status, headers, content = _parse_response(out)
+        if request.method == "HEAD":
+            content = b""
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+    async def _exchange(self, raw: bytes) -> bytes:
+        client = self._client
+        conn = client._engine().connection(client=client._client_addr)
+        done = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        conn.waiter = wake
+        client._server_exception = None
+        conn.feed(raw)
+        out = conn.read()
+        while conn.pending:
+            await done
+            done = asyncio.get_running_loop().create_future()
+            out += conn.read()
+        out += conn.read()
+        # Give background tasks scheduled by the response a turn, as Starlette's client does.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await client._drain_background()
+        if client._server_exception is not None and client.raise_server_exceptions:
+            exc, client._server_exception = client._server_exception, None
+            raise exc
+        return out
+
+
+class TestClient(httpx.Client):
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        app: Any,
+        base_url: str = "http://testserver",
+        raise_server_exceptions: bool = True,
+        root_path: str = "",
+        backend: str = "asyncio",
+        backend_options: Mapping[str, Any] | None = None,
+        cookies: Any = None,
+        headers: Mapping[str, str] | None = None,
+        follow_redirects: bool = True,
+        client: tuple[str, int] = ("testclient", 50000),
+    ) -> None:
+        self.app = app
+        self.raise_server_exceptions = raise_server_exceptions
+        self.root_path = root_path
+        self._client_addr = client
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lifespan: contextlib.AbstractAsyncContextManager[Any] | None = None
+        self._server_exception: BaseException | None = None
+        all_headers = {"user-agent": "testclient"}
+        if headers:
+            all_headers.update(headers)
+        super().__init__(
+            base_url=base_url,
+            headers=all_headers,
+            transport=_EngineTransport(self),
+            follow_redirects=follow_redirects,
+            cookies=cookies,
+        )
+        hook = getattr(app, "_set_exception_observer", None)
+        if hook is not None:
+            hook(self._observe_exception)
+
+    def _observe_exception(self, exc: BaseException) -> None:
+        self._server_exception = exc
+
+    def _engine(self) -> Any:
+        return self.app._build_engine()
+
+    def _portal(self, coro: Any) -> Any:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(coro)
+
+    async def _drain_background(self) -> None:
+        from . import _runtime
+
+        pending = [t for t in _runtime._tasks if not t.done()]
+        background = getattr(self.app, "_background_tasks", None)
+        if background:
+            pending.extend(t for t in background if not t.done())
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def __enter__(self) -> TestClient:
+        ctx = getattr(self.app, "_lifespan_context", None)
+        if ctx is not None:
+            self._lifespan = ctx()
+            self._portal(self._lifespan.__aenter__())
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        if self._lifespan is not None:
+            lifespan, self._lifespan = self._lifespan, None
+            self._portal(lifespan.__aexit__(None, None, None))
+        if self._loop is not None:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+            self._loop = None
+        super().__exit__(*args)
