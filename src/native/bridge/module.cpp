@@ -4,6 +4,8 @@
 
 #include <structmember.h>
 
+#include <time.h>
+
 #include <new>
 #include <stdexcept>
 
@@ -545,7 +547,55 @@ PyObject* core_dumps(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObjec
   return PyBytes_FromStringAndSize(out.data(), Py_ssize_t(out.size()));
 }
 
+// bench_connection(engine, request, iterations) -> list of per-batch ns/request.
+// Feeds the same request bytes `iterations` times through one in-memory connection (parser,
+// router, plan, handler, serializer) and reports the median-able timings; for benchmarks/.
+PyObject* core_bench_connection(PyObject* m, PyObject* args) {
+  PyObject* engine;
+  Py_buffer req;
+  long long iterations;
+  int batch = 1000;
+  if (!PyArg_ParseTuple(args, "Oy*L|i", &engine, &req, &iterations, &batch)) return nullptr;
+  ModuleState* st = state_of(m);
+  if (!PyObject_TypeCheck(engine, st->engine_type)) {
+    PyBuffer_Release(&req);
+    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
+    return nullptr;
+  }
+  auto* e = reinterpret_cast<EngineObject*>(engine);
+  fh::Limits limits = *e->limits;
+  BridgeDispatcher d(e, "bench", 1);
+  fh::Connection conn(limits, d);
+  d.link->conn = &conn;
+  PyObject* out = PyList_New(0);
+  const char* data = static_cast<const char*>(req.buf);
+  size_t len = size_t(req.len);
+  for (long long done = 0; done < iterations; done += batch) {
+    timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < batch; ++i) {
+      conn.on_data(data, len);
+      conn.output().clear();
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (PyErr_Occurred() || conn.pending() || conn.should_close()) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "request did not complete synchronously");
+      Py_DECREF(out);
+      PyBuffer_Release(&req);
+      return nullptr;
+    }
+    double ns = double(t1.tv_sec - t0.tv_sec) * 1e9 + double(t1.tv_nsec - t0.tv_nsec);
+    PyObject* v = PyFloat_FromDouble(ns / batch);
+    PyList_Append(out, v);
+    Py_DECREF(v);
+  }
+  PyBuffer_Release(&req);
+  return out;
+}
+
 PyMethodDef core_methods[] = {
+    {"bench_connection", core_bench_connection, METH_VARARGS,
+     "bench_connection(engine, request, iterations, batch=1000) -> [ns per request per batch]"},
     {"dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(core_dumps)),
      METH_FASTCALL | METH_KEYWORDS, "dumps(obj, default=None) -> bytes: the engine's JSON writer"},
     {nullptr, nullptr, 0, nullptr}};
