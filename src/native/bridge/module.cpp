@@ -547,6 +547,10 @@ PyObject* core_dumps(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObjec
   return PyBytes_FromStringAndSize(out.data(), Py_ssize_t(out.size()));
 }
 
+double elapsed_ns(const timespec& a, const timespec& b) {
+  return double(b.tv_sec - a.tv_sec) * 1e9 + double(b.tv_nsec - a.tv_nsec);
+}
+
 // bench_connection(engine, request, iterations) -> list of per-batch ns/request.
 // Feeds the same request bytes `iterations` times through one in-memory connection (parser,
 // router, plan, handler, serializer) and reports the median-able timings; for benchmarks/.
@@ -584,8 +588,7 @@ PyObject* core_bench_connection(PyObject* m, PyObject* args) {
       PyBuffer_Release(&req);
       return nullptr;
     }
-    double ns = double(t1.tv_sec - t0.tv_sec) * 1e9 + double(t1.tv_nsec - t0.tv_nsec);
-    PyObject* v = PyFloat_FromDouble(ns / batch);
+    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
     PyList_Append(out, v);
     Py_DECREF(v);
   }
@@ -593,7 +596,86 @@ PyObject* core_bench_connection(PyObject* m, PyObject* args) {
   return out;
 }
 
+// A dispatcher that answers nothing: isolates the HTTP layer's own cost.
+class NullDispatcher final : public fh::Dispatcher {
+ public:
+  uint64_t body_limit(const fh::Request&) override { return 1 << 20; }
+  fh::HandleResult handle(const fh::Request& req, fh::Buffer&) override {
+    sink_ += req.num_headers + req.body.size();
+    return fh::HandleResult::Done;
+  }
+  size_t sink_ = 0;
+};
+
+// bench_parse(request, iterations, batch=1000) -> [ns per request per batch]: parser + framing only.
+PyObject* core_bench_parse(PyObject*, PyObject* args) {
+  Py_buffer req;
+  long long iterations;
+  int batch = 1000;
+  if (!PyArg_ParseTuple(args, "y*L|i", &req, &iterations, &batch)) return nullptr;
+  fh::Limits limits;
+  NullDispatcher d;
+  fh::Connection conn(limits, d);
+  PyObject* out = PyList_New(0);
+  for (long long done = 0; done < iterations; done += batch) {
+    timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < batch; ++i) conn.on_data(static_cast<const char*>(req.buf), size_t(req.len));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
+    PyList_Append(out, v);
+    Py_DECREF(v);
+  }
+  PyBuffer_Release(&req);
+  if (conn.should_close()) {
+    Py_DECREF(out);
+    PyErr_SetString(PyExc_ValueError, "the request was rejected by the parser");
+    return nullptr;
+  }
+  return out;
+}
+
+// bench_route(engine, method, path, iterations, batch=1000) -> [ns per match per batch].
+PyObject* core_bench_route(PyObject* m, PyObject* args) {
+  PyObject* engine;
+  const char *method, *path;
+  long long iterations;
+  int batch = 1000;
+  if (!PyArg_ParseTuple(args, "OssL|i", &engine, &method, &path, &iterations, &batch)) return nullptr;
+  if (!PyObject_TypeCheck(engine, state_of(m)->engine_type)) {
+    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
+    return nullptr;
+  }
+  auto* e = reinterpret_cast<EngineObject*>(engine);
+  router::Match match;
+  PyObject* out = PyList_New(0);
+  std::string_view meth(method), p(path);
+  long found = 0;
+  for (long long done = 0; done < iterations; done += batch) {
+    timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < batch; ++i) {
+      e->router->match(meth, p, match);
+      found += match.kind == router::Match::Found;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
+    PyList_Append(out, v);
+    Py_DECREF(v);
+  }
+  if (found == 0) {
+    Py_DECREF(out);
+    PyErr_SetString(PyExc_ValueError, "no route matches");
+    return nullptr;
+  }
+  return out;
+}
+
 PyMethodDef core_methods[] = {
+    {"bench_parse", core_bench_parse, METH_VARARGS,
+     "bench_parse(request, iterations, batch=1000) -> [ns per request per batch]"},
+    {"bench_route", core_bench_route, METH_VARARGS,
+     "bench_route(engine, method, path, iterations, batch=1000) -> [ns per match per batch]"},
     {"bench_connection", core_bench_connection, METH_VARARGS,
      "bench_connection(engine, request, iterations, batch=1000) -> [ns per request per batch]"},
     {"dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(core_dumps)),
