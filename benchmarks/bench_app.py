@@ -1,0 +1,40 @@
+"""One app, served by every contender: FasterAPI by default, FastAPI when BENCH_FRAMEWORK=fastapi."""
+
+import os
+
+from pydantic import BaseModel
+
+if os.environ.get("BENCH_FRAMEWORK") == "fastapi":
+    from fastapi import FastAPI as App
+    from fastapi.responses import PlainTextResponse
+else:
+    from fasterapi import FasterAPI as App
+    from fasterapi.responses import PlainTextResponse
+
+app = App()
+
+
+class Item(BaseModel):
+    name: str
+    price: float
+    tags: list[str] = []
+
+
+@app.get("/plaintext")
+def plaintext():
+    return PlainTextResponse("Hello, World!")
+
+
+@app.get("/json")
+def hello():
+    return {"message": "Hello, World!"}
+
+
+@app.get("/items/{item_id}")
+def read_item(item_id: int, q: str | None = None):
+    return {"item_id": item_id, "q": q}
+
+
+@app.post("/items")
+async def create_item(item: Item):
+    return item
