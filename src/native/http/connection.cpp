@@ -1,1 +1,613 @@
-// placeholder
+// HTTP/1.1 server-side connection state machine (RFC 9112): incremental head scan, framing,
+// chunked decoding, limits, keep-alive, pipelining and 100-continue.
+//
+// Every verdict depends only on the byte stream, never on how it was split: the head is
+// searched for line ends incrementally (scanned_), each line is checked once when its LF
+// arrives, and the size limits are monotone predicates on the number of bytes seen, checked in
+// the order the bytes arrive.
+#include "connection.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "response.hpp"
+
+namespace fasterapi::http {
+
+using detail::hex_value;
+using detail::iequals;
+using detail::is;
+using detail::is_ows;
+using detail::Span;
+
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr uint32_t kMaxChunkDigits = 16;  // 16 hex digits fit in a uint64_t
+constexpr size_t kKeepInput = 64 * 1024;  // give larger idle input buffers back
+constexpr size_t kKeepBody = 64 * 1024;
+
+enum ChunkState : uint8_t {
+  kSizeStart,      // first hex digit of a chunk-size
+  kSize,           // more hex digits, or what follows the size
+  kExtPreBws,      // BWS before ';'
+  kExtNameBws,     // after ';': BWS, then chunk-ext-name
+  kExtName,
+  kExtAfterName,   // BWS after the name: '=' or ';'
+  kExtValBws,      // after '=': BWS, then token or quoted-string
+  kExtToken,
+  kExtQuoted,
+  kExtQuotedPair,
+  kExtAfterQuoted,
+  kSizeLF,         // CR seen, LF expected
+  kData,
+  kDataCR,
+  kDataLF,
+  kTrailer,        // trailer section lines, until an empty line
+};
+
+// Is a line of `raw` bytes (before its LF; `last` is the last of them) longer than `max` once
+// its CR is not counted? Monotone in raw, so it gives the same answer for a partial line.
+inline bool line_overflow(size_t raw, char last, size_t max) {
+  return raw > max + 1 || (raw == max + 1 && last != '\r');
+}
+
+// Calls fn(element) for each non-empty element of a comma-separated list, OWS trimmed.
+template <class Fn>
+void for_each_element(std::string_view v, Fn fn) {
+  size_t i = 0, n = v.size();
+  while (i < n) {
+    size_t e = i;
+    while (e < n && v[e] != ',') ++e;
+    size_t s = i, t = e;
+    while (s < t && is_ows(v[s])) ++s;
+    while (t > s && is_ows(v[t - 1])) --t;
+    if (t > s) fn(v.substr(s, t - s));
+    i = e + 1;
+  }
+}
+
+// "content_length" / "transfer_encoding" (any case): a name that some gateways and CGI-style
+// environments fold into a framing header. Never framing here; rejected to avoid a desync.
+bool confusable_framing_name(std::string_view name) {
+  if (name.size() != 14 && name.size() != 17) return false;
+  if (name.find('_') == std::string_view::npos) return false;
+  std::string_view ref = name.size() == 14 ? "content-length" : "transfer-encoding";
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c == '_') c = '-';
+    if (c != ref[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Connection::Connection(const Limits& limits, Dispatcher& dispatcher)
+    : limits_(limits),
+      dispatcher_(dispatcher),
+      max_headers_(std::min<uint32_t>(limits.max_headers, kMaxHeaders)) {}
+
+bool Connection::paused() const {
+  return pending_ || out_.size() > limits_.output_high_water;
+}
+
+// Input kept while paused (a response pending, or output above the high-water mark). The
+// socket layer stops reading in that state; this is the safety net if it does not.
+size_t Connection::input_cap() const {
+  return size_t(limits_.max_head) * std::max<uint32_t>(limits_.max_pipelined, 1) +
+         size_t(std::min<uint64_t>(limits_.max_body, uint64_t(1) << 40));
+}
+
+void Connection::on_data(const char* data, size_t n) {
+  if (stopped_ || n == 0) return;
+  in_.append(data, n);
+  if (paused()) {
+    if (in_.size() > input_cap()) stop_reading();  // the peer ignores backpressure: drop it
+    return;
+  }
+  process();
+}
+
+void Connection::on_eof() {
+  eof_ = true;
+  if (stopped_) return;
+  process();  // requests already received are still answered; an incomplete one is dropped
+}
+
+void Connection::resume() {
+  if (!stopped_) process();
+}
+
+void Connection::complete() {
+  if (!pending_) return;
+  pending_ = false;
+  ++served_;
+  if (stopped_) {
+    close_after_flush_ = true;
+    return;
+  }
+  if (draining_) {  // the dispatcher saw draining() and wrote "Connection: close"
+    stop_reading();
+    return;
+  }
+  process();
+}
+
+bool Connection::in_request() const {
+  return !stopped_ && !pending_ && phase_ == Phase::Head && !in_.empty();
+}
+
+bool Connection::reading_body() const {
+  return !stopped_ && !pending_ && (phase_ == Phase::BodyLength || phase_ == Phase::BodyChunked);
+}
+
+void Connection::set_draining() {
+  draining_ = true;
+  if (!stopped_ && !pending_ && phase_ == Phase::Head && in_.empty()) stop_reading();
+}
+
+void Connection::fail(int status) {
+  if (stopped_) return;
+  if (pending_) {  // a response is on its way: close after it instead
+    stop_reading();
+    return;
+  }
+  reject(status);
+}
+
+void Connection::reject(int status) {
+  write_error(out_, status, true);
+  stop_reading();
+}
+
+void Connection::stop_reading() {
+  stopped_ = true;
+  phase_ = Phase::Closed;
+  in_.clear();
+  body_.clear();
+  if (!pending_) close_after_flush_ = true;
+}
+
+void Connection::process() {
+  while (!stopped_ && !paused()) {
+    switch (phase_) {
+      case Phase::Head: {
+        int r = scan_head();
+        if (r == 0) {
+          if (eof_) stop_reading();  // incomplete (or no) request at EOF: no response
+          return;
+        }
+        if (r != 1 || (r = finish_head()) != 0) {
+          reject(r);
+          return;
+        }
+        break;
+      }
+      case Phase::BodyLength: {
+        size_t need = head_len_ + req_.content_length;  // content_length <= body limit
+        if (in_.size() < need) {
+          if (eof_) stop_reading();
+          return;
+        }
+        dispatch(need);
+        break;
+      }
+      case Phase::BodyChunked: {
+        int r = decode_chunked();
+        if (r == 0) {
+          if (eof_) stop_reading();
+          return;
+        }
+        if (r != 1) {
+          reject(r);
+          return;
+        }
+        dispatch(pos_);
+        break;
+      }
+      case Phase::Closed:
+        return;
+    }
+  }
+}
+
+int Connection::scan_head() {
+  const char* d = in_.data();
+  const size_t n = in_.size();
+  const size_t max_rl = limits_.max_request_line;
+  const size_t max_head = limits_.max_head;
+  while (scanned_ < n) {
+    const char* nl = static_cast<const char*>(std::memchr(d + scanned_, '\n', n - scanned_));
+    if (!nl) {
+      scanned_ = n;
+      break;
+    }
+    size_t e = static_cast<size_t>(nl - d);  // index of the LF
+    scanned_ = e + 1;
+    size_t raw = e - line_start_;
+    char last = raw ? d[e - 1] : '\0';
+    if (lines_ == 0 && line_overflow(raw, last, max_rl)) return 414;
+    if (e + 1 > max_head) return 431;
+    if (last != '\r') return 400;  // bare LF (RFC 9112 2.2: we do not accept LF alone)
+    size_t len = raw - 1;
+    if (len == 0) {
+      if (lines_ == 0) {  // empty line(s) before the request-line: ignored (RFC 9112 2.2)
+        line_start_ = scanned_;
+        continue;
+      }
+      head_len_ = scanned_;
+      return 1;
+    }
+    int st;
+    if (lines_ == 0) {
+      st = detail::parse_request_line(d + line_start_, len, uint32_t(line_start_), rl_);
+    } else {
+      uint32_t i = lines_ - 1;
+      if (i >= max_headers_) return 431;
+      st = detail::parse_field_line(d + line_start_, len, uint32_t(line_start_), names_[i], values_[i]);
+    }
+    if (st) return st;
+    ++lines_;
+    line_start_ = scanned_;
+  }
+  size_t avail = n - line_start_;
+  if (lines_ == 0 && avail && line_overflow(avail, d[n - 1], max_rl)) return 414;
+  if (n > max_head) return 431;
+  return 0;
+}
+
+void Connection::materialize() {
+  const char* b = in_.data();
+  auto v = [b](Span s) { return std::string_view(b + s.off, s.len); };
+  Request& r = req_;
+  r.method = v(rl_.method);
+  r.target = v(rl_.target);
+  r.path = rl_.default_path ? std::string_view("/") : v(rl_.path);
+  r.query = v(rl_.query);
+  uint32_t nh = lines_ - 1;
+  for (uint32_t i = 0; i < nh; ++i) r.headers[i] = Header{v(names_[i]), v(values_[i])};
+  r.num_headers = nh;
+  if (rl_.authority.len) r.host = v(rl_.authority);  // absolute-form: the target's authority wins
+  else r.host = host_idx_ >= 0 ? r.headers[host_idx_].value : std::string_view();
+  r.content_type = ctype_idx_ >= 0 ? r.headers[ctype_idx_].value : std::string_view();
+}
+
+int Connection::finish_head() {
+  host_idx_ = -1;
+  ctype_idx_ = -1;
+  materialize();
+  Request& r = req_;
+  r.version_minor = rl_.minor;
+  r.keep_alive = true;
+  r.expect_continue = false;
+  r.chunked = false;
+  r.content_length = 0;
+  r.body = {};
+
+  int hosts = 0, cls = 0;
+  bool te = false, confusable = false, expect = false, expect_100 = false, expect_other = false;
+  bool conn_close = false, conn_keep_alive = false;
+  std::string_view cl;
+  detail::TeState tes;
+  for (uint32_t i = 0; i < r.num_headers; ++i) {
+    std::string_view name = r.headers[i].name, value = r.headers[i].value;
+    switch (name.size()) {
+      case 4:
+        if (iequals(name, "host")) {
+          ++hosts;
+          host_idx_ = int16_t(i);
+        }
+        break;
+      case 6:
+        if (iequals(name, "expect")) {
+          expect = true;
+          for_each_element(value, [&](std::string_view e) {
+            if (iequals(e, "100-continue")) expect_100 = true;
+            else expect_other = true;
+          });
+        }
+        break;
+      case 10:
+        if (iequals(name, "connection")) {
+          for_each_element(value, [&](std::string_view t) {
+            if (iequals(t, "close")) conn_close = true;
+            else if (iequals(t, "keep-alive")) conn_keep_alive = true;
+          });
+        }
+        break;
+      case 12:
+        if (ctype_idx_ < 0 && iequals(name, "content-type")) ctype_idx_ = int16_t(i);
+        break;
+      case 14:
+        if (iequals(name, "content-length")) {
+          ++cls;
+          cl = value;
+        } else if (confusable_framing_name(name)) {
+          confusable = true;
+        }
+        break;
+      case 17:
+        if (iequals(name, "transfer-encoding")) {
+          te = true;
+          detail::scan_transfer_encoding(value, tes);
+        } else if (confusable_framing_name(name)) {
+          confusable = true;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Host (RFC 9112 3.2): exactly one on HTTP/1.1, at most one on 1.0, a valid uri-host[:port].
+  if (hosts > 1) return 400;
+  if (hosts == 0) {
+    if (r.version_minor == 1) return 400;
+  } else if (!detail::valid_host(r.headers[host_idx_].value)) {
+    return 400;
+  }
+  if (rl_.authority.len) r.host = std::string_view(in_.data() + rl_.authority.off, rl_.authority.len);
+  else r.host = hosts ? r.headers[host_idx_].value : std::string_view();
+  r.content_type = ctype_idx_ >= 0 ? r.headers[ctype_idx_].value : std::string_view();
+  if (confusable) return 400;
+
+  // Framing (RFC 9112 6.1-6.3).
+  if (te) {
+    if (r.version_minor == 0) return 400;  // chunked is not HTTP/1.0: cannot frame it reliably
+    if (cls) return 400;                   // TE + CL: a smuggling attempt; reject and close
+    int st = detail::te_status(tes);
+    if (st) return st;
+    r.chunked = true;
+  } else if (cls) {
+    if (cls > 1) return 400;  // repeated Content-Length (even identical): rejected
+    if (cl.empty()) return 400;
+    uint64_t v = 0;
+    for (char c : cl) {
+      if (c < '0' || c > '9') return 400;  // 1*DIGIT: no sign, no list, no spaces
+      unsigned d = unsigned(c - '0');
+      v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;  // saturate: then 413
+    }
+    r.content_length = v;
+  }
+
+  // Expect (RFC 9110 10.1.1): HTTP/1.0 expectations are ignored.
+  if (expect && r.version_minor == 1) {
+    if (expect_other) return 417;
+    r.expect_continue = expect_100;
+  }
+  conn_keep_alive_ = r.version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
+  r.is_head = r.method == "HEAD";
+
+  if (r.chunked || r.content_length > 0) {
+    body_limit_ = dispatcher_.body_limit(r);
+    if (!r.chunked && r.content_length > body_limit_) return 413;
+    if (r.expect_continue && in_.size() == head_len_) out_.append(kContinue);
+    if (r.chunked) {
+      phase_ = Phase::BodyChunked;
+      pos_ = tscan_ = head_len_;
+      chunk_state_ = kSizeStart;
+      chunk_remaining_ = 0;
+      chunk_digits_ = ext_bytes_ = trailer_bytes_ = trailer_count_ = 0;
+      body_.clear();
+      return 0;
+    }
+  }
+  phase_ = Phase::BodyLength;
+  return 0;
+}
+
+int Connection::decode_chunked() {
+  char* d = in_.data();
+  const size_t n = in_.size();
+  const size_t max_head = limits_.max_head;
+  size_t p = pos_;
+  bool partial_line = false;
+  while (p < n && !partial_line) {
+    char c = d[p];
+    uint8_t s = chunk_state_;
+    if (s >= kExtPreBws && s <= kExtAfterQuoted && ++ext_bytes_ > max_head) return 400;
+    switch (s) {
+      case kSizeStart: {
+        int h = hex_value(c);
+        if (h < 0) return 400;  // no sign, no whitespace, no "0x"
+        chunk_remaining_ = uint64_t(h);
+        chunk_digits_ = 1;
+        chunk_state_ = kSize;
+        if (chunk_remaining_ > body_limit_ - body_.size()) return 413;
+        ++p;
+        break;
+      }
+      case kSize: {
+        int h = hex_value(c);
+        if (h >= 0) {
+          if (++chunk_digits_ > kMaxChunkDigits) return 400;
+          chunk_remaining_ = chunk_remaining_ * 16 + uint64_t(h);
+        } else if (c == '\r') {
+          chunk_state_ = kSizeLF;
+        } else if (c == ';') {
+          chunk_state_ = kExtNameBws;
+        } else if (is_ows(c)) {
+          chunk_state_ = kExtPreBws;
+        } else {
+          return 400;
+        }
+        if (chunk_remaining_ > body_limit_ - body_.size()) return 413;
+        ++p;
+        break;
+      }
+      case kExtPreBws:
+        if (c == ';') chunk_state_ = kExtNameBws;
+        else if (!is_ows(c)) return 400;
+        ++p;
+        break;
+      case kExtNameBws:
+        if (is(detail::kTchar, c)) chunk_state_ = kExtName;
+        else if (!is_ows(c)) return 400;
+        ++p;
+        break;
+      case kExtName:
+        if (is(detail::kTchar, c)) {
+        } else if (c == '=') {
+          chunk_state_ = kExtValBws;
+        } else if (c == ';') {
+          chunk_state_ = kExtNameBws;
+        } else if (c == '\r') {
+          chunk_state_ = kSizeLF;
+        } else if (is_ows(c)) {
+          chunk_state_ = kExtAfterName;
+        } else {
+          return 400;
+        }
+        ++p;
+        break;
+      case kExtAfterName:
+        if (c == '=') chunk_state_ = kExtValBws;
+        else if (c == ';') chunk_state_ = kExtNameBws;
+        else if (!is_ows(c)) return 400;
+        ++p;
+        break;
+      case kExtValBws:
+        if (c == '"') chunk_state_ = kExtQuoted;
+        else if (is(detail::kTchar, c)) chunk_state_ = kExtToken;
+        else if (!is_ows(c)) return 400;
+        ++p;
+        break;
+      case kExtToken:
+        if (is(detail::kTchar, c)) {
+        } else if (c == ';') {
+          chunk_state_ = kExtNameBws;
+        } else if (c == '\r') {
+          chunk_state_ = kSizeLF;
+        } else if (is_ows(c)) {
+          chunk_state_ = kExtPreBws;
+        } else {
+          return 400;
+        }
+        ++p;
+        break;
+      case kExtQuoted:
+        if (c == '"') chunk_state_ = kExtAfterQuoted;
+        else if (c == '\\') chunk_state_ = kExtQuotedPair;
+        else if (!is(detail::kQdtext, c)) return 400;
+        ++p;
+        break;
+      case kExtQuotedPair:
+        if (!is(detail::kFieldVal, c)) return 400;
+        chunk_state_ = kExtQuoted;
+        ++p;
+        break;
+      case kExtAfterQuoted:
+        if (c == ';') chunk_state_ = kExtNameBws;
+        else if (c == '\r') chunk_state_ = kSizeLF;
+        else if (is_ows(c)) chunk_state_ = kExtPreBws;
+        else return 400;
+        ++p;
+        break;
+      case kSizeLF:
+        if (c != '\n') return 400;
+        ++p;
+        if (chunk_remaining_ == 0) {  // last-chunk: the trailer section follows
+          chunk_state_ = kTrailer;
+          tscan_ = p;
+          trailer_bytes_ = trailer_count_ = 0;
+        } else {
+          chunk_state_ = kData;
+        }
+        break;
+      case kData: {
+        size_t take = size_t(std::min<uint64_t>(chunk_remaining_, n - p));
+        body_.append(d + p, take);
+        p += take;
+        chunk_remaining_ -= take;
+        if (chunk_remaining_ == 0) chunk_state_ = kDataCR;
+        break;
+      }
+      case kDataCR:
+        if (c != '\r') return 400;
+        chunk_state_ = kDataLF;
+        ++p;
+        break;
+      case kDataLF:
+        if (c != '\n') return 400;
+        chunk_state_ = kSizeStart;
+        ++p;
+        break;
+      case kTrailer: {
+        // Trailer fields are checked like header fields, bounded by the head limits, and
+        // dropped (never merged into the header section).
+        if (tscan_ < p) tscan_ = p;
+        const char* nl = static_cast<const char*>(std::memchr(d + tscan_, '\n', n - tscan_));
+        if (!nl) {
+          tscan_ = n;
+          if (trailer_bytes_ + (n - p) > max_head) return 431;
+          partial_line = true;
+          break;
+        }
+        size_t e = static_cast<size_t>(nl - d);
+        size_t raw = e - p;
+        if (trailer_bytes_ + raw + 1 > max_head) return 431;
+        trailer_bytes_ += uint32_t(raw + 1);
+        if (raw == 0 || d[e - 1] != '\r') return 400;
+        if (raw == 1) {
+          pos_ = e + 1;
+          return 1;
+        }
+        if (++trailer_count_ > max_headers_) return 431;
+        Span nm, val;
+        if (detail::parse_field_line(d + p, raw - 1, 0, nm, val)) return 400;
+        p = e + 1;
+        tscan_ = p;
+        break;
+      }
+      default:
+        return 400;
+    }
+  }
+  // Drop the framing and data already decoded: only the head and the unprocessed tail (a
+  // partial trailer line at most) stay buffered, so raw chunked bytes never accumulate.
+  size_t drop = p - head_len_;
+  if (drop) {
+    std::memmove(d + head_len_, d + p, n - p);
+    in_.truncate(n - drop);
+    tscan_ = tscan_ > p ? tscan_ - drop : head_len_;
+  }
+  pos_ = head_len_;
+  return 0;
+}
+
+void Connection::dispatch(size_t consumed) {
+  materialize();  // the input may have moved while the body arrived
+  Request& r = req_;
+  if (r.chunked) {
+    r.body = body_;
+    r.content_length = body_.size();
+  } else {
+    r.body = std::string_view(in_.data() + head_len_, size_t(r.content_length));
+  }
+  // A request after which the connection closes (Connection: close, HTTP/1.0, draining, or
+  // the peer already half-closed with nothing more buffered) is answered with keep_alive false,
+  // so the response carries "Connection: close".
+  bool keep = conn_keep_alive_ && !draining_ && !(eof_ && in_.size() == consumed);
+  r.keep_alive = keep;
+  HandleResult hr = dispatcher_.handle(r, out_);
+
+  in_.consume(consumed);
+  phase_ = Phase::Head;
+  scanned_ = line_start_ = head_len_ = 0;
+  lines_ = 0;
+  if (r.chunked) {
+    if (body_.capacity() > kKeepBody) std::string().swap(body_);
+    else body_.clear();
+  }
+  if (hr == HandleResult::Pending) pending_ = true;
+  else ++served_;
+  if (!keep) {
+    stop_reading();
+    return;
+  }
+  if (in_.empty() && in_.capacity() > kKeepInput) in_.shrink(kKeepInput / 4);
+}
+
+}  // namespace fasterapi::http

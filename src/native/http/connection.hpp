@@ -8,6 +8,7 @@
 
 #include "buffer.hpp"
 #include "message.hpp"
+#include "parser.hpp"
 
 namespace fasterapi::http {
 
@@ -60,8 +61,21 @@ class Connection {
   void fail(int status);
 
  private:
-  // implementation details are free to change (parser state, chunked decoder, body buffer, ...)
-  struct State;
+  // Implementation details (free to change). All parser positions are offsets from in_.data(),
+  // which only moves forward (consume) between requests, so they survive a reallocation.
+  enum class Phase : uint8_t { Head, BodyLength, BodyChunked, Closed };
+
+  void process();
+  int scan_head();           // 0 need more, 1 head complete, else an error status
+  int finish_head();         // semantic checks on a complete head; 0 or an error status
+  int decode_chunked();      // 0 need more, 1 body complete, else an error status
+  void materialize();        // point req_'s views into in_ (it may have moved since the head)
+  void dispatch(size_t consumed);
+  void reject(int status);   // protocol error: write_error(status, close) and stop reading
+  void stop_reading();       // no more requests on this connection
+  bool paused() const;
+  size_t input_cap() const;
+
   const Limits& limits_;
   Dispatcher& dispatcher_;
   Buffer in_;
@@ -70,17 +84,34 @@ class Connection {
   bool pending_ = false;
   bool close_after_flush_ = false;
   bool draining_ = false;
+  bool eof_ = false;
+  bool stopped_ = false;     // reading stopped: close once the pending response (if any) is out
   uint64_t served_ = 0;
-  // parser state
-  int phase_ = 0;
-  size_t scanned_ = 0;
-  size_t head_len_ = 0;
+  uint32_t max_headers_ = 0;
+
+  Phase phase_ = Phase::Head;
+  // head scanning
+  size_t scanned_ = 0;       // bytes already searched for '\n'
+  size_t line_start_ = 0;    // start of the current (incomplete) line
+  size_t head_len_ = 0;      // request head length incl. its final CRLF (and skipped empty lines)
+  uint32_t lines_ = 0;       // complete non-empty lines of this head (request line + fields)
+  detail::RequestLine rl_;
+  detail::Span names_[kMaxHeaders];
+  detail::Span values_[kMaxHeaders];
+  int16_t host_idx_ = -1;    // index of the Host field (-1: none)
+  int16_t ctype_idx_ = -1;   // index of the first Content-Type field (-1: none)
+  bool conn_keep_alive_ = true;
+  // body
   uint64_t body_limit_ = 0;
+  size_t pos_ = 0;           // chunked: input offset of the next unprocessed framing byte
+  size_t tscan_ = 0;         // chunked trailers: bytes already searched for '\n'
   uint64_t chunk_remaining_ = 0;
-  int chunk_state_ = 0;
-  size_t chunk_pos_ = 0;
+  uint32_t chunk_digits_ = 0;
+  uint32_t ext_bytes_ = 0;
+  uint32_t trailer_bytes_ = 0;
+  uint32_t trailer_count_ = 0;
+  uint8_t chunk_state_ = 0;
   Request req_;
-  bool sent_continue_ = false;
 };
 
 }  // namespace fasterapi::http
