@@ -219,11 +219,14 @@ def test_default_used():
 
     x = {"p": Point(1, 2.5), "s": {3, 1, 2}, "l": [Point("a", [Point(0, 0)])]}
     assert _core.dumps(x, default) == ref(x, default)
+    assert _core.dumps(x, default=default) == ref(x, default)
     with pytest.raises(TypeError, match="nope: bytes"):
         _core.dumps([b"x"], default)
     # None means no default
     with pytest.raises(TypeError, match="not JSON serializable"):
         _core.dumps({1, 2}, None)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        _core.dumps({1, 2}, default=None)
 
 
 def test_default_returning_itself_is_bounded():
