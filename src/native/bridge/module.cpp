@@ -534,10 +534,14 @@ PyType_Slot server_slots[] = {{Py_tp_new, reinterpret_cast<void*>(server_new)},
 // ---- module ------------------------------------------------------------------------------------
 
 PyObject* core_dumps(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  PyObject* def = nullptr;
-  if (nargs == 2) def = args[1];
-  if (kwnames && PyTuple_GET_SIZE(kwnames) == 1 && nargs == 1) def = args[1];
-  if (nargs < 1 || nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0) > 2) {
+  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  PyObject* def = nargs == 2 ? args[1] : nullptr;
+  bool bad = nargs < 1 || nargs + nkw > 2;
+  if (!bad && nkw == 1) {
+    bad = PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "default") != 0;
+    def = args[1];
+  }
+  if (bad) {
     PyErr_SetString(PyExc_TypeError, "dumps(obj, default=None)");
     return nullptr;
   }
