@@ -1,0 +1,465 @@
+"""`FasterAPI` (alias `FastAPI`): the application object.
+
+It owns the root `APIRouter`, exception handlers, middleware, lifespan and OpenAPI settings, and
+builds the native engine (`_build_engine`, see docs/architecture.md for the contract).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from . import params
+from .datastructures import Default, State, URLPath
+from .encoders import json_default
+from .exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+    websocket_request_validation_exception_handler,
+)
+from .exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from .middleware import Middleware
+from .requests import Request
+from .responses import HTMLResponse, JSONResponse, Response
+from .routing import (
+    APIRoute,
+    APIRouter,
+    BaseRoute,
+    Lifespan,
+    Route,
+    _catch_all,
+    _handle_error,
+    generate_unique_id,
+    redirect_response,
+)
+
+
+class FasterAPI:
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        routes: list[BaseRoute] | None = None,
+        title: str = "FastAPI",
+        summary: str | None = None,
+        description: str = "",
+        version: str = "0.1.0",
+        openapi_url: str | None = "/openapi.json",
+        openapi_tags: list[dict[str, Any]] | None = None,
+        servers: list[dict[str, Any]] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        default_response_class: type[Response] = Default(JSONResponse),
+        redirect_slashes: bool = True,
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
+        swagger_ui_init_oauth: dict[str, Any] | None = None,
+        middleware: Sequence[Middleware] | None = None,
+        exception_handlers: dict[int | type[Exception], Callable[..., Any]] | None = None,
+        on_startup: Sequence[Callable[[], Any]] | None = None,
+        on_shutdown: Sequence[Callable[[], Any]] | None = None,
+        lifespan: Lifespan | None = None,
+        terms_of_service: str | None = None,
+        contact: dict[str, Any] | None = None,
+        license_info: dict[str, Any] | None = None,
+        openapi_prefix: str = "",
+        root_path: str = "",
+        root_path_in_servers: bool = True,
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[BaseRoute] | None = None,
+        webhooks: APIRouter | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        swagger_ui_parameters: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        separate_input_output_schemas: bool = True,
+        openapi_external_docs: dict[str, Any] | None = None,
+        limits: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.debug = debug
+        self.title = title
+        self.summary = summary
+        self.description = description
+        self.version = version
+        self.terms_of_service = terms_of_service
+        self.contact = contact
+        self.license_info = license_info
+        self.openapi_url = openapi_url
+        self.openapi_tags = openapi_tags
+        self.root_path_in_servers = root_path_in_servers
+        self.docs_url = docs_url
+        self.redoc_url = redoc_url
+        self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
+        self.swagger_ui_init_oauth = swagger_ui_init_oauth
+        self.swagger_ui_parameters = swagger_ui_parameters
+        self.servers = servers or []
+        self.separate_input_output_schemas = separate_input_output_schemas
+        self.openapi_external_docs = openapi_external_docs
+        self.extra = extra
+        self.openapi_version = "3.1.0"
+        self.openapi_schema: dict[str, Any] | None = None
+        self.root_path = root_path or openapi_prefix
+        self.state = State()
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.webhooks = webhooks or APIRouter()
+        self.limits = dict(limits or {})
+        self.router = APIRouter(
+            routes=routes,
+            redirect_slashes=redirect_slashes,
+            dependency_overrides_provider=self,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+            lifespan=lifespan,
+            default_response_class=default_response_class,
+            dependencies=dependencies,
+            callbacks=callbacks,
+            deprecated=deprecated,
+            include_in_schema=include_in_schema,
+            responses=responses,
+            generate_unique_id_function=generate_unique_id_function,
+        )
+        self.exception_handlers: dict[Any, Callable[..., Any]] = dict(exception_handlers or {})
+        self.exception_handlers.setdefault(HTTPException, http_exception_handler)
+        self.exception_handlers.setdefault(RequestValidationError, request_validation_exception_handler)
+        self.exception_handlers.setdefault(
+            WebSocketRequestValidationError, websocket_request_validation_exception_handler
+        )
+        self.user_middleware: list[Middleware] = list(middleware or [])
+        self._middleware_stack: Callable[[Request], Awaitable[Response]] | None = None
+        self._lifespan_state: dict[str, Any] | None = None
+        self._prepared_for: tuple[int, int] | None = None
+        self._engine: Any = None
+        self.setup()
+
+    # ------------------------------------------------------------------------------ properties
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return self.router.routes
+
+    # --------------------------------------------------------------------------------- openapi
+
+    def openapi(self) -> dict[str, Any]:
+        if not self.openapi_schema:
+            from .openapi.utils import get_openapi  # written separately; imported on first use
+
+            self.openapi_schema = get_openapi(
+                title=self.title,
+                version=self.version,
+                openapi_version=self.openapi_version,
+                summary=self.summary,
+                description=self.description,
+                terms_of_service=self.terms_of_service,
+                contact=self.contact,
+                license_info=self.license_info,
+                routes=self.routes,
+                webhooks=self.webhooks.routes,
+                tags=self.openapi_tags,
+                servers=self.servers,
+                separate_input_output_schemas=self.separate_input_output_schemas,
+                external_docs=self.openapi_external_docs,
+            )
+        return self.openapi_schema
+
+    def setup(self) -> None:
+        if self.openapi_url:
+            if not self.title:
+                raise AssertionError("A title must be provided for OpenAPI, e.g.: 'My API'")
+            if not self.version:
+                raise AssertionError("A version must be provided for OpenAPI, e.g.: '2.1.0'")
+
+            async def openapi(req: Request) -> JSONResponse:
+                root_path = req.scope.get("root_path", "").rstrip("/")
+                server_urls = {server.get("url") for server in self.servers}
+                if self.root_path_in_servers and root_path and root_path not in server_urls:
+                    self.servers.insert(0, {"url": root_path})
+                    self.openapi_schema = None
+                return JSONResponse(self.openapi())
+
+            self.add_route(self.openapi_url, openapi, include_in_schema=False)
+        if self.openapi_url and self.docs_url:
+
+            async def swagger_ui_html(req: Request) -> HTMLResponse:
+                from .openapi.docs import get_swagger_ui_html
+
+                root_path = req.scope.get("root_path", "").rstrip("/")
+                openapi_url = root_path + (self.openapi_url or "")
+                oauth2_redirect_url = self.swagger_ui_oauth2_redirect_url
+                if oauth2_redirect_url:
+                    oauth2_redirect_url = root_path + oauth2_redirect_url
+                return get_swagger_ui_html(
+                    openapi_url=openapi_url,
+                    title=f"{self.title} - Swagger UI",
+                    oauth2_redirect_url=oauth2_redirect_url,
+                    init_oauth=self.swagger_ui_init_oauth,
+                    swagger_ui_parameters=self.swagger_ui_parameters,
+                )
+
+            self.add_route(self.docs_url, swagger_ui_html, include_in_schema=False)
+            if self.swagger_ui_oauth2_redirect_url:
+
+                async def swagger_ui_redirect(req: Request) -> HTMLResponse:
+                    from .openapi.docs import get_swagger_ui_oauth2_redirect_html
+
+                    return get_swagger_ui_oauth2_redirect_html()
+
+                self.add_route(self.swagger_ui_oauth2_redirect_url, swagger_ui_redirect, include_in_schema=False)
+        if self.openapi_url and self.redoc_url:
+
+            async def redoc_html(req: Request) -> HTMLResponse:
+                from .openapi.docs import get_redoc_html
+
+                root_path = req.scope.get("root_path", "").rstrip("/")
+                openapi_url = root_path + (self.openapi_url or "")
+                return get_redoc_html(openapi_url=openapi_url, title=f"{self.title} - ReDoc")
+
+            self.add_route(self.redoc_url, redoc_html, include_in_schema=False)
+
+    # ---------------------------------------------------------------------------- registration
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self.router.add_api_route(path, endpoint, **kwargs)
+
+    def api_route(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.api_route(path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.get(path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.put(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.post(path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.delete(path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.options(path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.head(path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.patch(path, **kwargs)
+
+    def trace(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.trace(path, **kwargs)
+
+    def add_route(
+        self,
+        path: str,
+        route: Callable[..., Any],
+        methods: list[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        self.router.add_route(path, route, methods=methods, name=name, include_in_schema=include_in_schema)
+
+    def route(
+        self, path: str, methods: list[str] | None = None, name: str | None = None, include_in_schema: bool = True
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.route(path, methods=methods, name=name, include_in_schema=include_in_schema)
+
+    def include_router(self, router: APIRouter, **kwargs: Any) -> None:
+        self.router.include_router(router, **kwargs)
+
+    def mount(self, path: str, app: Any, name: str | None = None) -> None:
+        self.router.mount(path, app, name=name)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        return self.router.url_path_for(name, **path_params)
+
+    # ------------------------------------------------------------------------ handlers, events
+
+    def add_exception_handler(self, exc_class_or_status_code: int | type[Exception], handler: Callable[..., Any]) -> None:
+        self.exception_handlers[exc_class_or_status_code] = handler
+
+    def exception_handler(self, exc_class_or_status_code: int | type[Exception]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_exception_handler(exc_class_or_status_code, func)
+            return func
+
+        return decorator
+
+    def add_middleware(self, middleware_class: type[Any], *args: Any, **kwargs: Any) -> None:
+        # Like Starlette: the last added middleware is the outermost.
+        self.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+        self._prepared_for = None
+
+    def middleware(self, middleware_type: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if middleware_type != "http":
+            raise AssertionError('Currently only middleware("http") is supported.')
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            from .middleware.base import BaseHTTPMiddleware
+
+            self.add_middleware(BaseHTTPMiddleware, dispatch=func)
+            return func
+
+        return decorator
+
+    def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
+        self.router.add_event_handler(event_type, func)
+
+    def on_event(self, event_type: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.on_event(event_type)
+
+    # -------------------------------------------------------------------------------- lifespan
+
+    @asynccontextmanager
+    async def _lifespan_context(self) -> AsyncIterator[None]:
+        """Startup on enter, shutdown on exit: what the TestClient and the server enter."""
+        lifespan = self.router.lifespan_context
+        if lifespan is None:
+            await self.router.startup()
+            try:
+                yield None
+            finally:
+                await self.router.shutdown()
+            return
+        async with lifespan(self) as state:
+            if state is not None:
+                self._lifespan_state = dict(state)
+            await self.router.startup()
+            try:
+                yield None
+            finally:
+                await self.router.shutdown()
+
+    # --------------------------------------------------------------------------------- serving
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **kwargs: Any) -> Any:
+        from .server import run
+
+        return run(self, host=host, port=port, **kwargs)
+
+    def _prepare(self) -> None:
+        """Bind routes to this app and build the middleware stack (once per change)."""
+        key = (len(self.routes), len(self.user_middleware))
+        if self._prepared_for == key:
+            return
+        for route in self.routes:
+            route.bind(self)
+        self._middleware_stack = self._build_middleware_stack()
+        self._prepared_for = key
+
+    def _build_middleware_stack(self) -> Callable[[Request], Awaitable[Response]] | None:
+        if not self.user_middleware:
+            return None
+        app: Callable[[Request], Awaitable[Response]] = self._dispatch_inner
+        for middleware in reversed(self.user_middleware):
+            app = middleware.cls(app, *middleware.args, **middleware.kwargs)
+        return app
+
+    def _build_engine(self) -> Any:
+        """Create the native engine and register every route (see docs/architecture.md)."""
+        from . import _core
+
+        self._prepared_for = None
+        self._prepare()
+        engine = _core.Engine(self._app_handler, Response, json_default, self._error_handler, self.limits)
+        python_routing = self._middleware_stack is not None
+        for route in self.routes:
+            if isinstance(route, APIRoute):
+                plan = None if python_routing else route.fast_plan(_core)
+                body_limit = -1 if route.body_limit is None else route.body_limit
+                engine.add_route(sorted(route.methods), route.path, route.handle, plan, body_limit)
+            elif isinstance(route, Route):
+                engine.add_route(sorted(route.methods), route.path, route.handle, None, -1)
+        if python_routing:
+            engine.python_routing = True
+        self._engine = engine
+        return engine
+
+    # ------------------------------------------------------------------------- request entry
+
+    def _app_handler(self, req: Any) -> Any:
+        """Engine callback for requests its router did not take (and all requests with middleware)."""
+        if self._middleware_stack is not None:
+            return self._run_middleware(req)
+        return self._route(req, None)
+
+    def _error_handler(self, req: Any, exc: Exception) -> Any:
+        """Engine callback for exceptions raised on the native fast path."""
+        return _handle_error(self, lambda: Request(req, req.path_params, self), exc, catch_all=True)
+
+    def _handle_mounted(self, data: Any, request: Request | None) -> Any:
+        self._prepare()
+        if self._middleware_stack is not None:
+            return self._run_middleware(data)
+        return self._route(data, None)
+
+    def _route(self, data: Any, request: Request | None) -> Any:
+        path = data.path
+        root_path = self.root_path
+        if root_path and path.startswith(root_path + "/"):
+            path = path[len(root_path) :]
+        kind, target, found = self.router.resolve(data.method, path)
+        if kind == "full":
+            return target._run(data, found, request)
+        if kind == "head":
+            return _without_body(target._run(data, found, request))
+        if kind == "mount":
+            return target.dispatch(data, found, request, self)
+        if kind == "none" and self.router.redirect_slashes and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if self.router.resolve(data.method, other)[0] != "none":
+                prefix = getattr(data, "root_path", "") or ""
+                return redirect_response(data, prefix + other)
+        if kind == "partial":
+            exc = HTTPException(status_code=405, headers={"Allow": ", ".join(sorted(target))})
+        else:
+            exc = HTTPException(status_code=404)
+        return _handle_error(
+            self, lambda: request or Request(data, {}, self), exc, catch_all=_catch_all(self)
+        )
+
+    async def _dispatch_inner(self, request: Request) -> Response:
+        """The innermost 'app' of the middleware stack: routing and route handlers."""
+        result = self._route(request._data, request)
+        if inspect.isawaitable(result):
+            result = await result
+        if result.needs_collect:
+            await result.collect()
+        return result
+
+    async def _run_middleware(self, data: Any) -> Response:
+        request = Request(data, {}, self)
+        try:
+            response = await self._middleware_stack(request)  # type: ignore[misc]
+            if response.needs_collect:
+                await response.collect()
+            return response
+        except Exception as exc:
+            # Starlette's ServerErrorMiddleware: outside the user middleware.
+            handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
+            if handler is None:
+                raise
+            result = handler(request, exc)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+
+def _without_body(result: Any) -> Any:
+    """HEAD served by a GET route: same status and headers, no body (RFC 9110 §9.3.2)."""
+    if inspect.isawaitable(result):
+        return _await_without_body(result)
+    result.body = b""
+    return result
+
+
+async def _await_without_body(result: Awaitable[Response]) -> Response:
+    response = await result
+    response.body = b""
+    return response
+
+
+FastAPI = FasterAPI
+
+__all__ = ["FasterAPI", "FastAPI"]

@@ -1,0 +1,835 @@
+"""Signature analysis (once, at registration) and dependency solving (per request).
+
+`get_dependant()` turns an endpoint or dependency signature into a `Dependant` whose parameters are
+`ModelField`s with compiled validators. `solve_dependencies()` then only looks values up, validates
+and calls: no `inspect`, no type analysis on the request path.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import json
+import re
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from typing import Annotated, Any, ForwardRef, get_args, get_origin
+
+from pydantic import ValidationError, create_model
+from pydantic.fields import FieldInfo
+
+from .. import params
+from .._compat import (
+    ModelField,
+    Undefined,
+    is_model_class,
+    is_scalar_annotation,
+    is_sequence_annotation,
+    regenerate_errors,
+    strip_annotated,
+    strip_optional,
+)
+from ..background import BackgroundTasks
+from ..datastructures import FormData, Headers, QueryParams, UploadFile
+from ..exceptions import FastAPIError, RequestValidationError
+from ..requests import HTTPConnection, MultiPartException, Request, cookie_parser, parse_form_body
+from ..responses import Response
+from .models import Dependant, SecurityRequirement
+
+_PATH_PARAM_RE = re.compile(r"{(\w+)(?::\w+)?}")
+
+
+def get_path_param_names(path: str) -> set[str]:
+    return set(_PATH_PARAM_RE.findall(path))
+
+
+# ------------------------------------------------------------------------------------- signatures
+
+
+def get_typed_signature(call: Callable[..., Any]) -> inspect.Signature:
+    try:
+        return inspect.signature(call, eval_str=True)
+    except (NameError, TypeError):
+        signature = inspect.signature(call)
+    # Unresolvable forward references: evaluate what we can in the callable's globals.
+    globalns = getattr(call, "__globals__", {})
+    parameters = []
+    for param in signature.parameters.values():
+        annotation = param.annotation
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, globalns)  # noqa: S307 - same as typing.get_type_hints
+            except Exception:
+                annotation = ForwardRef(annotation)
+        parameters.append(param.replace(annotation=annotation))
+    return signature.replace(parameters=parameters)
+
+
+def get_typed_return_annotation(call: Callable[..., Any]) -> Any:
+    try:
+        annotation = inspect.signature(call, eval_str=True).return_annotation
+    except (NameError, TypeError, ValueError):
+        return None
+    if annotation is inspect.Signature.empty:
+        return None
+    return annotation
+
+
+def get_call_kind(call: Callable[..., Any]) -> str:
+    """How to invoke a dependency: "sync", "async", "gen" or "asyncgen"."""
+    if inspect.isclass(call):
+        return "sync"  # constructing an instance
+    candidates: list[Any] = [call]
+    if not (inspect.isfunction(call) or inspect.ismethod(call) or isinstance(call, functools.partial)):
+        dunder = getattr(call, "__call__", None)  # a callable instance: look at its __call__
+        if dunder is not None:
+            candidates.append(dunder)
+    for candidate in candidates:
+        if inspect.isasyncgenfunction(candidate):
+            return "asyncgen"
+        if inspect.isgeneratorfunction(candidate):
+            return "gen"
+        if inspect.iscoroutinefunction(candidate):
+            return "async"
+    return "sync"
+
+
+def _security_base() -> type | None:
+    try:
+        from ..security.base import SecurityBase  # written separately; optional at import time
+    except ImportError:
+        return None
+    return SecurityBase
+
+
+def _is_security_scopes(annotation: Any) -> bool:
+    if not inspect.isclass(annotation):
+        return False
+    try:
+        from ..security import SecurityScopes
+    except ImportError:
+        return annotation.__name__ == "SecurityScopes"
+    return issubclass(annotation, SecurityScopes)
+
+
+# ------------------------------------------------------------------------------------- analysis
+
+
+def _split_annotated(annotation: Any) -> tuple[Any, list[Any]]:
+    """Annotated[T, x, Query()] -> (Annotated[T, x] or T, [Query()]): our markers vs type metadata."""
+    if get_origin(annotation) is not Annotated:
+        return annotation, []
+    args = get_args(annotation)
+    base, extras = args[0], args[1:]
+    ours = [e for e in extras if isinstance(e, (FieldInfo, params.Depends))]
+    kept = [e for e in extras if not isinstance(e, (FieldInfo, params.Depends))]
+    if kept:
+        base = Annotated[(base, *kept)]  # type: ignore[misc]
+    return base, ours
+
+
+def analyze_param(
+    *, name: str, annotation: Any, value: Any, is_path_param: bool
+) -> tuple[Any, params.Depends | None, FieldInfo | None, Any]:
+    """Returns (type, depends, field_info, default)."""
+    from ..datastructures import UploadFile as _UploadFile
+
+    if annotation is inspect.Parameter.empty:
+        annotation = Any
+    base, markers = _split_annotated(annotation)
+    depends: params.Depends | None = None
+    field_info: FieldInfo | None = None
+    for marker in markers:  # the last FastAPI marker wins, as in FastAPI
+        if isinstance(marker, params.Depends):
+            depends, field_info = marker, None
+        else:
+            field_info, depends = marker, None
+    default = Undefined if value is inspect.Parameter.empty else value
+    if isinstance(default, params.Depends):
+        if field_info is not None or depends is not None:
+            raise AssertionError(f"Cannot specify `Depends` in `Annotated` and default value together for {name!r}")
+        depends, default = default, Undefined
+    elif isinstance(default, FieldInfo):
+        if field_info is not None or depends is not None:
+            raise AssertionError(f"Cannot specify FastAPI markers in `Annotated` and default value for {name!r}")
+        field_info = default
+        default = field_info.default
+    elif field_info is not None and field_info.default is not Undefined and default is Undefined:
+        default = field_info.default
+    if depends is not None:
+        return base, depends, None, Undefined
+    if field_info is not None and not isinstance(field_info, (params.Param, params.Body)):
+        # A plain pydantic Field(): keep it as type metadata, classify by the usual rules.
+        base = Annotated[base, field_info]
+        field_info = None
+    if field_info is None:
+        if is_path_param:
+            field_info = params.Path()
+        elif _is_upload_annotation(strip_optional(base), _UploadFile):
+            field_info = params.File(default)
+        elif is_scalar_annotation(base):
+            field_info = params.Query(default)
+        else:
+            field_info = params.Body(default)
+    return base, None, field_info, default
+
+
+def _is_upload_annotation(annotation: Any, upload_cls: type) -> bool:
+    if inspect.isclass(annotation) and issubclass(annotation, upload_cls):
+        return True
+    if get_origin(annotation) in (list, tuple, set):
+        args = get_args(annotation)
+        return bool(args) and inspect.isclass(args[0]) and issubclass(args[0], upload_cls)
+    return False
+
+
+def _param_alias(name: str, field_info: FieldInfo) -> str:
+    if field_info.alias:
+        return field_info.alias
+    if isinstance(field_info, params.Header) and field_info.convert_underscores:
+        return name.replace("_", "-")
+    return name
+
+
+def _make_field(name: str, annotation: Any, field_info: FieldInfo, default: Any) -> ModelField:
+    alias = _param_alias(name, field_info)
+    if isinstance(field_info, params.Header):
+        alias = alias.lower()
+    field = ModelField(name, field_info, annotation, alias=alias, default=default)
+    # Extra per-field facts the request path uses, computed here once.
+    field.param_model = _param_model_keys(annotation, field_info) if isinstance(field_info, params.Param) else None
+    field.is_bytes_file = isinstance(field_info, params.File) and _is_bytes_annotation(annotation)
+    return field
+
+
+def _is_bytes_annotation(annotation: Any) -> bool:
+    annotation = strip_optional(annotation)
+    if annotation is bytes:
+        return True
+    if get_origin(annotation) in (list, tuple, set):
+        args = get_args(annotation)
+        return bool(args) and strip_annotated(args[0]) is bytes
+    return False
+
+
+def _param_model_keys(annotation: Any, field_info: FieldInfo) -> list[tuple[str, str, bool]] | None:
+    """For `Annotated[Model, Query()]`: [(key in the request, key for the model, is_sequence)]."""
+    model = strip_optional(annotation)
+    if not is_model_class(model):
+        return None
+    keys = []
+    for field_name, info in model.model_fields.items():
+        model_key = info.alias or field_name
+        request_key = model_key
+        if isinstance(field_info, params.Header) and field_info.convert_underscores and not info.alias:
+            request_key = field_name.replace("_", "-")
+        if isinstance(field_info, params.Header):
+            request_key = request_key.lower()
+        keys.append((request_key, model_key, is_sequence_annotation(info.annotation)))
+    return keys
+
+
+def get_dependant(
+    *,
+    path: str,
+    call: Callable[..., Any],
+    name: str | None = None,
+    security_scopes: list[str] | None = None,
+    use_cache: bool = True,
+    scope: str | None = None,
+) -> Dependant:
+    path_param_names = get_path_param_names(path)
+    signature = get_typed_signature(call)
+    dependant = Dependant(
+        call=call, name=name, path=path, security_scopes=security_scopes, use_cache=use_cache, scope=scope
+    )
+    dependant.call_kind = get_call_kind(call)
+    if dependant.call_kind == "gen":
+        dependant.cm_factory = contextmanager(call)  # type: ignore[attr-defined]
+    elif dependant.call_kind == "asyncgen":
+        dependant.cm_factory = asynccontextmanager(call)  # type: ignore[attr-defined]
+    for param_name, param in signature.parameters.items():
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        annotation, depends, field_info, default = analyze_param(
+            name=param_name,
+            annotation=param.annotation,
+            value=param.default,
+            is_path_param=param_name in path_param_names,
+        )
+        if depends is not None:
+            sub = get_param_sub_dependant(
+                param_name=param_name, depends=depends, annotation=annotation, path=path,
+                security_scopes=security_scopes,
+            )
+            dependant.dependencies.append(sub)
+            continue
+        if _add_special_param(dependant, param_name, annotation):
+            continue
+        assert field_info is not None
+        field = _make_field(param_name, annotation, field_info, default)
+        if isinstance(field_info, params.Path):
+            dependant.path_params.append(field)
+        elif isinstance(field_info, params.Header):
+            dependant.header_params.append(field)
+        elif isinstance(field_info, params.Cookie):
+            dependant.cookie_params.append(field)
+        elif isinstance(field_info, params.Query):
+            dependant.query_params.append(field)
+        else:
+            dependant.body_params.append(field)
+    return dependant
+
+
+def _add_special_param(dependant: Dependant, name: str, annotation: Any) -> bool:
+    annotation = strip_annotated(annotation)
+    if not inspect.isclass(annotation):
+        return False
+    if issubclass(annotation, Request):
+        dependant.request_param_name = name
+    elif issubclass(annotation, HTTPConnection):
+        dependant.http_connection_param_name = name
+    elif issubclass(annotation, Response):
+        dependant.response_param_name = name
+    elif issubclass(annotation, BackgroundTasks):
+        dependant.background_tasks_param_name = name
+    elif _is_security_scopes(annotation):
+        dependant.security_scopes_param_name = name
+        dependant.security_scopes_class = annotation
+    elif annotation.__name__ == "WebSocket":
+        dependant.websocket_param_name = name
+    else:
+        return False
+    return True
+
+
+def get_param_sub_dependant(
+    *,
+    param_name: str | None,
+    depends: params.Depends,
+    annotation: Any,
+    path: str,
+    security_scopes: list[str] | None = None,
+) -> Dependant:
+    call = depends.dependency
+    if call is None:
+        call = strip_optional(annotation)  # `x: Annotated[Cls, Depends()]`
+    scopes = list(security_scopes or [])
+    if isinstance(depends, params.Security):
+        scopes.extend(depends.scopes)
+    sub = get_dependant(
+        path=path, call=call, name=param_name, security_scopes=scopes, use_cache=depends.use_cache,
+        scope=depends.scope,
+    )
+    security_base = _security_base()
+    if security_base is not None and isinstance(call, security_base):
+        own = depends.scopes if isinstance(depends, params.Security) else []
+        sub.security_requirements.append(SecurityRequirement(security_scheme=call, scopes=scopes or own))
+    return sub
+
+
+def get_flat_dependant(dependant: Dependant, *, skip_repeats: bool = False, visited: list[Any] | None = None) -> Dependant:
+    """All parameters of a dependency tree in one Dependant (for OpenAPI and plan decisions)."""
+    if visited is None:
+        visited = []
+    visited.append(dependant.cache_key)
+    flat = Dependant(
+        path_params=list(dependant.path_params),
+        query_params=list(dependant.query_params),
+        header_params=list(dependant.header_params),
+        cookie_params=list(dependant.cookie_params),
+        body_params=list(dependant.body_params),
+        security_requirements=list(dependant.security_requirements),
+        use_cache=dependant.use_cache,
+        path=dependant.path,
+    )
+    for sub in dependant.dependencies:
+        if skip_repeats and sub.cache_key in visited:
+            continue
+        sub_flat = get_flat_dependant(sub, skip_repeats=skip_repeats, visited=visited)
+        flat.path_params.extend(sub_flat.path_params)
+        flat.query_params.extend(sub_flat.query_params)
+        flat.header_params.extend(sub_flat.header_params)
+        flat.cookie_params.extend(sub_flat.cookie_params)
+        flat.body_params.extend(sub_flat.body_params)
+        flat.security_requirements.extend(sub_flat.security_requirements)
+    return flat
+
+
+def iter_dependants(dependant: Dependant):  # type: ignore[no-untyped-def]
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from iter_dependants(sub)
+
+
+# ------------------------------------------------------------------------------------------ body
+
+
+class BodyPlan:
+    """How a route reads its body, decided at registration.
+
+    kind: "none"; "single" (one field is the whole JSON body); "embed" (fields by name in a JSON
+    object); "form" (fields by name in a urlencoded or multipart form).
+    """
+
+    __slots__ = ("kind", "fields", "single", "validate_json", "form_model")
+
+    def __init__(self, body_params: list[ModelField]) -> None:
+        self.fields = body_params
+        self.single: ModelField | None = None
+        self.validate_json = None
+        self.form_model: ModelField | None = None
+        if not body_params:
+            self.kind = "none"
+            return
+        first = body_params[0]
+        if any(isinstance(f.field_info, params.Form) for f in body_params):
+            self.kind = "form"
+            if len(body_params) == 1 and is_model_class(strip_optional(first.annotation)):
+                self.form_model = first
+            return
+        embed = getattr(first.field_info, "embed", None)
+        if len(body_params) == 1 and not embed:
+            self.kind = "single"
+            self.single = first
+            model = strip_optional(first.annotation)
+            if is_model_class(model) and first.annotation is model and first.required:
+                # JSON straight into the model, skipping json.loads; errors take the exact path.
+                self.validate_json = model.__pydantic_validator__.validate_json
+            return
+        self.kind = "embed"
+
+
+def get_body_field(*, flat_dependant: Dependant, name: str) -> ModelField | None:
+    """The route's body as one field, as FastAPI builds it for OpenAPI (`Body_<name>` models)."""
+    body_params = flat_dependant.body_params
+    if not body_params:
+        return None
+    first = body_params[0]
+    if len(body_params) == 1 and not getattr(first.field_info, "embed", None):
+        if not isinstance(first.field_info, params.Form) or is_model_class(strip_optional(first.annotation)):
+            return first
+    model_name = "Body_" + name
+    fields = {f.alias: (f.annotation, f.field_info) for f in body_params}
+    try:
+        body_model = create_model(model_name, **fields)  # type: ignore[call-overload]
+    except Exception:
+        return None
+    required = any(f.required for f in body_params)
+    media_types = [getattr(f.field_info, "media_type", "application/json") for f in body_params]
+    if any(isinstance(f.field_info, params.File) for f in body_params):
+        info_cls: type[params.Body] = params.File
+    elif any(isinstance(f.field_info, params.Form) for f in body_params):
+        info_cls = params.Form
+    else:
+        info_cls = params.Body
+    info = info_cls(Undefined if required else None, media_type=media_types[0])
+    return ModelField(model_name, info, body_model, alias="body")
+
+
+# ------------------------------------------------------------------------------ request context
+
+
+class RequestContext:
+    """Per-request state shared by the dependency tree; every view is computed on first use."""
+
+    __slots__ = (
+        "data", "path_params", "app", "_request", "_query", "_headers", "_cookies", "body", "body_read",
+        "sub_response", "background", "stack", "cache",
+    )
+
+    def __init__(self, data: Any, path_params: dict[str, Any], app: Any, request: Request | None) -> None:
+        self.data = data
+        self.path_params = path_params
+        self.app = app
+        self._request = request
+        self._query: QueryParams | None = None
+        self._headers: Headers | None = None
+        self._cookies: dict[str, str] | None = None
+        self.body: Any = None
+        self.body_read = False
+        self.sub_response: Response | None = None
+        self.background: BackgroundTasks | None = None
+        self.stack: AsyncExitStack | None = None
+        self.cache: dict[Any, Any] | None = None
+
+    @property
+    def request(self) -> Request:
+        request = self._request
+        if request is None:
+            request = self._request = Request(self.data, self.path_params, self.app)
+        elif request._path_params is not self.path_params:
+            request._path_params = self.path_params
+        return request
+
+    @property
+    def query(self) -> QueryParams:
+        if self._query is None:
+            self._query = self._request.query_params if self._request else QueryParams(self.data.query_string)
+        return self._query
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers(raw=self.data.headers)
+        return self._headers
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            header = self.headers.get("cookie")
+            self._cookies = cookie_parser(header) if header else {}
+        return self._cookies
+
+    def get_response(self) -> Response:
+        if self.sub_response is None:
+            response = Response.__new__(Response)
+            response.status_code = None  # type: ignore[assignment]  # "not set": the route decides
+            response.background = None
+            response.body = b""
+            response.raw_headers = []
+            self.sub_response = response
+        return self.sub_response
+
+    def get_background(self) -> BackgroundTasks:
+        if self.background is None:
+            self.background = BackgroundTasks()
+        return self.background
+
+    def get_stack(self) -> AsyncExitStack:
+        if self.stack is None:
+            self.stack = AsyncExitStack()
+        return self.stack
+
+
+# ------------------------------------------------------------------------------------- solving
+
+
+def _missing(loc: tuple[Any, ...]) -> dict[str, Any]:
+    return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}
+
+
+def _params_from(
+    fields: list[ModelField], source: Any, location: str, values: dict[str, Any], errors: list[Any]
+) -> None:
+    """Validate path/query/header/cookie fields from a multi-dict-like `source`."""
+    multi = hasattr(source, "getlist")
+    for field in fields:
+        param_model = field.param_model
+        if param_model is not None:
+            _param_model_from(field, param_model, source, location, values, errors, multi)
+            continue
+        if field.is_sequence:
+            raw: Any = source.getlist(field.alias) if multi else ([source[field.alias]] if field.alias in source else [])
+            missing = not raw
+        else:
+            raw = source.get(field.alias)
+            missing = raw is None
+        if missing:
+            if field.required:
+                errors.append(_missing((location, field.alias)))
+            else:
+                values[field.name] = field.get_default()
+            continue
+        try:
+            values[field.name] = field._validate_python(raw)
+        except ValidationError as exc:
+            errors.extend(regenerate_errors(exc.errors(include_url=False), (location, field.alias)))
+
+
+def _param_model_from(
+    field: ModelField,
+    keys: list[tuple[str, str, bool]],
+    source: Any,
+    location: str,
+    values: dict[str, Any],
+    errors: list[Any],
+    multi: bool,
+) -> None:
+    data: dict[str, Any] = {}
+    known = set()
+    for request_key, model_key, is_sequence in keys:
+        known.add(request_key)
+        if is_sequence and multi:
+            found = source.getlist(request_key)
+            if found:
+                data[model_key] = found
+        else:
+            found = source.get(request_key)
+            if found is not None:
+                data[model_key] = found
+    model = strip_optional(field.annotation)
+    if model.model_config.get("extra") == "forbid":
+        # Unknown parameters must reach the model so it can reject them.
+        items = source.multi_items() if hasattr(source, "multi_items") else source.items()
+        for key, value in items:
+            if key not in known and key not in data:
+                data[key] = value
+    try:
+        values[field.name] = field._validate_python(data)
+    except ValidationError as exc:
+        errors.extend(regenerate_errors(exc.errors(include_url=False), (location,)))
+
+
+def _is_json_content_type(content_type: str | None) -> bool:
+    if content_type is None:
+        return True
+    main = content_type.split(";", 1)[0].strip().lower()
+    maintype, _, subtype = main.partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def read_json_body(ctx: RequestContext) -> Any:
+    """FastAPI's body reading: JSON when the content type says so (or is absent), raw bytes otherwise."""
+    if ctx.body_read:
+        return ctx.body
+    ctx.body_read = True
+    raw = ctx.data.body
+    if not raw:
+        ctx.body = None
+        return None
+    content_type = ctx.headers.get("content-type")
+    if _is_json_content_type(content_type):
+        try:
+            ctx.body = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            error = {
+                "type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error",
+                "input": {}, "ctx": {"error": exc.msg},
+            }
+            raise RequestValidationError([error], body=exc.doc) from None
+        except UnicodeDecodeError as exc:
+            error = {
+                "type": "json_invalid", "loc": ("body", exc.start), "msg": "JSON decode error",
+                "input": {}, "ctx": {"error": str(exc.reason)},
+            }
+            raise RequestValidationError([error], body=raw) from None
+    else:
+        ctx.body = raw
+    return ctx.body
+
+
+def read_form_body(ctx: RequestContext) -> FormData:
+    if ctx.body_read:
+        return ctx.body
+    ctx.body_read = True
+    request = ctx._request
+    if request is not None and request._form is not None:
+        ctx.body = request._form
+        return ctx.body
+    content_type = ctx.headers.get("content-type", "")
+    try:
+        form = parse_form_body(content_type, ctx.data.body)
+    except MultiPartException as exc:
+        from ..exceptions import HTTPException
+
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    if request is not None:
+        request._form = form
+    ctx.body = form
+    return form
+
+
+def _body_from(plan: BodyPlan, ctx: RequestContext, values: dict[str, Any], errors: list[Any]) -> None:
+    kind = plan.kind
+    if kind == "single":
+        field = plan.single
+        assert field is not None
+        if plan.validate_json is not None and not ctx.body_read:
+            raw = ctx.data.body
+            if raw and _is_json_content_type(ctx.headers.get("content-type")):
+                try:
+                    values[field.name] = plan.validate_json(raw)
+                    return
+                except ValidationError:
+                    pass  # take the general path for FastAPI's exact error list
+        body = read_json_body(ctx)
+        if body is None:
+            if field.required:
+                errors.append(_missing(("body",)))
+            else:
+                values[field.name] = field.get_default()
+            return
+        try:
+            values[field.name] = field._validate_python(body)
+        except ValidationError as exc:
+            errors.extend(regenerate_errors(exc.errors(include_url=False), ("body",)))
+        return
+    if kind == "embed":
+        body = read_json_body(ctx)
+        source = body if isinstance(body, Mapping) else {}
+        _named_body_fields(plan.fields, source, values, errors, form=False)
+        return
+    if kind == "form":
+        form = read_form_body(ctx)
+        if plan.form_model is not None:
+            _form_model_from(plan.form_model, form, values, errors)
+        else:
+            _named_body_fields(plan.fields, form, values, errors, form=True)
+
+
+def _named_body_fields(
+    fields: list[ModelField], source: Any, values: dict[str, Any], errors: list[Any], *, form: bool
+) -> None:
+    for field in fields:
+        alias = field.alias
+        if form and field.is_sequence:
+            raw: Any = source.getlist(alias)
+            missing = not raw
+        else:
+            raw = source.get(alias)
+            missing = raw is None or (form and raw == "")
+        if missing:
+            if field.required:
+                errors.append(_missing(("body", alias)))
+            else:
+                values[field.name] = field.get_default()
+            continue
+        if field.is_bytes_file:
+            raw = _file_bytes(raw)
+        try:
+            values[field.name] = field._validate_python(raw)
+        except ValidationError as exc:
+            errors.extend(regenerate_errors(exc.errors(include_url=False), ("body", alias)))
+
+
+def _file_bytes(raw: Any) -> Any:
+    if isinstance(raw, UploadFile):
+        raw.file.seek(0)
+        return raw.file.read()
+    if isinstance(raw, list):
+        return [_file_bytes(item) for item in raw]
+    return raw
+
+
+def _form_model_from(field: ModelField, form: FormData, values: dict[str, Any], errors: list[Any]) -> None:
+    model = strip_optional(field.annotation)
+    data: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if is_sequence_annotation(info.annotation):
+            found = form.getlist(key)
+            if found:
+                data[key] = found
+        else:
+            found = form.get(key)
+            if found is not None and found != "":
+                data[key] = found
+    if model.model_config.get("extra") == "forbid":
+        for key, value in form.multi_items():
+            data.setdefault(key, value)
+    try:
+        values[field.name] = field._validate_python(data)
+    except ValidationError as exc:
+        errors.extend(regenerate_errors(exc.errors(include_url=False), ("body",)))
+
+
+def solve_params(ctx: RequestContext, dependant: Dependant, plan: BodyPlan | None, values: dict[str, Any], errors: list[Any]) -> None:
+    """The dependant's own parameters (no sub-dependencies): synchronous, the request body is in memory."""
+    if dependant.path_params:
+        _params_from(dependant.path_params, ctx.path_params, "path", values, errors)
+    if dependant.query_params:
+        _params_from(dependant.query_params, ctx.query, "query", values, errors)
+    if dependant.header_params:
+        _params_from(dependant.header_params, ctx.headers, "header", values, errors)
+    if dependant.cookie_params:
+        _params_from(dependant.cookie_params, ctx.cookies, "cookie", values, errors)
+    if plan is not None and plan.kind != "none":
+        _body_from(plan, ctx, values, errors)
+    if dependant.request_param_name is not None:
+        values[dependant.request_param_name] = ctx.request
+    if dependant.http_connection_param_name is not None:
+        values[dependant.http_connection_param_name] = ctx.request
+    if dependant.response_param_name is not None:
+        values[dependant.response_param_name] = ctx.get_response()
+    if dependant.background_tasks_param_name is not None:
+        values[dependant.background_tasks_param_name] = ctx.get_background()
+    if dependant.security_scopes_param_name is not None:
+        values[dependant.security_scopes_param_name] = dependant.security_scopes_class(
+            scopes=list(dependant.security_scopes or [])
+        )
+
+
+def body_plan_for(dependant: Dependant) -> BodyPlan | None:
+    plan = getattr(dependant, "body_plan", None)
+    if plan is None and dependant.body_params:
+        plan = BodyPlan(dependant.body_params)
+        dependant.body_plan = plan  # type: ignore[attr-defined]
+    return plan
+
+
+async def solve_dependencies(
+    ctx: RequestContext,
+    dependant: Dependant,
+    overrides: Mapping[Callable[..., Any], Callable[..., Any]] | None,
+    override_cache: dict[Any, Dependant] | None = None,
+) -> tuple[dict[str, Any], list[Any]]:
+    values: dict[str, Any] = {}
+    errors: list[Any] = []
+    for sub in dependant.dependencies:
+        call = sub.call
+        used = sub
+        if overrides and call in overrides:
+            used = _override_dependant(sub, overrides[call], override_cache)
+        key = (used.call, tuple(sorted(set(sub.security_scopes or [])))) if sub.use_cache else None
+        cache = ctx.cache
+        if key is not None and cache is not None and key in cache:
+            value = cache[key]
+        else:
+            sub_values, sub_errors = await solve_dependencies(ctx, used, overrides, override_cache)
+            if sub_errors:
+                errors.extend(sub_errors)
+                continue
+            value = await call_dependency(ctx, used, sub_values)
+            if key is not None:
+                if cache is None:
+                    cache = ctx.cache = {}
+                cache[key] = value
+        if sub.name is not None:
+            values[sub.name] = value
+    solve_params(ctx, dependant, body_plan_for(dependant), values, errors)
+    return values, errors
+
+
+async def call_dependency(ctx: RequestContext, dependant: Dependant, values: dict[str, Any]) -> Any:
+    kind = dependant.call_kind
+    call = dependant.call
+    assert call is not None
+    if kind == "async":
+        return await call(**values)
+    if kind == "sync":
+        return call(**values)
+    factory = dependant.cm_factory  # type: ignore[attr-defined]
+    if kind == "asyncgen":
+        return await ctx.get_stack().enter_async_context(factory(**values))
+    return ctx.get_stack().enter_context(factory(**values))
+
+
+def _override_dependant(
+    original: Dependant, override: Callable[..., Any], cache: dict[Any, Dependant] | None
+) -> Dependant:
+    key = (override, original.path, tuple(original.security_scopes or []))
+    if cache is not None and key in cache:
+        return cache[key]
+    dependant = get_dependant(
+        path=original.path or "", call=override, name=original.name,
+        security_scopes=original.security_scopes, use_cache=original.use_cache,
+    )
+    if cache is not None:
+        cache[key] = dependant
+    return dependant
+
+
+def is_body_allowed_for_status_code(status_code: int | str | None) -> bool:
+    if status_code is None:
+        return True
+    if status_code in {"default", "1XX", "2XX", "3XX", "4XX", "5XX"}:
+        return True
+    code = int(status_code)
+    return not (code < 200 or code in {204, 205, 304})
+
+
+def copy_field_info(field_info: FieldInfo) -> FieldInfo:
+    return copy.copy(field_info)
+

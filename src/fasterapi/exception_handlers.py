@@ -1,0 +1,44 @@
+"""FastAPI's default exception handlers (awaitable, so user handlers can delegate to them).
+
+The routing layer calls the synchronous `*_response` functions directly when the default handler is
+in place, so the common 404/422 paths do not create a coroutine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .dependencies.utils import is_body_allowed_for_status_code
+from .encoders import jsonable_encoder
+from .exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from .responses import JSONResponse, Response
+
+
+def http_exception_response(exc: HTTPException) -> Response:
+    headers = getattr(exc, "headers", None)
+    if not is_body_allowed_for_status_code(exc.status_code):
+        return Response(status_code=exc.status_code, headers=headers)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+def request_validation_response(exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
+
+
+async def http_exception_handler(request: Any, exc: HTTPException) -> Response:
+    return http_exception_response(exc)
+
+
+async def request_validation_exception_handler(request: Any, exc: RequestValidationError) -> JSONResponse:
+    return request_validation_response(exc)
+
+
+async def websocket_request_validation_exception_handler(websocket: Any, exc: WebSocketRequestValidationError) -> None:
+    raise NotImplementedError("WebSockets are not supported by FasterAPI yet")
+
+
+# Default handler -> its synchronous twin.
+SYNC_DEFAULTS: dict[Any, Any] = {
+    http_exception_handler: http_exception_response,
+    request_validation_exception_handler: request_validation_response,
+}

@@ -1,0 +1,1171 @@
+"""Routes, routers and the per-route request handler.
+
+Registration does all the analysis: an `APIRoute` builds its `Dependant` (signature analysis), its
+body plan, its response field and its compiled path regex once. `APIRoute.handle(req)` is what the
+engine calls for a matched route; it only looks values up, validates, calls and serialises.
+
+Python-side matching (`APIRouter.resolve`) serves what the native router does not: 404/405,
+redirect_slashes, HEAD on GET routes, mounts, url_path_for, and apps with middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from enum import Enum, IntEnum
+from typing import Annotated, Any, get_args, get_origin
+
+from pydantic import BaseModel
+
+from . import params
+from ._compat import ModelField, is_model_class, strip_optional
+from .concurrency import run_in_threadpool
+from .datastructures import URL, Default, DefaultPlaceholder, URLPath
+from .dependencies.models import Dependant
+from .dependencies.utils import (
+    BodyPlan,
+    RequestContext,
+    get_body_field,
+    get_dependant,
+    get_flat_dependant,
+    get_param_sub_dependant,
+    get_typed_return_annotation,
+    is_body_allowed_for_status_code,
+    solve_dependencies,
+    solve_params,
+)
+from .encoders import jsonable_encoder
+from .exception_handlers import SYNC_DEFAULTS
+from .exceptions import FastAPIError, HTTPException, RequestValidationError, ResponseValidationError
+from .requests import Request
+from .responses import JSONResponse, RedirectResponse, Response
+
+logger = logging.getLogger("fasterapi")
+
+# ------------------------------------------------------------------------------------ background
+
+_pending_background: set[asyncio.Task[Any]] = set()
+
+
+def _background_done(task: asyncio.Task[Any]) -> None:
+    _pending_background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("Background task failed", exc_info=task.exception())
+
+
+def schedule_background(background: Callable[[], Awaitable[Any]]) -> None:
+    """Run a response's background task(s) on the running loop, after the response is returned."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop (a synchronous caller): run it now
+        asyncio.run(background())  # type: ignore[arg-type]
+        return
+    task = loop.create_task(background())  # type: ignore[arg-type]
+    _pending_background.add(task)
+    task.add_done_callback(_background_done)
+
+
+def pending_background_tasks() -> set[asyncio.Task[Any]]:
+    """Background tasks still running (the TestClient awaits them so tests see their effects)."""
+    return set(_pending_background)
+
+
+async def wait_background_tasks() -> None:
+    while _pending_background:
+        await asyncio.gather(*list(_pending_background), return_exceptions=True)
+
+
+# ------------------------------------------------------------------------------------------ paths
+
+
+class NoMatchFound(Exception):
+    def __init__(self, name: str, path_params: dict[str, Any]) -> None:
+        params_text = ", ".join(list(path_params.keys()))
+        super().__init__(f'No route exists for name "{name}" and params "{params_text}".')
+
+
+_CONVERTOR_REGEX = {
+    "str": "[^/]+",
+    "path": ".*",
+    "int": "[0-9]+",
+    "float": r"[0-9]+(?:\.[0-9]+)?",
+    "uuid": "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+}
+_PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
+
+
+def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, str]]:
+    """`/items/{id:int}` -> (regex, "/items/{id}", {"id": "int"}) with Starlette's convertor syntax."""
+    regex = "^"
+    path_format = ""
+    convertors: dict[str, str] = {}
+    idx = 0
+    for match in _PARAM_RE.finditer(path):
+        name, convertor = match.groups("str")
+        convertor = convertor.lstrip(":")
+        if convertor not in _CONVERTOR_REGEX:
+            raise AssertionError(f"Unknown path convertor '{convertor}'")
+        if name in convertors:
+            raise ValueError(f"Duplicated param name {name} at path {path}")
+        regex += re.escape(path[idx : match.start()]) + f"(?P<{name}>{_CONVERTOR_REGEX[convertor]})"
+        path_format += path[idx : match.start()] + "{" + name + "}"
+        convertors[name] = convertor
+        idx = match.end()
+    regex += re.escape(path[idx:]) + "$"
+    path_format += path[idx:]
+    return re.compile(regex), path_format, convertors
+
+
+def _to_path_string(value: Any, convertor: str) -> str:
+    if convertor == "int":
+        return str(int(value))
+    if convertor == "float":
+        text = f"{float(value):0.20f}".rstrip("0").rstrip(".")
+        return text
+    if convertor == "uuid":
+        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+    value = str(value)
+    if convertor == "str" and "/" in value:
+        raise AssertionError("May not contain path separators")
+    return value
+
+
+def generate_unique_id(route: APIRoute) -> str:
+    operation_id = re.sub(r"\W", "_", f"{route.name}{route.path_format}")
+    assert route.methods
+    return f"{operation_id}_{sorted(route.methods)[0].lower()}"
+
+
+def get_value_or_default(first: Any, *extra: Any) -> Any:
+    items = (first, *extra)
+    for item in items:
+        if not isinstance(item, DefaultPlaceholder):
+            return item
+    return first
+
+
+# ------------------------------------------------------------------------------------------ routes
+
+
+class BaseRoute:
+    path: str
+    path_regex: re.Pattern[str]
+    path_format: str
+    param_convertors: dict[str, str]
+    name: str | None = None
+    methods: set[str] | None = None
+    include_in_schema = True
+
+    def match_path(self, path: str) -> dict[str, str] | None:
+        match = self.path_regex.match(path)
+        if match is None:
+            return None
+        return match.groupdict()
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if name != self.name or set(path_params) != set(self.param_convertors):
+            raise NoMatchFound(name, path_params)
+        path = self.path_format
+        for key, value in path_params.items():
+            path = path.replace("{" + key + "}", _to_path_string(value, self.param_convertors[key]))
+        return URLPath(path=path, protocol="http")
+
+    def bind(self, app: Any) -> None:
+        self._app = app
+
+
+class Route(BaseRoute):
+    """A plain route: `endpoint(request) -> Response` (Starlette's Route; `app.add_route`)."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        if not path.startswith("/"):
+            raise AssertionError("Routed paths must start with '/'")
+        self.path = path
+        self.endpoint = endpoint
+        self.name = name if name is not None else getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.include_in_schema = include_in_schema
+        if methods is None:
+            methods = ["GET"]
+        self.methods = {m.upper() for m in methods}
+        if "GET" in self.methods:
+            self.methods.add("HEAD")
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self._app: Any = None
+        self._is_async = inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
+            getattr(endpoint, "__call__", None)
+        )
+
+    def handle(self, req: Any) -> Any:
+        return self._run(req, req.path_params, None)
+
+    def _run(self, data: Any, path_params: dict[str, Any], request: Request | None) -> Any:
+        if request is None:
+            request = Request(data, path_params, self._app)
+        else:
+            request._path_params = path_params
+        try:
+            result = self.endpoint(request)
+        except Exception as exc:
+            return _handle_error(self._app, request, exc, catch_all=_catch_all(self._app))
+        if inspect.isawaitable(result) or getattr(result, "needs_collect", False):
+            return self._finish(result, request)
+        return result
+
+    async def _finish(self, result: Any, request: Request) -> Response:
+        try:
+            if inspect.isawaitable(result):
+                result = await result
+            if result.needs_collect:
+                await result.collect()
+        except Exception as exc:
+            response = _handle_error(self._app, request, exc, catch_all=_catch_all(self._app))
+            return await response if inspect.isawaitable(response) else response
+        return result
+
+
+def _catch_all(app: Any) -> bool:
+    # Without middleware the route also applies the 500/Exception handler (Starlette's
+    # ServerErrorMiddleware); with middleware that happens outside the middleware stack.
+    return app is None or not app.user_middleware
+
+
+def _handle_error(app: Any, request: Any, exc: Exception, *, catch_all: bool) -> Any:
+    """Exception -> Response (or awaitable Response) through the app's handlers; re-raise if none."""
+    handler = lookup_exception_handler(app, exc, catch_all=catch_all)
+    if handler is None:
+        raise exc
+    sync = SYNC_DEFAULTS.get(handler)
+    if sync is not None:
+        return sync(exc)
+    if callable(request):  # a lazy request factory
+        request = request()
+    return handler(request, exc)
+
+
+def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> Callable[..., Any] | None:
+    if app is None:
+        from .exception_handlers import http_exception_handler, request_validation_exception_handler
+
+        handlers: dict[Any, Any] = {
+            HTTPException: http_exception_handler,
+            RequestValidationError: request_validation_exception_handler,
+        }
+    else:
+        handlers = app.exception_handlers
+    if isinstance(exc, HTTPException):
+        handler = handlers.get(exc.status_code)
+        if handler is not None:
+            return handler
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            break
+        handler = handlers.get(cls)
+        if handler is not None:
+            return handler
+    if catch_all:
+        return handlers.get(500) or handlers.get(Exception)
+    return None
+
+
+def _prepare_response_content(
+    res: Any, *, exclude_unset: bool, exclude_defaults: bool, exclude_none: bool
+) -> Any:
+    if isinstance(res, BaseModel):
+        return res.model_dump(
+            by_alias=True, exclude_unset=exclude_unset, exclude_defaults=exclude_defaults, exclude_none=exclude_none
+        )
+    if isinstance(res, list):
+        return [
+            _prepare_response_content(
+                item, exclude_unset=exclude_unset, exclude_defaults=exclude_defaults, exclude_none=exclude_none
+            )
+            for item in res
+        ]
+    if isinstance(res, dict):
+        return {
+            key: _prepare_response_content(
+                value, exclude_unset=exclude_unset, exclude_defaults=exclude_defaults, exclude_none=exclude_none
+            )
+            for key, value in res.items()
+        }
+    if dataclasses.is_dataclass(res) and not isinstance(res, type):
+        return dataclasses.asdict(res)
+    return res
+
+
+def _json_response(body: bytes, status_code: int | None, background: Any) -> JSONResponse:
+    """A JSONResponse around already-encoded JSON (skips render())."""
+    response = JSONResponse.__new__(JSONResponse)
+    response.status_code = 200 if status_code is None else status_code
+    response.background = background
+    response.body = body
+    response.raw_headers = [(b"content-type", b"application/json")]
+    return response
+
+
+class APIRoute(BaseRoute):
+    """A FastAPI path operation. Attribute names follow FastAPI (the OpenAPI generator reads them)."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        response_model: Any = Default(None),
+        status_code: int | None = None,
+        tags: list[str | Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        response_description: str = "Successful Response",
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        deprecated: bool | None = None,
+        name: str | None = None,
+        methods: set[str] | list[str] | None = None,
+        operation_id: str | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        include_in_schema: bool = True,
+        response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
+        dependency_overrides_provider: Any = None,
+        callbacks: list[BaseRoute] | None = None,
+        openapi_extra: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
+        body_limit: int | None = None,
+        blocking: bool = False,
+    ) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        if isinstance(response_model, DefaultPlaceholder):
+            return_annotation = get_typed_return_annotation(endpoint)
+            if inspect.isclass(return_annotation) and issubclass(return_annotation, Response):
+                response_model = None
+            else:
+                response_model = return_annotation
+        self.response_model = response_model
+        self.summary = summary
+        self.response_description = response_description
+        self.deprecated = deprecated
+        self.operation_id = operation_id
+        self.response_model_include = response_model_include
+        self.response_model_exclude = response_model_exclude
+        self.response_model_by_alias = response_model_by_alias
+        self.response_model_exclude_unset = response_model_exclude_unset
+        self.response_model_exclude_defaults = response_model_exclude_defaults
+        self.response_model_exclude_none = response_model_exclude_none
+        self.include_in_schema = include_in_schema
+        self.response_class = response_class
+        self.dependency_overrides_provider = dependency_overrides_provider
+        self.callbacks = callbacks
+        self.openapi_extra = openapi_extra
+        self.generate_unique_id_function = generate_unique_id_function
+        self.tags = tags or []
+        self.responses = responses or {}
+        self.name = name if name is not None else getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self.methods: set[str] = {m.upper() for m in (methods or ["GET"])}
+        self.body_limit = body_limit
+        self.blocking = blocking
+        if isinstance(generate_unique_id_function, DefaultPlaceholder):
+            self.unique_id = generate_unique_id_function.value(self)
+        else:
+            self.unique_id = generate_unique_id_function(self)
+        if isinstance(status_code, IntEnum):
+            status_code = int(status_code)
+        self.status_code = status_code
+        if self.response_model:
+            if not is_body_allowed_for_status_code(status_code):
+                raise AssertionError(f"Status code {status_code} must not have a response body")
+            try:
+                self.response_field: ModelField | None = ModelField(
+                    "Response_" + self.unique_id, params.Body(), self.response_model, mode="serialization"
+                )
+            except Exception as exc:
+                raise FastAPIError(
+                    "Invalid args for response field! Hint: check that "
+                    f"{self.response_model} is a valid Pydantic field type. If you are using a return "
+                    "type annotation that is not a valid Pydantic field (e.g. Union[Response, dict, None]) "
+                    "you can disable generating the response model from the type annotation with the "
+                    "path operation decorator parameter response_model=None."
+                ) from exc
+            self.secure_cloned_response_field = self.response_field
+        else:
+            self.response_field = None
+            self.secure_cloned_response_field = None
+        self.dependencies = list(dependencies or [])
+        self.description = description or inspect.cleandoc(self.endpoint.__doc__ or "")
+        self.description = self.description.split("\f")[0].strip()
+        self.response_fields: dict[int | str, ModelField] = {}
+        for additional_status_code, response in self.responses.items():
+            if not isinstance(response, dict):
+                raise AssertionError("An additional response must be a dict")
+            model = response.get("model")
+            if model:
+                if not is_body_allowed_for_status_code(additional_status_code):
+                    raise AssertionError(f"Status code {additional_status_code} must not have a response body")
+                self.response_fields[additional_status_code] = ModelField(
+                    f"Response_{additional_status_code}_{self.unique_id}", params.Body(), model,
+                    mode="serialization",
+                )
+        self.dependant = get_dependant(path=self.path_format, call=self.endpoint)
+        for depends in self.dependencies[::-1]:
+            self.dependant.dependencies.insert(
+                0, get_param_sub_dependant(param_name=None, depends=depends, annotation=None, path=self.path_format)
+            )
+        self._flat_dependant = get_flat_dependant(self.dependant)
+        self.body_field = get_body_field(flat_dependant=self._flat_dependant, name=self.unique_id)
+        self._body_plan = BodyPlan(self.dependant.body_params) if self.dependant.body_params else None
+        if self._body_plan is not None:
+            self.dependant.body_plan = self._body_plan  # type: ignore[attr-defined]
+        self._is_coroutine = _is_async_callable(endpoint)
+        self._has_dependencies = bool(self.dependant.dependencies)
+        self._app: Any = None
+        self._bind_common()
+
+    # --------------------------------------------------------------------------------- binding
+
+    def _bind_common(self) -> None:
+        response_class = self.response_class
+        if isinstance(response_class, DefaultPlaceholder):
+            response_class = response_class.value
+        self._response_class: type[Response] = response_class
+        # JSONResponse handles models/dates itself (engine JSON writer with a default hook).
+        self._encode_content = response_class is not JSONResponse
+        model = self.response_model
+        self._response_model_class = model if is_model_class(model) else None
+        self._response_filters = bool(
+            self.response_model_include or self.response_model_exclude or self.response_model_exclude_unset
+            or self.response_model_exclude_defaults or self.response_model_exclude_none
+            or not self.response_model_by_alias
+        )
+        if self._is_coroutine or self._has_dependencies or self.blocking:
+            self._run = self._run_async
+        else:
+            self._run = self._run_sync  # no coroutine at all for plain sync endpoints
+        self._override_cache: dict[Any, Dependant] = {}
+
+    def bind(self, app: Any) -> None:
+        """Attach the app (exception handlers, overrides) and resolve app-level defaults."""
+        self._app = app
+        self._catch_all = _catch_all(app)
+        self._bind_common()
+
+    def handle(self, req: Any) -> Any:
+        """The engine's entry point for a matched route."""
+        return self._run(req, req.path_params, None)
+
+    # -------------------------------------------------------------------------------- fast plan
+
+    def fast_plan(self, core: Any) -> tuple[Any, ...] | None:
+        """The native fast-path plan (see docs/architecture.md), or None when Python must run."""
+        dependant = self.dependant
+        if (
+            self.blocking
+            or self.response_field is not None
+            or self._response_class is not JSONResponse
+            or dependant.dependencies
+            or dependant.header_params
+            or dependant.cookie_params
+            or dependant.request_param_name
+            or dependant.http_connection_param_name
+            or dependant.response_param_name
+            or dependant.background_tasks_param_name
+            or dependant.security_scopes_param_name
+            or dependant.websocket_param_name
+        ):
+            return None
+        plan_params = []
+        for source, fields in (("path", dependant.path_params), ("query", dependant.query_params)):
+            for field in fields:
+                kind = _SCALAR_KINDS.get(strip_optional(field.annotation)) if not _has_annotated(field) else None
+                if (
+                    kind is None
+                    or field.field_info.metadata
+                    or field.param_model is not None
+                    or field.is_sequence
+                    or field.default_factory is not None
+                ):
+                    return None
+                if field.required:
+                    default = core.REQUIRED
+                elif isinstance(field.default, (str, int, float, bool, type(None))):
+                    default = field.default
+                else:
+                    return None
+                plan_params.append((field.name, source, kind, default, field.alias))
+        body = None
+        plan = self._body_plan
+        if plan is not None:
+            if plan.kind != "single" or plan.validate_json is None:
+                return None
+            assert plan.single is not None
+            body = (plan.single.name, plan.validate_json)
+        status_code = self.status_code if self.status_code is not None else 200
+        return (self.endpoint, self._is_coroutine, status_code, tuple(plan_params), body)
+
+    # ---------------------------------------------------------------------------- request path
+
+    def _too_large(self, data: Any) -> bool:
+        limit = self.body_limit
+        return limit is not None and len(data.body) > limit
+
+    def _run_sync(self, data: Any, path_params: dict[str, Any], request: Request | None) -> Any:
+        ctx = RequestContext(data, path_params, self._app, request)
+        try:
+            if self.body_limit is not None and self._too_large(data):
+                raise HTTPException(status_code=413)
+            values: dict[str, Any] = {}
+            errors: list[Any] = []
+            solve_params(ctx, self.dependant, self._body_plan, values, errors)
+            if errors:
+                raise RequestValidationError(errors, body=ctx.body)
+            response = self._make_response(self.endpoint(**values), ctx)
+        except Exception as exc:
+            return _handle_error(self._app, lambda: ctx.request, exc, catch_all=self._catch_all_flag())
+        if response.needs_collect:
+            return self._collect(response, ctx)
+        if response.background is not None:
+            schedule_background(response.background)
+        return response
+
+    async def _collect(self, response: Response, ctx: RequestContext) -> Response:
+        try:
+            await response.collect()
+        except Exception as exc:
+            result = _handle_error(self._app, lambda: ctx.request, exc, catch_all=self._catch_all_flag())
+            return await result if inspect.isawaitable(result) else result
+        if response.background is not None:
+            schedule_background(response.background)
+        return response
+
+    async def _run_async(self, data: Any, path_params: dict[str, Any], request: Request | None) -> Response:
+        ctx = RequestContext(data, path_params, self._app, request)
+        try:
+            try:
+                if self.body_limit is not None and self._too_large(data):
+                    raise HTTPException(status_code=413)
+                if self._has_dependencies:
+                    app = self._app
+                    overrides = app.dependency_overrides if app is not None else None
+                    values, errors = await solve_dependencies(ctx, self.dependant, overrides, self._override_cache)
+                else:
+                    values = {}
+                    errors = []
+                    solve_params(ctx, self.dependant, self._body_plan, values, errors)
+                if errors:
+                    raise RequestValidationError(errors, body=ctx.body)
+                if self._is_coroutine:
+                    raw = await self.endpoint(**values)
+                elif self.blocking:
+                    raw = await run_in_threadpool(self.endpoint, **values)
+                else:
+                    raw = self.endpoint(**values)
+                response = self._make_response(raw, ctx)
+                if response.needs_collect:
+                    await response.collect()
+            except Exception as exc:
+                stack = ctx.stack
+                if stack is not None:
+                    # Yield dependencies see the exception (and may replace it with their own).
+                    ctx.stack = None
+                    await stack.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+            stack = ctx.stack
+            if stack is not None:
+                ctx.stack = None
+                await stack.aclose()
+        except Exception as exc:
+            result = _handle_error(self._app, lambda: ctx.request, exc, catch_all=self._catch_all_flag())
+            return await result if inspect.isawaitable(result) else result
+        if response.background is not None:
+            schedule_background(response.background)
+        return response
+
+    def _catch_all_flag(self) -> bool:
+        return getattr(self, "_catch_all", True)
+
+    def _make_response(self, raw: Any, ctx: RequestContext) -> Response:
+        if isinstance(raw, Response):
+            if raw.background is None and ctx.background is not None:
+                raw.background = ctx.background
+            return raw
+        sub = ctx.sub_response
+        status_code = self.status_code
+        if sub is not None and sub.status_code:
+            status_code = sub.status_code
+        field = self.response_field
+        if field is not None:
+            content = self._serialize(field, raw)
+            if self._response_class is JSONResponse:
+                response: Response = _json_response(content, status_code, ctx.background)
+            elif status_code is None:
+                response = self._response_class(content, background=ctx.background)
+            else:
+                response = self._response_class(content, status_code=status_code, background=ctx.background)
+        else:
+            content = jsonable_encoder(raw) if self._encode_content else raw
+            if status_code is None:
+                response = self._response_class(content, background=ctx.background)
+            else:
+                response = self._response_class(content, status_code=status_code, background=ctx.background)
+        if status_code is not None and not is_body_allowed_for_status_code(status_code):
+            response.body = b""
+        if sub is not None and sub.raw_headers:
+            response.raw_headers.extend(sub.raw_headers)
+        return response
+
+    def _serialize(self, field: ModelField, raw: Any) -> Any:
+        """response_model: filter/validate like FastAPI. Returns JSON bytes for JSONResponse."""
+        if self._response_model_class is not None and type(raw) is self._response_model_class and not self._response_filters:
+            value = raw  # already the declared model: nothing to filter or re-validate
+        else:
+            content = _prepare_response_content(
+                raw,
+                exclude_unset=self.response_model_exclude_unset,
+                exclude_defaults=self.response_model_exclude_defaults,
+                exclude_none=self.response_model_exclude_none,
+            )
+            value, errors = field.validate_response(content)
+            if errors:
+                raise ResponseValidationError(errors, body=raw)
+        options = {
+            "include": self.response_model_include,
+            "exclude": self.response_model_exclude,
+            "by_alias": self.response_model_by_alias,
+            "exclude_unset": self.response_model_exclude_unset,
+            "exclude_defaults": self.response_model_exclude_defaults,
+            "exclude_none": self.response_model_exclude_none,
+        }
+        if self._response_class is JSONResponse:
+            return field._adapter.dump_json(value, **options)
+        return field.serialize(value, mode="json", **options)
+
+    def __repr__(self) -> str:
+        return f"APIRoute(path={self.path!r}, name={self.name!r}, methods={sorted(self.methods)!r})"
+
+
+_SCALAR_KINDS = {int: "int", float: "float", str: "str", bool: "bool"}
+
+
+def _has_annotated(field: ModelField) -> bool:
+    """Annotated metadata (validators, pydantic Field) means pydantic must run: no fast plan."""
+    annotation = field.annotation
+    if get_origin(annotation) is Annotated:
+        return True
+    return any(get_origin(arg) is Annotated for arg in get_args(annotation))
+
+
+def _is_async_callable(obj: Any) -> bool:
+    if inspect.iscoroutinefunction(obj):
+        return True
+    call = getattr(obj, "__call__", None)
+    return not inspect.isfunction(obj) and not inspect.isclass(obj) and inspect.iscoroutinefunction(call)
+
+
+# ------------------------------------------------------------------------------------------ mounts
+
+
+class _MountedData:
+    """RequestData seen by a mounted app: same request, path relative to the mount point."""
+
+    __slots__ = ("_data", "path", "root_path", "path_params")
+
+    def __init__(self, data: Any, path: str, root_path: str) -> None:
+        self._data = data
+        self.path = path
+        self.root_path = root_path
+        self.path_params: dict[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._data, name)
+
+
+class Mount(BaseRoute):
+    """A sub-application under a path prefix.
+
+    The mounted `app` is either a FasterAPI app (routed with its own routes, handlers and
+    middleware), or any callable `app(request) -> Response | Awaitable[Response]` (StaticFiles, ...):
+    it receives a `Request` whose `path_params["path"]` and `scope["path"]` are the path below the
+    mount point and whose `scope["root_path"]` is the mount prefix.
+    """
+
+    def __init__(self, path: str, app: Any = None, routes: Sequence[BaseRoute] | None = None, name: str | None = None) -> None:
+        if path != "" and not path.startswith("/"):
+            raise AssertionError("Routed paths must start with '/'")
+        if app is None and routes is None:
+            raise AssertionError("Either 'app=...', or 'routes=' must be specified")
+        self.path = path.rstrip("/")
+        if app is None:
+            router = APIRouter(routes=list(routes or []))
+            app = router
+        self.app = app
+        self.name = name
+        self.methods = None
+        self.include_in_schema = False
+        self.path_regex, self.path_format, self.param_convertors = compile_path(self.path + "/{path:path}")
+        self._app: Any = None
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return getattr(self.app, "routes", [])
+
+    def match_path(self, path: str) -> dict[str, str] | None:
+        prefix = self.path
+        if path == prefix:
+            return {"path": "/"}
+        if path.startswith(prefix + "/"):
+            return {"path": path[len(prefix) :]}
+        return None
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if self.name is not None and name == self.name and "path" in path_params:
+            rest = str(path_params.pop("path"))
+            if path_params:
+                raise NoMatchFound(name, path_params)
+            return URLPath(self.path + "/" + rest.lstrip("/"))
+        if self.name is None or name.startswith(self.name + ":"):
+            remaining = name if self.name is None else name[len(self.name) + 1 :]
+            for route in self.routes:
+                try:
+                    url = route.url_path_for(remaining, **path_params)
+                except NoMatchFound:
+                    continue
+                return URLPath(self.path + str(url))
+        raise NoMatchFound(name, path_params)
+
+    def dispatch(self, data: Any, remainder: str, request: Request | None, parent: Any) -> Any:
+        root_path = (getattr(data, "root_path", "") or "") + self.path
+        mounted = _MountedData(data, remainder, root_path)
+        app = self.app
+        handler = getattr(app, "_handle_mounted", None)
+        if handler is not None:
+            return handler(mounted, request)
+        sub_request = Request(mounted, {"path": remainder}, app)
+        sub_request.scope["root_path"] = root_path
+        sub_request.scope["path"] = remainder
+        if request is not None:
+            sub_request._state = request._state
+        try:
+            result = app(sub_request)
+        except Exception as exc:
+            return _handle_error(parent, sub_request, exc, catch_all=_catch_all(parent))
+        if inspect.isawaitable(result) or getattr(result, "needs_collect", False):
+            return _await_mounted(result, parent, sub_request)
+        return result
+
+
+async def _await_mounted(result: Any, parent: Any, request: Request) -> Response:
+    try:
+        if inspect.isawaitable(result):
+            result = await result
+        if result.needs_collect:
+            await result.collect()
+        return result
+    except Exception as exc:
+        response = _handle_error(parent, request, exc, catch_all=_catch_all(parent))
+        return await response if inspect.isawaitable(response) else response
+
+
+# ------------------------------------------------------------------------------------------ router
+
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+
+class APIRouter:
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        tags: list[str | Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        default_response_class: type[Response] = Default(JSONResponse),
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[BaseRoute] | None = None,
+        routes: list[BaseRoute] | None = None,
+        redirect_slashes: bool = True,
+        default: Any = None,
+        dependency_overrides_provider: Any = None,
+        route_class: type[APIRoute] = APIRoute,
+        on_startup: Sequence[Callable[[], Any]] | None = None,
+        on_shutdown: Sequence[Callable[[], Any]] | None = None,
+        lifespan: Lifespan | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+    ) -> None:
+        if prefix:
+            if not prefix.startswith("/"):
+                raise AssertionError("A path prefix must start with '/'")
+            if prefix.endswith("/"):
+                raise AssertionError("A path prefix must not end with '/', as the routes will start with '/'")
+        self.prefix = prefix
+        self.tags: list[str | Enum] = tags or []
+        self.dependencies = list(dependencies or [])
+        self.default_response_class = default_response_class
+        self.responses = responses or {}
+        self.callbacks = callbacks or []
+        self.routes: list[BaseRoute] = list(routes or [])
+        self.redirect_slashes = redirect_slashes
+        self.default = default
+        self.dependency_overrides_provider = dependency_overrides_provider
+        self.route_class = route_class
+        self.on_startup: list[Callable[[], Any]] = list(on_startup or [])
+        self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or [])
+        self.lifespan_context: Lifespan | None = lifespan
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
+        self.generate_unique_id_function = generate_unique_id_function
+
+    # ------------------------------------------------------------------------------ registration
+
+    def add_api_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        response_model: Any = Default(None),
+        status_code: int | None = None,
+        tags: list[str | Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        response_description: str = "Successful Response",
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        deprecated: bool | None = None,
+        methods: set[str] | list[str] | None = None,
+        operation_id: str | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        include_in_schema: bool = True,
+        response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
+        name: str | None = None,
+        route_class_override: type[APIRoute] | None = None,
+        callbacks: list[BaseRoute] | None = None,
+        openapi_extra: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
+        body_limit: int | None = None,
+        blocking: bool = False,
+    ) -> None:
+        route_class = route_class_override or self.route_class
+        responses = responses or {}
+        combined_responses = {**self.responses, **responses}
+        current_response_class = get_value_or_default(response_class, self.default_response_class)
+        current_tags = [*self.tags, *(tags or [])]
+        current_dependencies = [*self.dependencies, *(dependencies or [])]
+        current_callbacks = [*self.callbacks, *(callbacks or [])]
+        current_generate_unique_id = get_value_or_default(
+            generate_unique_id_function, self.generate_unique_id_function
+        )
+        route = route_class(
+            self.prefix + path,
+            endpoint=endpoint,
+            response_model=response_model,
+            status_code=status_code,
+            tags=current_tags,
+            dependencies=current_dependencies,
+            summary=summary,
+            description=description,
+            response_description=response_description,
+            responses=combined_responses,
+            deprecated=deprecated or self.deprecated,
+            methods=methods,
+            operation_id=operation_id,
+            response_model_include=response_model_include,
+            response_model_exclude=response_model_exclude,
+            response_model_by_alias=response_model_by_alias,
+            response_model_exclude_unset=response_model_exclude_unset,
+            response_model_exclude_defaults=response_model_exclude_defaults,
+            response_model_exclude_none=response_model_exclude_none,
+            include_in_schema=include_in_schema and self.include_in_schema,
+            response_class=current_response_class,
+            name=name,
+            dependency_overrides_provider=self.dependency_overrides_provider,
+            callbacks=current_callbacks,
+            openapi_extra=openapi_extra,
+            generate_unique_id_function=current_generate_unique_id,
+            body_limit=body_limit,
+            blocking=blocking,
+        )
+        self.routes.append(route)
+
+    def api_route(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_api_route(path, func, **kwargs)
+            return func
+
+        return decorator
+
+    def _method_route(self, method: str, path: str, kwargs: dict[str, Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        kwargs["methods"] = [method]
+        return self.api_route(path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._method_route("GET", path, kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._method_route("PUT", path, kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._method_route("POST", path, kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._method_route("DELETE", path, kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._method_route("OPTIONS", path, kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._method_route("HEAD", path, kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._method_route("PATCH", path, kwargs)
+
+    def trace(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._method_route("TRACE", path, kwargs)
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        self.routes.append(
+            Route(self.prefix + path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema)
+        )
+
+    def route(
+        self, path: str, methods: Sequence[str] | None = None, name: str | None = None, include_in_schema: bool = True
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_route(path, func, methods=methods, name=name, include_in_schema=include_in_schema)
+            return func
+
+        return decorator
+
+    def mount(self, path: str, app: Any, name: str | None = None) -> None:
+        self.routes.append(Mount(self.prefix + path, app=app, name=name))
+
+    def include_router(
+        self,
+        router: APIRouter,
+        *,
+        prefix: str = "",
+        tags: list[str | Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        default_response_class: type[Response] = Default(JSONResponse),
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[BaseRoute] | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+    ) -> None:
+        if prefix:
+            if not prefix.startswith("/"):
+                raise AssertionError("A path prefix must start with '/'")
+            if prefix.endswith("/"):
+                raise AssertionError("A path prefix must not end with '/', as the routes will start with '/'")
+        else:
+            for r in router.routes:
+                path = getattr(r, "path", None)
+                name = getattr(r, "name", "unknown")
+                if path is not None and not path and not isinstance(r, Mount):
+                    raise FastAPIError(
+                        f"Prefix and path cannot be both empty (path operation: {name})"
+                    )
+        responses = responses or {}
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                combined_responses = {**responses, **route.responses}
+                use_response_class = get_value_or_default(
+                    route.response_class, router.default_response_class, default_response_class,
+                    self.default_response_class,
+                )
+                current_tags = [*(tags or []), *route.tags]
+                current_dependencies = [*(dependencies or []), *route.dependencies]
+                current_callbacks = [*(callbacks or []), *(route.callbacks or [])]
+                current_generate_unique_id = get_value_or_default(
+                    route.generate_unique_id_function, router.generate_unique_id_function,
+                    generate_unique_id_function, self.generate_unique_id_function,
+                )
+                self.add_api_route(
+                    prefix + route.path,
+                    route.endpoint,
+                    response_model=route.response_model,
+                    status_code=route.status_code,
+                    tags=current_tags,
+                    dependencies=current_dependencies,
+                    summary=route.summary,
+                    description=route.description,
+                    response_description=route.response_description,
+                    responses=combined_responses,
+                    deprecated=route.deprecated or deprecated or self.deprecated,
+                    methods=route.methods,
+                    operation_id=route.operation_id,
+                    response_model_include=route.response_model_include,
+                    response_model_exclude=route.response_model_exclude,
+                    response_model_by_alias=route.response_model_by_alias,
+                    response_model_exclude_unset=route.response_model_exclude_unset,
+                    response_model_exclude_defaults=route.response_model_exclude_defaults,
+                    response_model_exclude_none=route.response_model_exclude_none,
+                    include_in_schema=route.include_in_schema and self.include_in_schema and include_in_schema,
+                    response_class=use_response_class,
+                    name=route.name,
+                    route_class_override=type(route),
+                    callbacks=current_callbacks,
+                    openapi_extra=route.openapi_extra,
+                    generate_unique_id_function=current_generate_unique_id,
+                    body_limit=route.body_limit,
+                    blocking=route.blocking,
+                )
+            elif isinstance(route, Route):
+                methods = sorted(route.methods - {"HEAD"}) if route.methods else None
+                self.add_route(
+                    prefix + route.path, route.endpoint, methods=methods,
+                    include_in_schema=route.include_in_schema, name=route.name,
+                )
+            elif isinstance(route, Mount):
+                self.routes.append(Mount(self.prefix + prefix + route.path, app=route.app, name=route.name))
+        self.on_startup.extend(router.on_startup)
+        self.on_shutdown.extend(router.on_shutdown)
+        if router.lifespan_context is not None:
+            self.lifespan_context = _merge_lifespans(self.lifespan_context, router.lifespan_context)
+
+    # ----------------------------------------------------------------------------------- events
+
+    def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
+        if event_type == "startup":
+            self.on_startup.append(func)
+        elif event_type == "shutdown":
+            self.on_shutdown.append(func)
+        else:
+            raise ValueError(f"Unknown event type {event_type!r}")
+
+    def on_event(self, event_type: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_event_handler(event_type, func)
+            return func
+
+        return decorator
+
+    async def startup(self) -> None:
+        for handler in self.on_startup:
+            result = handler()
+            if inspect.isawaitable(result):
+                await result
+
+    async def shutdown(self) -> None:
+        for handler in self.on_shutdown:
+            result = handler()
+            if inspect.isawaitable(result):
+                await result
+
+    # ---------------------------------------------------------------------------------- lookup
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                continue
+        raise NoMatchFound(name, path_params)
+
+    def resolve(self, method: str, path: str) -> tuple[str, Any, Any]:
+        """Python-side matching: ("full"|"head"|"mount", route, params), ("partial", allowed, None)
+        or ("none", None, None)."""
+        head_candidate = None
+        allowed: set[str] = set()
+        for route in self.routes:
+            found = route.match_path(path)
+            if found is None:
+                continue
+            if isinstance(route, Mount):
+                if head_candidate is not None:
+                    break
+                return "mount", route, found["path"]
+            methods = route.methods
+            if methods is None or method in methods:
+                return "full", route, found
+            if method == "HEAD" and "GET" in methods:
+                if head_candidate is None:
+                    head_candidate = (route, found)
+                continue
+            allowed |= methods
+        if head_candidate is not None:
+            return "head", head_candidate[0], head_candidate[1]
+        if allowed:
+            return "partial", allowed, None
+        return "none", None, None
+
+
+def _merge_lifespans(outer: Lifespan | None, inner: Lifespan) -> Lifespan:
+    if outer is None:
+        return inner
+
+    @asynccontextmanager
+    async def merged(app: Any):  # type: ignore[no-untyped-def]
+        async with outer(app) as outer_state, inner(app) as inner_state:
+            if outer_state is None and inner_state is None:
+                yield None
+            else:
+                yield {**(outer_state or {}), **(inner_state or {})}
+
+    return merged
+
+
+def request_url(data: Any, path: str) -> str:
+    """An absolute URL for `path` on the request's host (redirect_slashes)."""
+    host = None
+    for key, value in data.headers:
+        if key == b"host":
+            host = value.decode("latin-1")
+            break
+    if host is None:
+        server = data.server
+        host = f"{server[0]}:{server[1]}" if server else "testserver"
+    url = f"{data.scheme}://{host}{path}"
+    if data.query_string:
+        url += "?" + data.query_string.decode("latin-1")
+    return url
+
+
+def redirect_response(data: Any, path: str) -> RedirectResponse:
+    return RedirectResponse(URL(request_url(data, path)))
+
+
+__all__ = [
+    "APIRoute",
+    "APIRouter",
+    "BaseRoute",
+    "Mount",
+    "NoMatchFound",
+    "Route",
+    "compile_path",
+    "generate_unique_id",
+    "pending_background_tasks",
+    "wait_background_tasks",
+]
