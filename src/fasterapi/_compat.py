@@ -8,6 +8,7 @@ use: `name`, `alias`, `field_info`, `mode`, `required`, `default`, `type_`, `val
 from __future__ import annotations
 
 import copy
+import functools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import is_dataclass
@@ -117,7 +118,11 @@ class ModelField:
         metadata = field_info.metadata
         validated = Annotated[(annotation, *metadata)] if metadata else annotation  # type: ignore[misc]
         self._adapter = TypeAdapter(validated)
-        self._validate_python = self._adapter.validate_python
+        if is_scalar_annotation(annotation):
+            self._validate_python = self._adapter.validate_python
+        else:
+            # FastAPI validates with from_attributes=True (objects, not only dicts, fill models).
+            self._validate_python = functools.partial(self._adapter.validate_python, from_attributes=True)
         self._full_adapter: TypeAdapter[Any] | None = None
 
     # FastAPI names used by the OpenAPI generator.

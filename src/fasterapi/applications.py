@@ -32,6 +32,7 @@ from .routing import (
     _catch_all,
     _handle_error,
     generate_unique_id,
+    pending_background_tasks,
     redirect_response,
 )
 
@@ -132,6 +133,8 @@ class FasterAPI:
         self._lifespan_state: dict[str, Any] | None = None
         self._prepared_for: tuple[int, int] | None = None
         self._engine: Any = None
+        self._engine_key: tuple[int, int] | None = None
+        self._exception_observer: Callable[[BaseException], None] | None = None
         self.setup()
 
     # ------------------------------------------------------------------------------ properties
@@ -356,10 +359,25 @@ class FasterAPI:
             app = middleware.cls(app, *middleware.args, **middleware.kwargs)
         return app
 
+    @property
+    def _background_tasks(self) -> set[Any]:
+        """Background tasks still running (the TestClient waits for them)."""
+        return pending_background_tasks()
+
+    def _set_exception_observer(self, observer: Callable[[BaseException], None] | None) -> None:
+        """Called with every exception that becomes a 500 (TestClient's raise_server_exceptions)."""
+        self._exception_observer = observer
+
     def _build_engine(self) -> Any:
-        """Create the native engine and register every route (see docs/architecture.md)."""
+        """The native engine with every route registered (see docs/architecture.md).
+
+        Built once and reused until routes or middleware change.
+        """
         from . import _core
 
+        key = (len(self.routes), len(self.user_middleware))
+        if self._engine is not None and self._engine_key == key:
+            return self._engine
         self._prepared_for = None
         self._prepare()
         engine = _core.Engine(self._app_handler, Response, json_default, self._error_handler, self.limits)
@@ -374,6 +392,7 @@ class FasterAPI:
         if python_routing:
             engine.python_routing = True
         self._engine = engine
+        self._engine_key = key
         return engine
 
     # ------------------------------------------------------------------------- request entry
@@ -387,6 +406,8 @@ class FasterAPI:
     def _error_handler(self, req: Any, exc: Exception) -> Any:
         """Engine callback for exceptions raised on the native fast path."""
         return _handle_error(self, lambda: Request(req, req.path_params, self), exc, catch_all=True)
+
+    # Exceptions that escape the middleware stack (or fast-path endpoints) end here.
 
     def _handle_mounted(self, data: Any, request: Request | None) -> Any:
         self._prepare()
@@ -403,7 +424,8 @@ class FasterAPI:
         if kind == "full":
             return target._run(data, found, request)
         if kind == "head":
-            return _without_body(target._run(data, found, request))
+            # A GET route answers HEAD (RFC 9110 9.3.2); the engine drops the body, keeps the length.
+            return target._run(data, found, request)
         if kind == "mount":
             return target.dispatch(data, found, request, self)
         if kind == "none" and self.router.redirect_slashes and path != "/":
@@ -439,25 +461,13 @@ class FasterAPI:
             # Starlette's ServerErrorMiddleware: outside the user middleware.
             handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
             if handler is None:
-                raise
+                raise  # the engine's error handler reports it and answers 500
+            if self._exception_observer is not None:
+                self._exception_observer(exc)
             result = handler(request, exc)
             if inspect.isawaitable(result):
                 result = await result
             return result
-
-
-def _without_body(result: Any) -> Any:
-    """HEAD served by a GET route: same status and headers, no body (RFC 9110 §9.3.2)."""
-    if inspect.isawaitable(result):
-        return _await_without_body(result)
-    result.body = b""
-    return result
-
-
-async def _await_without_body(result: Awaitable[Response]) -> Response:
-    response = await result
-    response.body = b""
-    return response
 
 
 FastAPI = FasterAPI

@@ -45,7 +45,7 @@ def _json_default(obj: Any) -> Any:
 
 if _core_dumps is not None:
     def render_json(content: Any) -> bytes:
-        return _core_dumps(content, _json_default)
+        return _core_dumps(content, default=_json_default)
 else:
     def render_json(content: Any) -> bytes:
         return _py_dumps(content, _json_default)

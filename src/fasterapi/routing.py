@@ -244,19 +244,29 @@ def _catch_all(app: Any) -> bool:
 
 
 def _handle_error(app: Any, request: Any, exc: Exception, *, catch_all: bool) -> Any:
-    """Exception -> Response (or awaitable Response) through the app's handlers; re-raise if none."""
-    handler = lookup_exception_handler(app, exc, catch_all=catch_all)
+    """Exception -> Response (or awaitable Response) through the app's handlers; re-raise if none.
+
+    `request` may be a zero-argument factory so the Request is only built when a handler needs it.
+    """
+    handler, server_error = lookup_exception_handler(app, exc, catch_all=catch_all)
+    if server_error:
+        # A 500: tell the TestClient (raise_server_exceptions), as Starlette re-raises these.
+        observer = getattr(app, "_exception_observer", None)
+        if observer is not None:
+            observer(exc)
     if handler is None:
         raise exc
     sync = SYNC_DEFAULTS.get(handler)
     if sync is not None:
         return sync(exc)
-    if callable(request):  # a lazy request factory
+    if callable(request) and not isinstance(request, Request):
         request = request()
     return handler(request, exc)
 
 
-def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> Callable[..., Any] | None:
+def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> tuple[Callable[..., Any] | None, bool]:
+    """(handler, is_server_error). Status-code handlers apply to HTTPException only; the 500 /
+    Exception handler only when `catch_all` (outside middleware, like ServerErrorMiddleware)."""
     if app is None:
         from .exception_handlers import http_exception_handler, request_validation_exception_handler
 
@@ -269,16 +279,16 @@ def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> Ca
     if isinstance(exc, HTTPException):
         handler = handlers.get(exc.status_code)
         if handler is not None:
-            return handler
+            return handler, False
     for cls in type(exc).__mro__:
         if cls is Exception:
             break
         handler = handlers.get(cls)
         if handler is not None:
-            return handler
+            return handler, False
     if catch_all:
-        return handlers.get(500) or handlers.get(Exception)
-    return None
+        return handlers.get(500) or handlers.get(Exception), True
+    return None, False
 
 
 def _prepare_response_content(
