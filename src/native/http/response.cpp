@@ -91,6 +91,11 @@ inline char* put(char* p, std::string_view s) {
   std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }
+// For pieces that may be empty: a default string_view has a null data() (memcpy's UB).
+inline char* put_opt(char* p, std::string_view s) {
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
 inline char* put2(char* p, int v) {
   p[0] = char('0' + v / 10);
   p[1] = char('0' + v % 10);
@@ -168,7 +173,7 @@ void write_response(Buffer& out, int status, std::string_view content_type,
   *p++ = char('0' + status / 10 % 10);
   *p++ = char('0' + status % 10);
   *p++ = ' ';
-  p = put(p, reason);
+  p = put_opt(p, reason);
   p = put(p, "\r\n");
   p = put(p, date);
   if (!content_type.empty()) {
@@ -181,10 +186,10 @@ void write_response(Buffer& out, int status, std::string_view content_type,
     p = put(p, std::string_view(cl, cl_len));
     p = put(p, "\r\n");
   }
-  p = put(p, extra_headers);
+  p = put_opt(p, extra_headers);
   if (close) p = put(p, "Connection: close\r\n");
   p = put(p, "\r\n");
-  if (with_body) p = put(p, body);
+  if (with_body) p = put_opt(p, body);
   out.commit(size_t(p - start));
 }
 
