@@ -783,6 +783,7 @@ async def solve_dependencies(
                 continue
             value = await call_dependency(ctx, used, sub_values)
             if key is not None:
+                cache = ctx.cache  # sub-dependencies may have created it meanwhile
                 if cache is None:
                     cache = ctx.cache = {}
                 cache[key] = value
