@@ -102,6 +102,7 @@ size_t Connection::input_cap() const {
 
 void Connection::on_data(const char* data, size_t n) {
   if (stopped_ || n == 0) return;
+  if (phase_ != Phase::Head) views_stale_ = true;
   in_.append(data, n);
   if (paused()) {
     if (in_.size() > input_cap()) stop_reading();  // the peer ignores backpressure: drop it
@@ -277,6 +278,7 @@ void Connection::materialize() {
 int Connection::finish_head() {
   host_idx_ = -1;
   ctype_idx_ = -1;
+  views_stale_ = false;
   materialize();
   Request& r = req_;
   r.version_minor = rl_.minor;
@@ -578,7 +580,8 @@ int Connection::decode_chunked() {
 }
 
 void Connection::dispatch(size_t consumed) {
-  materialize();  // the input may have moved while the body arrived
+  if (views_stale_) materialize();  // the input may have moved while the body arrived
+  views_stale_ = false;
   Request& r = req_;
   if (r.chunked) {
     r.body = body_;

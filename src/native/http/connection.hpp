@@ -101,6 +101,7 @@ class Connection {
   int16_t host_idx_ = -1;    // index of the Host field (-1: none)
   int16_t ctype_idx_ = -1;   // index of the first Content-Type field (-1: none)
   bool conn_keep_alive_ = true;
+  bool views_stale_ = false;  // input appended since req_'s views were made (it may have moved)
   // body
   uint64_t body_limit_ = 0;
   size_t pos_ = 0;           // chunked: input offset of the next unprocessed framing byte

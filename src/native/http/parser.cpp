@@ -3,6 +3,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "message.hpp"
 
 namespace fasterapi::http {
@@ -44,6 +48,25 @@ void split_path_query(const char* line, size_t start, size_t n, uint32_t base, R
     out.path = {u32(base + start), u32(n)};
     out.query = {u32(base + start + n), 0};
   }
+}
+
+// Field value bytes (RFC 9110 5.5): anything but CTLs other than HTAB, and DEL. Checked 16 bytes
+// at a time where SSE2 is available (every x86-64).
+bool valid_value_bytes(const char* p, size_t n) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i k1f = _mm_set1_epi8(0x1f), k7f = _mm_set1_epi8(0x7f), ktab = _mm_set1_epi8('\t');
+  for (; i + 16 <= n; i += 16) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, k1f), x);  // x <= 0x1f (unsigned)
+    __m128i bad = _mm_or_si128(ctl, _mm_cmpeq_epi8(x, k7f));
+    bad = _mm_andnot_si128(_mm_cmpeq_epi8(x, ktab), bad);
+    if (_mm_movemask_epi8(bad)) return false;
+  }
+#endif
+  for (; i < n; ++i)
+    if (!is(kFieldVal, p[i])) return false;
+  return true;
 }
 
 }  // namespace
@@ -159,8 +182,7 @@ int parse_field_line(const char* line, size_t len, uint32_t base, Span& name, Sp
   while (vs < len && is_ows(line[vs])) ++vs;
   size_t ve = len;
   while (ve > vs && is_ows(line[ve - 1])) --ve;
-  for (size_t j = vs; j < ve; ++j)
-    if (!is(kFieldVal, line[j])) return 400;  // CTLs (other than HTAB), NUL, DEL
+  if (!valid_value_bytes(line + vs, ve - vs)) return 400;  // CTLs (other than HTAB), NUL, DEL
   value = {u32(base + vs), u32(ve - vs)};
   return 0;
 }
