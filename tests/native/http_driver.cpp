@@ -14,8 +14,10 @@
 //   'E'                     on_eof()
 //   'S'                     set_draining()
 //   'T' u32 status          fail(status) (a socket-layer deadline)
+//   'P'                     probe: records in_request(), reading_body(), pending(), should_close()
 //   'F'                     finish: answer 'R' u32 len, output bytes, u8 closed_before_eof,
-//                           u8 closed, u32 requests_served, u32 max_output_seen
+//                           u8 closed, u32 requests_served, u32 max_output_seen, u32 probes,
+//                           then 4 bytes per probe (the four flags, in that order)
 //   'Q'                     quit
 // "closed" is the socket layer's view: should_close() with nothing pending and all output sent;
 // bytes sent after that are dropped, as a closed socket would.
@@ -23,6 +25,7 @@
 // The echo endpoint (/work/shared/http-corpus/README.md): any method and path answers 200 with
 // "ECHO <METHOD> <raw path> len=<body bytes> host=<Host>\n". A path "/limit/<N>..." sets the body
 // limit of that request to N bytes (a route override); other requests use Limits::max_body.
+// A path "/status/<NNN>" answers that status instead of 200 (same body).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -83,11 +86,16 @@ class EchoDispatcher : public fh::Dispatcher {
     body += '\n';
     if (req.body.size() != req.content_length) std::abort();  // contract: content_length = body size
     bool close = !req.keep_alive;
+    int status = 200;
+    if (req.path.substr(0, 8) == "/status/" && req.path.size() == 11) {
+      status = 0;
+      for (size_t i = 8; i < 11; ++i) status = status * 10 + (req.path[i] - '0');
+    }
     if (pending_mode_) {
-      waiting_.push_back(Stored{std::move(body), close, req.is_head});
+      waiting_.push_back(Stored{std::move(body), close, req.is_head, status});
       return fh::HandleResult::Pending;
     }
-    fh::write_response(out, 200, "text/plain", "X-Echo: 1\r\n", body, close, req.is_head);
+    fh::write_response(out, status, "text/plain", "X-Echo: 1\r\n", body, close, req.is_head);
     return fh::HandleResult::Done;
   }
 
@@ -97,7 +105,7 @@ class EchoDispatcher : public fh::Dispatcher {
     Stored s = std::move(waiting_.front());
     waiting_.erase(waiting_.begin());
     if (conn.draining()) s.close = true;
-    fh::write_response(conn.output(), 200, "text/plain", "X-Echo: 1\r\n", s.body, s.close, s.head_only);
+    fh::write_response(conn.output(), s.status, "text/plain", "X-Echo: 1\r\n", s.body, s.close, s.head_only);
     conn.complete();
     return true;
   }
@@ -107,6 +115,7 @@ class EchoDispatcher : public fh::Dispatcher {
     std::string body;
     bool close;
     bool head_only;
+    int status;
   };
   const fh::Limits& limits_;
   bool pending_mode_;
@@ -123,6 +132,7 @@ struct Session {
   bool closed_before_eof = false;
   bool eof = false;
   size_t max_output = 0;
+  std::string probes;
 
   void drain() {
     fh::Buffer& out = conn->output();
@@ -220,6 +230,13 @@ int main() {
         s->pump(false);
         break;
       }
+      case 'P':
+        if (!s) return 2;
+        s->probes += char(s->conn->in_request());
+        s->probes += char(s->conn->reading_body());
+        s->probes += char(s->conn->pending());
+        s->probes += char(s->conn->should_close());
+        break;
       case 'F': {
         if (!s) return 2;
         s->pump(true);
@@ -230,6 +247,8 @@ int main() {
         std::fputc(s->closed ? 1 : 0, stdout);
         write_u32(uint32_t(s->conn->requests_served()));
         write_u32(uint32_t(s->max_output));
+        write_u32(uint32_t(s->probes.size() / 4));
+        std::fwrite(s->probes.data(), 1, s->probes.size(), stdout);
         std::fflush(stdout);
         break;
       }

@@ -113,6 +113,7 @@ class Run:
     closed: bool
     served: int
     max_output: int
+    probes: list[tuple[bool, bool, bool, bool]] = dataclasses.field(default_factory=list)
 
 
 class Driver:
@@ -138,7 +139,7 @@ class Driver:
             kind = ev[0]
             if kind in ("D", "B"):
                 out += kind.encode() + struct.pack("<I", len(ev[1])) + ev[1]
-            elif kind in ("E", "S"):
+            elif kind in ("E", "S", "P"):
                 out += kind.encode()
             elif kind == "T":
                 out += b"T" + struct.pack("<I", ev[1])
@@ -156,9 +157,11 @@ class Driver:
             raise AssertionError(f"driver died (exit {rc}) while running {events!r:.300}")
         (n,) = struct.unpack("<I", hdr[1:5])
         raw = self._read(n)
-        tail = self._read(10)
-        served, max_output = struct.unpack("<II", tail[2:10])
-        return Run(raw, bool(tail[0]), bool(tail[1]), served, max_output)
+        tail = self._read(14)
+        served, max_output, nprobes = struct.unpack("<III", tail[2:14])
+        pb = self._read(4 * nprobes)
+        probes = [tuple(bool(b) for b in pb[i:i + 4]) for i in range(0, len(pb), 4)]
+        return Run(raw, bool(tail[0]), bool(tail[1]), served, max_output, probes)
 
     def _read(self, n: int) -> bytes:
         buf = bytearray()
@@ -525,3 +528,86 @@ def test_sanitized_corpus(asan_driver):
             failures.append(f"{case['id']}: {str(exc)[:300]}")
     assert asan_driver.proc.poll() is None, f"sanitized driver died (exit {asan_driver.proc.returncode})"
     assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dedicated checks (response layout, socket-layer probes, backpressure)
+
+
+def _head_lines(raw: bytes) -> tuple[list[bytes], bytes]:
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    assert sep, raw
+    return head.split(b"\r\n"), rest
+
+
+def test_response_head_layout(driver):
+    run = driver.run([("D", b"GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"), ("E",)])
+    lines, body = _head_lines(run.raw)
+    assert lines[0] == b"HTTP/1.1 200 OK"
+    assert lines[1].startswith(b"Date: ") and IMF_FIXDATE.fullmatch(lines[1][6:].decode())
+    assert lines[2:] == [b"Server: fasterapi", b"Content-Type: text/plain", b"Content-Length: 25",
+                         b"X-Echo: 1", b"Connection: close"]
+    assert body == b"ECHO GET /x len=0 host=h\n"
+    assert run.closed_before_eof
+
+
+def test_error_response_layout(driver):
+    run = driver.run([("D", b"GET / HTTP/1.1\r\n\r\n"), ("E",)])  # no Host
+    lines, body = _head_lines(run.raw)
+    assert lines[0] == b"HTTP/1.1 400 Bad Request"
+    assert lines[2:] == [b"Server: fasterapi", b"Content-Type: application/json", b"Content-Length: 24",
+                         b"Connection: close"]
+    assert body == b'{"detail":"Bad Request"}'
+
+
+@pytest.mark.parametrize("status,reason", [(204, b"No Content"), (304, b"Not Modified")])
+def test_no_content_statuses(driver, status, reason):
+    data = f"GET /status/{status} HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n".encode()
+    run = driver.run([("D", data), ("E",)])
+    lines, rest = _head_lines(run.raw)
+    assert lines[0] == b"HTTP/1.1 %d %s" % (status, reason)
+    assert not any(line.lower().startswith(b"content-length") for line in lines)  # RFC 9110 8.6
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")  # no body was written for the 204/304
+    assert [r.status for r in parse_responses(run.raw)] == [status, 200]
+
+
+def test_status_line_for_unknown_and_teapot(driver):
+    run = driver.run([("D", b"GET /status/599 HTTP/1.1\r\nHost: a\r\n\r\nGET /status/418 HTTP/1.1\r\nHost: a\r\n\r\n")])
+    assert run.raw.startswith(b"HTTP/1.1 599 \r\n")
+    assert b"HTTP/1.1 418 I'm a Teapot\r\n" in run.raw
+
+
+def test_head_keeps_content_length(driver):
+    run = driver.run([("D", b"HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n"), ("E",)])
+    lines, rest = _head_lines(run.raw)
+    assert b"Content-Length: %d" % len(b"ECHO HEAD /h len=0 host=a\n") in lines
+    assert rest == b""
+
+
+def test_deadline_probes(driver):
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"
+    run = driver.run([("P",), ("D", head[:7]), ("P",), ("D", head[7:] + b"he"), ("P",), ("D", b"llo"), ("P",),
+                      ("E",), ("P",)])
+    #            in_request reading_body pending should_close
+    assert run.probes == [
+        (False, False, False, False),  # idle
+        (True, False, False, False),   # head started
+        (False, True, False, False),   # body expected
+        (False, False, False, False),  # answered, idle again
+        (False, False, False, True),   # EOF: close
+    ]
+    assert parse_responses(run.raw)[0].status == 200
+
+
+def test_input_bounded_when_peer_ignores_backpressure(driver):
+    lim = {"max_head": 1024, "max_pipelined": 2, "max_body": 0, "output_high_water": 1}
+    reqs = b"".join(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(200))
+    # Bytes keep arriving while dispatch is stopped (output above the mark): past
+    # max_head * max_pipelined + max_body buffered bytes the connection gives up.
+    run = driver.run([("B", reqs), ("E",)], lim, FLAG_NO_DRAIN)
+    assert run.closed and run.served == 1
+    assert [r.status for r in parse_responses(run.raw)] == [200]
+    # All of it arriving before dispatch stopped is fine: answered in order once the peer reads.
+    run = driver.run([("D", reqs), ("E",)], lim, FLAG_NO_DRAIN)
+    assert run.served == 200 and run.max_output < 300
+    assert [e[2] for e in map(echo_of, parse_responses(run.raw))] == [b"/%d" % i for i in range(200)]
