@@ -166,6 +166,25 @@ class Response:
     async def collect(self) -> None:
         """Make `body` final (a no-op except for streaming and file responses)."""
 
+    def _engine_finish(self) -> Response | Any:
+        """For a Response returned by a fast-path endpoint that still needs Python (a body to
+        collect, background tasks to schedule): returns the response, or a coroutine for it."""
+        if self.needs_collect:
+            return self._collect_and_schedule()
+        if self.background is not None:
+            from .routing import schedule_background
+
+            schedule_background(self.background)
+        return self
+
+    async def _collect_and_schedule(self) -> Response:
+        await self.collect()
+        if self.background is not None:
+            from .routing import schedule_background
+
+            schedule_background(self.background)
+        return self
+
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__} {self.status_code}>"
 

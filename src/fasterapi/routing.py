@@ -502,6 +502,10 @@ class APIRoute(BaseRoute):
             or dependant.websocket_param_name
         ):
             return None
+        if self.status_code is not None and not is_body_allowed_for_status_code(self.status_code):
+            return None  # 204/304: the body must be dropped, which Python does
+        if _may_return_unfinished_response(self.endpoint):
+            return None
         plan_params = []
         for source, fields in (("path", dependant.path_params), ("query", dependant.query_params)):
             for field in fields:
@@ -673,6 +677,39 @@ class APIRoute(BaseRoute):
 
 
 _SCALAR_KINDS = {int: "int", float: "float", str: "str", bool: "bool"}
+_UNFINISHED_NAMES = frozenset({"StreamingResponse", "FileResponse", "EventSourceResponse", "BackgroundTask", "BackgroundTasks"})
+
+
+def _may_return_unfinished_response(endpoint: Callable[..., Any]) -> bool:
+    """Does the endpoint's code mention a streaming/file response or background tasks?
+
+    Such responses need Python after the endpoint returns (collect the body, schedule the tasks),
+    which the native fast path does not do, so the route stays on the Python path. A
+    registration-time look at the code's names; helpers building such responses are not seen.
+    """
+    code = getattr(inspect.unwrap(endpoint), "__code__", None)
+    if code is None:
+        return True
+    namespace = getattr(inspect.unwrap(endpoint), "__globals__", {})
+    from .background import BackgroundTask
+
+    def scan(code_obj: Any) -> bool:
+        for name in code_obj.co_names:
+            if name in _UNFINISHED_NAMES:
+                return True
+            value = namespace.get(name)
+            if inspect.isclass(value) and (
+                (issubclass(value, Response) and value.needs_collect) or issubclass(value, BackgroundTask)
+            ):
+                return True
+        for const in code_obj.co_consts:
+            if isinstance(const, tuple) and "background" in const:
+                return True
+            if inspect.iscode(const) and scan(const):
+                return True
+        return False
+
+    return scan(code)
 
 
 def _has_annotated(field: ModelField) -> bool:
