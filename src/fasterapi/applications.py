@@ -19,7 +19,7 @@ from .exception_handlers import (
     request_validation_exception_handler,
     websocket_request_validation_exception_handler,
 )
-from .exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from .exceptions import RequestValidationError, StarletteHTTPException, WebSocketRequestValidationError
 from .middleware import Middleware
 from .requests import Request
 from .responses import HTMLResponse, JSONResponse, Response
@@ -123,7 +123,7 @@ class FasterAPI:
             generate_unique_id_function=generate_unique_id_function,
         )
         self.exception_handlers: dict[Any, Callable[..., Any]] = dict(exception_handlers or {})
-        self.exception_handlers.setdefault(HTTPException, http_exception_handler)
+        self.exception_handlers.setdefault(StarletteHTTPException, http_exception_handler)
         self.exception_handlers.setdefault(RequestValidationError, request_validation_exception_handler)
         self.exception_handlers.setdefault(
             WebSocketRequestValidationError, websocket_request_validation_exception_handler
@@ -434,9 +434,9 @@ class FasterAPI:
                 prefix = getattr(data, "root_path", "") or ""
                 return redirect_response(data, prefix + other)
         if kind == "partial":
-            exc = HTTPException(status_code=405, headers={"Allow": ", ".join(sorted(target))})
+            exc = StarletteHTTPException(status_code=405, headers={"Allow": ", ".join(sorted(target))})
         else:
-            exc = HTTPException(status_code=404)
+            exc = StarletteHTTPException(status_code=404)
         return _handle_error(
             self, lambda: request or Request(data, {}, self), exc, catch_all=_catch_all(self)
         )

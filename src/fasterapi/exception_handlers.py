@@ -10,11 +10,11 @@ from typing import Any
 
 from .dependencies.utils import is_body_allowed_for_status_code
 from .encoders import jsonable_encoder
-from .exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from .exceptions import RequestValidationError, StarletteHTTPException, WebSocketRequestValidationError
 from .responses import JSONResponse, Response
 
 
-def http_exception_response(exc: HTTPException) -> Response:
+def http_exception_response(exc: StarletteHTTPException) -> Response:
     headers = getattr(exc, "headers", None)
     if not is_body_allowed_for_status_code(exc.status_code):
         return Response(status_code=exc.status_code, headers=headers)
@@ -25,7 +25,7 @@ def request_validation_response(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
 
 
-async def http_exception_handler(request: Any, exc: HTTPException) -> Response:
+async def http_exception_handler(request: Any, exc: StarletteHTTPException) -> Response:
     return http_exception_response(exc)
 
 

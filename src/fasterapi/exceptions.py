@@ -7,8 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-class HTTPException(Exception):
-    """Raise to return an HTTP error: the default handler answers `{"detail": detail}` with `headers`."""
+class StarletteHTTPException(Exception):
+    """The base HTTP error (Starlette's HTTPException): routing raises it for 404/405.
+
+    As in FastAPI, a handler registered for `HTTPException` does not see the router's 404/405;
+    register it for `StarletteHTTPException` to handle both.
+    """
 
     def __init__(self, status_code: int, detail: Any = None, headers: Mapping[str, str] | None = None) -> None:
         if detail is None:
@@ -24,7 +28,8 @@ class HTTPException(Exception):
         return f"{self.__class__.__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
 
 
-StarletteHTTPException = HTTPException
+class HTTPException(StarletteHTTPException):
+    """Raise to return an HTTP error: the default handler answers `{"detail": detail}` with `headers`."""
 
 
 class WebSocketException(Exception):

@@ -42,7 +42,13 @@ from .dependencies.utils import (
 )
 from .encoders import jsonable_encoder
 from .exception_handlers import SYNC_DEFAULTS
-from .exceptions import FastAPIError, HTTPException, RequestValidationError, ResponseValidationError
+from .exceptions import (
+    FastAPIError,
+    HTTPException,
+    RequestValidationError,
+    ResponseValidationError,
+    StarletteHTTPException,
+)
 from .requests import Request
 from .responses import JSONResponse, RedirectResponse, Response
 
@@ -271,12 +277,12 @@ def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> tu
         from .exception_handlers import http_exception_handler, request_validation_exception_handler
 
         handlers: dict[Any, Any] = {
-            HTTPException: http_exception_handler,
+            StarletteHTTPException: http_exception_handler,
             RequestValidationError: request_validation_exception_handler,
         }
     else:
         handlers = app.exception_handlers
-    if isinstance(exc, HTTPException):
+    if isinstance(exc, StarletteHTTPException):
         handler = handlers.get(exc.status_code)
         if handler is not None:
             return handler, False
