@@ -438,6 +438,8 @@ def check_run(case: dict, mode: str, run: Run) -> list[Resp]:
     elif key == "statuses":
         want = [int(s) for s in arg.split(",")] if arg else []
         assert [r.status for r in finals] == want, f"{ctx}: expected statuses {want}"
+    elif key == "any":
+        pass  # random streams: only the global invariants and split-invariance
     elif key == "none":
         assert not finals, f"{ctx}: expected no response"
     else:
@@ -611,3 +613,86 @@ def test_input_bounded_when_peer_ignores_backpressure(driver):
     run = driver.run([("D", reqs), ("E",)], lim, FLAG_NO_DRAIN)
     assert run.served == 200 and run.max_output < 300
     assert [e[2] for e in map(echo_of, parse_responses(run.raw))] == [b"/%d" % i for i in range(200)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Random streams: valid requests, broken framing and byte-level mutations. Whatever the verdict,
+# it must be the same for every split, and the global invariants hold.
+
+
+def random_stream(rng: random.Random) -> bytes:
+    def pick(good: list[bytes], bad: list[bytes], p_bad: float = 0.04) -> bytes:
+        return rng.choice(bad) if bad and rng.random() < p_bad else rng.choice(good)
+
+    out = bytearray()
+    for _ in range(rng.randint(1, 5)):
+        method = pick([b"GET", b"POST", b"HEAD", b"PUT", b"DELETE"], [b"G(T", b""])
+        target = pick([b"/", b"/a/b?c=d", b"http://h/x", b"/%41"], [b"/a b", b"/\x80", b"*", b"/#"])
+        version = pick([b"HTTP/1.1"] * 8 + [b"HTTP/1.0"], [b"HTTP/2.0", b"HTTP/1.1 ", b"HTTP/1"])
+        eol = pick([b"\r\n"], [b"\n", b"\r"], 0.02)
+        lines = [method + b" " + target + b" " + version]
+        lines.append(b"Host: " + pick([b"a", b"a:80", b"[::1]"], [b"a b", b"", b"a@b"]))
+        body = bytes(rng.choice(b"abc\r\n0") for _ in range(rng.randint(0, 40)))
+        framing = rng.choice(["none", "cl", "cl", "chunked", "chunked"])
+        framing = pick([framing.encode()], [b"both", b"badcl", b"cl-short", b"cl-long"], 0.05).decode()
+        if framing in ("cl", "both"):
+            lines.append(b"Content-Length: %d" % len(body))
+        elif framing == "cl-short":
+            lines.append(b"Content-Length: %d" % max(len(body) - 1, 0))
+        elif framing == "cl-long":
+            lines.append(b"Content-Length: %d" % (len(body) + 1))
+        elif framing == "badcl":
+            lines.append(b"Content-Length: " + rng.choice([b"x", b"1,1", b"-1", b" "]))
+        if framing in ("chunked", "both"):
+            lines.append(b"Transfer-Encoding: " + pick([b"chunked", b"Chunked"], [b"gzip, chunked", b"chunked, x"]))
+        for _ in range(rng.randint(0, 4)):
+            lines.append(pick([b"X-A: 1", b"Connection: keep-alive", b"Expect: 100-continue", b"X_B: 2",
+                               b"Cookie: \xff", b"Accept: */*"] * 4 + [b"Connection: close"],
+                              [b"Bad Name: 3", b" folded", b"X-C: \x01", b"Expect: nope"]))
+        out += eol.join(lines) + eol + eol
+        if framing in ("chunked", "both"):
+            pos = 0
+            while pos < len(body):
+                n = rng.randint(1, len(body) - pos)
+                ext = pick([b"", b"", b";a=b", b';q="x"', b" ;x"], [b";", b"; ="])
+                out += b"%x" % n + ext + b"\r\n" + body[pos:pos + n] + pick([b"\r\n"], [b"\n", b"X\r\n"])
+                pos += n
+            out += b"0\r\n" + pick([b"", b"", b"T: 1\r\n"], [b"T 1\r\n", b" T: 1\r\n"]) + b"\r\n"
+        elif framing != "none":
+            out += body
+    # byte-level mutations
+    for _ in range(rng.choice([0] * 6 + [1, 2])):
+        if not out:
+            break
+        i = rng.randrange(len(out))
+        op = rng.random()
+        if op < 0.4:
+            out[i] = rng.randrange(256)
+        elif op < 0.7:
+            del out[i]
+        else:
+            out.insert(i, rng.choice(b"\r\n \t:;,0aZ\x00\x7f\xff"))
+    return bytes(out)
+
+
+RANDOM_STREAMS = 400
+
+
+def _random_cases(n: int, salt: str) -> list[dict]:
+    rng = random.Random(f"http-random-{salt}")
+    cases = []
+    for k in range(n):
+        data = random_stream(rng)
+        cases.append({"id": f"rand-{salt}-{k}", "segments": [{"b64": base64.b64encode(data).decode()}],
+                      "expect": "any", "flags": rng.choice([0, 0, 0, FLAG_PENDING, FLAG_NO_DRAIN])})
+    return cases
+
+
+def test_random_streams_are_split_invariant(driver):
+    for case in _random_cases(RANDOM_STREAMS, "a"):
+        run_case(driver, case)
+
+
+def test_random_streams_sanitized(asan_driver):
+    for case in _random_cases(RANDOM_STREAMS // 2, "b"):
+        run_case(asan_driver, case, full=False)
