@@ -118,11 +118,14 @@ class ModelField:
         metadata = field_info.metadata
         validated = Annotated[(annotation, *metadata)] if metadata else annotation  # type: ignore[misc]
         self._adapter = TypeAdapter(validated)
+        # The core validator directly: TypeAdapter.validate_python adds a Python-level call.
+        validator = getattr(self._adapter, "validator", None)
+        validate = getattr(validator, "validate_python", None) or self._adapter.validate_python
         if is_scalar_annotation(annotation):
-            self._validate_python = self._adapter.validate_python
+            self._validate_python = validate
         else:
             # FastAPI validates with from_attributes=True (objects, not only dicts, fill models).
-            self._validate_python = functools.partial(self._adapter.validate_python, from_attributes=True)
+            self._validate_python = functools.partial(validate, from_attributes=True)
         self._full_adapter: TypeAdapter[Any] | None = None
 
     # FastAPI names used by the OpenAPI generator.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any, Generic, NamedTuple, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from pydantic_core import core_schema
 
@@ -279,6 +279,27 @@ class MultiDict(ImmutableMultiDict[Any]):
         self._dict.update(value)
 
 
+def parse_query_string(query: bytes | str) -> list[tuple[str, str]]:
+    """`a=1&b=x%20y` -> [("a", "1"), ("b", "x y")], like parse_qsl(keep_blank_values=True).
+
+    Per-request hot path: plain pairs (no '%' or '+') skip unquoting entirely.
+    """
+    if isinstance(query, bytes):
+        query = query.decode("latin-1")
+    pairs: list[tuple[str, str]] = []
+    if not query:
+        return pairs
+    for chunk in query.split("&"):
+        if not chunk:
+            continue
+        key, _, value = chunk.partition("=")
+        if "%" in chunk or "+" in chunk:
+            key = unquote_plus(key)
+            value = unquote_plus(value)
+        pairs.append((key, value))
+    return pairs
+
+
 class QueryParams(ImmutableMultiDict[str]):
     """Query parameters, parsed once from the raw query string (bytes or str)."""
 
@@ -286,12 +307,12 @@ class QueryParams(ImmutableMultiDict[str]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         value = args[0] if args else []
-        if isinstance(value, bytes):
-            value = value.decode("latin-1")
-        if isinstance(value, str):
-            super().__init__(parse_qsl(value, keep_blank_values=True), **kwargs)
-        else:
-            super().__init__(*args, **kwargs)
+        if isinstance(value, (bytes, str)) and not kwargs:
+            items = parse_query_string(value)
+            self._list = items
+            self._dict = dict(items)
+            return
+        super().__init__(*args, **kwargs)
         self._list = [(str(k), str(v)) for k, v in self._list]
         self._dict = {str(k): str(v) for k, v in self._dict.items()}
 

@@ -169,6 +169,12 @@ class BaseRoute:
     include_in_schema = True
 
     def match_path(self, path: str) -> dict[str, str] | None:
+        # Cheap string checks first: most routes are rejected without running their regex.
+        fmt = self.path_format
+        if not self.param_convertors:
+            return {} if path == fmt else None
+        if not path.startswith(fmt[: fmt.index("{")]):
+            return None
         match = self.path_regex.match(path)
         if match is None:
             return None
