@@ -85,9 +85,7 @@ bool confusable_framing_name(std::string_view name) {
 }  // namespace
 
 Connection::Connection(const Limits& limits, Dispatcher& dispatcher)
-    : limits_(limits),
-      dispatcher_(dispatcher),
-      max_headers_(std::min<uint32_t>(limits.max_headers, kMaxHeaders)) {}
+    : limits_(limits), dispatcher_(dispatcher) {}
 
 bool Connection::paused() const {
   return pending_ || out_.size() > limits_.output_high_water;
@@ -246,7 +244,7 @@ int Connection::scan_head() {
       st = detail::parse_request_line(d + line_start_, len, uint32_t(line_start_), rl_);
     } else {
       uint32_t i = lines_ - 1;
-      if (i >= max_headers_) return 431;
+      if (i >= max_headers()) return 431;
       st = detail::parse_field_line(d + line_start_, len, uint32_t(line_start_), names_[i], values_[i]);
     }
     if (st) return st;
@@ -556,7 +554,7 @@ int Connection::decode_chunked() {
           pos_ = e + 1;
           return 1;
         }
-        if (++trailer_count_ > max_headers_) return 431;
+        if (++trailer_count_ > max_headers()) return 431;
         Span nm, val;
         if (detail::parse_field_line(d + p, raw - 1, 0, nm, val)) return 400;
         p = e + 1;

@@ -75,6 +75,7 @@ class Connection {
   void stop_reading();       // no more requests on this connection
   bool paused() const;
   size_t input_cap() const;
+  uint32_t max_headers() const { return limits_.max_headers < kMaxHeaders ? limits_.max_headers : kMaxHeaders; }
 
   const Limits& limits_;
   Dispatcher& dispatcher_;
@@ -87,7 +88,6 @@ class Connection {
   bool eof_ = false;
   bool stopped_ = false;     // reading stopped: close once the pending response (if any) is out
   uint64_t served_ = 0;
-  uint32_t max_headers_ = 0;
 
   Phase phase_ = Phase::Head;
   // head scanning
