@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=d.workers, help="worker processes (SO_REUSEPORT)")
     r.add_argument("--access-log", action="store_true", help="log every request (off by default)")
     r.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    r.add_argument("--max-body", type=int, default=d.max_body, help="default body limit in bytes (413 above)")
+    r.add_argument("--max-body", type=int, default=None, help="default body limit in bytes (413 above; 1 MiB)")
     r.add_argument("--max-connections", type=int, default=d.max_connections)
     r.add_argument("--header-timeout", type=float, default=d.header_timeout, help="seconds for a whole head")
     r.add_argument("--keepalive-timeout", type=float, default=d.keepalive_timeout)

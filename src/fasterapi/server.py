@@ -31,11 +31,11 @@ class Config:
     access_log: bool = False
     reuse_port: bool = True
     backlog: int = 1024
-    # limits (bytes / counts)
-    max_request_line: int = 8 * 1024
-    max_head: int = 16 * 1024
-    max_headers: int = 100
-    max_body: int = 1024 * 1024
+    # limits (bytes / counts); None: the app's own setting (FasterAPI(limits=...)) or the default
+    max_request_line: int | None = None
+    max_head: int | None = None
+    max_headers: int | None = None
+    max_body: int | None = None
     max_connections: int = 10000
     # deadlines (seconds)
     header_timeout: float = 10.0
@@ -47,12 +47,13 @@ class Config:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def limits(self) -> dict[str, int]:
-        return {
+        given = {
             "max_request_line": self.max_request_line,
             "max_head": self.max_head,
             "max_headers": self.max_headers,
             "max_body": self.max_body,
         }
+        return {k: v for k, v in given.items() if v is not None}
 
     def server_config(self) -> dict[str, int]:
         return {
@@ -66,10 +67,13 @@ class Config:
 
 
 def _engine_for(app: Any, config: Config) -> Any:
-    build = getattr(app, "_build_engine", None)
-    if build is None:
+    if getattr(app, "_build_engine", None) is None:
         raise TypeError(f"{app!r} is not a FasterAPI application")
-    return build(limits=config.limits())
+    limits = config.limits()
+    if limits:  # server options override the app's own limits
+        app.limits.update(limits)
+        app._engine = None
+    return app._build_engine()
 
 
 def _lifespan(app: Any) -> contextlib.AbstractAsyncContextManager[Any]:

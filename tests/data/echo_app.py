@@ -18,10 +18,11 @@ class EchoResponse:
 class EchoApp:
     def __init__(self) -> None:
         self._engine: Any = None
+        self.limits: dict[str, int] = {}
 
-    def _build_engine(self, limits: dict[str, int] | None = None) -> Any:
+    def _build_engine(self) -> Any:
         if self._engine is None:
-            self._engine = _core.Engine(self._echo, EchoResponse, None, self._error, limits or {})
+            self._engine = _core.Engine(self._echo, EchoResponse, None, self._error, self.limits)
             self._engine.python_routing = True
         return self._engine
 
