@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 RUNNER = Path(__file__).with_name("oracle_runner.py")
 ORACLE_VENV = ROOT / "build" / "oracle-venv"
-ORACLE_PACKAGES = ["fastapi", "httpx", "python-multipart"]
+# Pinned: the expected documents are those of this FastAPI release.
+ORACLE_PACKAGES = ["fastapi==0.165.0", "httpx", "python-multipart"]
 
 sys.path.insert(0, str(DATA))
 import openapi_apps  # noqa: E402
