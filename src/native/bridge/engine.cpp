@@ -129,13 +129,18 @@ void write_status_line(http::Buffer& out, int status) {
 
 bool bodyless_status(int status) { return status < 200 || status == 204 || status == 304; }
 
+void write_conn_header(http::Buffer& out, ConnHeader conn) {
+  if (conn == ConnHeader::Close) out.append("Connection: close\r\n");
+  else if (conn == ConnHeader::KeepAlive) out.append("Connection: keep-alive\r\n");
+}
+
 }  // namespace
 
-void write_500(http::Buffer& out, bool close) {
+void write_500(http::Buffer& out, ConnHeader conn) {
   static constexpr std::string_view body = "{\"detail\":\"Internal Server Error\"}";
   write_status_line(out, 500);
   out.append("Content-Type: application/json\r\n");
-  if (close) out.append("Connection: close\r\n");
+  write_conn_header(out, conn);
   out.append("Content-Length: ");
   append_uint(out, body.size());
   out.append("\r\n\r\n");
@@ -144,12 +149,12 @@ void write_500(http::Buffer& out, bool close) {
 
 // JSON body written straight into the output buffer after a head whose Content-Length is
 // reserved; the head is then slid against the body (or the body against the head).
-static int write_json_response(EngineObject* e, PyObject* value, int status, bool head_only, bool close,
+static int write_json_response(EngineObject* e, PyObject* value, int status, bool head_only, ConnHeader conn,
                                http::Buffer& out) {
   size_t start = out.size();
   write_status_line(out, status);
   out.append("Content-Type: application/json\r\n");
-  if (close) out.append("Connection: close\r\n");
+  write_conn_header(out, conn);
   out.append("Content-Length: ");
   constexpr size_t kDigits = 20;
   size_t cl_pos = out.size();
@@ -206,7 +211,7 @@ static bool as_bytes(PyObject* o, std::string_view& sv) {
   return false;
 }
 
-static int write_response_object(PyObject* result, bool head_only, bool close, http::Buffer& out) {
+static int write_response_object(PyObject* result, bool head_only, ConnHeader conn, http::Buffer& out) {
   PyObject* status_o = PyObject_GetAttrString(result, "status_code");
   if (!status_o) return -1;
   long status = PyLong_AsLong(status_o);
@@ -248,7 +253,7 @@ static int write_response_object(PyObject* result, bool head_only, bool close, h
     out.append(value);
     out.append("\r\n");
   }
-  if (close) out.append("Connection: close\r\n");
+  write_conn_header(out, conn);
   if (bodyless_status(int(status))) {
     out.append("\r\n");
   } else {
@@ -268,15 +273,19 @@ done:
   return rc;
 }
 
-int write_result(EngineObject* e, PyObject* result, int default_status, bool head_only, bool close,
+static bool plain_json_type(PyTypeObject* tp) {
+  return tp == &PyDict_Type || tp == &PyList_Type || tp == &PyUnicode_Type || tp == &PyLong_Type ||
+         tp == &PyFloat_Type || tp == &PyBool_Type || tp == Py_TYPE(Py_None) || tp == &PyTuple_Type;
+}
+
+int write_result(EngineObject* e, PyObject* result, int default_status, bool head_only, ConnHeader conn,
                  http::Buffer& out) {
-  PyTypeObject* tp = Py_TYPE(result);
-  if (tp != &PyDict_Type && tp != &PyList_Type && tp != &PyUnicode_Type) {
+  if (!plain_json_type(Py_TYPE(result))) {
     int is_resp = PyObject_IsInstance(result, e->response_type);
     if (is_resp < 0) return -1;
-    if (is_resp) return write_response_object(result, head_only, close, out);
+    if (is_resp) return write_response_object(result, head_only, conn, out);
   }
-  return write_json_response(e, result, default_status, head_only, close, out);
+  return write_json_response(e, result, default_status, head_only, conn, out);
 }
 
 // ---- running handlers -------------------------------------------------------------------------
@@ -296,7 +305,13 @@ struct Ctx {
   int status = 200;
   bool head_only = false;
   bool close = false;
+  bool http10 = false;
+  bool fast = false;  // the result came from a fast-path endpoint (may still need Python)
   int stage = 0;  // 0: the handler's result; 1: the error handler's result
+
+  ConnHeader conn_header() const {
+    return close ? ConnHeader::Close : http10 ? ConnHeader::KeepAlive : ConnHeader::None;
+  }
 
   PyObject* request_data() {
     if (!reqdata && req) reqdata = make_request_data(e->st, *req, path, match, *host, port);
@@ -315,7 +330,7 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out);
 http::HandleResult on_error(Ctx& c, http::Buffer& out) {
   if (c.stage > 0 || !c.e->error_handler || c.e->error_handler == Py_None) {
     PyErr_WriteUnraisable(c.e->error_handler ? c.e->error_handler : Py_None);
-    write_500(out, c.close);
+    write_500(out, c.conn_header());
     return http::HandleResult::Done;
   }
   PyObject *type, *value, *tb;
@@ -367,7 +382,28 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
       return http::HandleResult::Pending;
     }
   }
-  int rc = write_result(c.e, obj, c.status, c.head_only, c.close, out);
+  if (c.fast && !plain_json_type(Py_TYPE(obj))) {
+    // A Response from a fast-path endpoint that still needs Python (a body to collect,
+    // background tasks to schedule) goes through its _engine_finish() once.
+    c.fast = false;
+    int is_resp = PyObject_IsInstance(obj, c.e->response_type);
+    if (is_resp < 0) { Py_DECREF(obj); return on_error(c, out); }
+    if (is_resp) {
+      PyObject* nc = PyObject_GetAttrString(obj, "needs_collect");
+      PyObject* bg = nc ? PyObject_GetAttrString(obj, "background") : nullptr;
+      int needs = nc && bg ? (PyObject_IsTrue(nc) == 1 || bg != Py_None) : -1;
+      Py_XDECREF(nc);
+      Py_XDECREF(bg);
+      if (needs < 0) { Py_DECREF(obj); return on_error(c, out); }
+      if (needs) {
+        PyObject* next = PyObject_CallMethod(obj, "_engine_finish", nullptr);
+        Py_DECREF(obj);
+        if (!next) return on_error(c, out);
+        return finish(c, next, out);
+      }
+    }
+  }
+  int rc = write_result(c.e, obj, c.status, c.head_only, c.conn_header(), out);
   Py_DECREF(obj);
   if (rc < 0) return on_error(c, out);
   return http::HandleResult::Done;
@@ -455,6 +491,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   c.port = client_port;
   c.head_only = req.is_head;
   c.close = !req.keep_alive;
+  c.http10 = req.version_minor == 0;
   http::HandleResult hr;
   PyObject* result;
   if (match_.kind != router::Match::Found) {
@@ -512,6 +549,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
       for (size_t i = 0; i < n; ++i) Py_DECREF(args[i]);
       if (ok) {
         c.status = r.status;
+        c.fast = true;
         hr = result ? finish(c, result, out) : on_error(c, out);
         goto done;
       }

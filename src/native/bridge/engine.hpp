@@ -71,9 +71,12 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
 
 // Writes a handler's result (Response instance or JSON-able value) as a complete response.
 // Returns 0, or -1 with a Python exception set (out is left as it was).
-int write_result(EngineObject* e, PyObject* result, int default_status, bool head_only, bool close,
+// `conn` is how the connection continues: close it, keep it (HTTP/1.0 keep-alive must be said), or
+// nothing to say (HTTP/1.1 default).
+enum class ConnHeader { None, Close, KeepAlive };
+int write_result(EngineObject* e, PyObject* result, int default_status, bool head_only, ConnHeader conn,
                  http::Buffer& out);
 // 500 {"detail":"Internal Server Error"}.
-void write_500(http::Buffer& out, bool close);
+void write_500(http::Buffer& out, ConnHeader conn);
 
 }  // namespace fasterapi::bridge

@@ -123,6 +123,9 @@ void Server::accept_ready(int lfd) {
     std::string host;
     int port;
     peer_of(fd, host, port);
+    // The kernel reuses fd numbers at once: a connection closed earlier in this poll may still
+    // sit in the map (destroyed at its end). Nothing references it from here, so drop it now.
+    if (auto old = conns_.find(fd); old != conns_.end()) conns_.erase(old);
     auto c = std::make_unique<Conn>(fd, factory_(host, port), cfg_.limits);
     Conn* cp = c.get();
     cp->last_activity = now_ms();
@@ -257,7 +260,7 @@ void Server::close_conn(Conn& c) {
 
 void Server::destroy(int fd) {
   auto it = conns_.find(fd);
-  if (it != conns_.end() && it->second->dead) conns_.erase(it);
+  if (it != conns_.end() && it->second->dead) conns_.erase(it);  // (a live one reuses the fd)
 }
 
 int Server::poll(int timeout_ms) {
