@@ -183,6 +183,22 @@ class FasterAPI:
                 return JSONResponse(self.openapi())
 
             self.add_route(self.openapi_url, openapi, include_in_schema=False)
+        # Swagger UI's files come from a PyPI package and are served by the app itself, so /docs
+        # works without internet; with no package installed the pages use the CDN as FastAPI does.
+        asset_prefix = ""
+        if self.openapi_url and (self.docs_url or self.redoc_url):
+            from .openapi.docs import add_docs_static_route, local_asset_urls
+
+            if local_asset_urls("/"):
+                asset_prefix = add_docs_static_route(self)
+
+        def asset_urls(root_path: str, keys: tuple[str, ...]) -> dict[str, str]:
+            if not asset_prefix:
+                return {}
+            from .openapi.docs import local_asset_urls
+
+            return {k: v for k, v in local_asset_urls(root_path + asset_prefix).items() if k in keys}
+
         if self.openapi_url and self.docs_url:
 
             async def swagger_ui_html(req: Request) -> HTMLResponse:
@@ -199,6 +215,7 @@ class FasterAPI:
                     oauth2_redirect_url=oauth2_redirect_url,
                     init_oauth=self.swagger_ui_init_oauth,
                     swagger_ui_parameters=self.swagger_ui_parameters,
+                    **asset_urls(root_path, ("swagger_js_url", "swagger_css_url")),
                 )
 
             self.add_route(self.docs_url, swagger_ui_html, include_in_schema=False)
@@ -217,7 +234,9 @@ class FasterAPI:
 
                 root_path = req.scope.get("root_path", "").rstrip("/")
                 openapi_url = root_path + (self.openapi_url or "")
-                return get_redoc_html(openapi_url=openapi_url, title=f"{self.title} - ReDoc")
+                return get_redoc_html(
+                    openapi_url=openapi_url, title=f"{self.title} - ReDoc", **asset_urls(root_path, ("redoc_js_url",))
+                )
 
             self.add_route(self.redoc_url, redoc_html, include_in_schema=False)
 

@@ -1,8 +1,9 @@
-"""/docs and /redoc rendered by a real browser (Debian's headless chromium) from a real server.
+"""/docs rendered by a real browser (Debian's headless chromium) from a real server.
 
-No internet is needed: the pages load Swagger UI / ReDoc from the server itself. The rendered DOM
-must contain the operations of the app's /openapi.json, which proves the UI ran and read it.
-Set FASTERAPI_NO_BROWSER=1 to skip where chromium cannot be installed.
+No internet is needed: the page loads Swagger UI from the server itself (the swagger-ui-bundle-v2
+package). The rendered DOM must contain the operations of the app's /openapi.json, which proves the
+UI ran and read it. ReDoc has no PyPI package that ships it alone, so /redoc uses the CDN, as
+FastAPI does (docs/compatibility.md). Set FASTERAPI_NO_BROWSER=1 where chromium cannot be installed.
 """
 
 import os
@@ -43,7 +44,10 @@ def fetch(url: str) -> str:
         return response.read().decode()
 
 
-@pytest.mark.skipif("swagger-ui-bundle.js" not in local_assets(), reason="no Swagger UI package installed")
+def test_swagger_ui_assets_are_installed() -> None:
+    assert "swagger-ui-bundle.js" in local_assets() and "swagger-ui.css" in local_assets()
+
+
 def test_swagger_ui_renders_offline(serve, tmp_path: Path) -> None:
     server = serve("docs_app:app")
     html = fetch(server.url + "/docs")
@@ -55,19 +59,16 @@ def test_swagger_ui_renders_offline(serve, tmp_path: Path) -> None:
         assert text in dom, f"{text!r} not rendered"
 
 
-@pytest.mark.skipif("redoc.standalone.js" not in local_assets(), reason="no ReDoc package installed")
-def test_redoc_renders_offline(serve, tmp_path: Path) -> None:
+def test_redoc_page_points_at_the_redoc_script(serve) -> None:
     server = serve("docs_app:app")
-    dom = render(server.url + "/redoc", screenshot=Path(os.environ.get("FASTERAPI_SCREENSHOT_DIR", tmp_path)) / "redoc.png")
-    for text in ("Read Item", "Create Item", "Docs Browser Test"):
-        assert text in dom, f"{text!r} not rendered"
+    html = fetch(server.url + "/redoc")
+    assert "redoc.standalone.js" in html and "/openapi.json" in html
 
 
 def test_default_docs_page_renders_offline(serve) -> None:
     server = serve("docs_app:default_app")
     html = fetch(server.url + "/docs")
-    if "cdn.jsdelivr.net" in html:
-        pytest.xfail("FastAPI() /docs still points at the CDN: the app does not serve the local assets yet")
+    assert "cdn.jsdelivr.net" not in html
     dom = render(server.url + "/docs")
     for text in ("Read Item", "Create Item"):
         assert text in dom
