@@ -44,10 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--access-log", action="store_true", help="log every request (off by default)")
     r.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     r.add_argument("--max-body", type=int, default=None, help="default body limit in bytes (413 above; 1 MiB)")
-    r.add_argument("--max-connections", type=int, default=d.max_connections)
+    r.add_argument("--max-request-line", type=int, default=None, help="bytes (414 above; 8 KiB)")
+    r.add_argument("--max-head", type=int, default=None, help="bytes of a whole request head (431 above; 16 KiB)")
+    r.add_argument("--max-headers", type=int, default=None, help="header fields (431 above; 100, at most 128)")
+    r.add_argument("--max-pipelined", type=int, default=None, help="requests buffered behind a pending one (64)")
+    r.add_argument("--output-high-water", type=int, default=None, help="unsent bytes that pause reading (1 MiB)")
+    r.add_argument("--max-connections", type=int, default=d.max_connections, help="beyond: 503 and close")
+    r.add_argument("--backlog", type=int, default=d.backlog)
     r.add_argument("--header-timeout", type=float, default=d.header_timeout, help="seconds for a whole head")
     r.add_argument("--keepalive-timeout", type=float, default=d.keepalive_timeout)
-    r.add_argument("--body-timeout", type=float, default=d.body_timeout)
+    r.add_argument("--body-timeout", type=float, default=d.body_timeout, help="seconds, plus 1 s per --body-min-rate bytes")
+    r.add_argument("--body-min-rate", type=int, default=d.body_min_rate, help="bytes/second a body must keep up")
     r.add_argument("--write-timeout", type=float, default=d.write_timeout)
     r.add_argument("--shutdown-timeout", type=float, default=d.shutdown_timeout, help="drain deadline")
     return p
@@ -66,10 +73,17 @@ def main(argv: list[str] | None = None) -> None:
         workers=args.workers,
         access_log=args.access_log,
         max_body=args.max_body,
+        max_request_line=args.max_request_line,
+        max_head=args.max_head,
+        max_headers=args.max_headers,
+        max_pipelined=args.max_pipelined,
+        output_high_water=args.output_high_water,
         max_connections=args.max_connections,
+        backlog=args.backlog,
         header_timeout=args.header_timeout,
         keepalive_timeout=args.keepalive_timeout,
         body_timeout=args.body_timeout,
+        body_min_rate=args.body_min_rate,
         write_timeout=args.write_timeout,
         shutdown_timeout=args.shutdown_timeout,
     )

@@ -36,6 +36,8 @@ class Config:
     max_head: int | None = None
     max_headers: int | None = None
     max_body: int | None = None
+    max_pipelined: int | None = None  # requests buffered ahead of a pending response (x max_head bytes)
+    output_high_water: int | None = None  # stop reading a connection while more unsent bytes than this
     max_connections: int = 10000
     # deadlines (seconds)
     header_timeout: float = 10.0
@@ -52,6 +54,8 @@ class Config:
             "max_head": self.max_head,
             "max_headers": self.max_headers,
             "max_body": self.max_body,
+            "max_pipelined": self.max_pipelined,
+            "output_high_water": self.output_high_water,
         }
         return {k: v for k, v in given.items() if v is not None}
 
