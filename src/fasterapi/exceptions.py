@@ -85,3 +85,10 @@ class ResponseValidationError(ValidationException):
         lines = [f"{len(self._errors)} validation error{'s' if len(self._errors) != 1 else ''}:"]
         lines.extend(f"  {e}" for e in self._errors)
         return "\n".join(lines)
+
+
+class FastAPIDeprecationWarning(UserWarning):
+    """A deprecated FastAPI feature was used (FastAPI's warning class, for warning filters)."""
+
+
+FasterAPIDeprecationWarning = FastAPIDeprecationWarning
