@@ -326,10 +326,38 @@ struct CompletionObject {
 
 http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out);
 
+// The exception set now goes to logging.getLogger("fasterapi.error") with its traceback
+// (the error path only: importing is a dict lookup once logging is loaded).
+void log_exception(const char* message) {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  if (tb && value) PyException_SetTraceback(value, tb);
+  PyObject* logging = PyImport_ImportModule("logging");
+  PyObject* logger = logging ? PyObject_CallMethod(logging, "getLogger", "s", "fasterapi.error") : nullptr;
+  PyObject* r = nullptr;
+  if (logger) {
+    PyObject* kwargs = Py_BuildValue("{sO}", "exc_info", value ? value : Py_None);
+    PyObject* meth = PyObject_GetAttrString(logger, "error");
+    PyObject* args = Py_BuildValue("(s)", message);
+    if (kwargs && meth && args) r = PyObject_Call(meth, args, kwargs);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(meth);
+    Py_XDECREF(args);
+  }
+  if (!r) PyErr_WriteUnraisable(logger ? logger : Py_None);
+  Py_XDECREF(r);
+  Py_XDECREF(logger);
+  Py_XDECREF(logging);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+}
+
 // The exception set now: ask the Python layer's error handler for a response, or answer 500.
 http::HandleResult on_error(Ctx& c, http::Buffer& out) {
   if (c.stage > 0 || !c.e->error_handler || c.e->error_handler == Py_None) {
-    PyErr_WriteUnraisable(c.e->error_handler ? c.e->error_handler : Py_None);
+    log_exception("Exception in request handler");
     write_500(out, c.conn_header());
     return http::HandleResult::Done;
   }
