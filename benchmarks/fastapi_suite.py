@@ -148,8 +148,10 @@ def pytest_collectreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    with open(os.environ["FASTAPI_SUITE_RESULTS"], "w") as f:
-        json.dump(_RESULTS, f)
+    path = os.environ.get("FASTAPI_SUITE_RESULTS")
+    if path:
+        with open(path, "w") as f:
+            json.dump(_RESULTS, f)
 '''
 
 PYTEST_INI = """[pytest]

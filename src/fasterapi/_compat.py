@@ -135,10 +135,14 @@ class ModelField:
 
     @property
     def type_adapter(self) -> TypeAdapter[Any]:
-        """The adapter for JSON schema generation: annotation plus every FieldInfo attribute."""
+        """The adapter for JSON schema generation: annotation plus every FieldInfo attribute, and
+        the default even when it was given in the signature (`x: Annotated[int, Query()] = 0`),
+        where the marker's FieldInfo does not hold it (FastAPI documents it)."""
         if self._full_adapter is None:
             info = copy.copy(self.field_info)
             info.annotation = self.annotation
+            if self.default is not Undefined and info.default_factory is None:
+                info.default = self.default
             self._full_adapter = TypeAdapter(Annotated[self.annotation, info])
         return self._full_adapter
 

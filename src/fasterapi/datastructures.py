@@ -526,7 +526,7 @@ class UploadFile:
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core: Any, handler: Any) -> dict[str, Any]:
-        return {"type": "string", "format": "binary"}
+        return {"type": "string", "contentMediaType": "application/octet-stream"}
 
 
 def _validate_upload_file(value: Any) -> UploadFile:

@@ -72,6 +72,12 @@ class _BaseParam(FieldInfo):
             schema_extra.update(extra)
             kwargs["json_schema_extra"] = schema_extra
         forwarded = {k: v for k, v in kwargs.items() if v is not None and v is not _Unset}
+        alias = forwarded.get("alias")
+        if isinstance(alias, str):
+            # As FastAPI's params (and pydantic's Field()): the alias is also the validation and
+            # serialization alias, so models built from these FieldInfos use it.
+            forwarded.setdefault("validation_alias", alias)
+            forwarded.setdefault("serialization_alias", alias)
         if annotation is not None:
             forwarded["annotation"] = annotation
         super().__init__(default=default, **forwarded)

@@ -411,7 +411,15 @@ def get_body_field(*, flat_dependant: Dependant, name: str) -> ModelField | None
         if not isinstance(first.field_info, params.Form) or is_model_class(strip_optional(first.annotation)):
             return first
     model_name = "Body_" + name
-    fields = {f.alias: (f.annotation, f.field_info) for f in body_params}
+    fields: dict[str, Any] = {}
+    for f in body_params:
+        # Defaults given in the signature (`scope: Annotated[str, Form()] = ""`) are not on the
+        # marker's FieldInfo: put them there so the property is documented and not required.
+        info = copy.copy(f.field_info)
+        if f.default is not Undefined and info.default_factory is None:
+            info.default = f.default
+        info.alias = None if f.alias == f.name else f.alias
+        fields.setdefault(f.name, (f.annotation, info))
     try:
         body_model = create_model(model_name, **fields)  # type: ignore[call-overload]
     except Exception:

@@ -13,16 +13,14 @@ from `fasterapi.routing` and look-alikes work the same.
 
 from __future__ import annotations
 
-import copy
 import http.client
 import inspect
 import re
 import warnings
 from collections.abc import Iterable, Sequence
 from enum import Enum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import TypeAdapter, create_model
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
 from .. import params
@@ -176,6 +174,16 @@ class _UnsortedGenerateJsonSchema(GenerateJsonSchema):
     def sort(self, value: JsonSchemaValue, parent_key: str | None = None) -> JsonSchemaValue:
         return value
 
+    def bytes_schema(self, schema: Any) -> JsonSchemaValue:
+        # Binary strings the OpenAPI 3.1 way, as FastAPI writes them (not 3.0's `format: binary`);
+        # base64 when the model's config says so (`val_json_bytes`/`ser_json_bytes`).
+        json_schema: dict[str, Any] = {"type": "string", "contentMediaType": "application/octet-stream"}
+        mode = self._config.ser_json_bytes if self.mode == "serialization" else self._config.val_json_bytes
+        if mode == "base64":
+            json_schema["contentEncoding"] = "base64"
+        self.update_with_validations(json_schema, schema, self.ValidationsMapping.bytes)
+        return json_schema
+
 
 class _FieldSchemas:
     """Every field's JSON schema, generated in one pass so models are shared through $refs."""
@@ -189,12 +197,12 @@ class _FieldSchemas:
             if key in seen:
                 continue
             seen.add(key)
-            inputs.append((key, mode, _schema_adapter(field).core_schema))
+            inputs.append((key, mode, field.type_adapter.core_schema))
         schema_generator = generator(by_alias=True, ref_template=REF_TEMPLATE)
         self.mapping: dict[Any, JsonSchemaValue]
         mapping, definitions = schema_generator.generate_definitions(inputs=inputs)  # type: ignore[arg-type]
-        self.mapping = _binary_as_media_type(mapping)
-        self.definitions: dict[str, Any] = _binary_as_media_type(dict(definitions))
+        self.mapping = mapping
+        self.definitions: dict[str, Any] = dict(definitions)
 
     def schema(self, field: ModelField, mode: str) -> dict[str, Any]:
         json_schema = dict(self.mapping[((id(field), mode), mode)])
@@ -204,64 +212,6 @@ class _FieldSchemas:
         return json_schema
 
 
-def _schema_adapter(field: ModelField) -> TypeAdapter[Any]:
-    """The field's type with all its FieldInfo (constraints, title, examples...) and its default.
-
-    A default given in the signature (`x: Annotated[int, Query()] = 0`) is not on the marker's
-    FieldInfo, but FastAPI documents it, so it is put back here.
-    """
-    adapter = getattr(field, "_openapi_adapter", None)
-    if adapter is None:
-        info = copy.copy(field.field_info)
-        info.annotation = field.annotation
-        if field.default is not Undefined and info.default_factory is None:
-            info.default = field.default
-        adapter = TypeAdapter(Annotated[field.annotation, info])
-        field._openapi_adapter = adapter  # type: ignore[attr-defined]
-    return adapter
-
-
-def _binary_as_media_type(value: Any) -> Any:
-    """Binary strings (bytes, UploadFile) the OpenAPI 3.1 way, as current FastAPI writes them:
-    `contentMediaType: application/octet-stream` instead of 3.0's `format: binary`."""
-    if isinstance(value, dict):
-        if value.get("format") == "binary" and value.get("type") == "string":
-            value = {k: v for k, v in value.items() if k != "format"}
-            # Keep FastAPI's key order: type, contentMediaType, then the rest.
-            value = {"type": "string", "contentMediaType": "application/octet-stream", **value}
-        return {k: _binary_as_media_type(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_binary_as_media_type(v) for v in value]
-    return value
-
-
-def _body_field(route: Any) -> ModelField | None:
-    """The route's body as one field. For the combined `Body_<unique_id>` model, rebuilt here so
-    that defaults given in the signature (`scope: Annotated[str, Form()] = ""`) are documented
-    and do not make the property required."""
-    body_field: ModelField | None = getattr(route, "body_field", None)
-    if body_field is None or not body_field.name.startswith("Body_"):
-        return body_field
-    cached = getattr(route, "_openapi_body_field", None)
-    if cached is not None:
-        return cached
-    flat = get_flat_dependant(route.dependant, skip_repeats=True)
-    definitions: dict[str, Any] = {}
-    for field in flat.body_params:
-        info = copy.copy(field.field_info)
-        if field.default is not Undefined and info.default_factory is None:
-            info.default = field.default
-        info.alias = None if field.alias == field.name else field.alias
-        definitions[field.name] = (field.annotation, info)
-    try:
-        model = create_model(body_field.name, **definitions)  # type: ignore[call-overload]
-    except Exception:  # fall back to the route's own field
-        return body_field
-    rebuilt = ModelField(body_field.name, body_field.field_info, model, alias=body_field.alias)
-    route._openapi_body_field = rebuilt
-    return rebuilt
-
-
 def _collect_fields(routes: Sequence[Any], separate_io: bool) -> list[tuple[ModelField, str]]:
     output_mode = "serialization" if separate_io else "validation"
     fields: list[tuple[ModelField, str]] = []
@@ -269,7 +219,7 @@ def _collect_fields(routes: Sequence[Any], separate_io: bool) -> list[tuple[Mode
         flat = get_flat_dependant(route.dependant, skip_repeats=True)
         for attr, _ in _PARAM_LOCATIONS:
             fields.extend((f, "validation") for f in _flat_param_fields(getattr(flat, attr)))
-        body_field = _body_field(route)
+        body_field = getattr(route, "body_field", None)
         if body_field is not None:
             fields.append((body_field, "validation"))
         response_field = getattr(route, "response_field", None)
@@ -323,7 +273,7 @@ class _Builder:
     # ---- request body
 
     def request_body(self, route: Any) -> dict[str, Any] | None:
-        body_field = _body_field(route)
+        body_field = getattr(route, "body_field", None)
         if body_field is None:
             return None
         info = body_field.field_info
