@@ -1,4 +1,6 @@
-// Fuzz target for json/writer: each input is checked against simple reference implementations.
+// Fuzz target for json/writer: each input is checked against simple reference implementations,
+// then drives Buffer operations interleaved with JSON writes against a std::string model.
+// (Built by CMake with -DFASTERAPI_FUZZ=ON, see fuzz/README.md; the commands below also work.)
 //
 // libFuzzer:  clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -DFASTERAPI_LIBFUZZER
 //               -Isrc/native fuzz/json_fuzz.cpp src/native/json/writer.cpp -o json_fuzz
@@ -6,6 +8,7 @@
 //               fuzz/json_fuzz.cpp src/native/json/writer.cpp -o json_fuzz
 //             ./json_fuzz [iterations] [seed]     (random inputs; also runs files given as args)
 // Add -U__SSE2__ when compiling writer.cpp to exercise the portable (SWAR) scanner.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -51,15 +54,49 @@ std::string ref_string(const uint8_t* p, size_t n) {
   return r + "\"";
 }
 
+// The %.*e string whose digits are those of `s` (also %.*e, with `prec` decimals) plus `delta`
+// units in the last place (a neighbour of the correctly rounded string).
+std::string nudge_last_digit(const char* s, int prec, int delta) {
+  bool neg = s[0] == '-';
+  const char* m = s + neg;
+  const char* e = std::strchr(m, 'e');
+  uint64_t digits = 0;
+  for (const char* q = m; q < e; ++q)
+    if (*q != '.') digits = digits * 10 + uint64_t(*q - '0');
+  int exp = std::atoi(e + 1) - prec;  // value = digits * 10^exp
+  if (delta < 0 && digits == 0) return s;
+  digits = uint64_t(int64_t(digits) + delta);
+  std::string d = std::to_string(digits);
+  int e10 = exp + int(d.size()) - 1;             // a carry (999+1) or a borrow (100-1) moves it
+  while (d.size() > 1 && d.back() == '0') d.pop_back();
+  std::string out = neg ? "-" : "";
+  out += d.substr(0, 1);
+  if (d.size() > 1) out += "." + d.substr(1);
+  return out + "e" + std::to_string(e10);
+}
+
 // Python's repr(float), built from printf: the shortest %.*e that round-trips, then repr's layout.
+// Like repr (David Gay's shortest mode), a length at which the correctly rounded string does not
+// round-trip may still have a neighbouring string (last digit +-1) that does: that one wins.
 std::string ref_double(double v) {
   if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
   char buf[64];
-  for (int prec = 0; prec <= 17; ++prec) {
+  std::string found;
+  for (int prec = 0; prec <= 17 && found.empty(); ++prec) {
     std::snprintf(buf, sizeof buf, "%.*e", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
+    if (std::strtod(buf, nullptr) == v) {
+      found = buf;
+      break;
+    }
+    for (int delta : {-1, 1}) {
+      std::string c = nudge_last_digit(buf, prec, delta);
+      if (std::strtod(c.c_str(), nullptr) == v) {
+        found = c;
+        break;
+      }
+    }
   }
-  std::string s = buf;
+  std::string s = found;
   std::string sign;
   if (s[0] == '-') { sign = "-"; s.erase(0, 1); }
   size_t e = s.find('e');
@@ -116,10 +153,92 @@ void check_one(const uint8_t* data, size_t size) {
   }
 }
 
+// The writers append to a Buffer whose read cursor moves (a connection's output is consumed as
+// it is sent), so the input also drives a sequence of Buffer operations interleaved with JSON
+// writes, checked against a std::string model: growth, compaction (start_ > 0), truncate,
+// shrink and prepare/commit all keep the bytes exactly.
+void check_buffer_ops(const uint8_t* data, size_t size) {
+  Buffer b;
+  std::string model;
+  size_t i = 0;
+  auto take = [&](size_t want) {
+    size_t k = std::min(want, size - i);
+    const uint8_t* p = data + i;
+    i += k;
+    return std::string(reinterpret_cast<const char*>(p), k);
+  };
+  while (i < size) {
+    uint8_t op = data[i++];
+    size_t arg = i < size ? data[i++] : 0;
+    switch (op % 9) {
+      case 0: {  // raw append (sizes up to ~8 KiB to cross the 4 KiB growth step)
+        std::string s = take(arg);
+        if (op & 0x80) s.append(arg * 32, 'x');
+        b.append(s);
+        model += s;
+        break;
+      }
+      case 1:
+        b.push_back(static_cast<char>(arg));
+        model.push_back(static_cast<char>(arg));
+        break;
+      case 2: {  // consume (as a socket send would)
+        size_t k = std::min(model.size(), arg * (op & 0x80 ? 64 : 1));
+        b.consume(k);
+        model.erase(0, k);
+        break;
+      }
+      case 3: {  // write a JSON string from the next bytes
+        std::string s = take(arg);
+        fj::write_string(b, s);
+        model += ref_string(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+        break;
+      }
+      case 4: {
+        int64_t v = static_cast<int64_t>(arg * 0x0101010101010101ull) * ((op & 0x80) ? -1 : 1);
+        fj::write_int(b, v);
+        model += std::to_string(v);
+        break;
+      }
+      case 5: {
+        double d = (double(arg) - 128.0) / 7.0 * ((op & 0x80) ? 1e300 : 1.0);
+        if (fj::write_double(b, d)) model += ref_double(d);
+        break;
+      }
+      case 6: {  // prepare(n) + commit(k <= n)
+        size_t nprep = arg * 16 + 1;
+        char* w = b.prepare(nprep);
+        size_t k = std::min(nprep, size_t(op));
+        for (size_t j = 0; j < k; ++j) w[j] = static_cast<char>('a' + j % 26);
+        b.commit(k);
+        for (size_t j = 0; j < k; ++j) model.push_back(static_cast<char>('a' + j % 26));
+        break;
+      }
+      case 7: {  // roll back the tail
+        size_t keep = model.size() - std::min(model.size(), arg);
+        b.truncate(keep);
+        model.resize(keep);
+        break;
+      }
+      default:  // shrink (only acts when empty), or clear
+        if (op & 0x80) {
+          b.clear();
+          model.clear();
+        } else {
+          b.shrink(arg * 64);
+        }
+        break;
+    }
+    if (b.size() != model.size() || std::string(b.view()) != model) fail("Buffer ops", std::string(b.view()), model);
+    if (b.empty() != model.empty()) fail("Buffer empty()", "", "");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_one(data, size);
+  check_buffer_ops(data, size);
   return 0;
 }
 

@@ -123,31 +123,35 @@ void Server::accept_ready(int lfd) {
     std::string host;
     int port;
     peer_of(fd, host, port);
-    // The kernel reuses fd numbers at once: a connection closed earlier in this poll may still
-    // sit in the map (destroyed at its end). Nothing references it from here, so drop it now.
-    if (auto old = conns_.find(fd); old != conns_.end()) conns_.erase(old);
-    auto c = std::make_unique<Conn>(fd, factory_(host, port), cfg_.limits);
-    Conn* cp = c.get();
-    cp->last_activity = now_ms();
-    cp->dispatcher->link->conn = &cp->proto;
-    cp->dispatcher->link->kick = [this, fd] {
-      auto it = conns_.find(fd);
-      if (it == conns_.end() || it->second->dead) return;
-      Conn& conn = *it->second;
-      flush(conn);
-      if (!conn.dead && !conn.proto.pending()) {
-        conn.proto.resume();
-        flush(conn);
-      }
-    };
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.fd = fd;
-    cp->events = ev.events;
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-    conns_.emplace(fd, std::move(c));
-    ++stats_.accepted;
+    adopt(fd, host, port);
   }
+}
+
+void Server::adopt(int fd, const std::string& host, int port) {
+  // The kernel reuses fd numbers at once: a connection closed earlier in this poll may still
+  // sit in the map (destroyed at its end). Nothing references it from here, so drop it now.
+  if (auto old = conns_.find(fd); old != conns_.end()) conns_.erase(old);
+  auto c = std::make_unique<Conn>(fd, factory_(host, port), cfg_.limits);
+  Conn* cp = c.get();
+  cp->last_activity = now_ms();
+  cp->dispatcher->link->conn = &cp->proto;
+  cp->dispatcher->link->kick = [this, fd] {
+    auto it = conns_.find(fd);
+    if (it == conns_.end() || it->second->dead) return;
+    Conn& conn = *it->second;
+    flush(conn);
+    if (!conn.dead && !conn.proto.pending()) {
+      conn.proto.resume();
+      flush(conn);
+    }
+  };
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  cp->events = ev.events;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+  conns_.emplace(fd, std::move(c));
+  ++stats_.accepted;
 }
 
 void Server::on_readable(Conn& c) {

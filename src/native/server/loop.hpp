@@ -43,6 +43,9 @@ class Server {
   // Throws std::runtime_error with errno text on failure.
   int listen(const std::string& host, int port, bool reuse_port, int backlog = 1024);
   int epoll_fd() const { return epfd_; }
+  // Serves an already connected non-blocking stream socket (e.g. one end of a socketpair, as the
+  // fuzz target does) exactly as an accepted one; the Server owns and closes fd from now on.
+  void adopt(int fd, const std::string& host, int port);
   // Handles ready events, waiting at most timeout_ms (0: do not block). Returns events handled.
   int poll(int timeout_ms);
   // Enforces deadlines; cheap, call every ~100-250 ms.
