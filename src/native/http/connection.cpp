@@ -217,6 +217,13 @@ int Connection::scan_head() {
   const size_t n = in_.size();
   const size_t max_rl = limits_.max_request_line;
   const size_t max_head = limits_.max_head;
+  // The request line is over its limit: if the head limit was crossed at an earlier byte (only
+  // possible when max_head < max_request_line), that one answers, as it would have had the bytes
+  // arrived one by one.
+  auto line_too_long = [&]() {
+    size_t at = line_start_ + max_rl + 1 + (d[line_start_ + max_rl] == '\r' ? 1 : 0);  // bytes when 414 fires
+    return at > max_head + 1 ? 431 : 414;
+  };
   while (scanned_ < n) {
     const char* nl = static_cast<const char*>(std::memchr(d + scanned_, '\n', n - scanned_));
     if (!nl) {
@@ -227,7 +234,7 @@ int Connection::scan_head() {
     scanned_ = e + 1;
     size_t raw = e - line_start_;
     char last = raw ? d[e - 1] : '\0';
-    if (lines_ == 0 && line_overflow(raw, last, max_rl)) return 414;
+    if (lines_ == 0 && line_overflow(raw, last, max_rl)) return line_too_long();
     if (e + 1 > max_head) return 431;
     if (last != '\r') return 400;  // bare LF (RFC 9112 2.2: we do not accept LF alone)
     size_t len = raw - 1;
@@ -252,7 +259,7 @@ int Connection::scan_head() {
     line_start_ = scanned_;
   }
   size_t avail = n - line_start_;
-  if (lines_ == 0 && avail && line_overflow(avail, d[n - 1], max_rl)) return 414;
+  if (lines_ == 0 && avail && line_overflow(avail, d[n - 1], max_rl)) return line_too_long();
   if (n > max_head) return 431;
   return 0;
 }
