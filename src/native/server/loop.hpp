@@ -43,6 +43,10 @@ class Server {
   // Throws std::runtime_error with errno text on failure.
   int listen(const std::string& host, int port, bool reuse_port, int backlog = 1024);
   int epoll_fd() const { return epfd_; }
+  // Watch one more fd of the owner's (an eventfd or timerfd that other threads or timers make
+  // readable): poll() calls on_ready() when it is. Not a connection; never closed by the Server.
+  void watch(int fd, std::function<void()> on_ready);
+  void unwatch(int fd);
   // Serves an already connected non-blocking stream socket (e.g. one end of a socketpair, as the
   // fuzz target does) exactly as an accepted one; the Server owns and closes fd from now on.
   void adopt(int fd, const std::string& host, int port);
@@ -73,6 +77,7 @@ class Server {
   DispatcherFactory factory_;
   int epfd_ = -1;
   std::vector<int> listen_fds_;
+  std::vector<std::pair<int, std::function<void()>>> watches_;
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
   std::vector<int> doomed_;  // fds to destroy at the end of this poll (never mid-dispatch)
   bool draining_ = false;
