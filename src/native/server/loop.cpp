@@ -267,6 +267,25 @@ void Server::destroy(int fd) {
   if (it != conns_.end() && it->second->dead) conns_.erase(it);  // (a live one reuses the fd)
 }
 
+void Server::watch(int fd, std::function<void()> on_ready) {
+  unwatch(fd);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+    throw std::runtime_error(std::string("epoll_ctl(watch): ") + strerror(errno));
+  watches_.emplace_back(fd, std::move(on_ready));
+}
+
+void Server::unwatch(int fd) {
+  for (size_t i = 0; i < watches_.size(); ++i)
+    if (watches_[i].first == fd) {
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+      watches_.erase(watches_.begin() + long(i));
+      return;
+    }
+}
+
 int Server::poll(int timeout_ms) {
   epoll_event events[256];
   int n = epoll_wait(epfd_, events, 256, timeout_ms);
@@ -275,6 +294,11 @@ int Server::poll(int timeout_ms) {
     bool is_listen = false;
     for (int l : listen_fds_) if (l == fd) is_listen = true;
     if (is_listen) { accept_ready(fd); continue; }
+    if (!watches_.empty()) {
+      std::function<void()> cb;
+      for (auto& w : watches_) if (w.first == fd) cb = w.second;
+      if (cb) { cb(); continue; }
+    }
     auto it = conns_.find(fd);
     if (it == conns_.end() || it->second->dead) continue;
     Conn& c = *it->second;
