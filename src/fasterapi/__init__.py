@@ -5,6 +5,14 @@
 
 __version__ = "0.1.0"
 
+
+def get_include() -> str:
+    """The directory holding fasterapi_native.h, for building native route handlers."""
+    import os
+
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+
+
 from . import status as status
 from .applications import FastAPI as FastAPI
 from .applications import FasterAPI as FasterAPI

@@ -7,6 +7,7 @@ builds the native engine (`_build_engine`, see docs/architecture.md for the cont
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +29,7 @@ from .routing import (
     APIRouter,
     BaseRoute,
     Lifespan,
+    NativeRoute,
     Route,
     _catch_all,
     _handle_error,
@@ -287,6 +289,27 @@ class FasterAPI:
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.router.route(path, methods=methods, name=name, include_in_schema=include_in_schema)
 
+    def add_native_route(
+        self,
+        methods: str | Sequence[str],
+        path: str,
+        *,
+        library: str | os.PathLike[str],
+        symbol: str,
+        release_gil: bool = False,
+        **kwargs: Any,
+    ) -> NativeRoute:
+        """Serve `path` with a C ABI handler from a shared library (include/fasterapi_native.h).
+
+        `app.add_native_route("GET", "/fast", library="./libfast.so", symbol="fast")`: the library
+        is loaded now; the engine calls `symbol` for matching requests without entering Python.
+        `release_gil=True` releases the GIL while the handler runs (for handlers that take long).
+        Other keyword arguments document the route in OpenAPI (summary, description, tags, ...).
+        """
+        return self.router.add_native_route(
+            methods, path, library=library, symbol=symbol, release_gil=release_gil, **kwargs
+        )
+
     def include_router(self, router: APIRouter, **kwargs: Any) -> None:
         self.router.include_router(router, **kwargs)
 
@@ -405,7 +428,13 @@ class FasterAPI:
             if isinstance(route, APIRoute):
                 plan = None if python_routing else route.fast_plan(_core)
                 body_limit = -1 if route.body_limit is None else route.body_limit
-                engine.add_route(sorted(route.methods), route.path, route.handle, plan, body_limit)
+                # Constant and native routes are served by the engine alone; with middleware every
+                # request goes through Python, so they run as ordinary routes there.
+                engine.add_route(
+                    sorted(route.methods), route.path, route.handle, plan, body_limit,
+                    static=getattr(route, "static", False) and not python_routing,
+                    native=None if python_routing else getattr(route, "native", None),
+                )
             elif isinstance(route, Route):
                 engine.add_route(sorted(route.methods), route.path, route.handle, None, -1)
         if python_routing:

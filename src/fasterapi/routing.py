@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
+import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -373,9 +374,11 @@ class APIRoute(BaseRoute):
         generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
         body_limit: int | None = None,
         blocking: bool = False,
+        static: bool = False,
     ) -> None:
         self.path = path
         self.endpoint = endpoint
+        self.static = static
         if isinstance(response_model, DefaultPlaceholder):
             return_annotation = get_typed_return_annotation(endpoint)
             if inspect.isclass(return_annotation) and issubclass(return_annotation, Response):
@@ -459,6 +462,8 @@ class APIRoute(BaseRoute):
             self.dependant.body_plan = self._body_plan  # type: ignore[attr-defined]
         self._is_coroutine = _is_async_callable(endpoint)
         self._has_dependencies = bool(self.dependant.dependencies)
+        if static:
+            _check_constant_route(self)
         self._app: Any = None
         self._bind_common()
 
@@ -686,6 +691,121 @@ class APIRoute(BaseRoute):
 
     def __repr__(self) -> str:
         return f"APIRoute(path={self.path!r}, name={self.name!r}, methods={sorted(self.methods)!r})"
+
+
+def _check_constant_route(route: APIRoute) -> None:
+    """static=True: the first response is replayed for every request, so the endpoint must not
+    depend on the request (no parameters, dependencies, Request/Response/BackgroundTasks)."""
+    dependant = route._flat_dependant
+    top = route.dependant
+    if (
+        route.param_convertors
+        or dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or top.dependencies
+        or top.request_param_name
+        or top.http_connection_param_name
+        or top.response_param_name
+        or top.background_tasks_param_name
+        or top.security_scopes_param_name
+        or top.websocket_param_name
+    ):
+        raise FastAPIError(
+            f"static=True needs a constant endpoint: {route.name!r} ({route.path}) takes request data or "
+            "dependencies; its first response would be replayed for every request"
+        )
+
+
+_NATIVE_ANNOTATIONS: dict[str, Any] = {"int": int, "float": float, "uuid": uuid.UUID}
+
+
+def _native_endpoint(path: str, symbol: str) -> Callable[..., Any]:
+    """A stand-in endpoint whose signature lists the path parameters, for OpenAPI and url_path_for."""
+
+    def endpoint(**kwargs: Any) -> Any:  # never called: the engine (or NativeHandler) serves the route
+        raise RuntimeError("native route endpoints are not callable")
+
+    _, _, convertors = compile_path(path)
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=_NATIVE_ANNOTATIONS.get(conv, str))
+            for name, conv in convertors.items()
+        ]
+    )
+    endpoint.__name__ = endpoint.__qualname__ = symbol
+    endpoint.__doc__ = None
+    return endpoint
+
+
+class NativeRoute(APIRoute):
+    """A path operation served by a C ABI handler from a shared library (fasterapi_native.h).
+
+    The engine matches it in the same router as Python routes and calls the handler without
+    making Python objects or calling Python. OpenAPI documents it like any route (path parameters
+    as strings, or int/float/UUID for `{x:int}`-style convertors; summary, description, tags,
+    responses, response_class and friends as given). When every request is routed in Python
+    (an app with middleware), the same handler runs through `NativeHandler.__call__`.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        library: str | os.PathLike[str],
+        symbol: str,
+        methods: set[str] | list[str] | None = None,
+        release_gil: bool = False,
+        native: Any = None,
+        name: str | None = None,
+        response_class: type[Response] = Response,
+        **kwargs: Any,
+    ) -> None:
+        from . import _core
+
+        library = os.fspath(library)
+        if os.sep in library:
+            library = os.path.abspath(library)
+        self.library = library
+        self.symbol = symbol
+        self.release_gil = release_gil
+        self.native = native if native is not None else _core.NativeHandler(library, symbol, release_gil)
+        self._native_kwargs = dict(kwargs, name=name, response_class=response_class)
+        super().__init__(
+            path,
+            _native_endpoint(path, symbol),
+            response_model=None,
+            methods=methods or ["GET"],
+            name=name or symbol,
+            response_class=response_class,
+            **kwargs,
+        )
+
+    def copy_with(self, *, prefix: str, tags: list[Any], include_in_schema: bool) -> NativeRoute:
+        """The same handler under a router prefix (include_router)."""
+        kwargs = dict(self._native_kwargs, tags=tags, include_in_schema=include_in_schema)
+        return NativeRoute(
+            prefix + self.path, library=self.library, symbol=self.symbol, methods=sorted(self.methods),
+            release_gil=self.release_gil, native=self.native, **kwargs,
+        )
+
+    def _bind_common(self) -> None:
+        super()._bind_common()
+        self._run = self._run_native
+
+    def fast_plan(self, core: Any) -> None:
+        return None
+
+    def _run_native(self, data: Any, path_params: dict[str, Any], request: Request | None) -> Response:
+        status, headers, body = self.native(data, path_params)
+        response = Response(body, status_code=status)
+        response.raw_headers = [(name.lower(), value) for name, value in headers]
+        return response
+
+    def __repr__(self) -> str:
+        return f"NativeRoute(path={self.path!r}, symbol={self.symbol!r}, methods={sorted(self.methods)!r})"
 
 
 _SCALAR_KINDS = {int: "int", float: "float", str: "str", bool: "bool"}
@@ -927,6 +1047,7 @@ class APIRouter:
         generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
         body_limit: int | None = None,
         blocking: bool = False,
+        static: bool = False,
     ) -> None:
         route_class = route_class_override or self.route_class
         responses = responses or {}
@@ -967,6 +1088,7 @@ class APIRouter:
             generate_unique_id_function=current_generate_unique_id,
             body_limit=body_limit,
             blocking=blocking,
+            **({"static": True} if static else {}),
         )
         self.routes.append(route)
 
@@ -1026,6 +1148,34 @@ class APIRouter:
 
         return decorator
 
+    def add_native_route(
+        self,
+        methods: str | Sequence[str],
+        path: str,
+        *,
+        library: str | os.PathLike[str],
+        symbol: str,
+        release_gil: bool = False,
+        **kwargs: Any,
+    ) -> NativeRoute:
+        """Serve `path` with a C ABI handler from a shared library (see fasterapi_native.h).
+
+        `library` is loaded now (a relative path is resolved against the current directory);
+        `kwargs` are documentation options (summary, description, tags, responses, ...).
+        """
+        route = NativeRoute(
+            self.prefix + path,
+            methods=[methods] if isinstance(methods, str) else list(methods),
+            library=library,
+            symbol=symbol,
+            release_gil=release_gil,
+            tags=[*self.tags, *(kwargs.pop("tags", None) or [])],
+            include_in_schema=kwargs.pop("include_in_schema", True) and self.include_in_schema,
+            **kwargs,
+        )
+        self.routes.append(route)
+        return route
+
     def mount(self, path: str, app: Any, name: str | None = None) -> None:
         self.routes.append(Mount(self.prefix + path, app=app, name=name))
 
@@ -1058,7 +1208,13 @@ class APIRouter:
                     )
         responses = responses or {}
         for route in router.routes:
-            if isinstance(route, APIRoute):
+            if isinstance(route, NativeRoute):
+                self.routes.append(route.copy_with(
+                    prefix=self.prefix + prefix,
+                    tags=[*(tags or []), *route.tags],
+                    include_in_schema=route.include_in_schema and self.include_in_schema and include_in_schema,
+                ))
+            elif isinstance(route, APIRoute):
                 combined_responses = {**responses, **route.responses}
                 use_response_class = get_value_or_default(
                     route.response_class, router.default_response_class, default_response_class,
@@ -1100,6 +1256,7 @@ class APIRouter:
                     generate_unique_id_function=current_generate_unique_id,
                     body_limit=route.body_limit,
                     blocking=route.blocking,
+                    static=getattr(route, "static", False),
                 )
             elif isinstance(route, Route):
                 methods = sorted(route.methods - {"HEAD"}) if route.methods else None

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "bridge/native_route.hpp"
+#include "bridge/perf.hpp"
 #include "bridge/pyjson.hpp"
 #include "bridge/request_data.hpp"
 #include "http/response.hpp"
@@ -149,8 +151,12 @@ void write_500(http::Buffer& out, ConnHeader conn) {
 
 // JSON body written straight into the output buffer after a head whose Content-Length is
 // reserved; the head is then slid against the body (or the body against the head).
+static int write_json_via_dumps(EngineObject* e, PyObject* value, int status, bool head_only, ConnHeader conn,
+                                http::Buffer& out);
+
 static int write_json_response(EngineObject* e, PyObject* value, int status, bool head_only, ConnHeader conn,
                                http::Buffer& out) {
+  if (e->perf->dumps) return write_json_via_dumps(e, value, status, head_only, conn, out);
   size_t start = out.size();
   write_status_line(out, status);
   out.append("Content-Type: application/json\r\n");
@@ -188,6 +194,29 @@ static int write_json_response(EngineObject* e, PyObject* value, int status, boo
     std::memmove(base + cl_pos + d + 4, base + body_start, len);
     out.truncate(cl_pos + d + 4 + len);
   }
+  return 0;
+}
+
+// The comparison path for benchmarks (engine.json_via_dumps): dumps(value, default) -> bytes, then
+// the bytes are copied into the output after the head, as a framework rendering with json.dumps does.
+static int write_json_via_dumps(EngineObject* e, PyObject* value, int status, bool head_only, ConnHeader conn,
+                                http::Buffer& out) {
+  PyObject* args[] = {value, e->json_default ? e->json_default : Py_None};
+  PyObject* body = PyObject_Vectorcall(e->perf->dumps, args, 2, nullptr);
+  if (!body) return -1;
+  if (!PyBytes_Check(body)) {
+    Py_DECREF(body);
+    PyErr_SetString(PyExc_TypeError, "json_via_dumps: dumps must return bytes");
+    return -1;
+  }
+  write_status_line(out, status);
+  out.append("Content-Type: application/json\r\n");
+  write_conn_header(out, conn);
+  out.append("Content-Length: ");
+  append_uint(out, uint64_t(PyBytes_GET_SIZE(body)));
+  out.append("\r\n\r\n");
+  if (!head_only) out.append(PyBytes_AS_STRING(body), size_t(PyBytes_GET_SIZE(body)));
+  Py_DECREF(body);
   return 0;
 }
 
@@ -308,13 +337,17 @@ struct Ctx {
   bool http10 = false;
   bool fast = false;  // the result came from a fast-path endpoint (may still need Python)
   int stage = 0;  // 0: the handler's result; 1: the error handler's result
+  int static_route = -1;  // a constant route whose response is to be captured
 
   ConnHeader conn_header() const {
     return close ? ConnHeader::Close : http10 ? ConnHeader::KeepAlive : ConnHeader::None;
   }
 
   PyObject* request_data() {
-    if (!reqdata && req) reqdata = make_request_data(e->st, *req, path, match, *host, port);
+    if (!reqdata && req) {
+      reqdata = make_request_data(e->st, *req, path, match, *host, port);
+      ++e->perf->counters.request_data;
+    }
     return reqdata;
   }
 };
@@ -385,6 +418,7 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
     PyObject* res = nullptr;
     PySendResult r = PyIter_Send(obj, Py_None, &res);
     if (r == PYGEN_RETURN) {
+      stage_mark(kCallEnd);
       Py_DECREF(obj);
       obj = res;
     } else if (r == PYGEN_ERROR) {
@@ -437,6 +471,13 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
   return http::HandleResult::Done;
 }
 
+// A constant route's first complete response (a GET answered without a Connection header) is kept
+// and replayed from then on.
+void capture_route_response(EngineObject* e, int route, const http::Buffer& out, size_t from) {
+  Route& r = (*e->routes)[size_t(route)];
+  if (!r.static_response) r.static_response = capture_static(out, from);
+}
+
 PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
   // done(task): called by the asyncio task when the handler finishes.
   auto* comp = reinterpret_cast<CompletionObject*>(self);
@@ -448,7 +489,10 @@ PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
   if (!conn) Py_RETURN_NONE;  // the client went away: drop the response
   if (conn->draining()) c->close = true;
   PyObject* res = PyObject_CallMethod(task, "result", nullptr);
+  size_t out_before = conn->output().size();
   http::HandleResult hr = res ? finish(*c, res, conn->output()) : on_error(*c, conn->output());
+  if (hr == http::HandleResult::Done && c->static_route >= 0 && c->stage == 0)
+    capture_route_response(c->e, c->static_route, conn->output(), out_before);
   if (hr == http::HandleResult::Done) {
     conn->complete();
     if (c->link->kick) c->link->kick();
@@ -487,6 +531,7 @@ BridgeDispatcher::BridgeDispatcher(EngineObject* e, std::string host, int port)
 BridgeDispatcher::~BridgeDispatcher() { Py_DECREF(engine); }
 
 bool BridgeDispatcher::route(const http::Request& req) {
+  stage_mark(kRouteStart);
   if (needs_decode(req.path, false)) percent_decode(req.path, path_, false);
   else path_.assign(req.path);
   if (engine->python_routing) {
@@ -496,6 +541,7 @@ bool BridgeDispatcher::route(const http::Request& req) {
     engine->router->match(req.method, path_, match_);
   }
   routed_ = true;
+  stage_mark(kRouteEnd);
   return match_.kind == router::Match::Found;
 }
 
@@ -508,6 +554,7 @@ uint64_t BridgeDispatcher::body_limit(const http::Request& head) {
 }
 
 http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buffer& out) {
+  stage_mark(kHandleStart);
   if (!routed_) route(req);
   routed_ = false;
   size_t out_before = out.size();
@@ -524,11 +571,32 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   PyObject* result;
   if (match_.kind != router::Match::Found) {
     PyObject* rd = c.request_data();
+    ++engine->perf->counters.python_path;
+    stage_mark(kCallStart);
     result = rd ? PyObject_Vectorcall(engine->app_handler, &rd, 1, nullptr) : nullptr;
+    stage_mark(kCallEnd);
     hr = result ? finish(c, result, out) : on_error(c, out);
   } else {
     Route& r = (*engine->routes)[size_t(match_.route)];
     result = nullptr;
+    if (r.static_response) {
+      // A constant route: the captured response, with this request's Date and Connection.
+      ++engine->perf->counters.static_hits;
+      stage_mark(kCallStart);
+      stage_mark(kCallEnd);
+      write_static(*r.static_response, c.head_only, c.conn_header(), out);
+      hr = http::HandleResult::Done;
+      goto done;
+    }
+    if (r.native) {
+      // A C ABI handler: no Python object made, no Python API called (see fasterapi_native.h).
+      ++engine->perf->counters.native_calls;
+      run_native(reinterpret_cast<NativeHandlerObject*>(r.native), req, path_, match_, client_host, client_port,
+                 c.conn_header(), out);
+      hr = http::HandleResult::Done;
+      goto done;
+    }
+    if (r.is_static && !c.head_only && c.conn_header() == ConnHeader::None) c.static_route = match_.route;
     if (r.has_plan) {
       // The fast path: native conversions, one vectorcall; anything unusual -> the Python handler.
       constexpr size_t kMax = 24;
@@ -551,8 +619,13 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
           if (!p.default_value) { ok = false; break; }
           v = Py_NewRef(p.default_value);
         } else {
-          v = convert(p.kind, raw);
-          if (!v) { PyErr_Clear(); ok = false; break; }
+          PerfState& pf = *engine->perf;
+          v = pf.pool_params && p.kind != ParamKind::Bool ? pf.pool.get(int(p.kind), raw) : nullptr;
+          if (!v) {
+            v = convert(p.kind, raw);
+            if (!v) { PyErr_Clear(); ok = false; break; }
+            if (pf.pool_params && p.kind != ParamKind::Bool) pf.pool.put(int(p.kind), raw, v);
+          }
         }
         args[n++] = v;
       }
@@ -573,7 +646,12 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
           else args[n++] = v;
         }
       }
-      if (ok) result = PyObject_Vectorcall(r.endpoint, args, 0, r.kwnames);
+      if (ok) {
+        ++engine->perf->counters.fast_path;
+        stage_mark(kCallStart);
+        result = PyObject_Vectorcall(r.endpoint, args, 0, r.kwnames);
+        stage_mark(kCallEnd);
+      }
       for (size_t i = 0; i < n; ++i) Py_DECREF(args[i]);
       if (ok) {
         c.status = r.status;
@@ -584,11 +662,17 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
     }
     {
       PyObject* rd = c.request_data();
+      ++engine->perf->counters.python_path;
+      stage_mark(kCallStart);
       result = rd ? PyObject_Vectorcall(r.handler, &rd, 1, nullptr) : nullptr;
+      stage_mark(kCallEnd);
       hr = result ? finish(c, result, out) : on_error(c, out);
     }
   }
 done:
+  if (c.static_route >= 0 && hr == http::HandleResult::Done && c.stage == 0)
+    capture_route_response(engine, c.static_route, out, out_before);
+  stage_mark(kHandleEnd);
   Py_CLEAR(c.reqdata);  // a pending completion holds its own reference
   if (engine->access_log != Py_None && hr == http::HandleResult::Done) {
     // The status is read back from the status line just written ("HTTP/1.1 NNN").

@@ -13,6 +13,8 @@ namespace fasterapi::bridge {
 
 enum class ParamSource { Path, Query };
 enum class ParamKind { Int, Float, Str, Bool };
+struct StaticResponse;  // native_route.hpp
+struct PerfState;       // perf.hpp
 
 struct PlanParam {
   std::string key;           // path parameter name or query alias
@@ -31,6 +33,9 @@ struct Route {
   int status = 200;
   std::vector<PlanParam> params;
   int64_t body_limit = -1;
+  bool is_static = false;                                 // constant route: its first response replayed
+  std::shared_ptr<const StaticResponse> static_response;  // set once captured (native_route.hpp)
+  PyObject* native = nullptr;                             // _core.NativeHandler: served without Python
 };
 
 struct EngineObject {
@@ -47,6 +52,7 @@ struct EngineObject {
   http::Limits* limits;
   int python_routing;
   PyObject* weakrefs;
+  PerfState* perf;  // switches and counters (perf.hpp)
 };
 
 // One per connection: owns scratch space for the request in flight.

@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include "bridge/engine.hpp"
+#include "bridge/native_route.hpp"
+#include "bridge/perf.hpp"
 #include "bridge/pyjson.hpp"
 #include "bridge/state.hpp"
 #include "server/loop.hpp"
@@ -55,6 +57,7 @@ PyObject* engine_new(PyTypeObject* tp, PyObject*, PyObject*) {
   self->router = new router::Router();
   self->routes = new std::vector<Route>();
   self->limits = new fh::Limits();
+  self->perf = new PerfState();
   self->access_log = Py_NewRef(Py_None);
   return reinterpret_cast<PyObject*>(self);
 }
@@ -85,6 +88,7 @@ void clear_route(Route& r) {
   Py_CLEAR(r.endpoint);
   Py_CLEAR(r.kwnames);
   Py_CLEAR(r.body_validator);
+  Py_CLEAR(r.native);
   for (auto& p : r.params) Py_CLEAR(p.default_value);
 }
 
@@ -102,8 +106,10 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
       Py_VISIT(r.handler);
       Py_VISIT(r.endpoint);
       Py_VISIT(r.body_validator);
+      Py_VISIT(r.native);
       for (auto& p : r.params) Py_VISIT(p.default_value);
     }
+  if (self->perf) Py_VISIT(self->perf->dumps);
   return 0;
 }
 
@@ -117,6 +123,10 @@ int engine_clear(PyObject* o) {
   Py_CLEAR(self->access_log);
   if (self->routes)
     for (auto& r : *self->routes) clear_route(r);
+  if (self->perf) {
+    Py_CLEAR(self->perf->dumps);
+    self->perf->pool.clear();
+  }
   return 0;
 }
 
@@ -129,6 +139,7 @@ void engine_dealloc(PyObject* o) {
   delete self->router;
   delete self->routes;
   delete self->limits;
+  delete self->perf;
   tp->tp_free(o);
   Py_DECREF(tp);
 }
@@ -145,16 +156,21 @@ bool parse_kind(PyObject* s, ParamKind& k) {
   return true;
 }
 
-// add_route(methods, path, handler, plan=None, body_limit=-1)
+// add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None)
 PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   auto* self = reinterpret_cast<EngineObject*>(o);
-  static const char* names[] = {"methods", "path", "handler", "plan", "body_limit", nullptr};
-  PyObject *methods_o, *handler, *plan = Py_None;
+  static const char* names[] = {"methods", "path", "handler", "plan", "body_limit", "static", "native", nullptr};
+  PyObject *methods_o, *handler, *plan = Py_None, *native = Py_None;
   const char* path;
   long long body_limit = -1;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OsO|OL", const_cast<char**>(names), &methods_o, &path, &handler, &plan,
-                                   &body_limit))
+  int is_static = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OsO|OLpO", const_cast<char**>(names), &methods_o, &path, &handler, &plan,
+                                   &body_limit, &is_static, &native))
     return nullptr;
+  if (native != Py_None && !PyObject_TypeCheck(native, self->st->native_type)) {
+    PyErr_SetString(PyExc_TypeError, "native must be a fasterapi._core.NativeHandler or None");
+    return nullptr;
+  }
   std::vector<std::string> methods;
   PyObject* seq = PySequence_Fast(methods_o, "methods must be a sequence of str");
   if (!seq) return nullptr;
@@ -167,6 +183,8 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   Route r;
   r.handler = Py_NewRef(handler);
   r.body_limit = body_limit;
+  r.is_static = is_static;
+  if (native != Py_None) r.native = Py_NewRef(native);
   if (plan != Py_None) {
     // (endpoint, is_async, status_code, params, body)
     PyObject *endpoint, *is_async, *params, *body;
@@ -246,7 +264,8 @@ PyObject* engine_connection(PyObject* o, PyObject* args, PyObject* kw);
 
 PyMethodDef engine_methods[] = {
     {"add_route", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_add_route)),
-     METH_VARARGS | METH_KEYWORDS, "add_route(methods, path, handler, plan=None, body_limit=-1)"},
+     METH_VARARGS | METH_KEYWORDS,
+     "add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None)"},
     {"match", engine_match, METH_VARARGS, "match(method, path) -> (route index | allow | None, params)"},
     {"connection", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_connection)),
      METH_VARARGS | METH_KEYWORDS, "connection(client=('testclient', 50000)) -> an in-memory Connection"},
@@ -266,8 +285,62 @@ PyObject* engine_routes(PyObject* o, void*) {
 PyObject* engine_max_body(PyObject* o, void*) {
   return PyLong_FromUnsignedLongLong(reinterpret_cast<EngineObject*>(o)->limits->max_body);
 }
+PyObject* engine_stats(PyObject* o, void*) {
+  const PerfCounters& c = reinterpret_cast<EngineObject*>(o)->perf->counters;
+  return Py_BuildValue("{sKsKsKsKsK}", "fast_path", (unsigned long long)c.fast_path, "python_path",
+                       (unsigned long long)c.python_path, "request_data", (unsigned long long)c.request_data,
+                       "static_hits", (unsigned long long)c.static_hits, "native_calls",
+                       (unsigned long long)c.native_calls);
+}
+PyObject* engine_json_via_dumps_get(PyObject* o, void*) {
+  return PyBool_FromLong(reinterpret_cast<EngineObject*>(o)->perf->dumps != nullptr);
+}
+int engine_json_via_dumps_set(PyObject* o, PyObject* v, void*) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  int on = v ? PyObject_IsTrue(v) : 0;
+  if (on < 0) return -1;
+  PyObject* fn = nullptr;
+  if (on) {
+    PyObject* mod = PyImport_ImportModule("fasterapi.responses");
+    if (!mod) return -1;
+    fn = PyObject_GetAttrString(mod, "_py_dumps");
+    Py_DECREF(mod);
+    if (!fn) return -1;
+  }
+  Py_XSETREF(self->perf->dumps, fn);
+  return 0;
+}
+PyObject* engine_zero_copy_get(PyObject* o, void*) {
+  return PyLong_FromLongLong(reinterpret_cast<EngineObject*>(o)->perf->zero_copy_min);
+}
+int engine_zero_copy_set(PyObject* o, PyObject* v, void*) {
+  long long n = v ? PyLong_AsLongLong(v) : -1;
+  if (n == -1 && PyErr_Occurred()) return -1;
+  reinterpret_cast<EngineObject*>(o)->perf->zero_copy_min = n < 0 ? -1 : n;
+  return 0;
+}
+PyObject* engine_pool_get(PyObject* o, void*) {
+  return PyBool_FromLong(reinterpret_cast<EngineObject*>(o)->perf->pool_params);
+}
+int engine_pool_set(PyObject* o, PyObject* v, void*) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  int on = v ? PyObject_IsTrue(v) : 0;
+  if (on < 0) return -1;
+  self->perf->pool_params = on;
+  if (!on) self->perf->pool.clear();
+  return 0;
+}
 PyGetSetDef engine_getset[] = {{"route_count", engine_routes, nullptr, "number of routes", nullptr},
                                {"max_body", engine_max_body, nullptr, "default body limit", nullptr},
+                               {"stats", engine_stats, nullptr,
+                                "counters: fast_path, python_path, request_data, static_hits, native_calls", nullptr},
+                               {"json_via_dumps", engine_json_via_dumps_get, engine_json_via_dumps_set,
+                                "benchmark switch: render JSON results with json.dumps -> bytes -> copy", nullptr},
+                               {"zero_copy_min", engine_zero_copy_get, engine_zero_copy_set,
+                                "bytes/str Response bodies at least this long are sent from the object itself "
+                                "(-1: always copy)", nullptr},
+                               {"pool_params", engine_pool_get, engine_pool_set,
+                                "reuse converted fast-path parameter objects (str/int/float) by their raw text", nullptr},
                                {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyType_Slot engine_slots[] = {{Py_tp_new, reinterpret_cast<void*>(engine_new)},
@@ -693,7 +766,8 @@ int core_exec(PyObject* m) {
       {&request_spec, &st->request_type, "RequestData"},
       {&connection_spec, &st->connection_type, "Connection"},
       {&server_spec, &st->server_type, "Server"},
-      {&completion_spec, &st->completion_type, "Completion"}};
+      {&completion_spec, &st->completion_type, "Completion"},
+      {&native_spec, &st->native_type, "NativeHandler"}};
   for (auto& t : types) {
     PyObject* tp = PyType_FromModuleAndSpec(m, t.spec, nullptr);
     if (!tp) return -1;
@@ -702,6 +776,7 @@ int core_exec(PyObject* m) {
   }
   st->required = PyObject_CallNoArgs(reinterpret_cast<PyObject*>(&PyBaseObject_Type));
   if (!st->required || PyModule_AddObjectRef(m, "REQUIRED", st->required) < 0) return -1;
+  if (PyModule_AddFunctions(m, bench_methods) < 0) return -1;
   return 0;
 }
 
@@ -713,6 +788,7 @@ int core_traverse(PyObject* m, visitproc visit, void* arg) {
   Py_VISIT(st->connection_type);
   Py_VISIT(st->server_type);
   Py_VISIT(st->completion_type);
+  Py_VISIT(st->native_type);
   Py_VISIT(st->required);
   return 0;
 }
@@ -724,6 +800,7 @@ int core_clear(PyObject* m) {
   Py_CLEAR(st->connection_type);
   Py_CLEAR(st->server_type);
   Py_CLEAR(st->completion_type);
+  Py_CLEAR(st->native_type);
   Py_CLEAR(st->required);
   return 0;
 }

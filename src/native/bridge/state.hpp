@@ -12,6 +12,7 @@ struct ModuleState {
   PyTypeObject* connection_type;
   PyTypeObject* server_type;
   PyTypeObject* completion_type;
+  PyTypeObject* native_type;  // NativeHandler (native_route.cpp)
   PyObject* required;  // the _core.REQUIRED sentinel
 };
 
@@ -31,5 +32,8 @@ extern PyType_Spec request_spec;
 extern PyType_Spec connection_spec;
 extern PyType_Spec server_spec;
 extern PyType_Spec completion_spec;
+extern PyType_Spec native_spec;
+// Benchmark entry points (bench.cpp), added to the module in exec.
+extern PyMethodDef bench_methods[];
 
 }  // namespace fasterapi::bridge

@@ -1,0 +1,235 @@
+// Benchmark entry points behind docs/performance.md: per-stage timings of one request through an
+// in-memory connection, allocations per request, and the cost of the socket write.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "bridge/engine.hpp"
+#include "bridge/perf.hpp"
+#include "bridge/state.hpp"
+
+namespace fasterapi::bridge {
+
+thread_local StageMarks* t_stage_marks = nullptr;
+
+namespace {
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+double median(std::vector<double>& v) {
+  if (v.empty()) return 0;
+  size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + long(mid), v.end());
+  return v[mid];
+}
+
+EngineObject* engine_arg(PyObject* m, PyObject* engine) {
+  if (!PyObject_TypeCheck(engine, state_of(m)->engine_type)) {
+    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
+    return nullptr;
+  }
+  return reinterpret_cast<EngineObject*>(engine);
+}
+
+// Feeds one request through `conn`; false (with an exception set) unless it completed at once.
+bool one_request(http::Connection& conn, const char* data, size_t len) {
+  conn.on_data(data, len);
+  conn.output().clear();
+  if (PyErr_Occurred()) return false;
+  if (conn.pending() || conn.should_close()) {
+    PyErr_SetString(PyExc_RuntimeError, "request did not complete synchronously (or closed the connection)");
+    return false;
+  }
+  return true;
+}
+
+// bench_stages(engine, request, iterations) -> {stage: median ns}
+PyObject* bench_stages(PyObject* m, PyObject* args) {
+  PyObject* engine;
+  Py_buffer req;
+  long long iterations;
+  if (!PyArg_ParseTuple(args, "Oy*L", &engine, &req, &iterations)) return nullptr;
+  EngineObject* e = engine_arg(m, engine);
+  if (!e) { PyBuffer_Release(&req); return nullptr; }
+  http::Limits limits = *e->limits;
+  BridgeDispatcher d(e, "bench", 1);
+  http::Connection conn(limits, d);
+  d.link->conn = &conn;
+  const char* data = static_cast<const char*>(req.buf);
+  size_t len = size_t(req.len);
+  std::vector<double> total, route, dispatch, handler, serialize, rest;
+  size_t n = size_t(std::max(1LL, iterations));
+  for (auto* v : {&total, &route, &dispatch, &handler, &serialize, &rest}) v->reserve(n);
+  StageMarks marks{};
+  bool ok = true;
+  for (int i = 0; i < 1000 && ok; ++i) ok = one_request(conn, data, len);  // warm-up, unprofiled
+  t_stage_marks = &marks;
+  for (size_t i = 0; i < n && ok; ++i) {
+    marks = StageMarks{};
+    uint64_t t0 = now_ns();
+    conn.on_data(data, len);
+    uint64_t t1 = now_ns();
+    conn.output().clear();
+    if (PyErr_Occurred() || conn.pending() || conn.should_close()) {
+      ok = false;
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "request did not complete synchronously");
+      break;
+    }
+    const uint64_t* t = marks.t;
+    double r = double(t[kRouteEnd] - t[kRouteStart]);
+    uint64_t call_start = t[kCallStart] ? t[kCallStart] : t[kHandleStart];
+    uint64_t call_end = t[kCallEnd] ? t[kCallEnd] : call_start;
+    double dsp = double(call_start - t[kHandleStart]);
+    double h = double(call_end - call_start);
+    double s = double(t[kHandleEnd] - call_end);
+    double tot = double(t1 - t0);
+    total.push_back(tot);
+    route.push_back(r);
+    dispatch.push_back(dsp);
+    handler.push_back(h);
+    serialize.push_back(s);
+    rest.push_back(tot - r - dsp - h - s);
+  }
+  t_stage_marks = nullptr;
+  PyBuffer_Release(&req);
+  if (!ok) return nullptr;
+  return Py_BuildValue("{sdsdsdsdsdsd}", "total", median(total), "parse", median(rest), "route", median(route),
+                       "dispatch", median(dispatch), "handler", median(handler), "serialize", median(serialize));
+}
+
+// ---- allocation counting: a hook around the object and mem allocators -------------------------
+
+struct CountingAlloc {
+  PyMemAllocatorEx orig;
+  uint64_t mallocs = 0, reallocs = 0, bytes = 0;
+};
+CountingAlloc g_counts[2];  // [0]: PYMEM_DOMAIN_MEM, [1]: PYMEM_DOMAIN_OBJ (plain data, no PyObject*)
+
+void* count_malloc(void* ctx, size_t n) {
+  auto* c = static_cast<CountingAlloc*>(ctx);
+  ++c->mallocs;
+  c->bytes += n;
+  return c->orig.malloc(c->orig.ctx, n);
+}
+void* count_calloc(void* ctx, size_t k, size_t n) {
+  auto* c = static_cast<CountingAlloc*>(ctx);
+  ++c->mallocs;
+  c->bytes += k * n;
+  return c->orig.calloc(c->orig.ctx, k, n);
+}
+void* count_realloc(void* ctx, void* p, size_t n) {
+  auto* c = static_cast<CountingAlloc*>(ctx);
+  ++c->reallocs;
+  return c->orig.realloc(c->orig.ctx, p, n);
+}
+void count_free(void* ctx, void* p) {
+  auto* c = static_cast<CountingAlloc*>(ctx);
+  c->orig.free(c->orig.ctx, p);
+}
+
+// bench_allocs(engine, request, iterations) -> {"mem": n, "obj": n, "realloc": n, "bytes": n} per
+// request: calls into CPython's allocators (PyMem_* and PyObject_* domains) while serving it.
+PyObject* bench_allocs(PyObject* m, PyObject* args) {
+  PyObject* engine;
+  Py_buffer req;
+  long long iterations;
+  if (!PyArg_ParseTuple(args, "Oy*L", &engine, &req, &iterations)) return nullptr;
+  EngineObject* e = engine_arg(m, engine);
+  if (!e) { PyBuffer_Release(&req); return nullptr; }
+  http::Limits limits = *e->limits;
+  BridgeDispatcher d(e, "bench", 1);
+  http::Connection conn(limits, d);
+  d.link->conn = &conn;
+  const char* data = static_cast<const char*>(req.buf);
+  size_t len = size_t(req.len);
+  bool ok = true;
+  for (int i = 0; i < 1000 && ok; ++i) ok = one_request(conn, data, len);
+  long long n = std::max(1LL, iterations);
+  const PyMemAllocatorDomain domains[2] = {PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ};
+  PyMemAllocatorEx hook{nullptr, count_malloc, count_calloc, count_realloc, count_free};
+  for (int k = 0; k < 2 && ok; ++k) {
+    g_counts[k] = CountingAlloc{};
+    PyMem_GetAllocator(domains[k], &g_counts[k].orig);
+    hook.ctx = &g_counts[k];
+    PyMem_SetAllocator(domains[k], &hook);
+  }
+  for (long long i = 0; i < n && ok; ++i) ok = one_request(conn, data, len);
+  for (int k = 0; k < 2; ++k) PyMem_SetAllocator(domains[k], &g_counts[k].orig);
+  PyBuffer_Release(&req);
+  if (!ok) return nullptr;
+  double dn = double(n);
+  return Py_BuildValue("{sdsdsdsd}", "mem", double(g_counts[0].mallocs) / dn, "obj", double(g_counts[1].mallocs) / dn,
+                       "realloc", double(g_counts[0].reallocs + g_counts[1].reallocs) / dn, "bytes",
+                       double(g_counts[0].bytes + g_counts[1].bytes) / dn);
+}
+
+// bench_send(response, iterations) -> median ns of one send() of `response` on a TCP loopback
+// connection (TCP_NODELAY, the receiver drains between sends, outside the timing).
+PyObject* bench_send(PyObject*, PyObject* args) {
+  Py_buffer resp;
+  long long iterations;
+  if (!PyArg_ParseTuple(args, "y*L", &resp, &iterations)) return nullptr;
+  int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = -1, sfd = -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof addr;
+  bool ok = lfd >= 0 && bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && listen(lfd, 1) == 0 &&
+            getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &alen) == 0;
+  if (ok) {
+    cfd = socket(AF_INET, SOCK_STREAM, 0);
+    ok = cfd >= 0 && connect(cfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  if (ok) ok = (sfd = accept(lfd, nullptr, nullptr)) >= 0;
+  std::vector<double> times;
+  if (ok) {
+    int one = 1;
+    setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::vector<char> sink(size_t(resp.len) + 65536);
+    long long n = std::max(1LL, iterations);
+    times.reserve(size_t(n));
+    for (long long i = 0; i < n + 100 && ok; ++i) {
+      uint64_t t0 = now_ns();
+      ssize_t w = send(sfd, resp.buf, size_t(resp.len), MSG_NOSIGNAL);
+      uint64_t t1 = now_ns();
+      if (w != resp.len) { ok = false; break; }
+      if (i >= 100) times.push_back(double(t1 - t0));
+      size_t got = 0;
+      while (got < size_t(resp.len)) {
+        ssize_t r = recv(cfd, sink.data(), sink.size(), 0);
+        if (r <= 0) { ok = false; break; }
+        got += size_t(r);
+      }
+    }
+  }
+  for (int fd : {lfd, cfd, sfd})
+    if (fd >= 0) close(fd);
+  PyBuffer_Release(&resp);
+  if (!ok) return PyErr_SetFromErrno(PyExc_OSError);
+  return PyFloat_FromDouble(median(times));
+}
+
+}  // namespace
+
+PyMethodDef bench_methods[] = {
+    {"bench_stages", bench_stages, METH_VARARGS,
+     "bench_stages(engine, request, iterations) -> {stage: median ns}: parse (and framing), route, dispatch "
+     "(arguments, body validation), handler, serialize, total"},
+    {"bench_allocs", bench_allocs, METH_VARARGS,
+     "bench_allocs(engine, request, iterations) -> CPython allocator calls per request"},
+    {"bench_send", bench_send, METH_VARARGS,
+     "bench_send(response, iterations) -> median ns of one send() on a TCP loopback connection"},
+    {nullptr, nullptr, 0, nullptr}};
+
+}  // namespace fasterapi::bridge
