@@ -45,6 +45,7 @@ TEST_DEPS = {
     "pydantic-settings": "pydantic_settings",
     "pyyaml": "yaml",
     "pytest-timeout": "pytest_timeout",
+    "email-validator": "email_validator",
 }
 
 # Areas whose subject is something FasterAPI does not provide (see docs/compatibility.md).

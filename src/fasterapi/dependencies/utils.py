@@ -555,29 +555,55 @@ def _param_model_from(
     errors: list[Any],
     multi: bool,
 ) -> None:
+    """`Annotated[Model, Query()]` (and Header/Cookie): the model's fields by their request keys,
+    plus every other parameter so the model's `extra` policy applies, as FastAPI does."""
     data: dict[str, Any] = {}
-    known = set()
+    processed: set[str] = set()
+    present = False
+    renamed: dict[str, str] = {}  # model key -> request key (header names with dashes)
+    is_header = location == "header"
     for request_key, model_key, is_sequence in keys:
-        known.add(request_key)
+        processed.add(request_key)
+        if is_header and request_key != model_key.lower():
+            processed.add(model_key.lower())  # the unconverted name is not an extra header
+            renamed[model_key] = request_key
         if is_sequence and multi:
             found = source.getlist(request_key)
             if found:
                 data[model_key] = found
+                present = True
         else:
             found = source.get(request_key)
             if found is not None:
                 data[model_key] = found
+                present = True
+    items = source.multi_items() if hasattr(source, "multi_items") else source.items()
+    grouped: dict[str, list[Any]] = {}
+    for key, value in items:
+        if key not in processed:
+            grouped.setdefault(key, []).append(value)
+    for key, found in grouped.items():
+        data.setdefault(key, found[0] if len(found) == 1 else found)
     model = strip_optional(field.annotation)
-    if model.model_config.get("extra") == "forbid":
-        # Unknown parameters must reach the model so it can reject them.
-        items = source.multi_items() if hasattr(source, "multi_items") else source.items()
-        for key, value in items:
-            if key not in known and key not in data:
-                data[key] = value
+    if field.annotation is not model and not (
+        present or (model.model_config.get("extra") in ("allow", "forbid") and data)
+    ):
+        # `Annotated[Model | None, Query()] = None` and none of its parameters given.
+        if field.required:
+            errors.append(_missing((location,)))
+        else:
+            values[field.name] = field.get_default()
+        return
     try:
         values[field.name] = field._validate_python(data)
     except ValidationError as exc:
-        errors.extend(regenerate_errors(exc.errors(include_url=False), (location,)))
+        new_errors = regenerate_errors(exc.errors(include_url=False), (location,))
+        if renamed:
+            for error in new_errors:
+                loc = error["loc"]
+                if len(loc) > 1 and loc[1] in renamed:
+                    error["loc"] = (loc[0], renamed[loc[1]], *loc[2:])
+        errors.extend(new_errors)
 
 
 def _is_json_content_type(content_type: str | None) -> bool:

@@ -123,7 +123,7 @@ def _default_status_code(route: Any) -> str:
 
 
 def _field_title(field: ModelField) -> str:
-    return field.field_info.title or field.alias.title().replace("_", " ")
+    return field.field_info.title or getattr(field, "openapi_title", None) or field.alias.title().replace("_", " ")
 
 
 def _flat_param_fields(fields: Iterable[ModelField]) -> list[ModelField]:
@@ -147,6 +147,7 @@ def _param_model_fields(field: ModelField, model: type) -> list[ModelField]:
     if cached is not None:
         return cached
     outer = field.field_info
+    optional = not field.required or strip_optional(field.annotation) is not field.annotation
     fields = []
     for name, info in model.model_fields.items():  # type: ignore[attr-defined]
         alias = info.alias or name
@@ -159,6 +160,9 @@ def _param_model_fields(field: ModelField, model: type) -> list[ModelField]:
         marker.metadata = list(info.metadata)
         marker.include_in_schema = getattr(outer, "include_in_schema", True)
         sub = ModelField(name, marker, info.annotation, alias=alias, default=info.default)
+        sub.openapi_title = (info.alias or name).title().replace("_", " ")  # not the header name
+        if optional:
+            sub.required = False  # `Annotated[Model | None, Query()] = None`: nothing is required
         fields.append(sub)
     _param_model_cache[key] = fields
     return fields
