@@ -7,6 +7,7 @@ builds the native engine (`_build_engine`, see docs/architecture.md for the cont
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from .exception_handlers import (
 from .exceptions import RequestValidationError, StarletteHTTPException, WebSocketRequestValidationError
 from .middleware import Middleware
 from .requests import Request
-from .responses import HTMLResponse, JSONResponse, Response
+from .responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from .routing import (
     APIRoute,
     APIRouter,
@@ -452,8 +453,17 @@ class FasterAPI:
         return self._route(req, None)
 
     def _error_handler(self, req: Any, exc: Exception) -> Any:
-        """Engine callback for exceptions raised on the native fast path."""
-        return _handle_error(self, lambda: Request(req, req.path_params, self), exc, catch_all=True)
+        """Engine callback for exceptions raised by handlers (and fast-path endpoints).
+
+        An exception no handler takes is logged and answered as Starlette's ServerErrorMiddleware
+        does: 500 `text/plain` "Internal Server Error"."""
+        try:
+            result = _handle_error(self, lambda: Request(req, req.path_params, self), exc, catch_all=True)
+        except Exception as unhandled:
+            return _server_error_response(unhandled)
+        if inspect.isawaitable(result):
+            return _await_error_response(result)
+        return result
 
     # Exceptions that escape the middleware stack (or fast-path endpoints) end here.
 
@@ -516,6 +526,18 @@ class FasterAPI:
             if inspect.isawaitable(result):
                 result = await result
             return result
+
+
+def _server_error_response(exc: BaseException) -> Response:
+    logging.getLogger("fasterapi.error").error("Exception in request handler", exc_info=exc)
+    return PlainTextResponse("Internal Server Error", status_code=500)
+
+
+async def _await_error_response(result: Awaitable[Response]) -> Response:
+    try:
+        return await result
+    except Exception as exc:
+        return _server_error_response(exc)
 
 
 FastAPI = FasterAPI

@@ -617,7 +617,8 @@ class APIRoute(BaseRoute):
                 if stack is not None:
                     # Yield dependencies see the exception (and may replace it with their own).
                     ctx.stack = None
-                    await stack.__aexit__(type(exc), exc, exc.__traceback__)
+                    if await stack.__aexit__(type(exc), exc, exc.__traceback__):
+                        raise FastAPIError(_SWALLOWED_BY_DEPENDENCY) from exc
                 raise
             stack = ctx.stack
             if stack is not None:
@@ -808,6 +809,12 @@ class NativeRoute(APIRoute):
         return f"NativeRoute(path={self.path!r}, symbol={self.symbol!r}, methods={sorted(self.methods)!r})"
 
 
+_SWALLOWED_BY_DEPENDENCY = (
+    "Response not awaited. There's a high chance that the application code is raising an exception "
+    "and a dependency with yield has a block with a bare except, or a block with except Exception, "
+    "and is not raising the exception again. Read more about it in the docs: "
+    "https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/#dependencies-with-yield-and-except"
+)
 _SCALAR_KINDS = {int: "int", float: "float", str: "str", bool: "bool"}
 _UNFINISHED_NAMES = frozenset({"StreamingResponse", "FileResponse", "EventSourceResponse", "BackgroundTask", "BackgroundTasks"})
 
