@@ -81,6 +81,7 @@ class FasterAPI:
         separate_input_output_schemas: bool = True,
         openapi_external_docs: dict[str, Any] | None = None,
         limits: dict[str, Any] | None = None,
+        strict_content_type: bool = Default(True),
         **extra: Any,
     ) -> None:
         self.debug = debug
@@ -124,6 +125,7 @@ class FasterAPI:
             include_in_schema=include_in_schema,
             responses=responses,
             generate_unique_id_function=generate_unique_id_function,
+            strict_content_type=strict_content_type,
         )
         self.exception_handlers: dict[Any, Callable[..., Any]] = dict(exception_handlers or {})
         self.exception_handlers.setdefault(StarletteHTTPException, http_exception_handler)

@@ -370,6 +370,7 @@ class APIRoute(BaseRoute):
         response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
         dependency_overrides_provider: Any = None,
         callbacks: list[BaseRoute] | None = None,
+        strict_content_type: bool | DefaultPlaceholder = Default(True),
         openapi_extra: dict[str, Any] | None = None,
         generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
         body_limit: int | None = None,
@@ -408,6 +409,11 @@ class APIRoute(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
         self.methods: set[str] = {m.upper() for m in (methods or ["GET"])}
         self.body_limit = body_limit
+        # FastAPI >= 0.13x: a JSON body needs a JSON Content-Type (a missing one is not JSON).
+        self.strict_content_type = strict_content_type
+        self._strict_json = bool(
+            strict_content_type.value if isinstance(strict_content_type, DefaultPlaceholder) else strict_content_type
+        )
         self.blocking = blocking
         if isinstance(generate_unique_id_function, DefaultPlaceholder):
             self.unique_id = generate_unique_id_function.value(self)
@@ -560,6 +566,7 @@ class APIRoute(BaseRoute):
 
     def _run_sync(self, data: Any, path_params: dict[str, Any], request: Request | None) -> Any:
         ctx = RequestContext(data, path_params, self._app, request)
+        ctx.strict_json = self._strict_json
         try:
             if self.body_limit is not None and self._too_large(data):
                 raise HTTPException(status_code=413)
@@ -589,6 +596,7 @@ class APIRoute(BaseRoute):
 
     async def _run_async(self, data: Any, path_params: dict[str, Any], request: Request | None) -> Response:
         ctx = RequestContext(data, path_params, self._app, request)
+        ctx.strict_json = self._strict_json
         try:
             try:
                 if self.body_limit is not None and self._too_large(data):
@@ -994,6 +1002,7 @@ class APIRouter:
         on_startup: Sequence[Callable[[], Any]] | None = None,
         on_shutdown: Sequence[Callable[[], Any]] | None = None,
         lifespan: Lifespan | None = None,
+        strict_content_type: bool | DefaultPlaceholder = Default(True),
         deprecated: bool | None = None,
         include_in_schema: bool = True,
         generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
@@ -1017,6 +1026,7 @@ class APIRouter:
         self.on_startup: list[Callable[[], Any]] = list(on_startup or [])
         self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or [])
         self.lifespan_context: Lifespan | None = lifespan
+        self.strict_content_type = strict_content_type
         self.deprecated = deprecated
         self.include_in_schema = include_in_schema
         self.generate_unique_id_function = generate_unique_id_function
@@ -1049,6 +1059,7 @@ class APIRouter:
         response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
         name: str | None = None,
         route_class_override: type[APIRoute] | None = None,
+        strict_content_type: bool | DefaultPlaceholder = Default(True),
         callbacks: list[BaseRoute] | None = None,
         openapi_extra: dict[str, Any] | None = None,
         generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(generate_unique_id),
@@ -1057,6 +1068,11 @@ class APIRouter:
         static: bool = False,
     ) -> None:
         route_class = route_class_override or self.route_class
+        current_strict = get_value_or_default(strict_content_type, self.strict_content_type)
+        if not isinstance(current_strict, DefaultPlaceholder):
+            kwargs_strict: dict[str, Any] = {"strict_content_type": current_strict}
+        else:
+            kwargs_strict = {}
         responses = responses or {}
         combined_responses = {**self.responses, **responses}
         current_response_class = get_value_or_default(response_class, self.default_response_class)
@@ -1095,6 +1111,7 @@ class APIRouter:
             generate_unique_id_function=current_generate_unique_id,
             body_limit=body_limit,
             blocking=blocking,
+            **kwargs_strict,
             **({"static": True} if static else {}),
         )
         self.routes.append(route)
@@ -1190,6 +1207,7 @@ class APIRouter:
         self,
         router: APIRouter,
         *,
+        strict_content_type: bool | DefaultPlaceholder = Default(True),
         prefix: str = "",
         tags: list[str | Enum] | None = None,
         dependencies: Sequence[params.Depends] | None = None,
@@ -1262,6 +1280,10 @@ class APIRouter:
                     openapi_extra=route.openapi_extra,
                     generate_unique_id_function=current_generate_unique_id,
                     body_limit=route.body_limit,
+                    strict_content_type=get_value_or_default(
+                        getattr(route, "strict_content_type", Default(True)), router.strict_content_type,
+                        strict_content_type, self.strict_content_type,
+                    ),
                     blocking=route.blocking,
                     static=getattr(route, "static", False),
                 )

@@ -13,9 +13,8 @@ connection) and the same normalized result for every split. Cases with `limits` 
 started with the matching --max-* flags; cases with the driver's FLAG_PENDING a server whose
 handler really awaits (every response through the engine's Pending path).
 
-Known divergence (strict xfail): for an absolute-form request-target the Python side only sees
-the Host header, not the target's authority (RFC 9112 3.2.2: the authority wins). The bridge's
-RequestData carries no authority; the echo shows the Host header.
+For an absolute-form request-target the application sees the target's authority as its Host
+(RFC 9112 3.2.2: the authority wins over the Host header).
 
 Byte by byte: every byte is its own send() (TCP_NODELAY) for the first BYTEWISE_HEAD and last
 BYTEWISE_TAIL bytes of a data run; the middle of the few large payloads (up to 200 KB) goes in
@@ -81,9 +80,6 @@ def _has_ops(case: dict) -> bool:
 
 ALL_CASES = [c for c in SHARED_CASES + OWN_CASES if not _has_ops(c)]
 OP_CASES = [c["id"] for c in SHARED_CASES + OWN_CASES if _has_ops(c)]
-ABSOLUTE_FORM_AUTHORITY = {"own:TG13", "own:TG14", "own:TG15", "own:TG16", "own:HO22"}
-
-
 def _server_key(case: dict) -> str:
     return json.dumps({"limits": case.get("limits") or {}, "pending": bool(case.get("flags", 0) & FLAG_PENDING)},
                       sort_keys=True)
@@ -273,10 +269,7 @@ def corpus_results():
 def _params() -> list:
     out = []
     for c in ALL_CASES:
-        marks = []
-        if _case_tag(c) in ABSOLUTE_FORM_AUTHORITY:
-            marks.append(pytest.mark.xfail(reason="bridge: absolute-form authority not passed to Python", strict=True))
-        out.append(pytest.param(c, id=_case_tag(c).replace(":", "-"), marks=marks))
+        out.append(pytest.param(c, id=_case_tag(c).replace(":", "-")))
     return out
 
 

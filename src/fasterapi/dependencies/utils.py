@@ -444,7 +444,7 @@ class RequestContext:
 
     __slots__ = (
         "data", "path_params", "app", "_request", "_query", "_headers", "_cookies", "body", "body_read",
-        "sub_response", "background", "stack", "cache",
+        "sub_response", "background", "stack", "cache", "strict_json",
     )
 
     def __init__(self, data: Any, path_params: dict[str, Any], app: Any, request: Request | None) -> None:
@@ -461,6 +461,7 @@ class RequestContext:
         self.background: BackgroundTasks | None = None
         self.stack: AsyncExitStack | None = None
         self.cache: dict[Any, Any] | None = None
+        self.strict_json = True  # a missing Content-Type is not JSON (the route's strict_content_type)
 
     @property
     def request(self) -> Request:
@@ -606,9 +607,9 @@ def _param_model_from(
         errors.extend(new_errors)
 
 
-def _is_json_content_type(content_type: str | None) -> bool:
-    if content_type is None:
-        return True
+def _is_json_content_type(content_type: str | None, strict: bool = True) -> bool:
+    if not content_type:
+        return not strict
     main = content_type.split(";", 1)[0].strip().lower()
     maintype, _, subtype = main.partition("/")
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
@@ -624,7 +625,7 @@ def read_json_body(ctx: RequestContext) -> Any:
         ctx.body = None
         return None
     content_type = ctx.headers.get("content-type")
-    if _is_json_content_type(content_type):
+    if _is_json_content_type(content_type, ctx.strict_json):
         try:
             ctx.body = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -639,6 +640,10 @@ def read_json_body(ctx: RequestContext) -> Any:
                 "input": {}, "ctx": {"error": str(exc.reason)},
             }
             raise RequestValidationError([error], body=raw) from None
+        except Exception as exc:
+            from ..exceptions import HTTPException
+
+            raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
     else:
         ctx.body = raw
     return ctx.body
@@ -672,7 +677,7 @@ def _body_from(plan: BodyPlan, ctx: RequestContext, values: dict[str, Any], erro
         assert field is not None
         if plan.validate_json is not None and not ctx.body_read:
             raw = ctx.data.body
-            if raw and _is_json_content_type(ctx.headers.get("content-type")):
+            if raw and _is_json_content_type(ctx.headers.get("content-type"), ctx.strict_json):
                 try:
                     values[field.name] = plan.validate_json(raw)
                     return

@@ -634,7 +634,8 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
         size_t semi = ct.find(';');
         std::string_view media = ct.substr(0, semi);
         while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-        bool json = media.empty() || iequals(media, "application/json") ||
+        // No Content-Type: Python decides (the route's strict_content_type, FastAPI's default).
+        bool json = iequals(media, "application/json") ||
                     (media.size() > 5 && iequals(media.substr(media.size() - 5), "+json"));
         if (!json || req.body.empty()) {
           ok = false;

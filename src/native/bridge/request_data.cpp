@@ -158,10 +158,14 @@ PyObject* make_request_data(ModuleState* st, const http::Request& req, std::stri
   f.client_port = client_port;
   f.version_minor = req.version_minor;
   f.headers.reserve(req.num_headers);
+  // RFC 9112 3.2.2: with an absolute-form target the authority in it is the host; the parser
+  // put it in req.host, and the application sees it as the Host header.
+  bool absolute_form = !req.target.empty() && req.target[0] != '/' && req.target != "*";
   for (uint32_t i = 0; i < req.num_headers; ++i) {
     std::string name(req.headers[i].name);
     for (char& c : name) c = ascii_lower(c);
-    f.headers.emplace_back(std::move(name), std::string(req.headers[i].value));
+    std::string_view value = absolute_form && name == "host" ? req.host : req.headers[i].value;
+    f.headers.emplace_back(std::move(name), std::string(value));
   }
   if (match && match->kind == router::Match::Found)
     for (int i = 0; i < match->num_captures; ++i)
