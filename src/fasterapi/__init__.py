@@ -17,6 +17,7 @@ from . import status as status
 from .applications import FastAPI as FastAPI
 from .applications import FasterAPI as FasterAPI
 from .background import BackgroundTasks as BackgroundTasks
+from .batching import Batch as Batch
 from .datastructures import UploadFile as UploadFile
 from .exceptions import HTTPException as HTTPException
 from .exceptions import WebSocketException as WebSocketException
@@ -36,6 +37,7 @@ from .routing import APIRouter as APIRouter
 __all__ = [
     "APIRouter",
     "BackgroundTasks",
+    "Batch",
     "Body",
     "Cookie",
     "Depends",

@@ -9,6 +9,8 @@ on the running loop and reports back through ``done(task)``.
 from __future__ import annotations
 
 import asyncio
+import functools
+import weakref
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
@@ -55,3 +57,36 @@ def resume(coro: Coroutine[Any, Any, Any], yielded: Any, done: Callable[[asyncio
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
     task.add_done_callback(done)
+
+
+# ---- the engine's hub on an asyncio loop (in-memory connections: TestClient) -------------------
+# A served engine has its _core.Server watch the hub (pool results, batch timers) in its epoll. An
+# engine used through in-memory connections has the running asyncio loop watch it instead.
+
+_watched: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[int]] = weakref.WeakKeyDictionary()
+
+
+def watch_hub(fd: int, engine: Any) -> None:
+    loop = asyncio.get_running_loop()
+    fds = _watched.get(loop)
+    if fds is None:
+        fds = _watched[loop] = set()
+    if fd not in fds:
+        loop.add_reader(fd, engine._drain)
+        fds.add(fd)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if exc is None:
+        future.set_result(result)
+    else:
+        future.set_exception(exc)
+
+
+def offload(engine: Any, call: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run call() on the engine's native pool; a future of its result, settled on this loop."""
+    future = asyncio.get_running_loop().create_future()
+    engine.offload(call, functools.partial(_settle, future))
+    return future

@@ -81,6 +81,8 @@ class FasterAPI:
         separate_input_output_schemas: bool = True,
         openapi_external_docs: dict[str, Any] | None = None,
         limits: dict[str, Any] | None = None,
+        blocking_pool: str = "native",
+        blocking_threads: int = 40,
         strict_content_type: bool = Default(True),
         **extra: Any,
     ) -> None:
@@ -111,6 +113,13 @@ class FasterAPI:
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self.webhooks = webhooks or APIRouter()
         self.limits = dict(limits or {})
+        # blocking=True endpoints: "native" runs them on the engine's C++ worker threads (results back
+        # through a lock-free ring + eventfd in the socket loop); "executor" on asyncio's default executor.
+        if blocking_pool not in ("native", "executor"):
+            raise ValueError("blocking_pool must be 'native' or 'executor'")
+        self.blocking_pool = blocking_pool
+        self.blocking_threads = blocking_threads
+        self._batch_index: dict[tuple[str, str], int] = {}
         self.router = APIRouter(
             routes=routes,
             redirect_slashes=redirect_slashes,
@@ -427,9 +436,13 @@ class FasterAPI:
         self._prepare()
         engine = _core.Engine(self._app_handler, Response, json_default, self._error_handler, self.limits)
         python_routing = self._middleware_stack is not None
+        native_pool = self.blocking_pool == "native"
+        if native_pool:
+            engine.blocking_threads = self.blocking_threads
+        self._batch_index = {}
         for route in self.routes:
             if isinstance(route, APIRoute):
-                plan = None if python_routing else route.fast_plan(_core)
+                plan = None if python_routing else route.fast_plan(_core, allow_blocking=native_pool)
                 body_limit = -1 if route.body_limit is None else route.body_limit
                 # Constant and native routes are served by the engine alone; with middleware every
                 # request goes through Python, so they run as ordinary routes there.
@@ -438,6 +451,7 @@ class FasterAPI:
                     static=getattr(route, "static", False) and not python_routing,
                     native=None if python_routing else getattr(route, "native", None),
                 )
+                self._register_offload(engine, route, plan, python_routing, native_pool)
             elif isinstance(route, Route):
                 engine.add_route(sorted(route.methods), route.path, route.handle, None, -1)
         if python_routing:
@@ -445,6 +459,36 @@ class FasterAPI:
         self._engine = engine
         self._engine_key = key
         return engine
+
+    def _register_offload(self, engine: Any, route: APIRoute, plan: Any, python_routing: bool, native_pool: bool) -> None:
+        """Blocking routes on the native pool, batch routes on the engine's collector."""
+        index = engine.route_count - 1
+        route._pool_engine = engine if route.blocking and native_pool else None
+        if route.blocking and native_pool and plan is not None:
+            engine.set_blocking(index)
+        batch = getattr(route, "batch", None)
+        if batch is None or python_routing:
+            return  # (with middleware a batch route runs per request: batches of one)
+        batch_plan = route.batch_plan()
+        if batch_plan is None:
+            return
+        endpoint, is_async, validate, status, item_response = batch_plan
+        engine.set_batch(
+            index, endpoint, is_async, validate, batch.max_size, batch.max_wait_ms,
+            concurrency=batch.concurrency, timeout_ms=batch.timeout_ms or 0, status=status,
+            item_response=item_response,
+        )
+        for method in route.methods:
+            self._batch_index[(method, route.path)] = index
+
+    def batch_stats(self, path: str, method: str = "POST") -> dict[str, Any]:
+        """A batch route's figures: batches, items, sizes histogram, wait_ms and run_ms
+        (mean/p50/p99/max), dropped, timeouts, errors, invalid, queued, in_flight."""
+        engine = self._build_engine()
+        index = self._batch_index.get((method.upper(), path))
+        if index is None:
+            raise KeyError(f"no batch route {method.upper()} {path}")
+        return engine.batch_stats(index)
 
     # ------------------------------------------------------------------------- request entry
 

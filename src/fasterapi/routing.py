@@ -11,11 +11,14 @@ redirect_slashes, HEAD on GET routes, mounts, url_path_for, and apps with middle
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
+import functools
 import inspect
 import logging
 import os
 import re
+import types
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -26,6 +29,7 @@ from pydantic import BaseModel
 
 from . import params
 from ._compat import ModelField, is_model_class, strip_optional
+from .batching import Batch, per_item_endpoint
 from .concurrency import run_in_threadpool
 from .datastructures import URL, Default, DefaultPlaceholder, URLPath
 from .dependencies.models import Dependant
@@ -376,8 +380,13 @@ class APIRoute(BaseRoute):
         body_limit: int | None = None,
         blocking: bool = False,
         static: bool = False,
+        batch: Batch | None = None,
     ) -> None:
         self.path = path
+        self.batch = batch
+        if batch is not None:
+            # Route analysis sees one request: `f(item: Item) -> Out` (see fasterapi.batching).
+            endpoint = per_item_endpoint(endpoint)
         self.endpoint = endpoint
         self.static = static
         if isinstance(response_model, DefaultPlaceholder):
@@ -468,6 +477,7 @@ class APIRoute(BaseRoute):
             self.dependant.body_plan = self._body_plan  # type: ignore[attr-defined]
         self._is_coroutine = _is_async_callable(endpoint)
         self._has_dependencies = bool(self.dependant.dependencies)
+        self._pool_engine: Any = None  # set by the app when blocking calls go to the engine's native pool
         if static:
             _check_constant_route(self)
         self._app: Any = None
@@ -507,11 +517,16 @@ class APIRoute(BaseRoute):
 
     # -------------------------------------------------------------------------------- fast plan
 
-    def fast_plan(self, core: Any) -> tuple[Any, ...] | None:
-        """The native fast-path plan (see docs/architecture.md), or None when Python must run."""
+    def fast_plan(self, core: Any, allow_blocking: bool = False) -> tuple[Any, ...] | None:
+        """The native fast-path plan (see docs/architecture.md), or None when Python must run.
+
+        A blocking route has one only for the engine's native pool (`allow_blocking`), which then
+        runs the endpoint on a worker thread.
+        """
         dependant = self.dependant
         if (
-            self.blocking
+            (self.blocking and not allow_blocking)
+            or self.batch is not None
             or self.response_field is not None
             or self._response_class is not JSONResponse
             or dependant.dependencies
@@ -614,7 +629,7 @@ class APIRoute(BaseRoute):
                 if self._is_coroutine:
                     raw = await self.endpoint(**values)
                 elif self.blocking:
-                    raw = await run_in_threadpool(self.endpoint, **values)
+                    raw = await self._call_blocking(values)
                 else:
                     raw = self.endpoint(**values)
                 response = self._make_response(raw, ctx)
@@ -638,6 +653,31 @@ class APIRoute(BaseRoute):
         if response.background is not None:
             schedule_background(response.background)
         return response
+
+    def _call_blocking(self, values: dict[str, Any]) -> Awaitable[Any]:
+        engine = self._pool_engine
+        if engine is None:
+            return run_in_threadpool(self.endpoint, **values)
+        from . import _runtime  # the engine's native pool: no executor, the result comes back via epoll
+
+        call = functools.partial(contextvars.copy_context().run, self.endpoint, **values)
+        return _runtime.offload(engine, call)
+
+    def _batch_item_response(self, raw: Any) -> Response:
+        """One result of a batch as its Response (response_model, response_class, status_code)."""
+        return self._make_response(raw, _NO_CONTEXT)  # type: ignore[arg-type]
+
+    def batch_plan(self) -> tuple[Any, ...] | None:
+        """(endpoint, is_async, validate_json, status, item_response) for the engine's collector."""
+        plan = self._body_plan
+        if self.batch is None or plan is None or plan.kind != "single" or plan.validate_json is None:
+            return None
+        endpoint = self.endpoint.__batch_endpoint__  # type: ignore[attr-defined]
+        item_response = None
+        if self.response_field is not None or self._response_class is not JSONResponse:
+            item_response = self._batch_item_response
+        status = self.status_code if self.status_code is not None else 200
+        return (endpoint, self._is_coroutine, plan.validate_json, status, item_response)
 
     def _catch_all_flag(self) -> bool:
         return getattr(self, "_catch_all", True)
@@ -824,6 +864,7 @@ _SWALLOWED_BY_DEPENDENCY = (
     "https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/#dependencies-with-yield-and-except"
 )
 _SCALAR_KINDS = {int: "int", float: "float", str: "str", bool: "bool"}
+_NO_CONTEXT = types.SimpleNamespace(sub_response=None, background=None)
 _UNFINISHED_NAMES = frozenset({"StreamingResponse", "FileResponse", "EventSourceResponse", "BackgroundTask", "BackgroundTasks"})
 
 
@@ -1066,6 +1107,7 @@ class APIRouter:
         body_limit: int | None = None,
         blocking: bool = False,
         static: bool = False,
+        batch: Batch | None = None,
     ) -> None:
         route_class = route_class_override or self.route_class
         current_strict = get_value_or_default(strict_content_type, self.strict_content_type)
@@ -1111,6 +1153,7 @@ class APIRouter:
             generate_unique_id_function=current_generate_unique_id,
             body_limit=body_limit,
             blocking=blocking,
+            **({"batch": batch} if batch is not None else {}),
             **kwargs_strict,
             **({"static": True} if static else {}),
         )
@@ -1285,6 +1328,7 @@ class APIRouter:
                         strict_content_type, self.strict_content_type,
                     ),
                     blocking=route.blocking,
+                    **({"batch": route.batch} if getattr(route, "batch", None) is not None else {}),
                     static=getattr(route, "static", False),
                 )
             elif isinstance(route, Route):

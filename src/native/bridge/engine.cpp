@@ -6,6 +6,7 @@
 
 #include "bridge/native_route.hpp"
 #include "bridge/perf.hpp"
+#include "bridge/offload.hpp"
 #include "bridge/pyjson.hpp"
 #include "bridge/request_data.hpp"
 #include "http/response.hpp"
@@ -521,6 +522,51 @@ PyType_Slot completion_slots[] = {{Py_tp_call, reinterpret_cast<void*>(completio
 PyType_Spec completion_spec = {"fasterapi._core.Completion", sizeof(CompletionObject), 0, Py_TPFLAGS_DEFAULT,
                                completion_slots};
 
+// ---- deferred responses (the blocking pool, batches: offload.hpp) --------------------------------
+
+struct Deferred {
+  Ctx c;
+};
+
+namespace {
+// The request's context, kept past handle(): its RequestData is made now (the views die).
+Deferred* defer(Ctx& c) {
+  if (!c.request_data()) return nullptr;
+  auto* d = new Deferred{c};
+  d->c.req = nullptr;
+  Py_INCREF(d->c.e);
+  Py_INCREF(d->c.reqdata);
+  return d;
+}
+}  // namespace
+
+void deferred_free(Deferred* d) {
+  Py_XDECREF(d->c.reqdata);
+  Py_DECREF(d->c.e);
+  delete d;
+}
+
+bool deferred_alive(const Deferred* d) { return d->c.link->conn != nullptr; }
+
+void deferred_finish(Deferred* d, PyObject* value, int status) {
+  Ctx& c = d->c;
+  http::Connection* conn = c.link->conn;
+  if (!conn) {  // the client went away: drop the answer
+    if (value) Py_DECREF(value);
+    else PyErr_Clear();
+    deferred_free(d);
+    return;
+  }
+  if (conn->draining()) c.close = true;
+  if (status > 0) c.status = status;
+  http::HandleResult hr = value ? finish(c, value, conn->output()) : on_error(c, conn->output());
+  if (hr == http::HandleResult::Done) {
+    conn->complete();
+    if (c.link->kick) c.link->kick();
+  }
+  deferred_free(d);
+}
+
 // ---- the dispatcher ---------------------------------------------------------------------------
 
 BridgeDispatcher::BridgeDispatcher(EngineObject* e, std::string host, int port)
@@ -579,6 +625,19 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   } else {
     Route& r = (*engine->routes)[size_t(match_.route)];
     result = nullptr;
+    if (engine->offload && offload_kind(engine, match_.route) == RouteKind::Batch) {
+      // A batch route: a valid JSON body joins the route's next batch (the connection waits);
+      // anything else goes to the Python handler below (its 422).
+      if (PyObject* item = batch_validate(engine, match_.route, req)) {
+        Deferred* d = offload_ready(engine, false) ? defer(c) : nullptr;
+        if (d) {
+          hr = batch_enqueue(engine, match_.route, item, d);
+          goto done;
+        }
+        Py_DECREF(item);
+        PyErr_Clear();
+      }
+    }
     if (r.static_response) {
       // A constant route: the captured response, with this request's Date and Connection.
       ++engine->perf->counters.static_hits;
@@ -646,6 +705,17 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
           if (!v) { PyErr_Clear(); ok = false; }
           else args[n++] = v;
         }
+      }
+      if (ok && engine->offload && offload_kind(engine, match_.route) == RouteKind::Blocking &&
+          offload_ready(engine, true)) {
+        // blocking=True: the endpoint runs on the native pool; the connection waits for its result.
+        c.status = r.status;
+        c.fast = true;
+        if (Deferred* d = defer(c)) {
+          hr = offload_blocking(engine, r.endpoint, args, n, r.kwnames, d);
+          goto done;
+        }
+        PyErr_Clear();  // (no RequestData: run it here instead)
       }
       if (ok) {
         ++engine->perf->counters.fast_path;

@@ -52,6 +52,7 @@ struct EngineObject {
   http::Limits* limits;
   int python_routing;
   PyObject* weakrefs;
+  struct Offload* offload;  // blocking pool, batch collectors, hub (offload.hpp); null until used
   PerfState* perf;  // switches and counters (perf.hpp)
 };
 

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "bridge/engine.hpp"
+#include "bridge/offload.hpp"
 #include "bridge/native_route.hpp"
 #include "bridge/perf.hpp"
 #include "bridge/pyjson.hpp"
@@ -101,6 +102,7 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
   Py_VISIT(self->error_handler);
   Py_VISIT(self->resume);
   Py_VISIT(self->access_log);
+  if (int rc = offload_traverse(self, visit, arg)) return rc;
   if (self->routes)
     for (auto& r : *self->routes) {
       Py_VISIT(r.handler);
@@ -121,6 +123,7 @@ int engine_clear(PyObject* o) {
   Py_CLEAR(self->error_handler);
   Py_CLEAR(self->resume);
   Py_CLEAR(self->access_log);
+  offload_clear(self);
   if (self->routes)
     for (auto& r : *self->routes) clear_route(r);
   if (self->perf) {
@@ -136,6 +139,7 @@ void engine_dealloc(PyObject* o) {
   PyObject_GC_UnTrack(o);
   if (self->weakrefs) PyObject_ClearWeakRefs(o);
   engine_clear(o);
+  offload_free(self);
   delete self->router;
   delete self->routes;
   delete self->limits;
@@ -513,6 +517,7 @@ PyObject* server_new(PyTypeObject* tp, PyObject* args, PyObject* kw) {
     PyErr_SetString(PyExc_OSError, ex.what());
     return nullptr;
   }
+  offload_attach(e, self->server);  // the engine's hub (pool results, batch timers) in this epoll
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -577,6 +582,7 @@ void server_dealloc(PyObject* o) {
   auto* self = reinterpret_cast<ServerObject*>(o);
   PyTypeObject* tp = Py_TYPE(o);
   PyObject_GC_UnTrack(o);
+  if (self->server && self->engine) offload_detach(reinterpret_cast<EngineObject*>(self->engine), self->server);
   delete self->server;
   Py_CLEAR(self->engine);
   tp->tp_free(o);
@@ -774,6 +780,7 @@ int core_exec(PyObject* m) {
     *t.slot = reinterpret_cast<PyTypeObject*>(tp);
     if (PyModule_AddObjectRef(m, t.name, tp) < 0) return -1;
   }
+  if (offload_add_to_type(st->engine_type) < 0) return -1;
   st->required = PyObject_CallNoArgs(reinterpret_cast<PyObject*>(&PyBaseObject_Type));
   if (!st->required || PyModule_AddObjectRef(m, "REQUIRED", st->required) < 0) return -1;
   if (PyModule_AddFunctions(m, bench_methods) < 0) return -1;
