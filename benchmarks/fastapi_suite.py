@@ -156,7 +156,7 @@ def pytest_sessionfinish(session, exitstatus):
 '''
 
 PYTEST_INI = """[pytest]
-addopts = -p no:cacheprovider --ignore=docs_src --continue-on-collection-errors
+addopts = -p no:cacheprovider --ignore=docs_src --ignore=_pkg --continue-on-collection-errors
 timeout = 60
 markers =
     xdist_group: FastAPI's tests group some tests for pytest-xdist
@@ -216,8 +216,12 @@ def run(work: Path, areas: list[str], extra: list[str]) -> dict[str, str]:
     results_file = work / "results.json"
     env = dict(os.environ)
     env["FASTAPI_SUITE_RESULTS"] = str(results_file)
-    src = Path(__file__).resolve().parent.parent / "src"
-    env["PYTHONPATH"] = os.pathsep.join([str(work), str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    # A snapshot of this checkout's package (with its built _core): the run sees one consistent
+    # copy even if the tree's extension module is rebuilt meanwhile.
+    src = Path(__file__).resolve().parent.parent / "src" / "fasterapi"
+    snapshot = work / "_pkg"
+    shutil.copytree(src, snapshot / "fasterapi", ignore=shutil.ignore_patterns("__pycache__"))
+    env["PYTHONPATH"] = os.pathsep.join([str(work), str(snapshot), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     targets = [f"tests/test_tutorial/test_{a}" for a in areas] if areas else ["tests/test_tutorial"]
     cmd = [sys.executable, "-m", "pytest", "-q", "-rN", "--tb=no", "-p", "no:randomly", *targets, *extra]
     proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
