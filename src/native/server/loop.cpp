@@ -6,14 +6,17 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <stdexcept>
+
+#include "http/response.hpp"
 
 namespace fasterapi::server {
 
@@ -29,7 +32,9 @@ struct Server::Conn {
   http::Connection proto;
   uint32_t events = 0;         // current epoll interest
   uint64_t last_activity = 0;  // last read or write progress
-  uint64_t request_start = 0;  // first byte of the current request head (0: none)
+  uint64_t write_since = 0;    // output waiting: since its last send progress (0: output empty)
+  int outq = -1;               // bytes in the kernel send queue at the last sweep (-1: unknown)
+  uint64_t request_start = 0;  // the head deadline's clock: since reading of this head began (0: none)
   uint64_t body_start = 0;     // when the body started (0: not reading a body)
   uint64_t body_bytes = 0;
   uint64_t linger_until = 0;   // >0: output done, write side shut, draining input until then
@@ -43,12 +48,14 @@ Server::Server(const Config& cfg, DispatcherFactory factory)
     : cfg_(cfg), factory_(std::move(factory)) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 Server::~Server() {
   close_all();
   for (int fd : listen_fds_) ::close(fd);
   if (epfd_ >= 0) ::close(epfd_);
+  if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
 int Server::listen(const std::string& host, int port, bool reuse_port, int backlog) {
@@ -106,16 +113,41 @@ static void peer_of(int fd, std::string& host, int& port) {
   host = buf;
 }
 
+// A connection we cannot serve (over max_connections, out of fds, draining): answer 503 and
+// close. What the client already sent is read first, so that the close is a FIN rather than a
+// RST that could destroy the 503 before the client reads it.
+static void refuse(int fd) {
+  http::Buffer busy;
+  http::write_error(busy, 503, true);
+  char sink[4096];
+  while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {}
+  (void)!::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {}
+  ::close(fd);
+}
+
 void Server::accept_ready(int lfd) {
   for (int i = 0; i < 64; ++i) {  // bounded: let other connections run between bursts
     int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or EMFILE and friends: try again on the next event
+    if (fd < 0) {
+      if ((errno == EMFILE || errno == ENFILE) && spare_fd_ >= 0) {
+        // Out of file descriptors: the listening socket stays readable (level-triggered), so
+        // returning would spin. Free the spare fd, accept one connection, refuse it, retake it.
+        ::close(spare_fd_);
+        spare_fd_ = -1;
+        fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+          refuse(fd);
+          ++stats_.refused;
+        }
+        spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) continue;
+      }
+      return;  // EAGAIN (or a transient error): the next event tries again
+    }
     if (draining_ || conns_.size() >= cfg_.max_connections) {
-      static const char busy[] =
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-          "Content-Length: 35\r\nConnection: close\r\n\r\n{\"detail\":\"Service Unavailable\"}\r\n";
-      (void)!::send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-      ::close(fd);
+      refuse(fd);
       ++stats_.refused;
       continue;
     }
@@ -143,6 +175,7 @@ void Server::adopt(int fd, const std::string& host, int port) {
     flush(conn);
     if (!conn.dead && !conn.proto.pending()) {
       conn.proto.resume();
+      track(conn, now_ms());
       flush(conn);
     }
   };
@@ -155,29 +188,41 @@ void Server::adopt(int fd, const std::string& host, int port) {
   ++stats_.accepted;
 }
 
+// Starts or stops the head and body deadline clocks from the protocol state. Called whenever
+// input may have been processed (after reading, after a pending response resumed the input).
+void Server::track(Conn& c, uint64_t now) {
+  if (c.proto.in_request()) {
+    if (!c.request_start) c.request_start = now;
+  } else {
+    c.request_start = 0;
+  }
+  if (c.proto.reading_body()) {
+    if (!c.body_start) { c.body_start = now; c.body_bytes = 0; }
+  } else {
+    c.body_start = 0;
+  }
+}
+
+bool Server::can_read(Conn& c) {
+  return c.linger_until || (!c.proto.pending() && !c.proto.should_close() &&
+                            c.proto.output().size() < cfg_.limits.output_high_water);
+}
+
 void Server::on_readable(Conn& c) {
   char buf[65536];
   // Bounded per event: one busy client cannot starve the others.
   for (int i = 0; i < 4 && !c.dead; ++i) {
-    if (c.linger_until == 0 && (c.proto.pending() || c.proto.should_close() ||
-                                c.proto.output().size() >= cfg_.limits.output_high_water))
-      break;  // backpressure: leave bytes in the kernel until we can use them
+    if (!can_read(c)) break;  // backpressure: leave bytes in the kernel until we can use them
     ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
     if (n > 0) {
       c.last_activity = now_ms();
       if (c.linger_until) continue;  // closing: discard
       bool had_body = c.proto.reading_body();
       c.proto.on_data(buf, size_t(n));
-      if (c.proto.in_request()) {
-        if (!c.request_start) c.request_start = c.last_activity;
-      } else {
-        c.request_start = 0;
-      }
+      track(c, c.last_activity);
       if (c.proto.reading_body()) {
-        if (!had_body || !c.body_start) { c.body_start = c.last_activity; c.body_bytes = 0; }
+        if (!had_body) { c.body_start = c.last_activity; c.body_bytes = 0; }  // a new body
         c.body_bytes += size_t(n);
-      } else {
-        c.body_start = 0;
       }
       flush(c);
       if (size_t(n) < sizeof buf) break;
@@ -196,24 +241,15 @@ void Server::on_readable(Conn& c) {
   if (!c.dead) update_interest(c);
 }
 
-// Output with a body referenced rather than copied (Buffer::attach): head and body in one sendmsg.
-static ssize_t send_with_attached(int fd, const http::Buffer& out) {
-  std::string_view a = out.attached();
-  iovec v[2] = {{const_cast<char*>(out.data()), out.size()}, {const_cast<char*>(a.data()), a.size()}};
-  msghdr m{};
-  m.msg_iov = out.size() ? v : v + 1;
-  m.msg_iovlen = out.size() ? 2 : 1;
-  return ::sendmsg(fd, &m, MSG_NOSIGNAL);
-}
-
 void Server::flush(Conn& c) {
   http::Buffer& out = c.proto.output();
+  if (!out.empty() && !c.write_since) c.write_since = now_ms();
   while (!out.empty()) {
-    ssize_t n = out.attached().empty() ? ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL)
-                                       : send_with_attached(c.fd, out);
+    ssize_t n = ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL);
     if (n > 0) {
       out.consume(size_t(n));
-      c.last_activity = now_ms();
+      c.last_activity = c.write_since = now_ms();
+      c.outq = -1;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       break;
     } else if (n < 0 && errno == EINTR) {
@@ -224,6 +260,7 @@ void Server::flush(Conn& c) {
     }
   }
   if (out.empty()) {
+    c.write_since = 0;
     out.shrink(64 * 1024);
     if (c.proto.should_close() && !c.proto.pending() && !c.linger_until) {
       start_linger(c);
@@ -233,6 +270,7 @@ void Server::flush(Conn& c) {
     if (!c.proto.pending() && !c.proto.should_close()) {
       size_t before = out.size();
       c.proto.resume();
+      track(c, now_ms());
       if (out.size() != before) { flush(c); return; }
     }
   }
@@ -249,11 +287,11 @@ void Server::start_linger(Conn& c) {
 
 void Server::update_interest(Conn& c) {
   if (c.dead) return;
-  uint32_t want = EPOLLRDHUP;
-  bool can_read = c.linger_until ||
-                  (!c.proto.pending() && !c.proto.should_close() &&
-                   c.proto.output().size() < cfg_.limits.output_high_water);
-  if (can_read) want |= EPOLLIN;
+  // Not reading (a handler pending, output above the mark): no EPOLLIN and no EPOLLRDHUP, both
+  // level-triggered, else a peer that half-closed meanwhile would wake every poll (a busy
+  // loop). A reset or fully closed peer still reports EPOLLHUP/EPOLLERR, which are always on.
+  uint32_t want = 0;
+  if (can_read(c)) want |= EPOLLIN | EPOLLRDHUP;
   if (!c.proto.output().empty() && !c.linger_until) want |= EPOLLOUT;
   if (want != c.events) {
     epoll_event ev{};
@@ -262,6 +300,16 @@ void Server::update_interest(Conn& c) {
     epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
     c.events = want;
   }
+}
+
+// A connection given up on with output still queued (write timeout): RST instead of FIN, so the
+// kernel drops the unsent bytes now instead of keeping an orphan socket that probes a peer
+// which never reads.
+void Server::abort_conn(Conn& c) {
+  if (c.dead) return;
+  linger lg{1, 0};
+  setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close_conn(c);
 }
 
 void Server::close_conn(Conn& c) {
@@ -338,11 +386,36 @@ void Server::sweep() {
     }
     if (c.proto.pending()) continue;  // a handler is running: its time is its own
     if (!c.proto.output().empty()) {
-      if (now - c.last_activity >= cfg_.write_timeout_ms) { ++stats_.timeouts; close_conn(c); }
+      // Unsent output: the client must keep reading. Progress is a send(), or the kernel send
+      // queue shrinking (the client acknowledged bytes: it reads, if slowly; send() only resumes
+      // once a third of a large send buffer is free). Input the client keeps sending does not
+      // extend this deadline.
+      if (!c.write_since) c.write_since = now;
+      int q = 0;
+      if (ioctl(c.fd, SIOCOUTQ, &q) == 0) {
+        if (c.outq >= 0 && q < c.outq) c.write_since = now;
+        c.outq = q;
+      }
+      if (now - c.write_since >= cfg_.write_timeout_ms) {
+        ++stats_.timeouts;
+        abort_conn(c);
+        continue;
+      }
+    }
+    if (!can_read(c)) {
+      if (c.proto.should_close() && c.proto.output().empty()) {
+        close_conn(c);  // (flush lingers in this state; never left open)
+      } else {
+        // Our own backpressure (output above the mark): what the client sent meanwhile waits
+        // in the kernel, so the head/body clocks restart when reading resumes.
+        c.request_start = c.body_start = 0;
+      }
       continue;
     }
-    if (c.proto.reading_body() && c.body_start) {
-      uint64_t allowed = cfg_.body_timeout_ms + c.body_bytes * 1000 / (cfg_.body_min_rate ? cfg_.body_min_rate : 1);
+    track(c, now);
+    if (c.body_start) {
+      uint64_t rate = cfg_.body_min_rate ? cfg_.body_min_rate : 1;
+      uint64_t allowed = cfg_.body_timeout_ms + c.body_bytes * 1000 / rate;
       if (now - c.body_start >= allowed) {
         ++stats_.timeouts;
         c.proto.fail(408);
@@ -351,8 +424,8 @@ void Server::sweep() {
       }
       continue;
     }
-    if (c.proto.in_request()) {
-      if (c.request_start && now - c.request_start >= cfg_.header_timeout_ms) {
+    if (c.request_start) {
+      if (now - c.request_start >= cfg_.header_timeout_ms) {
         ++stats_.timeouts;
         c.proto.fail(408);
         flush(c);
@@ -360,6 +433,7 @@ void Server::sweep() {
       }
       continue;
     }
+    if (!c.proto.output().empty()) continue;  // the write deadline applies
     uint32_t idle = draining_ ? 0 : cfg_.keepalive_timeout_ms;
     if (now - c.last_activity >= idle) close_conn(c);
   }

@@ -70,6 +70,9 @@ class Server {
   void flush(Conn& c);
   void update_interest(Conn& c);
   void close_conn(Conn& c);
+  void abort_conn(Conn& c);  // close with RST (SO_LINGER 0): unsent output is dropped
+  void track(Conn& c, uint64_t now);  // start/stop the head and body deadline clocks
+  bool can_read(Conn& c);
   void destroy(int fd);
   void start_linger(Conn& c);
 
@@ -77,6 +80,7 @@ class Server {
   DispatcherFactory factory_;
   int epfd_ = -1;
   std::vector<int> listen_fds_;
+  int spare_fd_ = -1;  // released to accept (and refuse) a connection when out of fds
   std::vector<std::pair<int, std::function<void()>>> watches_;
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
   std::vector<int> doomed_;  // fds to destroy at the end of this poll (never mid-dispatch)

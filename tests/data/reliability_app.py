@@ -1,0 +1,54 @@
+"""The app of the reliability tests and benchmarks (slow clients, limits, shutdown, chaos, soak)."""
+
+import asyncio
+import os
+import time
+
+from fasterapi import FasterAPI, HTTPException, Request
+from fasterapi.responses import Response
+
+app = FasterAPI()
+
+_BLOB = b"x" * (1 << 20)
+
+
+@app.get("/json")
+def hello():
+    return {"message": "Hello, World!"}
+
+
+@app.get("/items/{item_id}")
+def read_item(item_id: int, q: str | None = None):
+    if item_id == 404:
+        raise HTTPException(status_code=404, detail="Item not found")
+    return {"item_id": item_id, "q": q}
+
+
+@app.get("/sleep")
+async def sleep(s: float = 0.5):
+    await asyncio.sleep(s)
+    return {"slept": s}
+
+
+@app.get("/block", blocking=True)
+def block(s: float = 0.5):
+    time.sleep(s)
+    return {"blocked": s}
+
+
+@app.get("/big")
+def big(n: int = 1 << 20):
+    """n bytes of 'x' (a large response for write-timeout and backpressure tests)."""
+    reps, rest = divmod(n, len(_BLOB))
+    return Response(_BLOB * reps + _BLOB[:rest], media_type="application/octet-stream")
+
+
+@app.post("/upload")
+async def upload(request: Request):
+    body = await request.body()
+    return {"len": len(body)}
+
+
+@app.get("/pid")
+def pid():
+    return {"pid": os.getpid()}
