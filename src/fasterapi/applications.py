@@ -113,6 +113,9 @@ class FasterAPI:
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self.webhooks = webhooks or APIRouter()
         self.limits = dict(limits or {})
+        # Engine switches applied when the engine is built (docs/performance.md): zero_copy_min,
+        # pool_params, json_via_dumps.
+        self.engine_options: dict[str, Any] = {}
         # blocking=True endpoints: "native" runs them on the engine's C++ worker threads (results back
         # through a lock-free ring + eventfd in the socket loop); "executor" on asyncio's default executor.
         if blocking_pool not in ("native", "executor"):
@@ -456,6 +459,8 @@ class FasterAPI:
                 engine.add_route(sorted(route.methods), route.path, route.handle, None, -1)
         if python_routing:
             engine.python_routing = True
+        for option, value in self.engine_options.items():
+            setattr(engine, option, value)
         self._engine = engine
         self._engine_key = key
         return engine

@@ -844,7 +844,7 @@ class NativeRoute(APIRoute):
         super()._bind_common()
         self._run = self._run_native
 
-    def fast_plan(self, core: Any) -> None:
+    def fast_plan(self, core: Any, **options: Any) -> None:
         return None
 
     def _run_native(self, data: Any, path_params: dict[str, Any], request: Request | None) -> Response:

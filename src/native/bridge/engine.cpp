@@ -241,7 +241,21 @@ static bool as_bytes(PyObject* o, std::string_view& sv) {
   return false;
 }
 
-static int write_response_object(PyObject* result, bool head_only, ConnHeader conn, http::Buffer& out) {
+// Drops the reference an output buffer held on a zero-copy body (from whichever thread sends).
+static void release_body(void* o) {
+  if (PyGILState_Check()) {
+    Py_DECREF(static_cast<PyObject*>(o));
+    return;
+  }
+  PyGILState_STATE g = PyGILState_Ensure();
+  Py_DECREF(static_cast<PyObject*>(o));
+  PyGILState_Release(g);
+}
+
+// zero_copy_min >= 0: a bytes/str body at least that long is referenced by the output buffer
+// (sent with the head in one sendmsg) instead of copied into it.
+static int write_response_object(PyObject* result, bool head_only, ConnHeader conn, http::Buffer& out,
+                                 int64_t zero_copy_min) {
   PyObject* status_o = PyObject_GetAttrString(result, "status_code");
   if (!status_o) return -1;
   long status = PyLong_AsLong(status_o);
@@ -290,7 +304,13 @@ static int write_response_object(PyObject* result, bool head_only, ConnHeader co
     out.append("Content-Length: ");
     append_uint(out, body.size());
     out.append("\r\n\r\n");
-    if (!head_only) out.append(body);
+    if (head_only || body.empty()) {
+    } else if (zero_copy_min >= 0 && body.size() >= uint64_t(zero_copy_min) &&
+               (PyBytes_Check(body_o) || PyUnicode_Check(body_o))) {
+      out.attach(body.data(), body.size(), release_body, Py_NewRef(body_o));  // immutable: safe to reference
+    } else {
+      out.append(body);
+    }
   }
   rc = 0;
   goto done;
@@ -313,7 +333,7 @@ int write_result(EngineObject* e, PyObject* result, int default_status, bool hea
   if (!plain_json_type(Py_TYPE(result))) {
     int is_resp = PyObject_IsInstance(result, e->response_type);
     if (is_resp < 0) return -1;
-    if (is_resp) return write_response_object(result, head_only, conn, out);
+    if (is_resp) return write_response_object(result, head_only, conn, out, e->perf->zero_copy_min);
   }
   return write_json_response(e, result, default_status, head_only, conn, out);
 }
@@ -490,6 +510,7 @@ PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
   if (!conn) Py_RETURN_NONE;  // the client went away: drop the response
   if (conn->draining()) c->close = true;
   PyObject* res = PyObject_CallMethod(task, "result", nullptr);
+  conn->output().materialize();  // positions below stay valid
   size_t out_before = conn->output().size();
   http::HandleResult hr = res ? finish(*c, res, conn->output()) : on_error(*c, conn->output());
   if (hr == http::HandleResult::Done && c->static_route >= 0 && c->stage == 0)
@@ -603,6 +624,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   stage_mark(kHandleStart);
   if (!routed_) route(req);
   routed_ = false;
+  out.materialize();  // a zero-copy body still in the output is copied in first (pipelining)
   size_t out_before = out.size();
   Ctx c{engine, link};
   c.req = &req;

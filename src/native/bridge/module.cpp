@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include <cstring>
 #include <new>
 #include <stdexcept>
 
@@ -410,7 +411,12 @@ PyObject* conn_feed(PyObject* o, PyObject* arg) {
 PyObject* conn_read(PyObject* o, PyObject*) {
   auto* self = reinterpret_cast<ConnectionObject*>(o);
   fh::Buffer& out = self->conn->output();
-  PyObject* b = PyBytes_FromStringAndSize(out.data(), Py_ssize_t(out.size()));
+  std::string_view attached = out.attached();  // a zero-copy body (engine.zero_copy_min)
+  PyObject* b = PyBytes_FromStringAndSize(nullptr, Py_ssize_t(out.size() + attached.size()));
+  if (b) {
+    if (out.size()) std::memcpy(PyBytes_AS_STRING(b), out.data(), out.size());
+    if (!attached.empty()) std::memcpy(PyBytes_AS_STRING(b) + out.size(), attached.data(), attached.size());
+  }
   out.clear();
   if (b && !self->conn->pending() && !self->conn->should_close()) self->conn->resume();
   return b;

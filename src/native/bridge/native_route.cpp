@@ -241,7 +241,13 @@ void write_static(const StaticResponse& s, bool head_only, ConnHeader conn, http
 }
 
 std::shared_ptr<const StaticResponse> capture_static(const http::Buffer& out, size_t from) {
+  std::string joined;  // a zero-copy body follows the buffer's own bytes
   std::string_view all = out.view().substr(from);
+  if (!out.attached().empty()) {
+    joined.assign(all);
+    joined.append(out.attached());
+    all = joined;
+  }
   size_t eol = all.find("\r\n");
   if (eol == std::string_view::npos || all.size() < 12 || all.substr(0, 9) != "HTTP/1.1 ") return nullptr;
   int status = (all[9] - '0') * 100 + (all[10] - '0') * 10 + (all[11] - '0');
