@@ -17,10 +17,14 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.version import VERSION as PYDANTIC_VERSION
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 Undefined: Any = PydanticUndefined
+
+PYDANTIC_VERSION_MINOR_TUPLE = tuple(int(x) for x in PYDANTIC_VERSION.split(".")[:2])
+PYDANTIC_V2 = True
 
 _SEQUENCE_ORIGINS = (list, set, tuple, frozenset, deque, Sequence)
 _SEQUENCE_TYPES = (list, set, tuple, frozenset, deque)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -367,6 +368,13 @@ class FasterAPI:
         self.router.add_event_handler(event_type, func)
 
     def on_event(self, event_type: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        warnings.warn(
+            "on_event is deprecated, use lifespan event handlers instead.\n\n"
+            "Read more about it in the [FastAPI docs for Lifespan Events]"
+            "(https://fastapi.tiangolo.com/advanced/events/).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.router.on_event(event_type)
 
     # -------------------------------------------------------------------------------- lifespan
