@@ -46,6 +46,7 @@ TEST_DEPS = {
     "pyyaml": "yaml",
     "pytest-timeout": "pytest_timeout",
     "email-validator": "email_validator",
+    "uvicorn": "uvicorn",  # docs_src/debugging imports it (the tests mock uvicorn.run)
 }
 
 # Areas whose subject is something FasterAPI does not provide (see docs/compatibility.md).
@@ -200,6 +201,10 @@ def prepare(source: Path, work: Path) -> None:
         shutil.copy(source / rel, work / rel)
     shutil.copytree(source / "tests" / "test_tutorial", work / "tests" / "test_tutorial")
     shutil.copytree(source / "docs_src", work / "docs_src")
+    img = source / "docs" / "en" / "docs" / "img" / "favicon.png"  # read by additional_responses apps
+    if img.exists():
+        (work / img.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(img, work / img.relative_to(source))
     for path in list(work.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         new = rewrite_source(text)

@@ -11,10 +11,12 @@ redirect_slashes, HEAD on GET routes, mounts, url_path_for, and apps with middle
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextvars
 import dataclasses
 import functools
 import inspect
+import json
 import logging
 import os
 import re
@@ -55,7 +57,7 @@ from .exceptions import (
     StarletteHTTPException,
 )
 from .requests import Request
-from .responses import JSONResponse, RedirectResponse, Response
+from .responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 logger = logging.getLogger("fasterapi")
 
@@ -389,9 +391,20 @@ class APIRoute(BaseRoute):
             endpoint = per_item_endpoint(endpoint)
         self.endpoint = endpoint
         self.static = static
+        # Generator endpoints stream: JSON Lines by default, Server-Sent Events with
+        # EventSourceResponse, the raw chunks with any other response class.
+        self._stream_kind = _stream_kind(endpoint, response_class)
+        self.is_json_stream = self._stream_kind == "jsonl"
+        self.is_sse_stream = self._stream_kind == "sse"
+        self.stream_item_type: Any = None
         if isinstance(response_model, DefaultPlaceholder):
             return_annotation = get_typed_return_annotation(endpoint)
+            stream_item = _stream_item_type(return_annotation)
             if inspect.isclass(return_annotation) and issubclass(return_annotation, Response):
+                response_model = None
+            elif stream_item is not None and self._stream_kind is not None:
+                if self._stream_kind in ("jsonl", "sse") and not _is_server_sent_event(stream_item):
+                    self.stream_item_type = stream_item
                 response_model = None
             else:
                 response_model = return_annotation
@@ -450,6 +463,11 @@ class APIRoute(BaseRoute):
         else:
             self.response_field = None
             self.secure_cloned_response_field = None
+        self.stream_item_field: ModelField | None = None
+        if self.stream_item_type is not None:
+            self.stream_item_field = ModelField(
+                "StreamItem_" + self.unique_id, params.Body(), self.stream_item_type, mode="serialization"
+            )
         self.dependencies = list(dependencies or [])
         self.description = description or inspect.cleandoc(self.endpoint.__doc__ or "")
         self.description = self.description.split("\f")[0].strip()
@@ -542,7 +560,7 @@ class APIRoute(BaseRoute):
             return None
         if self.status_code is not None and not is_body_allowed_for_status_code(self.status_code):
             return None  # 204/304: the body must be dropped, which Python does
-        if _may_return_unfinished_response(self.endpoint):
+        if self._stream_kind is not None or _may_return_unfinished_response(self.endpoint):
             return None
         plan_params = []
         for source, fields in (("path", dependant.path_params), ("query", dependant.query_params)):
@@ -683,6 +701,8 @@ class APIRoute(BaseRoute):
         return getattr(self, "_catch_all", True)
 
     def _make_response(self, raw: Any, ctx: RequestContext) -> Response:
+        if self._stream_kind is not None and not isinstance(raw, Response):
+            return self._stream_response(raw, ctx)
         if isinstance(raw, Response):
             if raw.background is None and ctx.background is not None:
                 raw.background = ctx.background
@@ -711,6 +731,70 @@ class APIRoute(BaseRoute):
         if sub is not None and sub.raw_headers:
             response.raw_headers.extend(sub.raw_headers)
         return response
+
+    def _stream_response(self, gen: Any, ctx: RequestContext) -> Response:
+        """The response of a generator endpoint (collected by the engine before it is sent)."""
+        kind = self._stream_kind
+        status_code = self.status_code
+        sub = ctx.sub_response
+        if sub is not None and sub.status_code:
+            status_code = sub.status_code
+        kwargs: dict[str, Any] = {"background": ctx.background}
+        if status_code is not None:
+            kwargs["status_code"] = status_code
+        if kind == "raw":
+            response: Response = self._response_class(content=gen, **kwargs)  # type: ignore[call-arg]
+        else:
+            encode = self._stream_item_json
+            if kind == "sse":
+                from .sse import ServerSentEvent, format_sse_event
+
+                def item_bytes(item: Any) -> bytes:
+                    if isinstance(item, ServerSentEvent):
+                        if item.raw_data is not None:
+                            data: str | None = item.raw_data
+                        elif item.data is not None:
+                            data = item.data.model_dump_json() if isinstance(item.data, BaseModel) else json.dumps(
+                                jsonable_encoder(item.data)
+                            )
+                        else:
+                            data = None
+                        return format_sse_event(
+                            data_str=data, event=item.event, id=item.id, retry=item.retry, comment=item.comment
+                        )
+                    return format_sse_event(data_str=encode(item).decode("utf-8"))
+
+                media_type = "text/event-stream"
+            else:
+
+                def item_bytes(item: Any) -> bytes:
+                    return encode(item) + b"\n"
+
+                media_type = "application/jsonl"
+            response = StreamingResponse(_map_stream(gen, item_bytes), media_type=media_type, **kwargs)
+            if kind == "sse":
+                response.raw_headers.append((b"cache-control", b"no-cache"))
+                response.raw_headers.append((b"x-accel-buffering", b"no"))
+        if sub is not None and sub.raw_headers:
+            response.raw_headers.extend(sub.raw_headers)
+        return response
+
+    def _stream_item_json(self, item: Any) -> bytes:
+        field = self.stream_item_field
+        if field is None:
+            return json.dumps(jsonable_encoder(item)).encode("utf-8")
+        value, errors = field.validate_response(item)
+        if errors:
+            raise ResponseValidationError(errors, body=item)
+        return field._adapter.dump_json(
+            value,
+            include=self.response_model_include,
+            exclude=self.response_model_exclude,
+            by_alias=self.response_model_by_alias,
+            exclude_unset=self.response_model_exclude_unset,
+            exclude_defaults=self.response_model_exclude_defaults,
+            exclude_none=self.response_model_exclude_none,
+        )
 
     def _serialize(self, field: ModelField, raw: Any) -> Any:
         """response_model: filter/validate like FastAPI. Returns JSON bytes for JSONResponse."""
@@ -864,6 +948,49 @@ _SWALLOWED_BY_DEPENDENCY = (
     "https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/#dependencies-with-yield-and-except"
 )
 _SCALAR_KINDS = {int: "int", float: "float", str: "str", bool: "bool"}
+_STREAM_ORIGINS = {
+    collections.abc.AsyncIterable, collections.abc.AsyncIterator, collections.abc.AsyncGenerator,
+    collections.abc.Iterable, collections.abc.Iterator, collections.abc.Generator,
+}
+
+
+def _stream_kind(endpoint: Callable[..., Any], response_class: Any) -> str | None:
+    call = inspect.unwrap(endpoint)
+    if not (inspect.isasyncgenfunction(call) or inspect.isgeneratorfunction(call)):
+        return None
+    if isinstance(response_class, DefaultPlaceholder):
+        return "jsonl"
+    from .sse import EventSourceResponse
+
+    if inspect.isclass(response_class) and issubclass(response_class, EventSourceResponse):
+        return "sse"
+    return "raw"
+
+
+def _stream_item_type(annotation: Any) -> Any:
+    """`AsyncIterable[Item]`, `Iterator[Item]`, ... -> Item (Any without arguments); else None."""
+    origin = get_origin(annotation)
+    if origin is not None and origin in _STREAM_ORIGINS:
+        args = get_args(annotation)
+        return args[0] if args else Any
+    return None
+
+
+def _is_server_sent_event(annotation: Any) -> bool:
+    from .sse import ServerSentEvent
+
+    return inspect.isclass(annotation) and issubclass(annotation, ServerSentEvent)
+
+
+async def _map_stream(gen: Any, encode: Callable[[Any], bytes]) -> Any:
+    if hasattr(gen, "__aiter__"):
+        async for item in gen:
+            yield encode(item)
+    else:
+        for item in gen:
+            yield encode(item)
+
+
 _NO_CONTEXT = types.SimpleNamespace(sub_response=None, background=None)
 _UNFINISHED_NAMES = frozenset({"StreamingResponse", "FileResponse", "EventSourceResponse", "BackgroundTask", "BackgroundTasks"})
 

@@ -23,7 +23,7 @@ if REFERENCE:
     for name in (
         "testclient", "responses", "requests", "routing", "params", "encoders", "exceptions",
         "exception_handlers", "background", "datastructures", "middleware", "middleware.cors",
-        "middleware.gzip", "middleware.trustedhost", "middleware.httpsredirect", "security",
+        "middleware.gzip", "middleware.trustedhost", "middleware.httpsredirect", "security", "sse",
     ):
         sys.modules["fasterapi." + name] = importlib.import_module("fastapi." + name)
     sys.modules["fasterapi.status"] = importlib.import_module("starlette.status")

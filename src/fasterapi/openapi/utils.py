@@ -13,6 +13,7 @@ from `fasterapi.routing` and look-alikes work the same.
 
 from __future__ import annotations
 
+import copy
 import http.client
 import inspect
 import re
@@ -231,6 +232,9 @@ def _collect_fields(routes: Sequence[Any], separate_io: bool) -> list[tuple[Mode
             fields.append((response_field, output_mode))
         for field in (getattr(route, "response_fields", None) or {}).values():
             fields.append((field, output_mode))
+        stream_field = getattr(route, "stream_item_field", None)
+        if stream_field is not None:
+            fields.append((stream_field, output_mode))
         fields.extend(_collect_fields(_callback_routes(route), separate_io))
     return fields
 
@@ -343,7 +347,25 @@ class _Builder:
             status_code = _default_status_code(route)
             responses = operation.setdefault("responses", {})
             responses.setdefault(status_code, {})["description"] = route.response_description
-            if media_type and is_body_allowed_for_status_code(route.status_code):
+            stream_field = getattr(route, "stream_item_field", None)
+            if not is_body_allowed_for_status_code(route.status_code):
+                pass
+            elif getattr(route, "is_json_stream", False):
+                item_schema = self.schemas.schema(stream_field, self.output_mode) if stream_field else {}
+                responses[status_code].setdefault("content", {})["application/jsonl"] = {"itemSchema": item_schema}
+            elif getattr(route, "is_sse_stream", False):
+                from ..sse import _SSE_EVENT_SCHEMA
+
+                event_schema = copy.deepcopy(_SSE_EVENT_SCHEMA)
+                if stream_field is not None:
+                    event_schema["required"] = ["data"]
+                    event_schema["properties"]["data"] = {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": self.schemas.schema(stream_field, self.output_mode),
+                    }
+                responses[status_code].setdefault("content", {})["text/event-stream"] = {"itemSchema": event_schema}
+            elif media_type:
                 schema: dict[str, Any] = {"type": "string"}
                 if _is_json_response_class(response_class):
                     response_field = getattr(route, "response_field", None)
