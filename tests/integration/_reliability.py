@@ -85,18 +85,18 @@ def read_until_close(sock: socket.socket, timeout: float) -> tuple[bytes, float,
     """Reads until the peer closes; returns (bytes, seconds waited, 'eof'|'reset'|'timeout')."""
     t0 = time.monotonic()
     sock.settimeout(0.05)
-    data = b""
+    data = bytearray()
     while time.monotonic() - t0 < timeout:
         try:
-            b = sock.recv(65536)
+            b = sock.recv(262144)
         except socket.timeout:
             continue
         except ConnectionResetError:
-            return data, time.monotonic() - t0, "reset"
+            return bytes(data), time.monotonic() - t0, "reset"
         if not b:
-            return data, time.monotonic() - t0, "eof"
+            return bytes(data), time.monotonic() - t0, "eof"
         data += b
-    return data, time.monotonic() - t0, "timeout"
+    return bytes(data), time.monotonic() - t0, "timeout"
 
 
 def request(port: int, raw: bytes, timeout: float = 5.0) -> bytes:
