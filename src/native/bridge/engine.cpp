@@ -625,6 +625,24 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   if (!routed_) route(req);
   routed_ = false;
   out.materialize();  // a zero-copy body still in the output is copied in first (pipelining)
+  if (match_.kind == router::Match::Found && engine->access_log == Py_None) {
+    // Constant and native routes need no request context at all.
+    Route& r = (*engine->routes)[size_t(match_.route)];
+    if (r.static_response || r.native) {
+      ConnHeader conn = !req.keep_alive ? ConnHeader::Close
+                        : req.version_minor == 0 ? ConnHeader::KeepAlive : ConnHeader::None;
+      if (r.static_response) {
+        ++engine->perf->counters.static_hits;
+        write_static(*r.static_response, req.is_head, conn, out);
+      } else {
+        ++engine->perf->counters.native_calls;
+        run_native(reinterpret_cast<NativeHandlerObject*>(r.native), req, path_, match_, client_host, client_port,
+                   conn, out);
+      }
+      stage_mark(kHandleEnd);
+      return http::HandleResult::Done;
+    }
+  }
   size_t out_before = out.size();
   Ctx c{engine, link};
   c.req = &req;

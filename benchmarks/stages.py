@@ -1,0 +1,177 @@
+"""In-process costs behind docs/performance.md: per-stage timings of a Python route, a constant
+route and a C++ native route; allocations per request; and each engine switch on/off.
+
+    cmake -S examples/native -B build/native-example && cmake --build build/native-example
+    FASTERAPI_NATIVE_LIB=build/native-example/libfast.so python benchmarks/stages.py [--iterations 100000]
+
+Everything runs through one in-memory engine connection (the socket loop's parser, router,
+bridge and serializer; no socket), with the GIL held as on the loop thread. Each on/off pair is
+measured in alternating rounds and reported as the median of the rounds, because the machine may
+be shared: compare figures within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+os.environ.setdefault("FASTERAPI_NATIVE_LIB", str(HERE.parent / "build" / "native-example" / "libfast.so"))
+
+from perf_app import app  # noqa: E402
+
+from fasterapi import _core  # noqa: E402
+
+POST_BODY = b'{"name":"widget","price":9.5,"tags":["a","b"]}'
+
+
+def get(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+
+
+POST_ITEMS = (b"POST /items HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: "
+              + str(len(POST_BODY)).encode() + b"\r\n\r\n" + POST_BODY)
+STAGE_ROUTES = {
+    "Python route (GET /py/hello)": get("/py/hello"),
+    "constant route (GET /const/hello, static=True)": get("/const/hello"),
+    "C++ native route (GET /native/hello)": get("/native/hello"),
+    "Python route with params (GET /items/123?q=abc)": get("/items/123?q=abc"),
+    "native route with params (GET /native/items/123?q=abc)": get("/native/items/123?q=abc"),
+    "Python route, pydantic body (POST /items)": POST_ITEMS,
+}
+SWITCH_ROUTES = {"GET /json": get("/json"), "GET /items/123?q=abc": get("/items/123?q=abc"), "POST /items": POST_ITEMS}
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def response_of(engine, raw: bytes) -> bytes:
+    conn = engine.connection()
+    conn.feed(raw)
+    return conn.read()
+
+
+def stages(engine, n: int, rounds: int) -> list[dict[str, float]]:
+    rows = []
+    for name, raw in STAGE_ROUTES.items():
+        if b"/native/" in raw and not os.path.exists(os.environ["FASTERAPI_NATIVE_LIB"]):
+            continue  # examples/native not built
+        response_of(engine, raw)  # a constant route captures its response on the first request
+        runs = [_core.bench_stages(engine, raw, n) for _ in range(rounds)]
+        row = {k: med([r[k] for r in runs]) for k in runs[0]}
+        # Each stage interval includes one clock stamp: take it out, and let parse+framing be what
+        # the unprofiled total (thread CPU time, no stamps) leaves.
+        for k in ("route", "dispatch", "handler", "serialize"):
+            row[k] = max(0.0, row[k] - row["timer"])
+        row["unprofiled"] = med([med(_core.bench_cpu(engine, raw, n)) for _ in range(rounds)])
+        row["parse"] = max(0.0, row["unprofiled"] - sum(row[k] for k in ("route", "dispatch", "handler", "serialize")))
+        row["parse_only"] = med(_core.bench_parse(raw, n))  # wall clock: batches of 1,000
+        row["send"] = _core.bench_send(response_of(engine, raw), max(2000, n // 20))
+        row["name"] = name  # type: ignore[assignment]
+        rows.append(row)
+    return rows
+
+
+def switch(engine, attr: str, on: object, off: object, raw: bytes, n: int, rounds: int) -> tuple[float, float]:
+    """ns per request with the switch off and on, alternating rounds."""
+    offs, ons = [], []
+    for _ in range(rounds):
+        for value, acc in ((off, offs), (on, ons)):
+            setattr(engine, attr, value)
+            acc.append(med(_core.bench_cpu(engine, raw, n)))
+    setattr(engine, attr, off)
+    return med(offs), med(ons)
+
+
+def allocs(engine, attr: str, value: object, raw: bytes, n: int) -> dict[str, float]:
+    old = getattr(engine, attr)
+    setattr(engine, attr, value)
+    try:
+        return _core.bench_allocs(engine, raw, n)
+    finally:
+        setattr(engine, attr, old)
+
+
+def leak_check(engine, raw: bytes, n: int) -> int:
+    """sys.getallocatedblocks() after minus before n requests (0: nothing retained)."""
+    _core.bench_connection(engine, raw, 1000)
+    before = sys.getallocatedblocks()
+    _core.bench_connection(engine, raw, n)
+    return sys.getallocatedblocks() - before
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iterations", type=int, default=50_000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args()
+    n, rounds = args.iterations, args.rounds
+    engine = app._build_engine()
+    out: dict[str, object] = {"python": sys.version.split()[0], "iterations": n, "rounds": rounds}
+
+    print(f"in-process, Python {out['python']}, {n:,} requests per measurement, median of {rounds} rounds\n")
+    print("## Per-stage cost (ns per request)\n")
+    print("| route | parse+framing | route | dispatch | handler | serialize | total (in-process) | parser alone | write: send() on loopback |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = stages(engine, n, rounds)
+    for r in rows:
+        print(f"| {r['name']} | {r['parse']:,.0f} | {r['route']:,.0f} | {r['dispatch']:,.0f} | {r['handler']:,.0f} | "
+              f"{r['serialize']:,.0f} | {r['unprofiled']:,.0f} | {r['parse_only']:,.0f} | {r['send']:,.0f} |")
+    print(f"\n(one clock stamp costs {rows[0]['timer']:.0f} ns here; it is taken out of each stage)")
+    out["stages"] = rows
+
+    print("\n## JSON: engine writer vs json.dumps -> bytes -> copy (engine.json_via_dumps)\n")
+    print("| request | native writer ns | json.dumps ns | dumps / native |")
+    print("|---|---|---|---|")
+    out["json_via_dumps"] = {}
+    for name, raw in SWITCH_ROUTES.items():
+        off, on = switch(engine, "json_via_dumps", True, False, raw, n, rounds)
+        print(f"| {name} | {off:,.0f} | {on:,.0f} | {on / off:.2f}× |")
+        out["json_via_dumps"][name] = {"native": off, "dumps": on}  # type: ignore[index]
+
+    print("\n## Parameter pooling (engine.pool_params)\n")
+    print("| request | allocs/req off (mem+obj) | allocs/req on | ns off | ns on | on / off | blocks retained after 10,000 |")
+    print("|---|---|---|---|---|---|---|")
+    out["pool_params"] = {}
+    for name, raw in SWITCH_ROUTES.items():
+        a_off = allocs(engine, "pool_params", False, raw, 10_000)
+        a_on = allocs(engine, "pool_params", True, raw, 10_000)
+        off, on = switch(engine, "pool_params", True, False, raw, n, rounds)
+        engine.pool_params = True
+        leak = leak_check(engine, raw, 10_000)
+        engine.pool_params = False
+        print(f"| {name} | {a_off['mem'] + a_off['obj']:.1f} | {a_on['mem'] + a_on['obj']:.1f} | {off:,.0f} | {on:,.0f} | "
+              f"{on / off:.2f}× | {leak} |")
+        out["pool_params"][name] = {"allocs_off": a_off, "allocs_on": a_on, "ns_off": off, "ns_on": on,  # type: ignore[index]
+                                    "retained_blocks": leak}
+    stats_before = engine.stats
+    for raw in SWITCH_ROUTES.values():
+        _core.bench_connection(engine, raw, 1000)
+    stats_after = engine.stats
+    made = stats_after["request_data"] - stats_before["request_data"]
+    print(f"\nRequestData objects made for {3 * 1000:,} fast-path requests above: {made}")
+    out["request_data_made_on_fast_path"] = made
+
+    print("\n## Response bodies: copied vs referenced (engine.zero_copy_min), in-process (no socket)\n")
+    print("| request | copy ns | reference ns | reference / copy |")
+    print("|---|---|---|---|")
+    out["zero_copy_inprocess"] = {}
+    for size in ("1k", "64k", "1m"):
+        raw = get(f"/bytes/{size}")
+        m = max(2000, n // (1 if size == "1k" else 10 if size == "64k" else 100))
+        off, on = switch(engine, "zero_copy_min", 0, -1, raw, m, rounds)
+        print(f"| GET /bytes/{size} | {off:,.0f} | {on:,.0f} | {on / off:.2f}× |")
+        out["zero_copy_inprocess"][size] = {"copy": off, "reference": on}  # type: ignore[index]
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
