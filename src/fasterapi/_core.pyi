@@ -1,5 +1,6 @@
 """Type stubs for the native engine, fasterapi._core (C++, CPython C API)."""
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +39,11 @@ class Engine:
     access_log: Callable[[tuple[str, int], str, str, str, int], None] | None
     route_count: int
     max_body: int
+    # performance switches and counters (docs/performance.md)
+    stats: dict[str, int]  # fast_path, python_path, request_data, static_hits, native_calls
+    json_via_dumps: bool
+    zero_copy_min: int
+    pool_params: bool
     def __init__(
         self,
         app_handler: Handler,
@@ -47,10 +53,34 @@ class Engine:
         limits: dict[str, int] | None = None,
     ) -> None: ...
     def add_route(
-        self, methods: Sequence[str], path: str, handler: Handler, plan: Plan | None = None, body_limit: int = -1
+        self,
+        methods: Sequence[str],
+        path: str,
+        handler: Handler,
+        plan: Plan | None = None,
+        body_limit: int = -1,
+        static: bool = False,
+        native: NativeHandler | None = None,
     ) -> None: ...
     def match(self, method: str, path: str) -> tuple[int | str | None, dict[str, str]]: ...
     def connection(self, client: tuple[str, int] | None = ...) -> Connection: ...
+
+class NativeHandler:
+    """A C ABI handler (include/fasterapi_native.h) loaded from a shared library."""
+
+    library: str
+    symbol: str
+    release_gil: bool
+    def __init__(self, library: str | os.PathLike[str], symbol: str, release_gil: bool = False) -> None: ...
+    def __call__(
+        self, req: RequestData, path_params: dict[str, str] | None = None
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]: ...
+
+# benchmark entry points (benchmarks/stages.py)
+def bench_stages(engine: Engine, request: bytes, iterations: int) -> dict[str, float]: ...
+def bench_cpu(engine: Engine, request: bytes, iterations: int, batch: int = 1000) -> list[float]: ...
+def bench_allocs(engine: Engine, request: bytes, iterations: int) -> dict[str, float]: ...
+def bench_send(response: bytes, iterations: int) -> float: ...
 
 class Server:
     connections: int
