@@ -401,6 +401,12 @@ class FasterAPI:
 
     # --------------------------------------------------------------------------------- serving
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """ASGI: `httpx.AsyncClient(transport=ASGITransport(app=app))`, ASGI servers (fasterapi.asgi)."""
+        from .asgi import asgi_app
+
+        await asgi_app(self, scope, receive, send)
+
     def run(self, host: str = "127.0.0.1", port: int = 8000, **kwargs: Any) -> Any:
         from .server import run
 

@@ -1,0 +1,128 @@
+"""The app as an ASGI application (`await app(scope, receive, send)`).
+
+For tools that speak ASGI to an app object — `httpx.AsyncClient(transport=ASGITransport(app=app))`
+in async test suites, ASGI servers — each HTTP request is serialized to HTTP/1.1 bytes and fed
+to an in-memory engine connection, as the TestClient does: the same parser, router, handlers
+and JSON writer as the engine's own server. `lifespan` events run the app's lifespan.
+WebSocket scopes are not supported (closed at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+__all__ = ["asgi_app"]
+
+
+async def asgi_app(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    kind = scope["type"]
+    if kind == "http":
+        await _http(app, scope, receive, send)
+    elif kind == "lifespan":
+        await _lifespan(app, receive, send)
+    elif kind == "websocket":
+        await send({"type": "websocket.close", "code": 1000})
+    else:
+        raise RuntimeError(f"unsupported ASGI scope type {kind!r}")
+
+
+def _request_bytes(scope: dict[str, Any], body: bytes) -> bytes:
+    path = scope.get("raw_path") or quote(scope.get("path", "/"), safe="/%:@!$&'()*+,;=-._~").encode("ascii")
+    root_path = scope.get("root_path", "")
+    if root_path and not path.startswith(root_path.encode("ascii")):
+        path = root_path.encode("ascii") + path
+    query = scope.get("query_string") or b""
+    target = path + (b"?" + query if query else b"")
+    lines = [scope.get("method", "GET").encode("ascii") + b" " + target + b" HTTP/1.1"]
+    has_host = False
+    for name, value in scope.get("headers") or []:
+        lname = name.lower()
+        if lname in (b"content-length", b"transfer-encoding", b"connection"):
+            continue
+        if lname == b"host":
+            has_host = True
+        lines.append(name + b": " + value)
+    if not has_host:
+        server = scope.get("server")
+        lines.append(b"host: " + (f"{server[0]}:{server[1]}" if server else "testserver").encode("latin-1"))
+    if body or scope.get("method", "GET") not in ("GET", "HEAD"):
+        lines.append(b"content-length: " + str(len(body)).encode("ascii"))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _parse(raw: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    while True:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        if 100 <= status < 200:
+            raw = rest
+            continue
+        headers: list[tuple[bytes, bytes]] = []
+        length = None
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            value = value.strip()
+            if name.lower() == b"content-length":
+                length = int(value)
+            headers.append((name.lower(), value))
+        return status, headers, rest if length is None else rest[:length]
+
+
+async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    raw = _request_bytes(scope, b"".join(chunks))
+    client = scope.get("client")
+    conn = app._build_engine().connection(client=tuple(client) if client else None)
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def wake() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    conn.waiter = wake
+    conn.feed(raw)
+    out = conn.read()
+    while conn.pending:
+        await done
+        done = loop.create_future()
+        out += conn.read()
+    out += conn.read()
+    status, headers, body = _parse(out)
+    if scope.get("method") == "HEAD":
+        body = b""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _lifespan(app: Any, receive: Any, send: Any) -> None:
+    context = None
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                context = app._lifespan_context()
+                await context.__aenter__()
+            except BaseException as exc:  # noqa: BLE001 - reported to the server
+                await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                if context is not None:
+                    await context.__aexit__(None, None, None)
+            except BaseException as exc:  # noqa: BLE001
+                await send({"type": "lifespan.shutdown.failed", "message": repr(exc)})
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return
