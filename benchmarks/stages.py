@@ -45,6 +45,14 @@ STAGE_ROUTES = {
     "Python route, pydantic body (POST /items)": POST_ITEMS,
 }
 SWITCH_ROUTES = {"GET /json": get("/json"), "GET /items/123?q=abc": get("/items/123?q=abc"), "POST /items": POST_ITEMS}
+DISTINCT = 2048  # more values than the pool's 256 slots: mostly misses
+POOL_ROUTES = {
+    "GET /json": (get("/json"), 1),
+    "GET /items/123456?q=abcdef (the same values every time)": (get("/items/123456?q=abcdef"), 1),
+    f"GET /items/{{id}}?q={{v}} ({DISTINCT:,} distinct values in turn)": (
+        b"".join(get(f"/items/{100000 + i}?q=v{i:05d}") for i in range(DISTINCT)), DISTINCT),
+    "POST /items": (POST_ITEMS, 1),
+}
 
 
 def med(xs: list[float]) -> float:
@@ -78,13 +86,17 @@ def stages(engine, n: int, rounds: int) -> list[dict[str, float]]:
     return rows
 
 
-def switch(engine, attr: str, on: object, off: object, raw: bytes, n: int, rounds: int) -> tuple[float, float]:
-    """ns per request with the switch off and on, alternating rounds."""
+def switch(engine, attr: str, on: object, off: object, raw: bytes, n: int, rounds: int,
+           per: int = 1) -> tuple[float, float]:
+    """ns per request with the switch off and on, alternating rounds (`raw` holds `per` requests)."""
     offs, ons = [], []
     for _ in range(rounds):
         for value, acc in ((off, offs), (on, ons)):
             setattr(engine, attr, value)
-            acc.append(med(_core.bench_cpu(engine, raw, n)))
+            if per == 1:
+                acc.append(med(_core.bench_cpu(engine, raw, n)))
+            else:
+                acc.append(med(_core.bench_cpu(engine, raw, max(20, n // per), 1)) / per)
     setattr(engine, attr, off)
     return med(offs), med(ons)
 
@@ -99,10 +111,10 @@ def allocs(engine, attr: str, value: object, raw: bytes, n: int) -> dict[str, fl
 
 
 def leak_check(engine, raw: bytes, n: int) -> int:
-    """sys.getallocatedblocks() after minus before n requests (0: nothing retained)."""
-    _core.bench_connection(engine, raw, 1000)
+    """sys.getallocatedblocks() after minus before n more feeds of `raw` (0: nothing retained)."""
+    _core.bench_connection(engine, raw, 10, 10)
     before = sys.getallocatedblocks()
-    _core.bench_connection(engine, raw, n)
+    _core.bench_connection(engine, raw, n, n)  # one batch: one float back
     return sys.getallocatedblocks() - before
 
 
@@ -137,15 +149,16 @@ def main() -> None:
         out["json_via_dumps"][name] = {"native": off, "dumps": on}  # type: ignore[index]
 
     print("\n## Parameter pooling (engine.pool_params)\n")
-    print("| request | allocs/req off (mem+obj) | allocs/req on | ns off | ns on | on / off | blocks retained after 10,000 |")
+    print("| request | allocs/req off (mem+obj) | allocs/req on | ns off | ns on | on / off | blocks retained (10,000 requests) |")
     print("|---|---|---|---|---|---|---|")
     out["pool_params"] = {}
-    for name, raw in SWITCH_ROUTES.items():
-        a_off = allocs(engine, "pool_params", False, raw, 10_000)
-        a_on = allocs(engine, "pool_params", True, raw, 10_000)
-        off, on = switch(engine, "pool_params", True, False, raw, n, rounds)
+    for name, (raw, per) in POOL_ROUTES.items():
+        reps = max(1, 10_000 // per)
+        a_off = {k: v / per for k, v in allocs(engine, "pool_params", False, raw, reps).items()}
+        a_on = {k: v / per for k, v in allocs(engine, "pool_params", True, raw, reps).items()}
+        off, on = switch(engine, "pool_params", True, False, raw, n, rounds, per)
         engine.pool_params = True
-        leak = leak_check(engine, raw, 10_000)
+        leak = leak_check(engine, raw, reps)
         engine.pool_params = False
         print(f"| {name} | {a_off['mem'] + a_off['obj']:.1f} | {a_on['mem'] + a_on['obj']:.1f} | {off:,.0f} | {on:,.0f} | "
               f"{on / off:.2f}× | {leak} |")
