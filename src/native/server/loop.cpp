@@ -144,6 +144,9 @@ void Server::accept_ready(int lfd) {
         spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd >= 0) continue;
       }
+      // Still out of fds (the spare was taken by someone else): rather than spin on the
+      // readable listening socket, stop watching it until the next sweep.
+      if (errno == EMFILE || errno == ENFILE) pause_accept();
       return;  // EAGAIN (or a transient error): the next event tries again
     }
     if (draining_ || conns_.size() >= cfg_.max_connections) {
@@ -375,8 +378,28 @@ int Server::poll(int timeout_ms) {
   return n < 0 ? 0 : n;
 }
 
+void Server::pause_accept() {
+  for (int lfd : listen_fds_) {
+    epoll_event ev{};
+    ev.events = 0;
+    ev.data.fd = lfd;
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, lfd, &ev);
+  }
+  accept_paused_ = true;
+}
+
 void Server::sweep() {
   uint64_t now = now_ms();
+  if (accept_paused_) {  // out of fds at the last accept: take a spare again and retry
+    accept_paused_ = false;
+    if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (int lfd : listen_fds_) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = lfd;
+      epoll_ctl(epfd_, EPOLL_CTL_MOD, lfd, &ev);
+    }
+  }
   for (auto& [fd, cp] : conns_) {
     Conn& c = *cp;
     if (c.dead) continue;

@@ -73,6 +73,7 @@ class Server {
   void abort_conn(Conn& c);  // close with RST (SO_LINGER 0): unsent output is dropped
   void track(Conn& c, uint64_t now);  // start/stop the head and body deadline clocks
   bool can_read(Conn& c);
+  void pause_accept();
   void destroy(int fd);
   void start_linger(Conn& c);
 
@@ -81,6 +82,7 @@ class Server {
   int epfd_ = -1;
   std::vector<int> listen_fds_;
   int spare_fd_ = -1;  // released to accept (and refuse) a connection when out of fds
+  bool accept_paused_ = false;  // out of fds even so: listening sockets unwatched until the next sweep
   std::vector<std::pair<int, std::function<void()>>> watches_;
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
   std::vector<int> doomed_;  // fds to destroy at the end of this poll (never mid-dispatch)
