@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -244,11 +245,22 @@ void Server::on_readable(Conn& c) {
   if (!c.dead) update_interest(c);
 }
 
+// Output with a body referenced rather than copied (Buffer::attach): head and body in one sendmsg.
+static ssize_t send_with_attached(int fd, const http::Buffer& out) {
+  std::string_view a = out.attached();
+  iovec v[2] = {{const_cast<char*>(out.data()), out.size()}, {const_cast<char*>(a.data()), a.size()}};
+  msghdr m{};
+  m.msg_iov = out.size() ? v : v + 1;
+  m.msg_iovlen = out.size() ? 2 : 1;
+  return ::sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+
 void Server::flush(Conn& c) {
   http::Buffer& out = c.proto.output();
   if (!out.empty() && !c.write_since) c.write_since = now_ms();
   while (!out.empty()) {
-    ssize_t n = ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL);
+    ssize_t n = out.attached().empty() ? ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL)
+                                       : send_with_attached(c.fd, out);
     if (n > 0) {
       out.consume(size_t(n));
       c.last_activity = c.write_since = now_ms();
