@@ -47,6 +47,7 @@ TEST_DEPS = {
     "pytest-timeout": "pytest_timeout",
     "email-validator": "email_validator",
     "uvicorn": "uvicorn",  # docs_src/debugging imports it (the tests mock uvicorn.run)
+    "trio>=0.26": "trio",  # anyio runs the async tests on trio too (an older trio fails with anyio 4)
 }
 
 # Areas whose subject is something FasterAPI does not provide (see docs/compatibility.md).

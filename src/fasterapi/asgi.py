@@ -82,7 +82,25 @@ async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
             break
     raw = _request_bytes(scope, b"".join(chunks))
     client = scope.get("client")
-    conn = app._build_engine().connection(client=tuple(client) if client else None)
+    client = tuple(client) if client else None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        # Not on asyncio (trio): the engine drives handlers on an asyncio loop, in a worker thread.
+        import anyio.to_thread
+
+        out = await anyio.to_thread.run_sync(lambda: asyncio.run(_exchange(app, raw, client)))
+    else:
+        out = await _exchange(app, raw, client)
+    status, headers, body = _parse(out)
+    if scope.get("method") == "HEAD":
+        body = b""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _exchange(app: Any, raw: bytes, client: Any) -> bytes:
+    conn = app._build_engine().connection(client=client)
     loop = asyncio.get_running_loop()
     done = loop.create_future()
 
@@ -98,11 +116,7 @@ async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
         done = loop.create_future()
         out += conn.read()
     out += conn.read()
-    status, headers, body = _parse(out)
-    if scope.get("method") == "HEAD":
-        body = b""
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    return out
 
 
 async def _lifespan(app: Any, receive: Any, send: Any) -> None:
