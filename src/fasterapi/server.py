@@ -97,9 +97,15 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
         engine.access_log = _log_access
     server = _core.Server(engine, config.server_config())
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        stop.set()
+        if server.listening:  # stop accepting right here, one loop iteration before the drain below
+            server.begin_shutdown()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
     async with _lifespan(app):
         port = server.listen(config.host, config.port, config.reuse_port, config.backlog)
         loop.add_reader(server.fileno(), server.poll)
@@ -161,29 +167,45 @@ def _spawn(app: Any, config: Config) -> int:
 def supervise(app: Any, config: Config) -> None:
     """N worker processes on one port (SO_REUSEPORT); a worker that dies is replaced."""
     stopping = False
+    workers: dict[int, float] = {}  # pid -> when it was started
+    signalled: set[int] = set()
+
+    def forward() -> None:
+        for pid in list(workers):
+            if pid not in signalled:
+                signalled.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
 
     def on_signal(signum: int, frame: Any) -> None:
         nonlocal stopping
         stopping = True
+        forward()  # at once: the workers close their listening sockets now, not at the next poll
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    workers = {_spawn(app, config) for _ in range(config.workers)}
+    for _ in range(config.workers):
+        workers[_spawn(app, config)] = time.monotonic()
     logger.info("supervisor %d started %d workers", os.getpid(), len(workers))
+    quick_deaths = 0
     while not stopping:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             pid, status = 0, 0
         if pid and pid in workers:
-            workers.discard(pid)
+            lived = time.monotonic() - workers.pop(pid)
             logger.warning("worker %d exited (status %d); starting another", pid, status)
-            workers.add(_spawn(app, config))
+            # A worker that dies at once (a broken app) is restarted with a growing pause, not in a
+            # fork loop; one that ran for a while is replaced immediately.
+            quick_deaths = quick_deaths + 1 if lived < 1.0 else 0
+            if quick_deaths > 1:
+                time.sleep(min(0.1 * 2 ** (quick_deaths - 2), 5.0))
+            if not stopping:
+                workers[_spawn(app, config)] = time.monotonic()
             continue
         time.sleep(0.05)
-    for pid in workers:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+    forward()  # (a worker started while the signal was handled)
     deadline = time.monotonic() + config.shutdown_timeout + 5
     while workers and time.monotonic() < deadline:
         try:
@@ -191,7 +213,7 @@ def supervise(app: Any, config: Config) -> None:
         except ChildProcessError:
             break
         if pid:
-            workers.discard(pid)
+            workers.pop(pid, None)
         else:
             time.sleep(0.02)
     for pid in workers:
