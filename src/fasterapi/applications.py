@@ -25,7 +25,7 @@ from .exception_handlers import (
 from .exceptions import RequestValidationError, StarletteHTTPException, WebSocketRequestValidationError
 from .middleware import Middleware
 from .requests import Request
-from .responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from .responses import HTMLResponse, JSONResponse, Response
 from .routing import (
     APIRoute,
     APIRouter,
@@ -520,8 +520,9 @@ class FasterAPI:
     def _error_handler(self, req: Any, exc: Exception) -> Any:
         """Engine callback for exceptions raised by handlers (and fast-path endpoints).
 
-        An exception no handler takes is logged and answered as Starlette's ServerErrorMiddleware
-        does: 500 `text/plain` "Internal Server Error"."""
+        An exception no handler takes is logged and answered 500 `{"detail": "Internal Server Error"}`:
+        JSON like every other error body of the server (Starlette sends the same words as text/plain;
+        see docs/compatibility.md)."""
         try:
             result = _handle_error(self, lambda: Request(req, req.path_params, self), exc, catch_all=True)
         except Exception as unhandled:
@@ -595,7 +596,7 @@ class FasterAPI:
 
 def _server_error_response(exc: BaseException) -> Response:
     logging.getLogger("fasterapi.error").error("Exception in request handler", exc_info=exc)
-    return PlainTextResponse("Internal Server Error", status_code=500)
+    return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
 
 
 async def _await_error_response(result: Awaitable[Response]) -> Response:

@@ -174,7 +174,7 @@ def test_blocking_handler_does_not_stall_the_loop(server: Server) -> None:
 def test_handler_exception_is_500_and_worker_survives(server: Server) -> None:
     r = httpx.get(server.url + "/boom")
     assert r.status_code == 500
-    assert r.text == "Internal Server Error"  # as Starlette's ServerErrorMiddleware (text/plain)
+    assert r.json() == {"detail": "Internal Server Error"}  # JSON, like every error body we send
     assert httpx.get(server.url + "/json").status_code == 200
 
 
