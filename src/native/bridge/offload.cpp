@@ -139,6 +139,11 @@ server::WorkerPool* pool_of(Offload* o) {
   // Each worker gets its own thread state in the engine's interpreter (sub-interpreters included);
   // it takes the GIL with it only around a handler call.
   hooks.on_start = [interp, ts](int i) { (*ts)[size_t(i)] = PyThreadState_New(interp); };
+  // The GIL is taken once for a run of consecutive jobs (the eval loop still hands it over to a
+  // waiting thread every switch interval), not once per job.
+  hooks.enter = [ts](int i) { PyEval_RestoreThread((*ts)[size_t(i)]); };
+  hooks.leave = [](int) { PyEval_SaveThread(); };
+  hooks.max_run = 8;
   try {
     o->pool = std::make_unique<server::WorkerPool>(n, 1024, std::move(hooks));
   } catch (const std::exception& ex) {
@@ -190,7 +195,7 @@ void submit(Offload* o, Job* j) {
 
 void run_job(void* arg, int worker) {
   Job* j = static_cast<Job*>(arg);
-  PyEval_RestoreThread(j->owner->tstates[size_t(worker)]);
+  (void)worker;  // (the worker holds the GIL: WorkerPool::Hooks::enter)
   switch (j->kind) {
     case Job::Blocking:
       j->result = PyObject_Vectorcall(j->fn, j->args.data(), j->args.size() -
@@ -210,7 +215,6 @@ void run_job(void* arg, int worker) {
   }
   for (PyObject* a : j->args) Py_DECREF(a);
   j->args.clear();
-  PyEval_SaveThread();
 }
 
 // ---- batches ----------------------------------------------------------------------------------

@@ -10,8 +10,10 @@
 // drain() makes room, so neither ring ever overflows.
 #pragma once
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -32,12 +34,18 @@ struct Task {
   void* arg = nullptr;
 };
 
+struct PoolHooks {
+  std::function<void(int worker)> on_start;  // on the worker thread, before its first task
+  std::function<void(int worker)> on_stop;   // on the worker thread, after its last task
+  // Around a run of consecutive tasks (at most max_run) found in the worker's ring without it
+  // going empty: e.g. take a lock (the GIL) once for several tasks.
+  std::function<void(int worker)> enter, leave;
+  int max_run = 16;
+};
+
 class WorkerPool {
  public:
-  struct Hooks {
-    std::function<void(int worker)> on_start;  // on the worker thread, before its first task
-    std::function<void(int worker)> on_stop;   // on the worker thread, after its last task
-  };
+  using Hooks = PoolHooks;
 
   WorkerPool(int threads, size_t ring_capacity = 1024, Hooks hooks = {})
       : hooks_(std::move(hooks)),
@@ -104,18 +112,42 @@ class WorkerPool {
     SpscRing<Task> ring;
     alignas(kCacheLine) std::atomic<uint32_t> epoch{0};
     std::atomic<bool> sleeping{false};
+    std::atomic<uint64_t> busy_since{0};  // when the running task started (0: none); a hint
+    std::atomic<uint64_t> last_ns{0};     // how long its last task took (0: none yet); a hint
     alignas(kCacheLine) size_t owed = 0;  // loop thread's count of this worker's unfinished tasks
     std::thread thread;
   };
 
+  static constexpr size_t kQueueBehind = 4;
+  static constexpr uint64_t kSlowNs = 2000000;  // 2 ms
+  static uint64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+  }
+
   bool place(Task t) {
     if (outstanding_ >= max_outstanding_) return false;
-    // The least-loaded worker whose ring has room; ties go round-robin.
+    // Warm threads first: the lowest-index worker that is idle, or that has fewer than
+    // kQueueBehind tasks, whose last task took less than kSlowNs and whose current one started less
+    // than kSlowNs ago (never queue behind a task that is or may be slow); else the least-loaded one. Light and fast work stays on a few threads
+    // (fewer wake-ups and lock hand-offs, tasks run back to back); slow work spreads over all.
     size_t n = workers_.size(), best = n;
-    for (size_t k = 0; k < n; ++k) {
-      size_t i = (next_ + k) % n;
-      if (best == n || workers_[i]->owed < workers_[best]->owed) best = i;
-      if (workers_[best]->owed == 0) break;
+    uint64_t now = 0;
+    for (size_t i = 0; i < n; ++i) {
+      Worker& w = *workers_[i];
+      if (w.owed == 0) { best = i; break; }
+      uint64_t last = w.last_ns.load(std::memory_order_relaxed);
+      if (w.owed < kQueueBehind && last && last < kSlowNs) {  // its tasks have been quick
+        if (!now) now = mono_ns();
+        uint64_t since = w.busy_since.load(std::memory_order_relaxed);
+        if (!since || now - since < kSlowNs) { best = i; break; }  // (0: between tasks, e.g. waiting for a lock)
+      }
+    }
+    if (best == n) {
+      best = 0;
+      for (size_t i = 1; i < n; ++i)
+        if (workers_[i]->owed < workers_[best]->owed) best = i;
     }
     for (size_t k = 0; k < n; ++k) {
       size_t i = (best + k) % n;
@@ -123,7 +155,6 @@ class WorkerPool {
       if (w.ring.push(Task(t))) {
         ++w.owed;
         ++outstanding_;
-        next_ = (i + 1) % n;
         wake(w, false);
         return true;
       }
@@ -142,9 +173,15 @@ class WorkerPool {
   void run(int i) {
     Worker& w = *workers_[size_t(i)];
     if (hooks_.on_start) hooks_.on_start(i);
+    int run = 0;  // tasks since enter()
+    auto leave = [&] {
+      if (run && hooks_.leave) hooks_.leave(i);
+      run = 0;
+    };
     for (;;) {
       auto t = w.ring.pop();
       if (!t) {
+        leave();
         if (stopping_.load(std::memory_order_acquire)) break;
         w.sleeping.store(true, std::memory_order_relaxed);
         uint32_t e = w.epoch.fetch_add(0, std::memory_order_acq_rel);
@@ -153,7 +190,13 @@ class WorkerPool {
         continue;
       }
       if (stopping_.load(std::memory_order_acquire)) break;
+      if (run == hooks_.max_run) leave();
+      if (run++ == 0 && hooks_.enter) hooks_.enter(i);
+      uint64_t t0 = mono_ns();
+      w.busy_since.store(t0, std::memory_order_relaxed);
       t->run(t->arg, i);
+      w.last_ns.store(std::max<uint64_t>(1, mono_ns() - t0), std::memory_order_relaxed);
+      w.busy_since.store(0, std::memory_order_relaxed);
       Done d{t->arg, i};
       while (!done_.push(Done(d))) std::this_thread::yield();  // cannot fill (see place()); be safe
       if (!signaled_.exchange(true, std::memory_order_acq_rel)) {
@@ -162,6 +205,7 @@ class WorkerPool {
         }
       }
     }
+    leave();
     if (hooks_.on_stop) hooks_.on_stop(i);
   }
 
@@ -171,7 +215,6 @@ class WorkerPool {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::deque<Task> spill_;  // loop thread only
   size_t outstanding_ = 0;  // loop thread only
-  size_t next_ = 0;
   int efd_ = -1;
   bool stopped_ = false;
   alignas(kCacheLine) std::atomic<bool> signaled_{false};
