@@ -61,3 +61,4 @@ def sized(size: str):
 if LIB:
     app.add_native_route("GET", "/native/hello", library=LIB, symbol="hello")
     app.add_native_route("GET", "/native/items/{item_id}", library=LIB, symbol="item")
+    app.add_native_route("GET", "/native/hello-nogil", library=LIB, symbol="hello", release_gil=True)

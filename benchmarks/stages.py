@@ -40,6 +40,7 @@ STAGE_ROUTES = {
     "Python route (GET /py/hello)": get("/py/hello"),
     "constant route (GET /const/hello, static=True)": get("/const/hello"),
     "C++ native route (GET /native/hello)": get("/native/hello"),
+    "C++ native route, release_gil=True (GET /native/hello-nogil)": get("/native/hello-nogil"),
     "Python route with params (GET /items/123?q=abc)": get("/items/123?q=abc"),
     "native route with params (GET /native/items/123?q=abc)": get("/native/items/123?q=abc"),
     "Python route, pydantic body (POST /items)": POST_ITEMS,
@@ -66,20 +67,27 @@ def response_of(engine, raw: bytes) -> bytes:
 
 
 def stages(engine, n: int, rounds: int) -> list[dict[str, float]]:
-    rows = []
-    for name, raw in STAGE_ROUTES.items():
-        if b"/native/" in raw and not os.path.exists(os.environ["FASTERAPI_NATIVE_LIB"]):
-            continue  # examples/native not built
+    routes = {name: raw for name, raw in STAGE_ROUTES.items()
+              if b"/native/" not in raw or os.path.exists(os.environ["FASTERAPI_NATIVE_LIB"])}
+    for raw in routes.values():
         response_of(engine, raw)  # a constant route captures its response on the first request
-        runs = [_core.bench_stages(engine, raw, n) for _ in range(rounds)]
-        row = {k: med([r[k] for r in runs]) for k in runs[0]}
-        # Each stage interval includes one clock stamp: take it out, and let parse+framing be what
-        # the unprofiled total (thread CPU time, no stamps) leaves.
-        for k in ("route", "dispatch", "handler", "serialize"):
-            row[k] = max(0.0, row[k] - row["timer"])
-        row["unprofiled"] = med([med(_core.bench_cpu(engine, raw, n)) for _ in range(rounds)])
+    # Round-robin over the routes, so that every route sees the same machine.
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in routes}
+    cpu: dict[str, list[float]] = {name: [] for name in routes}
+    parse: dict[str, list[float]] = {name: [] for name in routes}
+    for _ in range(rounds):
+        for name, raw in routes.items():
+            runs[name].append(_core.bench_stages(engine, raw, n))
+            cpu[name].append(med(_core.bench_cpu(engine, raw, n)))
+            parse[name].append(med(_core.bench_parse(raw, n)))
+    rows = []
+    for name, raw in routes.items():
+        row = {k: med([r[k] for r in runs[name]]) for k in runs[name][0]}
+        # The stages come net of their clock stamps; parse+framing is what the unprofiled total
+        # (thread CPU time, no stamps) leaves.
+        row["unprofiled"] = med(cpu[name])
         row["parse"] = max(0.0, row["unprofiled"] - sum(row[k] for k in ("route", "dispatch", "handler", "serialize")))
-        row["parse_only"] = med(_core.bench_parse(raw, n))  # wall clock: batches of 1,000
+        row["parse_only"] = med(parse[name])  # wall clock: batches of 1,000
         row["send"] = _core.bench_send(response_of(engine, raw), max(2000, n // 20))
         row["name"] = name  # type: ignore[assignment]
         rows.append(row)
@@ -87,18 +95,25 @@ def stages(engine, n: int, rounds: int) -> list[dict[str, float]]:
 
 
 def switch(engine, attr: str, on: object, off: object, raw: bytes, n: int, rounds: int,
-           per: int = 1) -> tuple[float, float]:
-    """ns per request with the switch off and on, alternating rounds (`raw` holds `per` requests)."""
-    offs, ons = [], []
-    for _ in range(rounds):
-        for value, acc in ((off, offs), (on, ons)):
+           per: int = 1) -> tuple[float, float, float]:
+    """(ns off, ns on, median of the on/off ratios of adjacent pairs): short measurements, off and
+    on alternating, `4 * rounds` pairs (`raw` holds `per` requests)."""
+    offs, ons, ratios = [], [], []
+    m = max(2000, n // 4)
+    for i in range(4 * rounds):
+        pair = {}
+        order = ((False, off), (True, on)) if i % 2 == 0 else ((True, on), (False, off))
+        for is_on, value in order:
             setattr(engine, attr, value)
             if per == 1:
-                acc.append(med(_core.bench_cpu(engine, raw, n)))
+                pair[is_on] = med(_core.bench_cpu(engine, raw, m))
             else:
-                acc.append(med(_core.bench_cpu(engine, raw, max(20, n // per), 1)) / per)
+                pair[is_on] = med(_core.bench_cpu(engine, raw, max(10, m // per), 1)) / per
+        offs.append(pair[False])
+        ons.append(pair[True])
+        ratios.append(pair[True] / pair[False])
     setattr(engine, attr, off)
-    return med(offs), med(ons)
+    return med(offs), med(ons), med(ratios)
 
 
 def allocs(engine, attr: str, value: object, raw: bytes, n: int) -> dict[str, float]:
@@ -136,34 +151,34 @@ def main() -> None:
     for r in rows:
         print(f"| {r['name']} | {r['parse']:,.0f} | {r['route']:,.0f} | {r['dispatch']:,.0f} | {r['handler']:,.0f} | "
               f"{r['serialize']:,.0f} | {r['unprofiled']:,.0f} | {r['parse_only']:,.0f} | {r['send']:,.0f} |")
-    print(f"\n(one clock stamp costs {rows[0]['timer']:.0f} ns here; it is taken out of each stage)")
+    print(f"\n(one clock stamp costs {rows[0]['timer']:.0f} ns here; the stages are net of their stamps)")
     out["stages"] = rows
 
     print("\n## JSON: engine writer vs json.dumps -> bytes -> copy (engine.json_via_dumps)\n")
-    print("| request | native writer ns | json.dumps ns | dumps / native |")
+    print("| request | native writer ns | json.dumps ns | dumps / native (paired) |")
     print("|---|---|---|---|")
     out["json_via_dumps"] = {}
     for name, raw in SWITCH_ROUTES.items():
-        off, on = switch(engine, "json_via_dumps", True, False, raw, n, rounds)
-        print(f"| {name} | {off:,.0f} | {on:,.0f} | {on / off:.2f}× |")
+        off, on, ratio = switch(engine, "json_via_dumps", True, False, raw, n, rounds)
+        print(f"| {name} | {off:,.0f} | {on:,.0f} | {ratio:.2f}× |")
         out["json_via_dumps"][name] = {"native": off, "dumps": on}  # type: ignore[index]
 
     print("\n## Parameter pooling (engine.pool_params)\n")
-    print("| request | allocs/req off (mem+obj) | allocs/req on | ns off | ns on | on / off | blocks retained (10,000 requests) |")
+    print("| request | allocs/req off (mem+obj) | allocs/req on | ns off | ns on | on / off (paired) | blocks retained (10,000 requests) |")
     print("|---|---|---|---|---|---|---|")
     out["pool_params"] = {}
     for name, (raw, per) in POOL_ROUTES.items():
         reps = max(1, 10_000 // per)
         a_off = {k: v / per for k, v in allocs(engine, "pool_params", False, raw, reps).items()}
         a_on = {k: v / per for k, v in allocs(engine, "pool_params", True, raw, reps).items()}
-        off, on = switch(engine, "pool_params", True, False, raw, n, rounds, per)
+        off, on, ratio = switch(engine, "pool_params", True, False, raw, n, rounds, per)
         engine.pool_params = True
         leak = leak_check(engine, raw, reps)
         engine.pool_params = False
         print(f"| {name} | {a_off['mem'] + a_off['obj']:.1f} | {a_on['mem'] + a_on['obj']:.1f} | {off:,.0f} | {on:,.0f} | "
-              f"{on / off:.2f}× | {leak} |")
+              f"{ratio:.2f}× | {leak} |")
         out["pool_params"][name] = {"allocs_off": a_off, "allocs_on": a_on, "ns_off": off, "ns_on": on,  # type: ignore[index]
-                                    "retained_blocks": leak}
+                                    "ratio": ratio, "retained_blocks": leak}
     stats_before = engine.stats
     for raw in SWITCH_ROUTES.values():
         _core.bench_connection(engine, raw, 1000)
@@ -173,14 +188,14 @@ def main() -> None:
     out["request_data_made_on_fast_path"] = made
 
     print("\n## Response bodies: copied vs referenced (engine.zero_copy_min), in-process (no socket)\n")
-    print("| request | copy ns | reference ns | reference / copy |")
+    print("| request | copy ns | reference ns | reference / copy (paired) |")
     print("|---|---|---|---|")
     out["zero_copy_inprocess"] = {}
     for size in ("1k", "64k", "1m"):
         raw = get(f"/bytes/{size}")
         m = max(2000, n // (1 if size == "1k" else 10 if size == "64k" else 100))
-        off, on = switch(engine, "zero_copy_min", 0, -1, raw, m, rounds)
-        print(f"| GET /bytes/{size} | {off:,.0f} | {on:,.0f} | {on / off:.2f}× |")
+        off, on, ratio = switch(engine, "zero_copy_min", 0, -1, raw, m, rounds)
+        print(f"| GET /bytes/{size} | {off:,.0f} | {on:,.0f} | {ratio:.2f}× |")
         out["zero_copy_inprocess"][size] = {"copy": off, "reference": on}  # type: ignore[index]
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))

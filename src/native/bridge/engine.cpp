@@ -633,6 +633,8 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
                         : req.version_minor == 0 ? ConnHeader::KeepAlive : ConnHeader::None;
       if (r.static_response) {
         ++engine->perf->counters.static_hits;
+        stage_mark(kCallStart);  // no handler: the replay is the serialize stage
+        stage_mark(kCallEnd);
         write_static(*r.static_response, req.is_head, conn, out);
       } else {
         ++engine->perf->counters.native_calls;
