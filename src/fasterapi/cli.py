@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--host", default=d.host)
     r.add_argument("--port", type=int, default=d.port)
     r.add_argument("--workers", type=int, default=d.workers, help="worker processes (SO_REUSEPORT)")
+    r.add_argument("--loop-threads", type=int, default=d.loop_threads,
+                   help="socket loops per worker, one thread and interpreter each (needs Python 3.12+ or 3.13t; "
+                        "else more worker processes)")
     r.add_argument("--access-log", action="store_true", help="log every request (off by default)")
     r.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     r.add_argument("--max-body", type=int, default=None, help="default body limit in bytes (413 above; 1 MiB)")
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         args.host,
         args.port,
         workers=args.workers,
+        loop_threads=args.loop_threads,
         access_log=args.access_log,
         max_body=args.max_body,
         max_request_line=args.max_request_line,

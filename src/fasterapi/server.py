@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -28,6 +29,10 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Socket loops per worker process, each on its own thread with its own interpreter (3.12+
+    # per-interpreter GIL) or sharing a free-threaded 3.13t one. Not available on this build yet:
+    # N > 1 falls back to N times as many worker processes (see loop_threads_unavailable()).
+    loop_threads: int = 1
     access_log: bool = False
     reuse_port: bool = True
     backlog: int = 1024
@@ -222,6 +227,24 @@ def supervise(app: Any, config: Config) -> None:
     logger.info("supervisor stopped")
 
 
+def loop_threads_unavailable() -> str:
+    """Why several socket loops cannot share this process (the engine itself could: its loops share
+    no mutable state, see docs/architecture.md)."""
+    if sys.version_info < (3, 12):
+        return (
+            f"Python {sys.version_info.major}.{sys.version_info.minor} has one GIL per process: loop threads "
+            "need Python 3.12+ (sub-interpreters with their own GIL) or a free-threaded 3.13t build"
+        )
+    return "in-process loop threads are not implemented for this Python build yet"
+
+
+def _loop_threads_fallback(config: Config) -> Config:
+    reason = loop_threads_unavailable()
+    workers = config.workers * config.loop_threads
+    logger.warning("--loop-threads %d: %s; running %d worker processes instead", config.loop_threads, reason, workers)
+    return dataclasses.replace(config, workers=workers, loop_threads=1)
+
+
 def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, **options: Any) -> None:
     """Serve `app` (the entry point behind `app.run()` and `fasterapi run`)."""
     known = {f for f in Config.__dataclass_fields__}
@@ -231,6 +254,8 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
     config = Config(host=host, port=port, workers=workers, **options)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    if config.loop_threads > 1:
+        config = _loop_threads_fallback(config)
     if config.workers > 1:
         supervise(app, config)
     else:
