@@ -4,6 +4,7 @@
 
 Contenders (same app, benchmarks/offload_app.py; server pinned to CPU 0, wrk -t1 -c200 on CPU 1):
   fasterapi batched    @app.post("/predict", batch=Batch(max_size=32, max_wait_ms=5)): one call per batch
+                       (x4: concurrency=4 batches at once; on_loop: the def handler runs on the loop thread)
   fasterapi unbatched  blocking=True def: one call per request on the native pool (40 threads)
   fastapi+uvicorn      def endpoint: one call per request on FastAPI's threadpool (40 threads)
 Prints req/s and p99 per contender, and the batch sizes/waits FasterAPI saw.
@@ -31,6 +32,8 @@ def contenders(port: int, cost: str) -> dict[str, tuple[list[str], dict[str, str
     fasterapi = [sys.executable, "-m", "fasterapi", "run", "offload_app:app", "--port", str(port)]
     return {
         "fasterapi batched": (fasterapi, {**base, "BENCH_BATCH": "1"}),
+        "fasterapi batched x4": (fasterapi, {**base, "BENCH_BATCH": "1", "BENCH_BATCH_CONCURRENCY": "4"}),
+        "fasterapi batched on_loop": (fasterapi, {**base, "BENCH_BATCH": "1", "BENCH_BATCH_ON_LOOP": "1"}),
         "fasterapi unbatched": (fasterapi, base),
         "fastapi+uvicorn": (
             [str(PEERS / "uvicorn"), "offload_app:app", "--port", str(port), "--loop", "uvloop", "--http",
@@ -62,7 +65,7 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}/predict"
             run_wrk(url, "predict.lua", 2, args.connections)  # warm-up
             results[name] = run_wrk(url, "predict.lua", args.duration, args.connections)
-            if "batched" in name and "unbatched" not in name:
+            if "unbatched" not in name and "fasterapi" in name:
                 results[name]["batch_stats"] = httpx.get(f"http://127.0.0.1:{port}/batch-stats").json()
             print(f"{name:22} {results[name]}", file=sys.stderr)
         finally:

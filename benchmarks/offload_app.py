@@ -3,7 +3,8 @@
 BENCH_FRAMEWORK=fastapi serves it with FastAPI (peers venv) instead of FasterAPI.
 BENCH_COST=sleep|spin: the model's cost, 2 ms + 0.05 ms per item, as time.sleep (releases the GIL,
   like native/GPU inference) or a busy loop (holds the GIL, like pure-Python compute).
-BENCH_BATCH=1: /predict is a batch route (Batch(max_size=32, max_wait_ms=5)), else one call per request.
+BENCH_BATCH=1: /predict is a batch route (Batch(max_size=32, max_wait_ms=5)), else one call per request;
+  BENCH_BATCH_CONCURRENCY (1) batches at once, BENCH_BATCH_ON_LOOP=1 runs them on the loop thread.
 BENCH_POOL=native|executor: where FasterAPI runs blocking=True endpoints (both with BENCH_THREADS threads).
 """
 
@@ -62,7 +63,9 @@ def model(items: list[Item]) -> list[Out]:
 
 
 if BATCH and FRAMEWORK != "fastapi":
-    @app.post("/predict", batch=Batch(max_size=32, max_wait_ms=5))
+    @app.post("/predict", batch=Batch(max_size=32, max_wait_ms=5,
+                                      concurrency=int(os.environ.get("BENCH_BATCH_CONCURRENCY", "1")),
+                                      on_loop=os.environ.get("BENCH_BATCH_ON_LOOP") == "1"))
     def predict(items: list[Item]) -> list[Out]:
         return model(items)
 

@@ -493,7 +493,7 @@ class FasterAPI:
             return
         endpoint, is_async, validate, status, item_response = batch_plan
         engine.set_batch(
-            index, endpoint, is_async, validate, batch.max_size, batch.max_wait_ms,
+            index, endpoint, is_async or batch.on_loop, validate, batch.max_size, batch.max_wait_ms,
             concurrency=batch.concurrency, timeout_ms=batch.timeout_ms or 0, status=status,
             item_response=item_response,
         )

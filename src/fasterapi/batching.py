@@ -15,7 +15,9 @@ request waits at most `max_wait_ms`, and under heavy load batches fill up (adapt
 `concurrency` batches of a route run at once: the next batch keeps filling meanwhile.
 
 - `def` handlers run on the engine's native worker threads (the loop keeps collecting),
-  `async def` handlers on the loop.
+  `async def` handlers on the loop. `on_loop=True` runs a `def` handler on the loop thread too:
+  better for handlers that hold the GIL all along (pure-Python compute), which would otherwise
+  trade the GIL with the loop every switch interval.
 - An exception answers every request of the batch: an HTTPException with its status and detail,
   anything else 500 (through the app's exception handlers).
 - Requests whose client went away before their batch started are dropped, not computed.
@@ -41,6 +43,7 @@ class Batch:
     max_wait_ms: float = 5.0
     concurrency: int = 1
     timeout_ms: float | None = None
+    on_loop: bool = False
 
     def __post_init__(self) -> None:
         if self.max_size < 1:

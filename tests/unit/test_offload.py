@@ -174,3 +174,13 @@ def test_batch_route_with_middleware_runs_per_request() -> None:
 
 def test_http_exception_class_is_fastapis() -> None:
     assert issubclass(HTTPException, Exception)
+
+
+def test_batch_on_loop_runs_a_def_handler_on_the_loop_thread() -> None:
+    app = FastAPI()
+
+    @app.post("/x", batch=Batch(max_size=4, max_wait_ms=1, on_loop=True))
+    def handler(items: list[Item]) -> list[dict]:
+        return [{"v": i.v, "main": threading.current_thread() is threading.main_thread()} for i in items]
+
+    assert TestClient(app).post("/x", json={"v": 5}).json() == {"v": 5, "main": True}
