@@ -120,6 +120,32 @@ def test_request_arriving_during_drain_on_an_open_connection_is_answered_with_cl
         s.stop()
 
 
+def test_connection_accepted_just_before_sigterm_still_gets_its_request_served() -> None:
+    # The client connected, its request is on the wire when SIGTERM comes: it is not treated as
+    # an idle keep-alive (closed at once) but gets a short grace, and its answer closes it.
+    s = start_server("reliability_app:app", "--keepalive-timeout", "30")
+    try:
+        fresh = socket.create_connection(("127.0.0.1", s.port), timeout=3)
+        silent = socket.create_connection(("127.0.0.1", s.port), timeout=3)
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        fresh.sendall(b"GET /json HTTP/1.1\r\nHost: a\r\n\r\n")
+        data, _, how = read_until_close(fresh, 3)
+        assert data.startswith(b"HTTP/1.1 200 ") and b"\r\nConnection: close\r\n" in data, data
+        assert how == "eof"
+        # one that never sends anything is closed after the grace (1 s), and the worker exits
+        data, _, how = read_until_close(silent, 3)
+        assert data == b"" and how == "eof"
+        assert 0.9 <= time.monotonic() - t0 <= 2.0
+        assert s.proc.wait(5) == 0
+        fresh.close()
+        silent.close()
+    finally:
+        s.stop()
+
+
 def test_pipelined_requests_in_flight_at_sigterm_get_their_response_then_close() -> None:
     # The response being produced when draining starts carries Connection: close and is the
     # last one: the requests pipelined behind it are not served (the client must retry them).

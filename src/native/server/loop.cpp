@@ -21,6 +21,9 @@
 
 namespace fasterapi::server {
 
+// During a shutdown, how long a connection accepted but never used may still send its request.
+constexpr uint32_t kFreshGraceMs = 1000;
+
 uint64_t now_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -222,7 +225,16 @@ void Server::on_readable(Conn& c) {
       c.last_activity = now_ms();
       if (c.linger_until) continue;  // closing: discard
       bool had_body = c.proto.reading_body();
-      c.proto.on_data(buf, size_t(n));
+      if (draining_ && !c.proto.draining()) {
+        // A connection accepted before the shutdown whose first request arrives now: it is
+        // served, with "Connection: close". (set_draining() on an empty input stops reading,
+        // so it is marked once its first byte is in; verdicts do not depend on the split.)
+        c.proto.on_data(buf, 1);
+        c.proto.set_draining();
+        if (n > 1) c.proto.on_data(buf + 1, size_t(n) - 1);
+      } else {
+        c.proto.on_data(buf, size_t(n));
+      }
       track(c, c.last_activity);
       if (c.proto.reading_body()) {
         if (!had_body) { c.body_start = c.last_activity; c.body_bytes = 0; }  // a new body
@@ -469,7 +481,8 @@ void Server::sweep() {
       continue;
     }
     if (!c.proto.output().empty()) continue;  // the write deadline applies
-    uint32_t idle = draining_ ? 0 : cfg_.keepalive_timeout_ms;
+    uint32_t idle = cfg_.keepalive_timeout_ms;
+    if (draining_) idle = c.proto.draining() ? 0 : kFreshGraceMs;
     if (now - c.last_activity >= idle) close_conn(c);
   }
   for (int fd : doomed_) destroy(fd);
@@ -487,9 +500,13 @@ void Server::begin_shutdown() {
   for (auto& [fd, cp] : conns_) {
     Conn& c = *cp;
     if (c.dead) continue;
+    bool idle = !c.proto.pending() && !c.proto.in_request() && c.proto.output().empty() && !c.linger_until;
+    // Idle and never used: its first request may be on the wire right now (the client just
+    // connected). It gets kFreshGraceMs to arrive (then it is answered with Connection: close);
+    // an idle keep-alive connection that has served requests is closed at once.
+    if (idle && c.proto.requests_served() == 0 && !c.proto.should_close()) continue;
     c.proto.set_draining();
-    if (!c.proto.pending() && !c.proto.in_request() && c.proto.output().empty() && !c.linger_until)
-      close_conn(c);
+    if (idle) close_conn(c);
   }
   for (int fd : doomed_) destroy(fd);
   doomed_.clear();
