@@ -52,3 +52,10 @@ async def upload(request: Request):
 @app.get("/pid")
 def pid():
     return {"pid": os.getpid()}
+
+
+@app.get("/pid/sleep")
+async def pid_sleep(s: float = 0.05):
+    """A request that stays in flight for a while, answered with the worker's pid."""
+    await asyncio.sleep(s)
+    return {"pid": os.getpid()}
