@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from test_ring import REPO, build
+from test_ring import DRIVERS, build
 
 
 def request(port: int, path: str, body: bytes = b"", keep: socket.socket | None = None) -> bytes:
@@ -99,11 +99,9 @@ def check_independent(ports: list[int]) -> None:
 @pytest.mark.parametrize("tsan", [False, True], ids=["release", "tsan"])
 def test_two_loop_threads_in_one_process(tsan: bool) -> None:
     if tsan:
-        exe = build("loops_driver", REPO / "build" / "native-tests-tsan", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-                    "-DFASTERAPI_SANITIZE=OFF", "-DFASTERAPI_TSAN=ON")
+        exe = build("loops_driver", DRIVERS, "-DFASTERAPI_TSAN=ON")
     else:
-        exe = build("loops_driver", REPO / "build" / "native-tests-rel", "-DCMAKE_BUILD_TYPE=Release",
-                    "-DFASTERAPI_SANITIZE=OFF", "-DFASTERAPI_TSAN=OFF")
+        exe = build("loops_driver", DRIVERS)
     proc, ports = start(exe)
     try:
         assert len(set(ports)) == 2

@@ -258,6 +258,7 @@ void batch_done(Run* run, PyObject* result) {
   if (!seq) {
     // Every request of the batch gets the error's answer (HTTPException: its status and detail).
     ++b.stats.errors;
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "the batch failed");
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
     PyErr_NormalizeException(&t, &v, &tb);
