@@ -230,3 +230,21 @@ def test_pipelined_requests_behind_a_slow_one_are_answered_in_order() -> None:
         assert ids == list(range(1000, 1500))
     finally:
         s.stop()
+
+
+def test_mixed_workload_returns_fds_to_baseline_and_keeps_rss_bounded() -> None:
+    # benchmarks/soak.py in small: 60k requests of keep-alive, pipelining, new connections,
+    # chunked uploads, 4xx (some closing) and clients vanishing mid-request.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("soak", DATA.parents[1] / "benchmarks" / "soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    res = soak.run_soak(requests=60_000, procs=1, connections=16, warmup=15_000, sample=0.5, quiet=True)
+    print(res)
+    assert res["errors"] == 0, res["error_examples"]
+    assert all(n > 0 for n in res["scenarios"].values()), res["scenarios"]
+    assert res["fds"]["after"] == res["fds"]["before"], res["fds"]
+    assert res["rss_mb"]["max_growth_after_warmup"] < 5, res["rss_mb"]
+    assert res["server_exit"] == 0
+
