@@ -209,58 +209,16 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, max(0, int(round(p / 100 * len(xs))) - 1))]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--connections", type=int, default=5000)
-    ap.add_argument("--interval", type=float, default=1.0, help="seconds between trickled bytes")
-    ap.add_argument("--header-timeout", type=float, default=10.0)
-    ap.add_argument("--ramp", type=float, default=3.0, help="seconds over which the crowd connects")
-    ap.add_argument("--url", default=None, help="attack this server instead of starting one")
-    ap.add_argument("--server-arg", action="append", default=[], help="extra `fasterapi run` argument")
-    ap.add_argument("--json", default=None, help="write the results here")
-    args = ap.parse_args()
-
-    nofile = raise_nofile(args.connections + 1024)
-    if nofile < args.connections + 100:
-        raise SystemExit(f"RLIMIT_NOFILE hard limit {nofile} is too low for {args.connections} connections")
-    proc = None
-    if args.url:
-        u = urlparse(args.url)
-        host, port = u.hostname or "127.0.0.1", u.port or 80
-    else:
-        host, port = "127.0.0.1", free_port()
-        proc = start_server(port, args.header_timeout, args.connections + 1024, args.server_arg)
-    server_pid = None
-    if proc is not None:
-        server_pid = proc.pid  # bash exec'd into the server: same pid
-    hold = args.header_timeout + args.ramp + 2.5  # every slow connection reaches its deadline
-    before = proc_stats(server_pid) if server_pid else {}
-
-    parent, child = mp.Pipe()
-    probe = mp.Process(target=normal_client, args=(port, hold, child))
-    t0 = time.monotonic()
-    probe.start()
-    recs = asyncio.run(crowd(host, port, args.connections, args.interval, hold, args.ramp))
-    probe_res = parent.recv()
-    probe.join()
-    elapsed = time.monotonic() - t0
-    after = proc_stats(server_pid) if server_pid else {}
-    if proc is not None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-
+def summarize(recs: list[Slow], probe_res: dict, header_timeout: float) -> dict:
     opened = [r for r in recs if r.first_byte]
     closed = [r for r in opened if r.closed_at]
-    lateness = [r.closed_at - r.first_byte - args.header_timeout for r in closed]
+    lateness = [r.closed_at - r.first_byte - header_timeout for r in closed]
     statuses: dict[str, int] = {}
     for r in closed:
         key = r.status.decode("latin-1").strip() or f"(no response, {r.how})"
         statuses[key] = statuses.get(key, 0) + 1
     lat = probe_res["lat"]
-    result = {
-        "connections": args.connections,
-        "interval_s": args.interval,
-        "header_timeout_s": args.header_timeout,
+    return {
         "opened": len(opened),
         "connect_failures": len(recs) - len(opened),
         "closed_by_server": len(closed),
@@ -282,9 +240,65 @@ def main() -> None:
             "p99_ms": round(pct(lat, 99) * 1e3, 2),
             "max_ms": round(max(lat) * 1e3, 2) if lat else None,
         },
-        "server": {"before": before, "after": after},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--connections", type=int, default=5000)
+    ap.add_argument("--interval", type=float, default=1.0, help="seconds between trickled bytes")
+    ap.add_argument("--header-timeout", type=float, default=10.0)
+    ap.add_argument("--ramp", type=float, default=3.0, help="seconds over which the crowd connects")
+    ap.add_argument("--waves", type=int, default=1, help="repeat the attack; the server's RSS after each")
+    ap.add_argument("--url", default=None, help="attack this server instead of starting one")
+    ap.add_argument("--server-arg", action="append", default=[], help="extra `fasterapi run` argument")
+    ap.add_argument("--json", default=None, help="write the results here")
+    args = ap.parse_args()
+
+    nofile = raise_nofile(args.connections + 1024)
+    if nofile < args.connections + 100:
+        raise SystemExit(f"RLIMIT_NOFILE hard limit {nofile} is too low for {args.connections} connections")
+    proc = None
+    if args.url:
+        u = urlparse(args.url)
+        host, port = u.hostname or "127.0.0.1", u.port or 80
+    else:
+        host, port = "127.0.0.1", free_port()
+        proc = start_server(port, args.header_timeout, args.connections + 1024, args.server_arg)
+    server_pid = proc.pid if proc is not None else None  # bash exec'd into the server: same pid
+    hold = args.header_timeout + args.ramp + 2.5  # every slow connection reaches its deadline
+    before = proc_stats(server_pid) if server_pid else {}
+    waves = []
+    t0 = time.monotonic()
+    for _ in range(args.waves):
+        parent, child = mp.Pipe()
+        probe = mp.Process(target=normal_client, args=(port, hold, child))
+        probe.start()
+        recs = asyncio.run(crowd(host, port, args.connections, args.interval, hold, args.ramp))
+        probe_res = parent.recv()
+        probe.join()
+        wave = summarize(recs, probe_res, args.header_timeout)
+        if server_pid:
+            t_fd = time.monotonic()
+            while proc_stats(server_pid).get("fds", 0) > before.get("fds", 0) and time.monotonic() - t_fd < 10:
+                time.sleep(0.1)
+            wave["server_after"] = proc_stats(server_pid)
+        waves.append(wave)
+    elapsed = time.monotonic() - t0
+    if proc is not None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    result = {
+        "connections": args.connections,
+        "interval_s": args.interval,
+        "header_timeout_s": args.header_timeout,
+        **waves[0],
+        "server": {"before": before, "after": waves[-1].get("server_after", {})},
         "elapsed_s": round(elapsed, 1),
     }
+    result.pop("server_after", None)
+    if args.waves > 1:
+        result["waves"] = waves
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
