@@ -245,6 +245,27 @@ def _loop_threads_fallback(config: Config) -> Config:
     return dataclasses.replace(config, workers=workers, loop_threads=1)
 
 
+def _raise_nofile(config: Config) -> None:
+    """Each connection is a file descriptor: lift the soft RLIMIT_NOFILE (often 1024) towards
+    --max-connections, within the hard limit. Past it, accept() fails and new connections are
+    refused with a 503 (the loop keeps a spare fd for that) instead of reaching the cap."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return
+    want = config.max_connections + 128  # listening sockets, epoll, pipes, the app's own files
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if new > soft:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+                soft = new
+        if soft < want:
+            logger.warning("RLIMIT_NOFILE is %d: fewer than --max-connections %d connections fit "
+                           "(raise it with ulimit -n)", soft, config.max_connections)
+
+
 def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, **options: Any) -> None:
     """Serve `app` (the entry point behind `app.run()` and `fasterapi run`)."""
     known = {f for f in Config.__dataclass_fields__}
@@ -256,6 +277,7 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     if config.loop_threads > 1:
         config = _loop_threads_fallback(config)
+    _raise_nofile(config)
     if config.workers > 1:
         supervise(app, config)
     else:

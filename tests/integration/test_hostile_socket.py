@@ -80,6 +80,8 @@ def _has_ops(case: dict) -> bool:
 
 ALL_CASES = [c for c in SHARED_CASES + OWN_CASES if not _has_ops(c)]
 OP_CASES = [c["id"] for c in SHARED_CASES + OWN_CASES if _has_ops(c)]
+
+
 def _server_key(case: dict) -> str:
     return json.dumps({"limits": case.get("limits") or {}, "pending": bool(case.get("flags", 0) & FLAG_PENDING)},
                       sort_keys=True)

@@ -80,6 +80,22 @@ def test_connections_beyond_the_cap_get_503_and_close() -> None:
         s.stop()
 
 
+def test_worker_lifts_its_soft_fd_limit_towards_max_connections() -> None:
+    port = free_port()
+    cmd = (f"ulimit -S -n 256 && exec {shlex.quote(sys.executable)} -m fasterapi run reliability_app:app "
+           f"--host 127.0.0.1 --port {port} --max-connections 1000")
+    proc = subprocess.Popen(["bash", "-c", cmd], cwd=DATA, env=dict(os.environ), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    srv = Server(proc, port)
+    try:
+        wait_for_port(port, proc)
+        line = next(ln for ln in open(f"/proc/{proc.pid}/limits") if ln.startswith("Max open files"))
+        soft, hard = line.split()[3:5]
+        assert int(soft) == min(1000 + 128, int(hard)), line
+    finally:
+        srv.stop()
+
+
 def test_running_out_of_file_descriptors_refuses_without_spinning() -> None:
     # RLIMIT_NOFILE 64 for the server: it runs out of fds long before --max-connections.
     srv = start_server_nofile(64, "reliability_app:app", "--keepalive-timeout", "30")

@@ -61,6 +61,7 @@ def test_trickled_head_gets_408_within_deadline(server: Server) -> None:
             closed_at = time.monotonic() if how != "timeout" else None
     assert closed_at is not None, "a trickled head was never timed out"
     elapsed = closed_at - t0
+    print(f"trickled head (1 byte / 0.3 s, --header-timeout 1): closed after {elapsed:.2f} s, {got[:12]!r}")
     assert 0.9 <= elapsed <= 2.0 + 0.3, elapsed  # deadline 1 s, enforced within 1 s (+ one trickle step)
     assert got.startswith(b"HTTP/1.1 408 Request Timeout\r\n") or got == b"", got[:200]
     if got:
@@ -76,6 +77,7 @@ def test_idle_keepalive_is_closed_after_its_timeout(server: Server) -> None:
         assert b"Connection: close" not in first
         rest, waited, how = read_until_close(sock, 4)
     assert rest == b"" and how == "eof", (rest, how)
+    print(f"idle keep-alive (--keepalive-timeout 1): closed after {waited:.2f} s")
     assert 0.9 <= waited <= 2.0, waited
 
 
@@ -116,6 +118,7 @@ def test_slow_body_below_min_rate_gets_408(server: Server) -> None:
         elapsed = time.monotonic() - t0
     assert how != "timeout", "a slow body was never timed out"
     assert got.startswith(b"HTTP/1.1 408 "), got[:200]
+    print(f"slow body (40 B/s, --body-timeout 1 --body-min-rate 1000): 408 after {elapsed:.2f} s")
     assert 0.9 <= elapsed <= 2.3, elapsed
 
 
@@ -145,6 +148,7 @@ def test_client_that_never_reads_is_dropped_after_write_timeout(server: Server) 
         gone = wait_until(lambda: not server_holds(pid, server.port, me), 5)
         assert gone is not None, "the server kept a connection whose client never reads"
         dropped = gone + 0.2
+        print(f"never-reading client (--write-timeout 1): dropped {dropped:.2f} s after its request")
         # write timeout 1 s after the last progress (the buffers fill within ~0.2 s), + 1 s sweep slack
         assert dropped <= 2.5, dropped
         data, _, how = read_until_close(sock, 5)
