@@ -853,6 +853,10 @@ def _check_constant_route(route: APIRoute) -> None:
 
 
 _NATIVE_ANNOTATIONS: dict[str, Any] = {"int": int, "float": float, "uuid": uuid.UUID}
+_NATIVE_NO_DEPENDENCIES = (
+    "native routes run no Python, so they cannot run dependencies (router or app dependencies "
+    "included): check them in the handler, or use a Python route"
+)
 
 
 def _native_endpoint(path: str, symbol: str) -> Callable[..., Any]:
@@ -898,6 +902,8 @@ class NativeRoute(APIRoute):
     ) -> None:
         from . import _core
 
+        if kwargs.get("dependencies"):
+            raise FastAPIError(_NATIVE_NO_DEPENDENCIES)
         library = os.fspath(library)
         if os.sep in library:
             library = os.path.abspath(library)
@@ -1357,6 +1363,8 @@ class APIRouter:
         `library` is loaded now (a relative path is resolved against the current directory);
         `kwargs` are documentation options (summary, description, tags, responses, ...).
         """
+        if self.dependencies:
+            raise FastAPIError(_NATIVE_NO_DEPENDENCIES)
         route = NativeRoute(
             self.prefix + path,
             methods=[methods] if isinstance(methods, str) else list(methods),
@@ -1404,6 +1412,8 @@ class APIRouter:
         responses = responses or {}
         for route in router.routes:
             if isinstance(route, NativeRoute):
+                if dependencies or self.dependencies:
+                    raise FastAPIError(_NATIVE_NO_DEPENDENCIES)
                 self.routes.append(route.copy_with(
                     prefix=self.prefix + prefix,
                     tags=[*(tags or []), *route.tags],

@@ -388,3 +388,19 @@ def test_real_server_pipelined_keepalive_close_and_date(native_server: Server) -
                 first = got[0][1]["date"]
                 time.sleep(1.1)
         assert got[0][1]["date"] != first
+
+
+def test_native_routes_refuse_dependencies(libfast: Path) -> None:
+    # A native route cannot run Python dependencies: never let a router's auth be skipped silently.
+    guarded = APIRouter(dependencies=[Depends(lambda: None)])
+    with pytest.raises(FastAPIError, match="cannot run dependencies"):
+        guarded.add_native_route("GET", "/x", library=libfast, symbol="hello")
+    plain = APIRouter()
+    plain.add_native_route("GET", "/x", library=libfast, symbol="hello")
+    app = FastAPI()
+    with pytest.raises(FastAPIError, match="cannot run dependencies"):
+        app.include_router(plain, dependencies=[Depends(lambda: None)])
+    with pytest.raises(FastAPIError, match="cannot run dependencies"):
+        FastAPI(dependencies=[Depends(lambda: None)]).add_native_route("GET", "/x", library=libfast, symbol="hello")
+    with pytest.raises(FastAPIError, match="cannot run dependencies"):
+        app.add_native_route("GET", "/y", library=libfast, symbol="hello", dependencies=[Depends(lambda: None)])
