@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -105,3 +109,26 @@ def request(port: int, raw: bytes, timeout: float = 5.0) -> bytes:
         sock.sendall(raw)
         data, _, _ = read_until_close(sock, timeout)
     return data
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM when the test process dies
+
+
+def spawn_server_tied(app_ref: str, *args: str, env: dict[str, str] | None = None):
+    """Like conftest.start_server without waiting for the port (call .wait_ready()), and the server
+    gets SIGTERM if the test process dies (killed by a timeout, or by a closed pipe) instead of
+    living on as an orphan. Call it from the main thread: the death signal follows the thread
+    that forked."""
+    from .conftest import DATA, Server, free_port, wait_for_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "fasterapi", "run", app_ref, "--host", "127.0.0.1", "--port", str(port), *args]
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.Popen(cmd, cwd=DATA, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=_die_with_parent)
+    server = Server(proc, port)
+    server.wait_ready = lambda: wait_for_port(port, proc)  # type: ignore[attr-defined]
+    return server

@@ -34,13 +34,13 @@ import asyncio
 import json
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import Server, start_server
+from ._reliability import spawn_server_tied
+from .conftest import Server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared corpus module
 
@@ -207,29 +207,22 @@ async def run_case_over_socket(port: int, case: dict, sem: asyncio.Semaphore) ->
 
 
 def _start_servers(keys: list[str]) -> dict[str, Server]:
+    """All servers at once (they boot in parallel), from this thread."""
     servers: dict[str, Server] = {}
-    errors: list[BaseException] = []
-
-    def start(key: str) -> None:
-        spec = json.loads(key)
-        args: list[str] = []
-        for name, value in spec["limits"].items():
-            args += [LIMIT_FLAGS[name], str(value)]
-        env = {"CORPUS_ECHO_PENDING": "1" if spec["pending"] else "0"}
-        try:
-            servers[key] = start_server("corpus_echo_app:app", *args, env=env)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(k,)) for k in keys]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
+    try:
+        for key in keys:
+            spec = json.loads(key)
+            args: list[str] = []
+            for name, value in spec["limits"].items():
+                args += [LIMIT_FLAGS[name], str(value)]
+            env = {"CORPUS_ECHO_PENDING": "1" if spec["pending"] else "0"}
+            servers[key] = spawn_server_tied("corpus_echo_app:app", *args, env=env)
+        for s in servers.values():
+            s.wait_ready()
+    except BaseException:
         for s in servers.values():
             s.stop()
-        raise errors[0]
+        raise
     return servers
 
 
