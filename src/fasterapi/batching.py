@@ -15,9 +15,10 @@ request waits at most `max_wait_ms`, and under heavy load batches fill up (adapt
 `concurrency` batches of a route run at once: the next batch keeps filling meanwhile.
 
 - `def` handlers run on the engine's native worker threads (the loop keeps collecting),
-  `async def` handlers on the loop. `on_loop=True` runs a `def` handler on the loop thread too:
-  better for handlers that hold the GIL all along (pure-Python compute), which would otherwise
-  trade the GIL with the loop every switch interval.
+  `async def` handlers on the loop. `on_loop=True` runs a `def` handler on the loop thread too
+  (for handlers that must not leave it); it is not faster: in benchmarks/batching.py it was slower
+  than the pool even for a handler that holds the GIL all along (the loop then parses nothing
+  while the handler runs).
 - An exception answers every request of the batch: an HTTPException with its status and detail,
   anything else 500 (through the app's exception handlers).
 - Requests whose client went away before their batch started are dropped, not computed.
