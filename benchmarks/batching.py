@@ -56,8 +56,9 @@ def main() -> None:
             continue
         port = free_port()
         cmd = [c if c != "0" else str(port) for c in cmd]
-        full_env = dict(os.environ, **env, PYTHONPATH=os.pathsep.join(
-            [str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]))
+        full_env = dict(os.environ, **env)
+        if any((HERE.parent / "src" / "fasterapi").glob("_core*.so")):  # a development tree
+            full_env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")])
         proc = subprocess.Popen(["taskset", "-c", "0", *cmd], cwd=HERE, env=full_env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

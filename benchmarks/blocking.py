@@ -35,8 +35,9 @@ def main() -> None:
     runs: dict[str, dict[str, list[dict]]] = {"native": {}, "executor": {}}
     for pool in ("native", "executor") * args.repeats:
         port = free_port()
-        env = dict(os.environ, BENCH_POOL=pool, BENCH_THREADS=str(args.threads),
-                   PYTHONPATH=os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]))
+        env = dict(os.environ, BENCH_POOL=pool, BENCH_THREADS=str(args.threads))
+        if any((HERE.parent / "src" / "fasterapi").glob("_core*.so")):  # a development tree
+            env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")])
         cmd = [sys.executable, "-m", "fasterapi", "run", "offload_app:app", "--port", str(port)]
         proc = subprocess.Popen(["taskset", "-c", "0", *cmd], cwd=HERE, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
