@@ -4,7 +4,8 @@
 
 Builds benchmarks/ring_bench.cpp (Release) with CMake and prints a markdown table of the median of
 `repeats` runs. Producers and the consumer busy-wait briefly (pause) then yield when the ring is
-full/empty; the locked queue is an unbounded std::deque whose consumer sleeps on the condvar.
+full/empty; the locked queue is a std::deque bounded to the same 4096 items whose consumer (and
+producers, when full) sleep on condition variables.
 """
 
 from __future__ import annotations

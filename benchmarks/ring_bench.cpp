@@ -17,28 +17,36 @@
 using namespace fasterapi::server;
 using Clock = std::chrono::steady_clock;
 
-// The classic blocking queue: what the rings replace.
+// The classic blocking queue: what the rings replace. Bounded like the rings (producers wait on
+// a second condition variable when it is full).
 template <class T>
 class LockedQueue {
  public:
+  explicit LockedQueue(size_t cap) : cap_(cap) {}
   void push(T v) {
     {
-      std::lock_guard<std::mutex> g(m_);
+      std::unique_lock<std::mutex> g(m_);
+      not_full_.wait(g, [&] { return q_.size() < cap_; });
       q_.push_back(v);
     }
-    cv_.notify_one();
+    not_empty_.notify_one();
   }
   T pop() {
-    std::unique_lock<std::mutex> g(m_);
-    cv_.wait(g, [&] { return !q_.empty(); });
-    T v = q_.front();
-    q_.pop_front();
+    T v;
+    {
+      std::unique_lock<std::mutex> g(m_);
+      not_empty_.wait(g, [&] { return !q_.empty(); });
+      v = q_.front();
+      q_.pop_front();
+    }
+    not_full_.notify_one();
     return v;
   }
 
  private:
+  size_t cap_;
   std::mutex m_;
-  std::condition_variable cv_;
+  std::condition_variable not_empty_, not_full_;
   std::deque<T> q_;
 };
 
@@ -107,7 +115,7 @@ int main(int argc, char** argv) {
         mpsc.push_back(run(items, producers, [&](uint64_t v) { spin_push(r, v); }, [&] { return spin_pop(r); }));
       }
       {
-        LockedQueue<uint64_t> q;
+        LockedQueue<uint64_t> q(4096);
         locked.push_back(run(items, producers, [&](uint64_t v) { q.push(v); }, [&] { return q.pop(); }));
       }
     }
