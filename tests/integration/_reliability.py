@@ -132,3 +132,11 @@ def spawn_server_tied(app_ref: str, *args: str, env: dict[str, str] | None = Non
     server = Server(proc, port)
     server.wait_ready = lambda: wait_for_port(port, proc)  # type: ignore[attr-defined]
     return server
+
+
+def start_server_tied(app_ref: str, *args: str, env: dict[str, str] | None = None):
+    """conftest.start_server with the server tied to the test process (see spawn_server_tied)."""
+    server = spawn_server_tied(app_ref, *args, env=env)
+    server.wait_ready()
+    return server
+

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ._reliability import children, read_until_close, wait_until
-from .conftest import start_server
+from ._reliability import children, read_until_close, start_server_tied, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +41,7 @@ def _pid_of_answer(port: int) -> int:
 
 def test_worker_killed_under_wrk_load_is_replaced_within_1s() -> None:
     assert shutil.which("wrk"), "wrk is needed (Debian: apt-get install wrk; .ci/run installs it)"
-    s = start_server("reliability_app:app", "--workers", "2")
+    s = start_server_tied("reliability_app:app", "--workers", "2")
     try:
         assert wait_until(lambda: len(_alive_children(s.proc.pid)) == 2, 10) is not None
         before = _alive_children(s.proc.pid)

@@ -12,8 +12,16 @@ import time
 
 import pytest
 
-from ._reliability import cpu_seconds, read_until_close, rss_kb, server_connections, wait_until
-from .conftest import DATA, Server, free_port, start_server, wait_for_port
+from ._reliability import (
+    _die_with_parent,
+    cpu_seconds,
+    read_until_close,
+    rss_kb,
+    server_connections,
+    start_server_tied,
+    wait_until,
+)
+from .conftest import DATA, Server, free_port, wait_for_port
 
 REQ = b"GET /json HTTP/1.1\r\nHost: a\r\n\r\n"
 RESP_END = b'"Hello, World!"}'
@@ -25,7 +33,7 @@ def start_server_nofile(nofile: int, app_ref: str, *args: str) -> Server:
     cmd = (f"ulimit -n {nofile} && exec {shlex.quote(sys.executable)} -m fasterapi run {app_ref} "
            f"--host 127.0.0.1 --port {port} {' '.join(map(shlex.quote, args))}")
     proc = subprocess.Popen(["bash", "-c", cmd], cwd=DATA, env=dict(os.environ), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     wait_for_port(port, proc)
     return Server(proc, port)
 
@@ -41,7 +49,7 @@ def get_json_ok(port: int) -> bool:
 
 
 def test_connections_beyond_the_cap_get_503_and_close() -> None:
-    s = start_server("reliability_app:app", "--max-connections", "20", "--keepalive-timeout", "30")
+    s = start_server_tied("reliability_app:app", "--max-connections", "20", "--keepalive-timeout", "30")
     held = []
     try:
         for _ in range(20):
@@ -85,7 +93,7 @@ def test_worker_lifts_its_soft_fd_limit_towards_max_connections() -> None:
     cmd = (f"ulimit -S -n 256 && exec {shlex.quote(sys.executable)} -m fasterapi run reliability_app:app "
            f"--host 127.0.0.1 --port {port} --max-connections 1000")
     proc = subprocess.Popen(["bash", "-c", cmd], cwd=DATA, env=dict(os.environ), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     srv = Server(proc, port)
     try:
         wait_for_port(port, proc)
@@ -174,7 +182,7 @@ def test_output_heavy_pipelined_flood_never_read_keeps_memory_flat() -> None:
     # Pipelined requests for 64 KiB responses, never read: the server stops reading its input once
     # a connection's unsent output passes the high-water mark (1 MiB), so neither the input nor
     # the output can pile up in the process: RSS must not grow by 10 MB.
-    s = start_server("reliability_app:app", "--write-timeout", "30")
+    s = start_server_tied("reliability_app:app", "--write-timeout", "30")
     try:
         req = b"GET /big?n=65536 HTTP/1.1\r\nHost: a\r\n\r\n"
         _warm(s.port, req, 200)
@@ -198,7 +206,7 @@ def test_input_heavy_pipelined_burst_never_read_keeps_memory_flat(total_mb: int)
     # 100 MB of pipelined uploads (64 KiB bodies) whose small responses are never read: the
     # server consumes the whole burst (the responses fit in the socket buffers) while its RSS
     # stays within 10 MB of where it started. Then every response arrives, in order.
-    s = start_server("reliability_app:app", "--write-timeout", "60")
+    s = start_server_tied("reliability_app:app", "--write-timeout", "60")
     try:
         body = b"u" * 65536
         req = b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 65536\r\n\r\n" + body
@@ -233,7 +241,7 @@ def test_pipelined_requests_behind_a_slow_one_are_answered_in_order() -> None:
     # A small per-connection input allowance (--max-head 1024 --max-pipelined 2): the server
     # reads no further while a response is pending, so a long pipeline behind a slow request is
     # held back in the kernel, not refused, and answered in order.
-    s = start_server("reliability_app:app", "--max-head", "1024", "--max-pipelined", "2")
+    s = start_server_tied("reliability_app:app", "--max-head", "1024", "--max-pipelined", "2")
     try:
         reqs = b"GET /sleep?s=0.3 HTTP/1.1\r\nHost: a\r\n\r\n" + b"".join(
             b"GET /items/%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(1000, 1500))  # (404 is a 404)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from ._reliability import children, read_until_close, wait_until
-from .conftest import Server, start_server
+from ._reliability import children, read_until_close, start_server_tied, wait_until
+from .conftest import Server
 
 def listening(port: int) -> bool:
     """Does a connection to 127.0.0.1:port get through (a refusal takes microseconds: this is a
@@ -68,7 +68,7 @@ def _sigterm_with_in_flight(s: Server, n: int, path: str, signal_after: float) -
 
 
 def test_sigterm_with_100_requests_in_flight_loses_none() -> None:
-    s = start_server("reliability_app:app")
+    s = start_server_tied("reliability_app:app")
     try:
         assert listening(s.port)
         results, gone = _sigterm_with_in_flight(s, 100, "/sleep?s=0.5", 0.2)
@@ -82,7 +82,7 @@ def test_sigterm_with_100_requests_in_flight_loses_none() -> None:
 
 
 def test_idle_keepalive_connections_are_closed_at_once() -> None:
-    s = start_server("reliability_app:app", "--keepalive-timeout", "30")
+    s = start_server_tied("reliability_app:app", "--keepalive-timeout", "30")
     socks = []
     try:
         for _ in range(10):
@@ -105,7 +105,7 @@ def test_idle_keepalive_connections_are_closed_at_once() -> None:
 
 def test_request_arriving_during_drain_on_an_open_connection_is_answered_with_close() -> None:
     # A head in progress when SIGTERM comes is finished and answered, with Connection: close.
-    s = start_server("reliability_app:app", "--keepalive-timeout", "30")
+    s = start_server_tied("reliability_app:app", "--keepalive-timeout", "30")
     try:
         with socket.create_connection(("127.0.0.1", s.port), timeout=3) as c:
             c.sendall(b"GET /json HTTP/1.1\r\nHo")
@@ -124,7 +124,7 @@ def test_request_arriving_during_drain_on_an_open_connection_is_answered_with_cl
 def test_connection_accepted_just_before_sigterm_still_gets_its_request_served() -> None:
     # The client connected, its request is on the wire when SIGTERM comes: it is not treated as
     # an idle keep-alive (closed at once) but gets a short grace, and its answer closes it.
-    s = start_server("reliability_app:app", "--keepalive-timeout", "30")
+    s = start_server_tied("reliability_app:app", "--keepalive-timeout", "30")
     try:
         fresh = socket.create_connection(("127.0.0.1", s.port), timeout=3)
         silent = socket.create_connection(("127.0.0.1", s.port), timeout=3)
@@ -150,7 +150,7 @@ def test_connection_accepted_just_before_sigterm_still_gets_its_request_served()
 def test_pipelined_requests_in_flight_at_sigterm_get_their_response_then_close() -> None:
     # The response being produced when draining starts carries Connection: close and is the
     # last one: the requests pipelined behind it are not served (the client must retry them).
-    s = start_server("reliability_app:app")
+    s = start_server_tied("reliability_app:app")
     try:
         with socket.create_connection(("127.0.0.1", s.port), timeout=3) as c:
             c.sendall(b"GET /sleep?s=0.5 HTTP/1.1\r\nHost: a\r\n\r\nGET /json HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -167,7 +167,7 @@ def test_pipelined_requests_in_flight_at_sigterm_get_their_response_then_close()
 @pytest.mark.parametrize("path", ["/sleep?s=30", "/block?s=30"])
 def test_shutdown_timeout_is_a_hard_deadline(path: str) -> None:
     # --shutdown-timeout 1: a handler that would run for 30 s does not keep the worker alive.
-    s = start_server("reliability_app:app", "--shutdown-timeout", "1")
+    s = start_server_tied("reliability_app:app", "--shutdown-timeout", "1")
     try:
         with socket.create_connection(("127.0.0.1", s.port), timeout=5) as c:
             c.sendall(f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
@@ -192,7 +192,7 @@ def test_default_shutdown_timeout_is_30s() -> None:
 
 
 def test_supervisor_forwards_sigterm_to_workers() -> None:
-    s = start_server("reliability_app:app", "--workers", "2")
+    s = start_server_tied("reliability_app:app", "--workers", "2")
     try:
         assert wait_until(lambda: len(children(s.proc.pid)) == 2, 10) is not None
         workers = children(s.proc.pid)
