@@ -4,7 +4,8 @@ vs asyncio's executor (run_in_executor), same thread count, over the wire.
     python benchmarks/blocking.py [--duration 10] [--connections 64] [--threads 40]
 
 benchmarks/offload_app.py, server pinned to CPU 0, wrk -t1 on CPU 1:
-  /block             a trivial endpoint: the hand-off cost itself
+  /block             a trivial endpoint: the hand-off cost itself (native fast plan)
+  /block-model       a trivial endpoint with a response model (Python path, awaiting engine.offload)
   /block-sleep?ms=1  an endpoint that sleeps 1 ms (releases the GIL)
 """
 
@@ -22,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from wire import free_port, run_wrk, wait_port  # noqa: E402
 
-PATHS = {"trivial": "/block", "sleep 1 ms": "/block-sleep?ms=1"}
+PATHS = {"trivial": "/block", "response model": "/block-model", "sleep 1 ms": "/block-sleep?ms=1"}
 
 
 def main() -> None:

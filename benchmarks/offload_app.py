@@ -83,6 +83,11 @@ def block():
     return {"ok": True}
 
 
+@app.get("/block-model", **blocking_kw)
+def block_model() -> Out:  # a response model: the Python path (validation, serialization) around the pool
+    return Out(y=1.0)
+
+
 @app.get("/block-sleep", **blocking_kw)
 def block_sleep(ms: float = 1.0):
     time.sleep(ms / 1000)

@@ -85,6 +85,18 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
         future.set_exception(exc)
 
 
+class Offload:
+    """What a blocking route's handler returns to the engine (no dependencies, native pool): the
+    engine runs `call()` on its pool, then `then(result, exc)` on the loop thread, whose return
+    value (a Response, or an awaitable of one) answers the request. No asyncio task or future."""
+
+    __slots__ = ("call", "then")
+
+    def __init__(self, call: Callable[[], Any], then: Callable[[Any, BaseException | None], Any]) -> None:
+        self.call = call
+        self.then = then
+
+
 def offload(engine: Any, call: Callable[[], Any]) -> asyncio.Future[Any]:
     """Run call() on the engine's native pool; a future of its result, settled on this loop."""
     future = asyncio.get_running_loop().create_future()

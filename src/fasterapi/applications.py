@@ -483,6 +483,7 @@ class FasterAPI:
         """Blocking routes on the native pool, batch routes on the engine's collector."""
         index = engine.route_count - 1
         route._pool_engine = engine if route.blocking and native_pool else None
+        route._offload_direct = route._pool_engine is not None and plan is None and not route._has_dependencies
         if route.blocking and native_pool and plan is not None:
             engine.set_blocking(index)
         batch = getattr(route, "batch", None)

@@ -496,6 +496,7 @@ class APIRoute(BaseRoute):
         self._is_coroutine = _is_async_callable(endpoint)
         self._has_dependencies = bool(self.dependant.dependencies)
         self._pool_engine: Any = None  # set by the app when blocking calls go to the engine's native pool
+        self._offload_direct = False  # handle() returns an Offload for the engine (blocking, no dependencies)
         if static:
             _check_constant_route(self)
         self._app: Any = None
@@ -531,7 +532,41 @@ class APIRoute(BaseRoute):
 
     def handle(self, req: Any) -> Any:
         """The engine's entry point for a matched route."""
+        if self._offload_direct:
+            return self._run_offload(req, req.path_params)
         return self._run(req, req.path_params, None)
+
+    def _run_offload(self, data: Any, path_params: dict[str, Any]) -> Any:
+        """A blocking route without dependencies on the engine's native pool: validate here, hand the
+        engine an Offload(call, then); `then` builds the response on the loop thread."""
+        from ._runtime import Offload
+
+        ctx = RequestContext(data, path_params, self._app, None)
+        try:
+            if self.body_limit is not None and self._too_large(data):
+                raise HTTPException(status_code=413)
+            values: dict[str, Any] = {}
+            errors: list[Any] = []
+            solve_params(ctx, self.dependant, self._body_plan, values, errors)
+            if errors:
+                raise RequestValidationError(errors, body=ctx.body)
+        except Exception as exc:
+            return _handle_error(self._app, lambda: ctx.request, exc, catch_all=self._catch_all_flag())
+        call = functools.partial(contextvars.copy_context().run, self.endpoint, **values)
+        return Offload(call, functools.partial(self._after_offload, ctx))
+
+    def _after_offload(self, ctx: RequestContext, raw: Any, exc: BaseException | None) -> Any:
+        try:
+            if exc is not None:
+                raise exc
+            response = self._make_response(raw, ctx)
+        except Exception as error:
+            return _handle_error(self._app, lambda: ctx.request, error, catch_all=self._catch_all_flag())
+        if response.needs_collect:
+            return self._collect(response, ctx)
+        if response.background is not None:
+            schedule_background(response.background)
+        return response
 
     # -------------------------------------------------------------------------------- fast plan
 

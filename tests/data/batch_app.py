@@ -71,6 +71,14 @@ def block_fail(code: int = 0):
     raise ValueError("boom")
 
 
+@app.get("/block-model/{n}", blocking=True)
+def block_model(n: int, fail: int = 0) -> Out:  # a response model, no dependencies: Offload(call, then)
+    if fail:
+        raise HTTPException(fail, "asked")
+    assert threading.current_thread() is not threading.main_thread()
+    return Out(v=n, double=2 * n, batch=0)
+
+
 @app.get("/stats")
 def stats(path: str = "/predict"):
     return app.batch_stats(path)

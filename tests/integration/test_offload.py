@@ -105,6 +105,8 @@ def test_blocking_routes_run_in_parallel_on_the_pool(server: Server) -> None:
             assert not any(r.json()["main"] for r in rs)
             rs = await asyncio.gather(*(c.get("/block-dep", params={"s": 0.3}) for _ in range(8)))
             assert all(r.json() == {"d": "dep", "main": False} for r in rs)
+            rs = await asyncio.gather(*(c.get(f"/block-model/{i}") for i in range(32)))
+            assert [r.json()["double"] for r in rs] == [2 * i for i in range(32)]
             return time.monotonic() - t0
 
     assert asyncio.run(main()) < 2.5  # 4.8 s + 2.4 s if they ran one at a time

@@ -36,6 +36,16 @@ def test_blocking_with_dependencies_goes_through_engine_offload(client: TestClie
     assert client.get("/block-dep").json() == {"d": "dep", "main": False}
 
 
+def test_blocking_with_a_response_model_is_handed_over_as_an_offload(client: TestClient) -> None:
+    route = next(r for r in batch_app.app.routes if getattr(r, "path", "") == "/block-model/{n}")
+    client.get("/block-model/1")
+    assert route._offload_direct  # no dependencies: the handler returns _runtime.Offload(call, then)
+    assert client.get("/block-model/6").json() == {"v": 6, "double": 12, "batch": 0}
+    r = client.get("/block-model/6", params={"fail": 404})
+    assert r.status_code == 404 and r.json() == {"detail": "asked"}
+    assert client.get("/block-model/x").status_code == 422
+
+
 def test_blocking_errors(client: TestClient) -> None:
     r = client.get("/block-fail", params={"code": 409})
     assert r.status_code == 409 and r.json() == {"detail": "asked"}

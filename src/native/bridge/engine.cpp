@@ -434,7 +434,10 @@ http::HandleResult on_error(Ctx& c, http::Buffer& out) {
 }
 
 // `obj` (a new reference) is a value to write or a coroutine to drive.
+http::HandleResult finish_offload(Ctx& c, PyObject* obj, http::Buffer& out);
+
 http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
+  if (c.e->offload && offload_is_marker(c.e, obj)) return finish_offload(c, obj, out);
   if (PyCoro_CheckExact(obj)) {
     PyObject* res = nullptr;
     PySendResult r = PyIter_Send(obj, Py_None, &res);
@@ -568,6 +571,21 @@ void deferred_free(Deferred* d) {
 }
 
 bool deferred_alive(const Deferred* d) { return d->c.link->conn != nullptr; }
+
+namespace {
+// A handler's _runtime.Offload(call, then): call() on the pool, then(result, exc) on the loop.
+http::HandleResult finish_offload(Ctx& c, PyObject* obj, http::Buffer& out) {
+  Deferred* d = nullptr;
+  if (offload_ready(c.e, true)) d = defer(c);
+  else PyErr_SetString(PyExc_RuntimeError, "the engine's native pool is unavailable");
+  if (!d) {
+    Py_DECREF(obj);
+    return on_error(c, out);
+  }
+  offload_then(c.e, obj, d);
+  return http::HandleResult::Pending;
+}
+}  // namespace
 
 void deferred_finish(Deferred* d, PyObject* value, int status) {
   Ctx& c = d->c;

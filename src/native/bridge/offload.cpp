@@ -73,7 +73,7 @@ struct Batcher {
 };
 
 struct Job {
-  enum Kind : uint8_t { Blocking, Call, Batch } kind;
+  enum Kind : uint8_t { Blocking, Call, Then, Batch } kind;
   Offload* owner;
   PyObject* fn = nullptr;
   std::vector<PyObject*> args;
@@ -81,7 +81,7 @@ struct Job {
   PyObject* result = nullptr;
   PyObject *etype = nullptr, *evalue = nullptr, *etb = nullptr;
   Deferred* d = nullptr;     // Blocking
-  PyObject* done = nullptr;  // Call: done(result, exc)
+  PyObject* done = nullptr;  // Call: done(result, exc); Then: then(result, exc) -> the answer
   EngineObject* e = nullptr; // Call: strong (keeps the engine and its pool alive)
   Run* run = nullptr;        // Batch
 };
@@ -101,6 +101,7 @@ struct Offload {
   std::vector<RouteKind> kinds;
   std::vector<std::unique_ptr<Batcher>> batchers;
   uint64_t blocking_jobs = 0;
+  PyTypeObject* marker = nullptr;  // fasterapi._runtime.Offload (strong)
 };
 
 namespace {
@@ -123,6 +124,15 @@ Offload* get(EngineObject* e) {
   ev.events = EPOLLIN;
   ev.data.fd = o->tfd;
   epoll_ctl(o->hub, EPOLL_CTL_ADD, o->tfd, &ev);
+  PyObject* rt = PyImport_ImportModule("fasterapi._runtime");
+  PyObject* m = rt ? PyObject_GetAttrString(rt, "Offload") : nullptr;
+  Py_XDECREF(rt);
+  if (m && PyType_Check(m)) {
+    o->marker = reinterpret_cast<PyTypeObject*>(m);
+  } else {  // (no marker type: handlers cannot return one)
+    Py_XDECREF(m);
+    PyErr_Clear();
+  }
   e->offload = o;
   return o;
 }
@@ -202,6 +212,7 @@ void run_job(void* arg, int worker) {
                                       size_t(j->kwnames ? PyTuple_GET_SIZE(j->kwnames) : 0), j->kwnames);
       break;
     case Job::Call:
+    case Job::Then:
       j->result = PyObject_CallNoArgs(j->fn);
       break;
     case Job::Batch:
@@ -458,6 +469,23 @@ void job_done(Offload* o, void* arg) {
       Py_XDECREF(r);
       Py_DECREF(j->done);
       Py_DECREF(j->e);
+      break;
+    }
+    case Job::Then: {
+      PyObject* r;
+      if (j->result) {
+        r = PyObject_CallFunctionObjArgs(j->done, j->result, Py_None, nullptr);
+        Py_DECREF(j->result);
+      } else {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        r = PyObject_CallFunctionObjArgs(j->done, Py_None, v ? v : Py_None, nullptr);
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
+      }
+      Py_DECREF(j->done);
+      deferred_finish(j->d, r);  // (r == nullptr: the exception is answered by the error handler)
       break;
     }
     case Job::Batch:
@@ -730,6 +758,28 @@ http::HandleResult offload_blocking(EngineObject* e, PyObject* endpoint, PyObjec
   return http::HandleResult::Pending;
 }
 
+bool offload_is_marker(EngineObject* e, PyObject* obj) {
+  Offload* o = e->offload;
+  return o && o->marker && Py_TYPE(obj) == o->marker;
+}
+
+void offload_then(EngineObject* e, PyObject* marker, Deferred* d) {
+  Offload* o = e->offload;
+  auto* j = new Job{Job::Then, o};
+  j->fn = PyObject_GetAttrString(marker, "call");
+  j->done = j->fn ? PyObject_GetAttrString(marker, "then") : nullptr;
+  Py_DECREF(marker);
+  j->d = d;
+  if (!j->done) {
+    Py_XDECREF(j->fn);
+    delete j;
+    deferred_finish(d, nullptr);
+    return;
+  }
+  ++o->blocking_jobs;
+  submit(o, j);
+}
+
 PyObject* batch_validate(EngineObject* e, int route, const http::Request& req) {
   Offload* o = e->offload;
   Batcher& b = *o->batchers[size_t(route)];
@@ -779,6 +829,7 @@ void offload_detach(EngineObject* e, server::Server* s) {
 int offload_traverse(EngineObject* e, visitproc visit, void* arg) {
   Offload* o = e->offload;
   if (!o) return 0;
+  Py_VISIT(reinterpret_cast<PyObject*>(o->marker));
   for (auto& b : o->batchers)
     if (b) {
       Py_VISIT(b->endpoint);
@@ -831,6 +882,7 @@ void offload_free(EngineObject* e) {
       Py_CLEAR(b->validate);
       Py_CLEAR(b->item_response);
     }
+  Py_CLEAR(o->marker);
   ::close(o->tfd);
   ::close(o->hub);
   delete o;

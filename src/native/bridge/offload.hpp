@@ -43,6 +43,11 @@ bool offload_ready(EngineObject* e, bool need_pool);
 // references and `d`. Always Pending (call offload_ready first).
 http::HandleResult offload_blocking(EngineObject* e, PyObject* endpoint, PyObject** args, size_t n,
                                     PyObject* kwnames, Deferred* d);
+// A handler returned fasterapi._runtime.Offload(call, then)?
+bool offload_is_marker(EngineObject* e, PyObject* obj);
+// call() runs on the pool, then(result, exc) on the loop; its value answers `d`. Steals the
+// marker and `d` (call offload_ready first).
+void offload_then(EngineObject* e, PyObject* marker, Deferred* d);
 // A batch route: the validated item (new reference), or nullptr (no exception set) when the body
 // must go to the Python handler instead (not JSON, invalid: its 422 comes from there).
 PyObject* batch_validate(EngineObject* e, int route, const http::Request& req);
