@@ -23,6 +23,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from wire import free_port, run_wrk, wait_port  # noqa: E402
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 PATHS = {"trivial": "/block", "response model": "/block-model", "sleep 1 ms": "/block-sleep?ms=1"}
 
 
@@ -47,7 +53,10 @@ def main() -> None:
             for name, path in PATHS.items():
                 url = f"http://127.0.0.1:{port}{path}"
                 run_wrk(url, None, 2, args.connections)
+                c0 = cpu_seconds(proc.pid)
                 r = run_wrk(url, None, args.duration, args.connections)
+                # CPU per request: less sensitive to other load on the machine than req/s
+                r["cpu_us_per_req"] = (cpu_seconds(proc.pid) - c0) / (r["rps"] * args.duration) * 1e6
                 runs[pool].setdefault(name, []).append(r)
                 print(f"{pool:9} {name:12} {r}", file=sys.stderr)
         finally:
@@ -57,7 +66,9 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
     def median(rs: list[dict]) -> dict:
-        return sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] | {"all_rps": [r["rps"] for r in rs]}
+        cpu = sorted(r["cpu_us_per_req"] for r in rs)[len(rs) // 2]
+        return sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] | {"all_rps": [r["rps"] for r in rs],
+                                                                    "cpu_us_per_req": cpu}
 
     results = {pool: {name: median(rs) for name, rs in by.items()} for pool, by in runs.items()}
     out = HERE / "results"
@@ -65,12 +76,13 @@ def main() -> None:
     (out / f"blocking-{args.threads}.json").write_text(json.dumps(results, indent=2))
     print(f"\nblocking=True, {args.threads} threads each; wrk -t1 -c{args.connections} -d{args.duration}s; "
           f"median of {args.repeats} alternating runs\n")
-    print("| endpoint | native pool req/s (p99 ms) | asyncio executor req/s (p99 ms) | native / executor |")
-    print("|---|---|---|---|")
+    print("| endpoint | native pool req/s (p99 ms) | asyncio executor req/s (p99 ms) | native / executor "
+          "| server CPU µs/request native / executor |")
+    print("|---|---|---|---|---|")
     for name in PATHS:
         n, x = results["native"][name], results["executor"][name]
         print(f"| {name} | {n['rps']:,.0f} ({n['p99_ms']:.2f}) | {x['rps']:,.0f} ({x['p99_ms']:.2f}) "
-              f"| {n['rps'] / x['rps']:.2f}x |")
+              f"| {n['rps'] / x['rps']:.2f}x | {n['cpu_us_per_req']:.0f} / {x['cpu_us_per_req']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -118,8 +118,8 @@ class WorkerPool {
     std::thread thread;
   };
 
-  static constexpr size_t kQueueBehind = 4;
-  static constexpr uint64_t kSlowNs = 2000000;  // 2 ms
+  static constexpr size_t kQueueBehind = 16;
+  static constexpr uint64_t kQueueBudgetNs = 500000;  // 0.5 ms
   static uint64_t mono_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -128,20 +128,22 @@ class WorkerPool {
 
   bool place(Task t) {
     if (outstanding_ >= max_outstanding_) return false;
-    // Warm threads first: the lowest-index worker that is idle, or that has fewer than
-    // kQueueBehind tasks, whose last task took less than kSlowNs and whose current one started less
-    // than kSlowNs ago (never queue behind a task that is or may be slow); else the least-loaded one. Light and fast work stays on a few threads
-    // (fewer wake-ups and lock hand-offs, tasks run back to back); slow work spreads over all.
+    // Warm threads first: the lowest-index worker that is idle, or whose queue is expected to clear
+    // within kQueueBudgetNs (its unfinished tasks times its last task's duration, at most
+    // kQueueBehind tasks) and whose current task started less than kQueueBudgetNs ago (never
+    // queue behind a task that is or may be slow); else the least-loaded one. Quick work stays on a
+    // few warm threads (fewer wake-ups and lock hand-offs, tasks run back to back); slow work
+    // spreads over all of them.
     size_t n = workers_.size(), best = n;
     uint64_t now = 0;
     for (size_t i = 0; i < n; ++i) {
       Worker& w = *workers_[i];
       if (w.owed == 0) { best = i; break; }
       uint64_t last = w.last_ns.load(std::memory_order_relaxed);
-      if (w.owed < kQueueBehind && last && last < kSlowNs) {  // its tasks have been quick
+      if (w.owed < kQueueBehind && last && w.owed * last < kQueueBudgetNs) {
         if (!now) now = mono_ns();
         uint64_t since = w.busy_since.load(std::memory_order_relaxed);
-        if (!since || now - since < kSlowNs) { best = i; break; }  // (0: between tasks, e.g. waiting for a lock)
+        if (!since || now - since < kQueueBudgetNs) { best = i; break; }  // (0: between tasks)
       }
     }
     if (best == n) {
