@@ -16,9 +16,9 @@ request waits at most `max_wait_ms`, and under heavy load batches fill up (adapt
 
 - `def` handlers run on the engine's native worker threads (the loop keeps collecting),
   `async def` handlers on the loop. `on_loop=True` runs a `def` handler on the loop thread too
-  (for handlers that must not leave it); it is not faster: in benchmarks/batching.py it was slower
-  than the pool even for a handler that holds the GIL all along (the loop then parses nothing
-  while the handler runs).
+  (for handlers that must not leave it); it is not faster: in benchmarks/batching.py it was about
+  as fast as the pool on a quiet machine, even for a handler that holds the GIL all along, and
+  slower on a loaded one (the loop parses nothing while the handler runs).
 - An exception answers every request of the batch: an HTTPException with its status and detail,
   anything else 500 (through the app's exception handlers).
 - Requests whose client went away before their batch started are dropped, not computed.
