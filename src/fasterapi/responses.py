@@ -53,6 +53,22 @@ else:
 
 _EMPTY_BODY_STATUS = frozenset({204, 304})
 
+_CONTENT_TYPES: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
+def _content_type_header(media_type: str, charset: str) -> tuple[bytes, bytes]:
+    """The content-type header for a media type, built once per (media type, charset): it is on the
+    hot path of every Response a handler builds."""
+    header = _CONTENT_TYPES.get((media_type, charset))
+    if header is None:
+        value = media_type
+        if media_type.startswith("text/") and "charset=" not in media_type.lower():
+            value += "; charset=" + charset
+        header = (b"content-type", value.encode("latin-1"))
+        if len(_CONTENT_TYPES) < 256:  # bounded: media types may come from user input
+            _CONTENT_TYPES[(media_type, charset)] = header
+    return header
+
 
 class Response:
     media_type: str | None = None
@@ -98,9 +114,7 @@ class Response:
         if media_type is not None and not has_content_type and not (
             self.status_code < 200 or self.status_code in _EMPTY_BODY_STATUS
         ):
-            if media_type.startswith("text/") and "charset=" not in media_type.lower():
-                media_type += "; charset=" + self.charset
-            raw.append((b"content-type", media_type.encode("latin-1")))
+            raw.append(_content_type_header(media_type, self.charset))
         self.raw_headers = raw
 
     @property
