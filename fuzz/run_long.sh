@@ -16,7 +16,7 @@ while :; do
   left=$(( end - $(date +%s) ))
   [ "$left" -le 5 ] && break
   /usr/bin/time -f "cpu_s %U %S" -a -o "$out/$t.stats" \
-    nice -n 10 "$bin/${t}_fuzz" -max_total_time="$left" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+    nice -n ${NICE:-10} "$bin/${t}_fuzz" -max_total_time="$left" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
       -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" "$out/corpus/$t" "fuzz/corpus/$t" \
       >>"$out/$t.log" 2>&1
   echo "exit $?" >>"$out/$t.stats"
