@@ -119,7 +119,13 @@ class ModelField:
         self.is_sequence = is_sequence_annotation(annotation)
         # Mutable defaults are copied per request (FastAPI deep-copies them).
         self._copy_default = not isinstance(default, _IMMUTABLE_DEFAULTS)
-        metadata = field_info.metadata
+        metadata = list(field_info.metadata)
+        discriminator = getattr(field_info, "discriminator", None)
+        if discriminator is not None:
+            # `Body(discriminator=...)`/`Form(discriminator=...)`: a FieldInfo attribute, not metadata.
+            from pydantic import Field
+
+            metadata.append(Field(discriminator=discriminator))
         validated = Annotated[(annotation, *metadata)] if metadata else annotation  # type: ignore[misc]
         self._adapter = TypeAdapter(validated)
         # The core validator directly: TypeAdapter.validate_python adds a Python-level call.

@@ -16,8 +16,10 @@ from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any, ForwardRef, get_args, get_origin
 
-from pydantic import ValidationError, create_model
+from pydantic import AliasChoices, BeforeValidator, GetPydanticSchema, Json, Tag, ValidationError, create_model
 from pydantic.fields import FieldInfo
+from types import UnionType
+from typing import Union
 
 from .. import params
 from .._compat import (
@@ -200,6 +202,7 @@ def _make_field(name: str, annotation: Any, field_info: FieldInfo, default: Any)
     # Extra per-field facts the request path uses, computed here once.
     field.param_model = _param_model_keys(annotation, field_info) if isinstance(field_info, params.Param) else None
     field.is_bytes_file = isinstance(field_info, params.File) and _is_bytes_annotation(annotation)
+    field.form_models = _form_models(annotation, field_info)
     return field
 
 
@@ -268,6 +271,9 @@ def get_dependant(
         if _add_special_param(dependant, param_name, annotation):
             continue
         assert field_info is not None
+        if isinstance(field_info, params.Form) and _form_union_models(annotation):
+            # Each branch of a union of form models reads the form its own way (FastAPI).
+            annotation = _add_form_union_validators(annotation)
         field = _make_field(param_name, annotation, field_info, default)
         if isinstance(field_info, params.Path):
             dependant.path_params.append(field)
@@ -401,39 +407,163 @@ class BodyPlan:
         self.kind = "embed"
 
 
+def _should_embed_body_fields(body_params: list[ModelField]) -> bool:
+    if len({f.name for f in body_params}) > 1:
+        return True
+    first = body_params[0]
+    # Dependencies can use the same parameter name for different form models.
+    if first.form_models and any(not f.form_models or f.annotation is not first.annotation for f in body_params[1:]):
+        return True
+    if getattr(first.field_info, "embed", None):
+        return True
+    return isinstance(first.field_info, params.Form) and not first.form_models
+
+
 def get_body_field(*, flat_dependant: Dependant, name: str) -> ModelField | None:
     """The route's body as one field, as FastAPI builds it for OpenAPI (`Body_<name>` models)."""
     body_params = flat_dependant.body_params
     if not body_params:
         return None
     first = body_params[0]
-    if len(body_params) == 1 and not getattr(first.field_info, "embed", None):
-        if not isinstance(first.field_info, params.Form) or is_model_class(strip_optional(first.annotation)):
-            return first
+    embed = _should_embed_body_fields(body_params)
+    has_nullable_form_model = any(
+        f.form_models and type(None) in get_args(strip_annotated(f.annotation)) for f in body_params
+    )
+    if not embed and not has_nullable_form_model:
+        return first
     model_name = "Body_" + name
     fields: dict[str, Any] = {}
-    for f in body_params:
+    config: Any = None
+    with_form_models = any(f.form_models for f in body_params)
+    for index, f in enumerate(body_params):
         # Defaults given in the signature (`scope: Annotated[str, Form()] = ""`) are not on the
         # marker's FieldInfo: put them there so the property is documented and not required.
         info = copy.copy(f.field_info)
         if f.default is not Undefined and info.default_factory is None:
             info.default = f.default
-        info.alias = None if f.alias == f.name else f.alias
-        fields.setdefault(f.name, (f.annotation, info))
+        if not with_form_models:
+            info.alias = None if f.alias == f.name else f.alias
+            fields.setdefault(f.name, (f.annotation, info))
+            continue
+        # FastAPI's layout: one `field_<i>` per parameter, rewritten by _apply_form_body_schema.
+        annotation = f.annotation
+        models = f.form_models
+        if models and len(models) == 1:
+            model = models[0]
+            wrapped = Annotated[
+                model, GetPydanticSchema(get_pydantic_json_schema=functools.partial(_form_model_json_schema, model))
+            ]
+            annotation = wrapped if strip_annotated(f.annotation) is model else wrapped | None
+        key = f"field_{index}"
+        info.alias = info.validation_alias = info.serialization_alias = key
+        info.alias_priority = 2
+        info.title = info.title or f.name.replace("_", " ").title()
+        fields[key] = (annotation, info)
+    if with_form_models:
+        config = {"json_schema_extra": functools.partial(_apply_form_body_schema, body_params)}
     try:
-        body_model = create_model(model_name, **fields)  # type: ignore[call-overload]
+        body_model = create_model(model_name, __config__=config, **fields)  # type: ignore[call-overload]
     except Exception:
         return None
+    if not embed:
+        # A lone nullable form model: documented through the flattened body model.
+        info = copy.copy(first.field_info)
+        info.metadata = []
+        info.discriminator = None
+        return ModelField(first.name, info, body_model, alias=first.alias, default=first.default)
     required = any(f.required for f in body_params)
-    media_types = [getattr(f.field_info, "media_type", "application/json") for f in body_params]
     if any(isinstance(f.field_info, params.File) for f in body_params):
         info_cls: type[params.Body] = params.File
     elif any(isinstance(f.field_info, params.Form) for f in body_params):
         info_cls = params.Form
     else:
         info_cls = params.Body
-    info = info_cls(Undefined if required else None, media_type=media_types[0])
+    kwargs: dict[str, Any] = {}
+    if info_cls is not params.File:
+        media_types = [f.field_info.media_type for f in body_params if isinstance(f.field_info, info_cls)]
+        if info_cls is params.Form and "multipart/form-data" in media_types:
+            kwargs["media_type"] = "multipart/form-data"
+        elif len(set(media_types)) == 1:
+            kwargs["media_type"] = media_types[0]
+    info = info_cls(Undefined if required else None, **kwargs)
     return ModelField(model_name, info, body_model, alias="body")
+
+
+def _form_model_json_schema(model: type, core_schema: Any, handler: Any) -> dict[str, Any]:
+    """A form model's schema with the form keys it is read by (when they differ from its own)."""
+    schema = handler(core_schema)
+    model_schema = handler.resolve_ref_schema(schema)
+    properties = model_schema.get("properties", {})
+    required = model_schema.get("required", [])
+    aliases: dict[str, list[str]] = {}
+    for (field_name, info), (keys, _) in zip(model.model_fields.items(), _model_form_fields(model)):
+        validation_alias = info.validation_alias
+        if isinstance(validation_alias, AliasChoices):
+            schema_name: Any = validation_alias.choices[0]
+        elif isinstance(validation_alias, str):
+            schema_name = validation_alias
+        else:
+            schema_name = info.alias or field_name
+        if (
+            isinstance(schema_name, str)
+            and schema_name in properties
+            and (keys[0] != schema_name or (len(keys) > 1 and schema_name in required))
+        ):
+            aliases[schema_name] = keys
+    if not aliases:
+        return schema
+    # Adjust only this form's names, leaving the shared model schema intact.
+    model_schema = copy.deepcopy(model_schema)
+    model_schema["properties"] = {aliases.get(n, [n])[0]: v for n, v in model_schema["properties"].items()}
+    model_schema["required"] = []
+    for n in required:
+        names = aliases.get(n, [n])
+        if len(names) == 1:
+            model_schema["required"].append(names[0])
+        else:
+            model_schema.setdefault("allOf", []).append({"anyOf": [{"required": [name]} for name in names]})
+    return model_schema
+
+
+def _apply_form_body_schema(body_params: list[ModelField], schema: dict[str, Any]) -> None:
+    """`Body_<name>` of a form with form models: plain fields as properties, each model as an
+    `allOf` member (optional models: either absent or complete), as FastAPI documents it."""
+    parameter_schemas = schema.pop("properties")
+    schema.pop("required", None)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    conditions: list[dict[str, Any]] = []
+    for index, param in enumerate(body_params):
+        field_schema = parameter_schemas[f"field_{index}"]
+        models = param.form_models
+        if not models:
+            alias = param.alias
+            if alias in properties:
+                conditions.append({"properties": {alias: field_schema}})
+            else:
+                properties[alias] = field_schema
+            if param.required and alias not in required:
+                required.append(alias)
+            continue
+        field_schema.pop("default", None)
+        if type(None) in get_args(strip_annotated(param.annotation)):
+            # A flat form group is omitted through absent fields, not a null body.
+            field_schema["anyOf"] = [c for c in field_schema["anyOf"] if c.get("type") != "null"]
+            if any(m.model_config.get("extra") in ("allow", "forbid") for m in models):
+                absent: dict[str, Any] = {"maxProperties": 0}
+            else:
+                names = sorted({key for m in models for keys, _ in _model_form_fields(m) for key in keys})
+                absent = {"not": {"anyOf": [{"required": [n]} for n in names]}} if names else {}
+            if param.required:
+                conditions.append({"not": absent})
+            else:
+                field_schema = {"anyOf": [absent, field_schema]}
+        conditions.append(field_schema)
+    if properties:
+        schema["properties"] = properties
+    if required:
+        schema["required"] = required
+    schema["allOf"] = conditions
 
 
 # ------------------------------------------------------------------------------ request context
@@ -701,11 +831,7 @@ def _body_from(plan: BodyPlan, ctx: RequestContext, values: dict[str, Any], erro
         _named_body_fields(plan.fields, source, values, errors, form=False)
         return
     if kind == "form":
-        form = read_form_body(ctx)
-        if plan.form_model is not None:
-            _form_model_from(plan.form_model, form, values, errors)
-        else:
-            _named_body_fields(plan.fields, form, values, errors, form=True)
+        _form_body_from(plan.fields, read_form_body(ctx), values, errors)
 
 
 def _named_body_fields(
@@ -742,26 +868,173 @@ def _file_bytes(raw: Any) -> Any:
     return raw
 
 
-def _form_model_from(field: ModelField, form: FormData, values: dict[str, Any], errors: list[Any]) -> None:
-    model = strip_optional(field.annotation)
-    data: dict[str, Any] = {}
+# ------------------------------------------------------------------------------- form models
+#
+# As FastAPI 0.16x: a `Form()` parameter whose type is a model (or a union of models, optionally
+# with `discriminator=`) reads its fields from the whole form, next to other form parameters and
+# other form models; every form key reaches each model so its `extra` policy decides.
+
+
+def _form_union_models(annotation: Any) -> list[type]:
+    """`A | B [| None]` of models (two or more): the models; anything else: []."""
+    if get_origin(annotation) not in (Union, UnionType):
+        return []
+    models = []
+    for arg in get_args(annotation):
+        if arg is type(None):
+            continue
+        arg = strip_annotated(arg)
+        if not is_model_class(arg):
+            return []
+        models.append(arg)
+    return models if len(models) > 1 else []  # `Model | None` is an ordinary form model
+
+
+def _add_form_union_validators(annotation: Any) -> Any:
+    choices: list[Any] = []
+    for choice in get_args(annotation):
+        if choice is type(None):
+            choices.append(choice)
+            continue
+        model = choice
+        metadata: tuple[Any, ...] = ()
+        if get_origin(choice) is Annotated:
+            model, *rest = get_args(choice)
+            metadata = tuple(rest)
+        validator = BeforeValidator(functools.partial(_normalize_form_model, model=model))
+        # Keep existing discriminator tags or model names in union errors.
+        tag = next((item for item in reversed(metadata) if isinstance(item, Tag)), Tag(model.__name__))
+        choices.append(Annotated[choice, validator, tag])
+    return Union[tuple(choices)]  # type: ignore[return-value]  # noqa: UP007
+
+
+def _normalize_form_model(value: Any, *, model: type) -> Any:
+    if isinstance(value, dict):
+        # Repeated form values are read separately by each union branch.
+        form = FormData(
+            [(key, item) for key, items in value.items() for item in (items if isinstance(items, list) else [items])]
+        )
+        normalized = dict(_form_items(_model_form_fields(model), form))
+        for key, item in value.items():
+            if item is None or (isinstance(item, list) and not item):
+                normalized[key] = item
+        return normalized
+    return value
+
+
+def _form_models(annotation: Any, field_info: FieldInfo) -> list[type] | None:
+    """The models a `Form()` parameter reads from the whole form, or None for a plain form field."""
+    if not isinstance(field_info, params.Form) or getattr(field_info, "embed", None):
+        return None
+    if any(isinstance(item, Json) or item is Json for item in field_info.metadata):
+        return None
+    if get_origin(annotation) is Annotated and any(isinstance(item, Json) or item is Json for item in get_args(annotation)[1:]):
+        return None
+    model = strip_optional(annotation)
+    if is_model_class(model):
+        return [model]
+    return _form_union_models(strip_annotated(annotation)) or None
+
+
+_MODEL_FORM_FIELDS: dict[type, list[tuple[list[str], bool]]] = {}
+
+
+def _model_form_fields(model: type) -> list[tuple[list[str], bool]]:
+    """A model's fields as ([form keys in preference order], is_sequence)."""
+    cached = _MODEL_FORM_FIELDS.get(model)
+    if cached is not None:
+        return cached
+    config = model.model_config
+    fields = []
     for name, info in model.model_fields.items():
-        key = info.alias or name
-        if is_sequence_annotation(info.annotation):
-            found = form.getlist(key)
-            if found:
-                data[key] = found
+        validation_alias = info.validation_alias
+        if isinstance(validation_alias, AliasChoices):
+            choices = validation_alias.choices
+            keys = [c for c in choices] if all(isinstance(c, str) for c in choices) else [info.alias or name]
+        elif isinstance(validation_alias, str):
+            keys = [validation_alias]
         else:
-            found = form.get(key)
-            if found is not None and found != "":
-                data[key] = found
-    if model.model_config.get("extra") == "forbid":
-        for key, value in form.multi_items():
-            data.setdefault(key, value)
-    try:
-        values[field.name] = field._validate_python(data)
-    except ValidationError as exc:
-        errors.extend(regenerate_errors(exc.errors(include_url=False), ("body",)))
+            keys = [info.alias or name]
+        if config.get("validate_by_alias") is False:
+            keys = [name]
+        elif config.get("validate_by_name", config.get("populate_by_name", False)) and name not in keys:
+            keys.append(name)
+        is_json = any(isinstance(item, Json) or item is Json for item in info.metadata)
+        fields.append((keys, is_sequence_annotation(info.annotation) and not is_json))
+    _MODEL_FORM_FIELDS[model] = fields
+    return fields
+
+
+def _is_empty_file_input(value: Any) -> bool:
+    # Browsers send an empty filename and content when no file is selected.
+    return isinstance(value, UploadFile) and value.filename == "" and value.size == 0
+
+
+def _form_value(form: FormData, key: str, is_sequence: bool) -> Any:
+    """The value under `key`, or Undefined when absent or empty (defaults apply at validation)."""
+    if is_sequence:
+        found = [item for item in form.getlist(key) if not _is_empty_file_input(item)]
+        return found if found else Undefined
+    value = form.get(key)
+    if value is None or value == "" or _is_empty_file_input(value):
+        return Undefined
+    return value
+
+
+def _form_items(fields: list[tuple[list[str], bool]], form: FormData) -> list[tuple[str, Any]]:
+    """The fields' values by their first present key, then every other form key (grouped)."""
+    items: list[tuple[str, Any]] = []
+    known: set[str] = set()
+    for keys, is_sequence in fields:
+        for key in keys:
+            known.add(key)
+            value = _form_value(form, key, is_sequence)
+            if value is not Undefined:
+                items.append((key, value))
+                break
+    grouped: dict[str, list[Any]] = {}
+    for key, value in form.multi_items():
+        if key not in known:
+            grouped.setdefault(key, []).append(value)
+    items.extend((key, found[0] if len(found) == 1 else found) for key, found in grouped.items())
+    return items
+
+
+def _form_model_supplied(model: type, form: FormData) -> bool:
+    own = {key for keys, _ in _model_form_fields(model) for key in keys}
+    return bool(own.intersection(form) or (model.model_config.get("extra") in ("allow", "forbid") and len(form)))
+
+
+def _form_model_value(field: ModelField, models: list[type], form: FormData) -> Any:
+    annotation = strip_annotated(field.annotation)
+    if type(None) in get_args(annotation) and not any(_form_model_supplied(m, form) for m in models):
+        return Undefined
+    # A union's branches each read the form from the original values (their validators).
+    fields = _model_form_fields(models[0]) if len(models) == 1 else []
+    return dict(_form_items(fields, form))
+
+
+def _form_body_from(fields: list[ModelField], form: FormData, values: dict[str, Any], errors: list[Any]) -> None:
+    for field in fields:
+        models = field.form_models
+        if models:
+            value = _form_model_value(field, models, form)
+            loc: tuple[Any, ...] = ("body",)
+        else:
+            value = _form_value(form, field.alias, field.is_sequence)
+            loc = ("body", field.alias)
+            if value is not Undefined and field.is_bytes_file:
+                value = _file_bytes(value)
+        if value is Undefined:
+            if field.required:
+                errors.append(_missing(loc))
+            else:
+                values[field.name] = field.get_default()
+            continue
+        try:
+            values[field.name] = field._validate_python(value)
+        except ValidationError as exc:
+            errors.extend(regenerate_errors(exc.errors(include_url=False), loc))
 
 
 def solve_params(ctx: RequestContext, dependant: Dependant, plan: BodyPlan | None, values: dict[str, Any], errors: list[Any]) -> None:
