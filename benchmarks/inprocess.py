@@ -26,6 +26,9 @@ REQUESTS = {
     "GET /items/123?q=abc": b"GET /items/123?q=abc HTTP/1.1\r\nHost: bench\r\n\r\n",
     "POST /items (pydantic)": b"POST /items HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
     b"Content-Length: " + str(len(POST_BODY)).encode() + b"\r\n\r\n" + POST_BODY,
+    "POST /items/checked (pydantic + Depends + response_model)": b"POST /items/checked?token=t1 HTTP/1.1\r\n"
+    b"Host: bench\r\nContent-Type: application/json\r\n"
+    b"Content-Length: " + str(len(POST_BODY)).encode() + b"\r\n\r\n" + POST_BODY,
 }
 # A browser-like head for the parser figure.
 PARSE_REQUEST = (

@@ -34,6 +34,7 @@ from ._compat import ModelField, is_model_class, strip_optional
 from .batching import Batch, per_item_endpoint
 from .concurrency import run_in_threadpool
 from .datastructures import URL, Default, DefaultPlaceholder, URLPath
+from .dependencies.compiled import NotCompilable, compile_call
 from .dependencies.models import Dependant
 from .dependencies.utils import (
     BodyPlan,
@@ -310,10 +311,16 @@ def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> tu
     return None, False
 
 
+_MODEL_DUMP = BaseModel.model_dump
+
+
 def _prepare_response_content(
     res: Any, *, exclude_unset: bool, exclude_defaults: bool, exclude_none: bool
 ) -> Any:
     if isinstance(res, BaseModel):
+        if type(res).model_dump is _MODEL_DUMP and not (exclude_unset or exclude_defaults or exclude_none):
+            # What model_dump(by_alias=True) does, without its Python-level call.
+            return res.__pydantic_serializer__.to_python(res, by_alias=True)
         return res.model_dump(
             by_alias=True, exclude_unset=exclude_unset, exclude_defaults=exclude_defaults, exclude_none=exclude_none
         )
@@ -513,6 +520,20 @@ class APIRoute(BaseRoute):
         self._encode_content = response_class is not JSONResponse
         model = self.response_model
         self._response_model_class = model if is_model_class(model) else None
+        # response_model serialization options that differ from pydantic's defaults (by_alias is
+        # FastAPI's default, not pydantic's).
+        self._serialize_options = {
+            key: value
+            for key, value in (
+                ("include", self.response_model_include),
+                ("exclude", self.response_model_exclude),
+                ("by_alias", self.response_model_by_alias),
+                ("exclude_unset", self.response_model_exclude_unset),
+                ("exclude_defaults", self.response_model_exclude_defaults),
+                ("exclude_none", self.response_model_exclude_none),
+            )
+            if value or key == "by_alias" or (key in ("include", "exclude") and value is not None)
+        }
         self._response_filters = bool(
             self.response_model_include or self.response_model_exclude or self.response_model_exclude_unset
             or self.response_model_exclude_defaults or self.response_model_exclude_none
@@ -573,58 +594,89 @@ class APIRoute(BaseRoute):
     def fast_plan(self, core: Any, allow_blocking: bool = False) -> tuple[Any, ...] | None:
         """The native fast-path plan (see docs/architecture.md), or None when Python must run.
 
+        (call, is_async, status, params, body, guard, json_bytes): `call` is the endpoint itself,
+        or, with dependencies or a response_model, a function compiled once that calls the
+        dependencies, the endpoint and the response serializer (fasterapi.dependencies.compiled).
         A blocking route has one only for the engine's native pool (`allow_blocking`), which then
         runs the endpoint on a worker thread.
         """
         dependant = self.dependant
+        has_extras = bool(dependant.dependencies) or self.response_field is not None
         if (
-            (self.blocking and not allow_blocking)
+            (self.blocking and (not allow_blocking or has_extras))
             or self.batch is not None
-            or self.response_field is not None
             or self._response_class is not JSONResponse
-            or dependant.dependencies
-            or dependant.header_params
-            or dependant.cookie_params
-            or dependant.request_param_name
-            or dependant.http_connection_param_name
-            or dependant.response_param_name
-            or dependant.background_tasks_param_name
-            or dependant.security_scopes_param_name
-            or dependant.websocket_param_name
+            or getattr(type(self), "get_route_handler", None) is not getattr(APIRoute, "get_route_handler", None)
         ):
             return None
         if self.status_code is not None and not is_body_allowed_for_status_code(self.status_code):
             return None  # 204/304: the body must be dropped, which Python does
         if self._stream_kind is not None or _may_return_unfinished_response(self.endpoint):
             return None
-        plan_params = []
-        for source, fields in (("path", dependant.path_params), ("query", dependant.query_params)):
-            for field in fields:
-                kind = _SCALAR_KINDS.get(strip_optional(field.annotation)) if not _has_annotated(field) else None
-                if (
-                    kind is None
-                    or field.field_info.metadata
-                    or field.param_model is not None
-                    or field.is_sequence
-                    or field.default_factory is not None
-                ):
-                    return None
-                if field.required:
-                    default = core.REQUIRED
-                elif isinstance(field.default, (str, int, float, bool, type(None))):
-                    default = field.default
-                else:
-                    return None
-                plan_params.append((field.name, source, kind, default, field.alias))
-        body = None
         plan = self._body_plan
+        body_name = None
         if plan is not None:
             if plan.kind != "single" or plan.validate_json is None:
                 return None
             assert plan.single is not None
-            body = (plan.single.name, plan.validate_json)
+            body_name = plan.single.name
+
+        def param_plan(field: Any, source: str) -> tuple[Any, ...]:
+            kind = _SCALAR_KINDS.get(strip_optional(field.annotation)) if not _has_annotated(field) else None
+            if (
+                kind is None
+                or field.field_info.metadata
+                or field.param_model is not None
+                or field.is_sequence
+                or field.default_factory is not None
+            ):
+                raise NotCompilable(f"parameter {field.name!r} needs pydantic")
+            if field.required:
+                default = core.REQUIRED
+            elif isinstance(field.default, (str, int, float, bool, type(None))):
+                default = field.default
+            else:
+                raise NotCompilable(f"parameter {field.name!r} has a mutable default")
+            return (field.name, source, kind, default, field.alias)
+
         status_code = self.status_code if self.status_code is not None else 200
-        return (self.endpoint, self._is_coroutine, status_code, tuple(plan_params), body)
+        try:
+            if not has_extras:
+                # The endpoint itself is called with the converted parameters.
+                for special in _SPECIAL_PARAMS:
+                    if getattr(dependant, special):
+                        return None
+                if dependant.header_params or dependant.cookie_params:
+                    return None
+                params = [param_plan(f, "path") for f in dependant.path_params]
+                params += [param_plan(f, "query") for f in dependant.query_params]
+                body = (body_name, plan.validate_json) if plan is not None and body_name else None
+                return (self.endpoint, self._is_coroutine, status_code, tuple(params), body, None, False)
+            call, is_async, params, body_arg = compile_call(
+                dependant, self.endpoint, self._is_coroutine, body_name, param_plan,
+                result=self._fast_result() if self.response_field is not None else None,
+            )
+        except NotCompilable:
+            return None
+        body = (body_arg, plan.validate_json) if plan is not None and body_arg else None
+        guard = None
+        if dependant.dependencies:
+            guard = self._app if self._app is not None else self.dependency_overrides_provider
+        return (call, is_async, status_code, tuple(params), body, guard, self.response_field is not None)
+
+    def _fast_result(self) -> Callable[[Any], Any]:
+        """response_model for the compiled fast path: a Response passes through; anything else
+        becomes the JSON bytes FastAPI would send (the engine writes them as the body)."""
+        field = self.response_field
+        assert field is not None
+        serialize = self._serialize
+
+        def result(raw: Any) -> Any:
+            if isinstance(raw, Response):
+                return raw
+            return serialize(field, raw)
+
+        return result
 
     # ---------------------------------------------------------------------------- request path
 
@@ -845,16 +897,11 @@ class APIRoute(BaseRoute):
             value, errors = field.validate_response(content)
             if errors:
                 raise ResponseValidationError(errors, body=raw)
-        options = {
-            "include": self.response_model_include,
-            "exclude": self.response_model_exclude,
-            "by_alias": self.response_model_by_alias,
-            "exclude_unset": self.response_model_exclude_unset,
-            "exclude_defaults": self.response_model_exclude_defaults,
-            "exclude_none": self.response_model_exclude_none,
-        }
+        options = self._serialize_options
         if self._response_class is JSONResponse:
-            return field._adapter.dump_json(value, **options)
+            # The core serializer directly (TypeAdapter.dump_json adds a Python-level call), with
+            # only the options that differ from its defaults.
+            return field._adapter.serializer.to_json(value, **options)
         return field.serialize(value, mode="json", **options)
 
     def __repr__(self) -> str:
@@ -989,6 +1036,15 @@ _SWALLOWED_BY_DEPENDENCY = (
     "https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/#dependencies-with-yield-and-except"
 )
 _SCALAR_KINDS = {int: "int", float: "float", str: "str", bool: "bool"}
+# Endpoint parameters the engine cannot pass natively (they need the Request or the response).
+_SPECIAL_PARAMS = (
+    "request_param_name",
+    "http_connection_param_name",
+    "response_param_name",
+    "background_tasks_param_name",
+    "security_scopes_param_name",
+    "websocket_param_name",
+)
 _STREAM_ORIGINS = {
     collections.abc.AsyncIterable, collections.abc.AsyncIterator, collections.abc.AsyncGenerator,
     collections.abc.Iterable, collections.abc.Iterator, collections.abc.Generator,

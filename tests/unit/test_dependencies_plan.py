@@ -31,8 +31,9 @@ def test_scalar_params_and_model_body_get_a_plan():
 
     plan = plan_for(f, methods=["POST"], status_code=201)
     assert plan is not None
-    endpoint, is_async, status, params, body = plan
+    endpoint, is_async, status, params, body, guard, json_bytes = plan
     assert endpoint is f and is_async is True and status == 201
+    assert guard is None and json_bytes is False  # the endpoint itself: nothing compiled
     assert params == (
         ("a", "path", "int", FakeCore.REQUIRED, "a"),
         ("q", "query", "str", None, "q"),
@@ -51,9 +52,6 @@ def test_alias_is_passed():
 
 
 def test_no_plan_cases():
-    def with_dep(a: int, d: Annotated[int, Depends(lambda: 1)]):
-        return {}
-
     def with_header(a: int, x: Annotated[str, Header()]):
         return {}
 
@@ -66,33 +64,91 @@ def test_no_plan_cases():
     def with_list(a: int, q: Annotated[list[int], Query()] = []):  # noqa: B006
         return {}
 
-    def annotated_return(a: int) -> dict:
-        return {}
-
     def streaming(a: int):
         return StreamingResponse(iter([b""]))
 
     def plain(a: int):
         return {}
 
-    for func in (with_dep, with_header, with_request, with_constraint, with_list, annotated_return, streaming):
+    def with_yield_dep(a: int, d: Annotated[int, Depends(gen_dep)]):
+        return {}
+
+    def with_header_dep(a: int, d: Annotated[str, Depends(header_dep)]):
+        return {}
+
+    for func in (with_header, with_request, with_constraint, with_list, streaming, with_yield_dep, with_header_dep):
         assert plan_for(func) is None, func.__name__
-    assert plan_for(plain, response_model=Item) is None
     assert plan_for(plain, response_class=HTMLResponse) is None
     assert plan_for(plain, blocking=True) is None
     assert plan_for(plain, status_code=204) is None
     assert plan_for(plain) is not None
 
 
-def test_app_dependencies_disable_the_plan():
-    app = FastAPI(dependencies=[Depends(lambda: None)])
+# Dependencies at module level: the test module's annotations are strings, resolved in its globals.
+def gen_dep():
+    yield 1
 
-    @app.get("/x")
-    def x():
+
+def header_dep(x: Annotated[str, Header()]):
+    return x
+
+
+calls = []
+
+
+def token(token: str = "guest"):
+    calls.append("token")
+    return token
+
+
+async def user(t: Annotated[str, Depends(token)], limit: int = 10):
+    return (t, limit)
+
+
+def dep():
+    return object()
+
+
+def test_dependencies_are_compiled_into_one_function():
+    calls.clear()
+    async def endpoint(a: int, item: Item, u: Annotated[tuple, Depends(user)], t: Annotated[str, Depends(token)]):
+        return {"a": a, "u": u, "t": t, "item": item}
+
+    app = FastAPI(dependencies=[Depends(token)])
+    app.post("/x/{a}")(endpoint)
+    route = app.routes[-1]
+    call, is_async, status, params, body, guard, json_bytes = route.fast_plan(FakeCore)
+    assert is_async and status == 200 and guard is app and json_bytes is False
+    # The app-level dependency, the sub-dependency and the endpoint's own use of `token` share one call.
+    assert call.__fasterapi_source__.count("d0_call(") == 1
+    assert [p[1:] for p in params] == [
+        ("query", "str", "guest", "token"), ("query", "int", 10, "limit"), ("path", "int", FakeCore.REQUIRED, "a"),
+    ]
+    assert body[0] == "body"
+    coro = call(**{p[0]: v for p, v in zip(params, ["tk", 5, 7])}, body=Item(name="n"))
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        result = done.value
+    assert result == {"a": 7, "u": ("tk", 5), "t": "tk", "item": Item(name="n")}
+    assert calls == ["token"]
+
+
+def test_use_cache_false_calls_again():
+    def f(a: int, x: Annotated[object, Depends(dep)], y: Annotated[object, Depends(dep, use_cache=False)]):
         return {}
 
-    route = app.routes[-1]
-    assert route.fast_plan(FakeCore) is None
+    source = plan_for(f)[0].__fasterapi_source__
+    assert source.count("d0_call(") == 1 and source.count("d1_call(") == 1
+
+
+def test_response_model_returns_json_bytes():
+    def plain(a: int):
+        return {"name": "n", "extra": 1}
+
+    call, is_async, status, params, body, guard, json_bytes = plan_for(plain, response_model=Item)
+    assert json_bytes is True and guard is None and not is_async
+    assert call(p0=1) == b'{"name":"n"}'
 
 
 def test_call_kinds():

@@ -323,6 +323,34 @@ done:
   return rc;
 }
 
+// A JSON body already rendered (pydantic's to_json for a response_model): head, then the bytes,
+// referenced rather than copied when large.
+static void write_json_bytes(PyObject* body, int status, bool head_only, ConnHeader conn, http::Buffer& out,
+                             int64_t zero_copy_min) {
+  size_t len = size_t(PyBytes_GET_SIZE(body));
+  write_status_line(out, status);
+  out.append("Content-Type: application/json\r\n");
+  write_conn_header(out, conn);
+  out.append("Content-Length: ");
+  append_uint(out, len);
+  out.append("\r\n\r\n");
+  if (head_only || len == 0) return;
+  if (zero_copy_min >= 0 && len >= uint64_t(zero_copy_min))
+    out.attach(PyBytes_AS_STRING(body), len, release_body, Py_NewRef(body));
+  else
+    out.append(PyBytes_AS_STRING(body), len);
+}
+
+// A compiled plan with dependencies runs only while app.dependency_overrides is empty (overrides
+// are resolved by the Python path, per request, as FastAPI does).
+static bool no_overrides(ModuleState* st, PyObject* app) {
+  PyObject* d = PyObject_GetAttr(app, st->str_dependency_overrides);
+  bool empty = d && PyDict_Check(d) && PyDict_GET_SIZE(d) == 0;
+  if (!d) PyErr_Clear();
+  Py_XDECREF(d);
+  return empty;
+}
+
 static bool plain_json_type(PyTypeObject* tp) {
   return tp == &PyDict_Type || tp == &PyList_Type || tp == &PyUnicode_Type || tp == &PyLong_Type ||
          tp == &PyFloat_Type || tp == &PyBool_Type || tp == Py_TYPE(Py_None) || tp == &PyTuple_Type;
@@ -357,6 +385,7 @@ struct Ctx {
   bool close = false;
   bool http10 = false;
   bool fast = false;  // the result came from a fast-path endpoint (may still need Python)
+  bool json_bytes = false;  // a bytes result is the JSON body (a compiled response_model)
   int stage = 0;  // 0: the handler's result; 1: the error handler's result
   int static_route = -1;  // a constant route whose response is to be captured
 
@@ -468,6 +497,13 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
       return http::HandleResult::Pending;
     }
   }
+  if (c.json_bytes && PyBytes_CheckExact(obj)) {
+    c.json_bytes = false;
+    write_json_bytes(obj, c.status, c.head_only, c.conn_header(), out, c.e->perf->zero_copy_min);
+    Py_DECREF(obj);
+    return http::HandleResult::Done;
+  }
+  c.json_bytes = false;
   if (c.fast && !plain_json_type(Py_TYPE(obj))) {
     // A Response from a fast-path endpoint that still needs Python (a body to collect,
     // background tasks to schedule) goes through its _engine_finish() once.
@@ -716,7 +752,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
       goto done;
     }
     if (r.is_static && !c.head_only && c.conn_header() == ConnHeader::None) c.static_route = match_.route;
-    if (r.has_plan) {
+    if (r.has_plan && (!r.guard || no_overrides(engine->st, r.guard))) {
       // The fast path: native conversions, one vectorcall; anything unusual -> the Python handler.
       constexpr size_t kMax = 24;
       PyObject* args[kMax + 1];
@@ -787,6 +823,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
       if (ok) {
         c.status = r.status;
         c.fast = true;
+        c.json_bytes = r.json_bytes;
         hr = result ? finish(c, result, out) : on_error(c, out);
         goto done;
       }

@@ -36,6 +36,8 @@ struct Route {
   bool is_static = false;                                 // constant route: its first response replayed
   std::shared_ptr<const StaticResponse> static_response;  // set once captured (native_route.hpp)
   PyObject* native = nullptr;                             // _core.NativeHandler: served without Python
+  PyObject* guard = nullptr;  // an app: its dependency_overrides non-empty -> the Python path
+  bool json_bytes = false;    // the plan's call returns the JSON body as bytes (response_model)
 };
 
 struct EngineObject {

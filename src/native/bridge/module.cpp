@@ -91,6 +91,7 @@ void clear_route(Route& r) {
   Py_CLEAR(r.kwnames);
   Py_CLEAR(r.body_validator);
   Py_CLEAR(r.native);
+  Py_CLEAR(r.guard);
   for (auto& p : r.params) Py_CLEAR(p.default_value);
 }
 
@@ -110,6 +111,7 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
       Py_VISIT(r.endpoint);
       Py_VISIT(r.body_validator);
       Py_VISIT(r.native);
+      Py_VISIT(r.guard);
       for (auto& p : r.params) Py_VISIT(p.default_value);
     }
   if (self->perf) Py_VISIT(self->perf->dumps);
@@ -191,14 +193,16 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   r.is_static = is_static;
   if (native != Py_None) r.native = Py_NewRef(native);
   if (plan != Py_None) {
-    // (endpoint, is_async, status_code, params, body)
-    PyObject *endpoint, *is_async, *params, *body;
-    int status;
-    if (!PyArg_ParseTuple(plan, "OOiOO", &endpoint, &is_async, &status, &params, &body)) {
+    // (endpoint, is_async, status_code, params, body[, guard, json_bytes])
+    PyObject *endpoint, *is_async, *params, *body, *guard = Py_None;
+    int status, json_bytes = 0;
+    if (!PyArg_ParseTuple(plan, "OOiOO|Op", &endpoint, &is_async, &status, &params, &body, &guard, &json_bytes)) {
       clear_route(r);
       return nullptr;
     }
     r.has_plan = true;
+    if (guard != Py_None) r.guard = Py_NewRef(guard);
+    r.json_bytes = json_bytes;
     r.endpoint = Py_NewRef(endpoint);
     r.is_async = PyObject_IsTrue(is_async);
     r.status = status;
@@ -215,7 +219,7 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
       PlanParam p;
       const char* src = PyUnicode_AsUTF8(source);
       p.source = std::string_view(src) == "path" ? ParamSource::Path : ParamSource::Query;
-      PyObject* keyo = (alias != Py_None && p.source == ParamSource::Query) ? alias : name;
+      PyObject* keyo = alias != Py_None ? alias : name;  // path or query name as the request spells it
       const char* key = PyUnicode_AsUTF8(keyo);
       if (!key || !parse_kind(kind, p.kind)) { Py_DECREF(pseq); Py_DECREF(kwnames); clear_route(r); return nullptr; }
       p.key = key;
@@ -789,6 +793,8 @@ int core_exec(PyObject* m) {
   if (offload_add_to_type(st->engine_type) < 0) return -1;
   st->required = PyObject_CallNoArgs(reinterpret_cast<PyObject*>(&PyBaseObject_Type));
   if (!st->required || PyModule_AddObjectRef(m, "REQUIRED", st->required) < 0) return -1;
+  st->str_dependency_overrides = PyUnicode_InternFromString("dependency_overrides");
+  if (!st->str_dependency_overrides) return -1;
   if (PyModule_AddFunctions(m, bench_methods) < 0) return -1;
   return 0;
 }
@@ -803,6 +809,7 @@ int core_traverse(PyObject* m, visitproc visit, void* arg) {
   Py_VISIT(st->completion_type);
   Py_VISIT(st->native_type);
   Py_VISIT(st->required);
+  Py_VISIT(st->str_dependency_overrides);
   return 0;
 }
 int core_clear(PyObject* m) {
@@ -815,6 +822,7 @@ int core_clear(PyObject* m) {
   Py_CLEAR(st->completion_type);
   Py_CLEAR(st->native_type);
   Py_CLEAR(st->required);
+  Py_CLEAR(st->str_dependency_overrides);
   return 0;
 }
 void core_free(void* m) { core_clear(static_cast<PyObject*>(m)); }

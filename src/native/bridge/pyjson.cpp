@@ -286,7 +286,11 @@ int Writer::slow(PyObject* obj) {
     PyObject* to_json = PyObject_GetAttrString(ser, "to_json");
     Py_DECREF(ser);
     if (!to_json) return -1;
-    PyObject* bytes = PyObject_CallOneArg(to_json, obj);
+    // by_alias=True: FastAPI's jsonable_encoder dumps models by alias (pydantic's default is not to).
+    PyObject* kwnames = Py_BuildValue("(s)", "by_alias");
+    PyObject* argv[] = {obj, Py_True};
+    PyObject* bytes = kwnames ? PyObject_Vectorcall(to_json, argv, 1, kwnames) : nullptr;
+    Py_XDECREF(kwnames);
     Py_DECREF(to_json);
     if (!bytes) return -1;
     if (!PyBytes_Check(bytes)) {

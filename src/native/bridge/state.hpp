@@ -14,6 +14,7 @@ struct ModuleState {
   PyTypeObject* completion_type;
   PyTypeObject* native_type;  // NativeHandler (native_route.cpp)
   PyObject* required;  // the _core.REQUIRED sentinel
+  PyObject* str_dependency_overrides;  // interned "dependency_overrides"
 };
 
 extern PyModuleDef core_module;

@@ -1,0 +1,106 @@
+"""Routes with dependencies and a response_model on the engine's compiled fast path
+(fasterapi.dependencies.compiled): same answers as the Python path, overrides still honoured."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel
+
+from fasterapi import Depends, FastAPI, HTTPException
+from fasterapi.testclient import TestClient
+
+
+class Item(BaseModel):
+    name: str
+    price: float
+    secret: str = "s"
+
+
+class ItemOut(BaseModel):
+    name: str
+    price: float
+
+
+calls: list[str] = []
+
+
+def token(token: str = "guest") -> str:
+    calls.append("token")
+    if token == "bad":
+        raise HTTPException(status_code=403, detail="bad token")
+    return token
+
+
+async def user(t: Annotated[str, Depends(token)], limit: int = 10) -> dict:
+    return {"t": t, "limit": limit}
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/items/{item_id}", response_model=ItemOut)
+    async def create(item_id: int, item: Item, u: Annotated[dict, Depends(user)], t: Annotated[str, Depends(token)]):
+        assert u["t"] == t
+        return item
+
+    @app.get("/me")
+    def me(u: Annotated[dict, Depends(user)]):
+        return u
+
+    return app
+
+
+def stats(client: TestClient) -> dict[str, int]:
+    return client.app._build_engine().stats
+
+
+def test_compiled_route_answers_as_fastapi():
+    app = make_app()
+    client = TestClient(app)
+    before = stats(client)["fast_path"]
+    calls.clear()
+    r = client.post("/items/3?token=abc&limit=2", json={"name": "n", "price": 1.5, "secret": "x"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == {"name": "n", "price": 1.5}  # response_model filters `secret`
+    assert calls == ["token"]  # cached: one call per request
+    assert client.get("/me?limit=7").json() == {"t": "guest", "limit": 7}
+    assert stats(client)["fast_path"] == before + 2
+
+
+def test_errors_take_fastapis_paths():
+    client = TestClient(make_app())
+    r = client.post("/items/3?token=bad", json={"name": "n", "price": 1})
+    assert (r.status_code, r.json()) == (403, {"detail": "bad token"})
+    r = client.post("/items/3?limit=x", json={"name": "n", "price": 1})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "limit"]
+    r = client.post("/items/3", json={"name": "n"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "price"]
+
+
+def test_overrides_set_after_the_first_request_apply():
+    app = make_app()
+    client = TestClient(app)
+    assert client.get("/me").json() == {"t": "guest", "limit": 10}
+    app.dependency_overrides[token] = lambda: "overridden"
+    python_before = stats(client)["python_path"]
+    assert client.get("/me").json() == {"t": "overridden", "limit": 10}
+    assert stats(client)["python_path"] == python_before + 1
+    app.dependency_overrides.clear()
+    assert client.get("/me").json() == {"t": "guest", "limit": 10}
+    app.dependency_overrides = {token: lambda: "replaced dict"}
+    assert client.get("/me").json() == {"t": "replaced dict", "limit": 10}
+
+
+def test_head_and_response_validation_error():
+    app = FastAPI()
+
+    @app.get("/bad", response_model=ItemOut)
+    def bad(t: Annotated[str, Depends(token)]):
+        return {"name": "only"}
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/bad")
+    assert r.status_code == 500
