@@ -507,6 +507,11 @@ class APIRoute(BaseRoute):
         if static:
             _check_constant_route(self)
         self._app: Any = None
+        # FastAPI's hook: a subclass overriding get_route_handler() (timing, a custom Request class,
+        # error logging) has every request run through the handler it returns (Python path only).
+        self._route_handler: Callable[[Request], Awaitable[Response]] | None = None
+        if type(self).get_route_handler is not APIRoute.get_route_handler:
+            self._route_handler = self.get_route_handler()
         self._bind_common()
 
     # --------------------------------------------------------------------------------- binding
@@ -543,6 +548,8 @@ class APIRoute(BaseRoute):
             self._run = self._run_async
         else:
             self._run = self._run_sync  # no coroutine at all for plain sync endpoints
+        if getattr(self, "_route_handler", None) is not None:
+            self._run = self._run_custom
         self._override_cache: dict[Any, Dependant] = {}
 
     def bind(self, app: Any) -> None:
@@ -553,7 +560,7 @@ class APIRoute(BaseRoute):
 
     def handle(self, req: Any) -> Any:
         """The engine's entry point for a matched route."""
-        if self._offload_direct:
+        if self._offload_direct and self._route_handler is None:
             return self._run_offload(req, req.path_params)
         return self._run(req, req.path_params, None)
 
@@ -775,7 +782,7 @@ class APIRoute(BaseRoute):
     def batch_plan(self) -> tuple[Any, ...] | None:
         """(endpoint, is_async, validate_json, status, item_response) for the engine's collector."""
         plan = self._body_plan
-        if self.batch is None or plan is None or plan.kind != "single" or plan.validate_json is None:
+        if self.batch is None or plan is None or plan.kind != "single" or plan.validate_json is None or self._route_handler:
             return None
         endpoint = self.endpoint.__batch_endpoint__  # type: ignore[attr-defined]
         item_response = None
@@ -783,6 +790,83 @@ class APIRoute(BaseRoute):
             item_response = self._batch_item_response
         status = self.status_code if self.status_code is not None else 200
         return (endpoint, self._is_coroutine, plan.validate_json, status, item_response)
+
+    # ----------------------------------------------------------------- get_route_handler (FastAPI)
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        """The route's request handler, `async (request) -> Response`, as FastAPI's.
+
+        It runs dependencies, validation, the endpoint and response_model for the given `request`
+        (its `body()` is what the route reads, so a `Request` subclass may decode it) and lets
+        exceptions (`RequestValidationError`, `HTTPException`, ...) propagate to the app's exception
+        handlers. Override it in an `APIRoute` subclass (`APIRouter(route_class=...)`) to wrap it.
+        """
+        return self._request_handler
+
+    async def _request_handler(self, request: Request) -> Response:
+        data = request._data
+        body = await request.body()
+        if body is not data.body:
+            data = _WithBody(data, body)
+        ctx = RequestContext(data, request.path_params, self._app, request)
+        ctx.strict_json = self._strict_json
+        try:
+            if self.body_limit is not None and self._too_large(data):
+                raise HTTPException(status_code=413)
+            if self._has_dependencies:
+                app = self._app
+                overrides = app.dependency_overrides if app is not None else None
+                values, errors = await solve_dependencies(ctx, self.dependant, overrides, self._override_cache)
+            else:
+                values = {}
+                errors = []
+                solve_params(ctx, self.dependant, self._body_plan, values, errors)
+            if errors:
+                raise RequestValidationError(errors, body=ctx.body)
+            if self._is_coroutine:
+                raw = await self.endpoint(**values)
+            elif self.blocking:
+                raw = await self._call_blocking(values)
+            else:
+                raw = self.endpoint(**values)
+            response = self._make_response(raw, ctx)
+            if response.needs_collect:
+                await response.collect()
+        except Exception as exc:
+            stack = ctx.stack
+            if stack is not None:
+                ctx.stack = None
+                if await stack.__aexit__(type(exc), exc, exc.__traceback__):
+                    raise FastAPIError(_SWALLOWED_BY_DEPENDENCY) from exc
+            raise
+        stack = ctx.stack
+        if stack is not None:
+            ctx.stack = None
+            await stack.aclose()
+        return response
+
+    def _run_custom(self, data: Any, path_params: dict[str, Any], request: Request | None) -> Any:
+        if request is None:
+            request = Request(data, path_params, self._app)
+        else:
+            request._path_params = path_params
+            if request._scope is not None:
+                request._scope["path_params"] = path_params
+        return self._finish_custom(request)
+
+    async def _finish_custom(self, request: Request) -> Response:
+        handler = self._route_handler
+        assert handler is not None
+        try:
+            response = await handler(request)
+            if response.needs_collect:
+                await response.collect()
+        except Exception as exc:
+            result = _handle_error(self._app, request, exc, catch_all=self._catch_all_flag())
+            return await result if inspect.isawaitable(result) else result
+        if response.background is not None:
+            schedule_background(response.background)
+        return response
 
     def _catch_all_flag(self) -> bool:
         return getattr(self, "_catch_all", True)
@@ -1152,6 +1236,19 @@ class _MountedData:
         self.path = path
         self.root_path = root_path
         self.path_params: dict[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._data, name)
+
+
+class _WithBody:
+    """RequestData with the body a custom `Request.body()` returned (e.g. decompressed)."""
+
+    __slots__ = ("_data", "body")
+
+    def __init__(self, data: Any, body: bytes) -> None:
+        self._data = data
+        self.body = body
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._data, name)
