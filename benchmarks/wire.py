@@ -26,6 +26,7 @@ ENDPOINTS = {
     "json": ("/json", None),
     "items": ("/items/123?q=abc", None),
     "post_items": ("/items", "post.lua"),
+    "post_checked": ("/items/checked?token=t1", "post.lua"),  # + Depends + response_model
     "plaintext_pipelined16": ("/plaintext", "pipeline.lua"),
 }
 

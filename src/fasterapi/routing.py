@@ -27,10 +27,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from enum import Enum, IntEnum
 from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from . import params
-from ._compat import ModelField, is_model_class, strip_optional
+from ._compat import ModelField, is_model_class, regenerate_errors, strip_optional
 from .batching import Batch, per_item_endpoint
 from .concurrency import run_in_threadpool
 from .datastructures import URL, Default, DefaultPlaceholder, URLPath
@@ -673,15 +673,42 @@ class APIRoute(BaseRoute):
 
     def _fast_result(self) -> Callable[[Any], Any]:
         """response_model for the compiled fast path: a Response passes through; anything else
-        becomes the JSON bytes FastAPI would send (the engine writes them as the body)."""
+        becomes the JSON bytes FastAPI would send (the engine writes them as the body).
+
+        Specialised once per route: the common case (a model or dict returned, no include/exclude
+        options) is `_serialize` with every decision taken here instead of per request.
+        """
         field = self.response_field
         assert field is not None
         serialize = self._serialize
+        if self._response_filters or not self.response_model_by_alias or self._response_class is not JSONResponse:
+            def result(raw: Any) -> Any:
+                if isinstance(raw, Response):
+                    return raw
+                return serialize(field, raw)
+
+            return result
+        model = self._response_model_class
+        validate = field._validate_python
+        to_json = field._adapter.serializer.to_json
 
         def result(raw: Any) -> Any:
-            if isinstance(raw, Response):
+            cls = type(raw)
+            if cls is model:
+                return to_json(raw, by_alias=True)
+            if cls is dict:
+                content = raw
+            elif isinstance(raw, BaseModel) and cls.model_dump is _MODEL_DUMP:
+                content = raw.__pydantic_serializer__.to_python(raw, by_alias=True)  # model_dump(by_alias=True)
+            elif isinstance(raw, Response):
                 return raw
-            return serialize(field, raw)
+            else:
+                content = _prepare_response_content(raw, exclude_unset=False, exclude_defaults=False, exclude_none=False)
+            try:
+                value = validate(content)
+            except ValidationError as exc:
+                raise ResponseValidationError(regenerate_errors(exc.errors(include_url=False), ("response",)), body=raw) from None
+            return to_json(value, by_alias=True)
 
         return result
 
