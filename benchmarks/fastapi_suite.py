@@ -48,12 +48,13 @@ TEST_DEPS = {
     "email-validator": "email_validator",
     "uvicorn": "uvicorn",  # docs_src/debugging imports it (the tests mock uvicorn.run)
     "trio>=0.26": "trio",  # anyio runs the async tests on trio too (an older trio fails with anyio 4)
+    "flask": "flask",  # docs_src/wsgi mounts a Flask app
+    "a2wsgi": "a2wsgi",  # ... through a2wsgi's WSGIMiddleware (an ASGI app)
 }
 
 # Areas whose subject is something FasterAPI does not provide (see docs/compatibility.md).
 UNSUPPORTED_AREAS = {
     "graphql": "strawberry GraphQL (an ASGI app mounted in FastAPI)",
-    "wsgi": "WSGIMiddleware (mounting a WSGI app)",
     "opentelemetry": "OpenTelemetry's FastAPI instrumentation (patches Starlette internals)",
 }
 
@@ -79,6 +80,7 @@ STARLETTE_MAP = {
     "starlette.middleware.gzip": "fasterapi.middleware.gzip",
     "starlette.middleware.trustedhost": "fasterapi.middleware.trustedhost",
     "starlette.middleware.httpsredirect": "fasterapi.middleware.httpsredirect",
+    "starlette.middleware.wsgi": "fasterapi.middleware.wsgi",
 }
 
 _IMPORT_RE = re.compile(r"^(?P<indent>\s*)(?P<kw>from|import)\s+(?P<mod>(?:fastapi|starlette)(?:\.[\w.]+)?)\b")

@@ -425,10 +425,11 @@ class FasterAPI:
     def _build_middleware_stack(self) -> Callable[[Request], Awaitable[Response]] | None:
         if not self.user_middleware:
             return None
-        app: Callable[[Request], Awaitable[Response]] = self._dispatch_inner
-        for middleware in reversed(self.user_middleware):
-            app = middleware.cls(app, *middleware.args, **middleware.kwargs)
-        return app
+        # Request-style middleware get the next layer as `async (Request) -> Response`; pure ASGI
+        # middleware (`__call__(scope, receive, send)`) an ASGI app (fasterapi._asgi_bridge).
+        from ._asgi_bridge import build_middleware_stack
+
+        return build_middleware_stack(self, self._dispatch_inner, self.user_middleware)
 
     @property
     def _background_tasks(self) -> set[Any]:

@@ -346,7 +346,8 @@ class Headers(Mapping[str, str]):
         if raw is not None:
             self._list = raw
         elif scope is not None:
-            self._list = list(scope["headers"])
+            # As Starlette: the list is stored back, so MutableHeaders(scope=message) edits the message.
+            self._list = scope["headers"] = list(scope["headers"])  # type: ignore[index]
         else:
             self._list = _encode_header_list(headers)
 

@@ -135,6 +135,15 @@ class HTTPConnection(Mapping[str, Any]):
     """Base of Request: everything that does not need the body."""
 
     def __init__(self, data: Any, path_params: dict[str, str] | None = None, app: Any = None) -> None:
+        scope = None
+        if type(data) is dict:
+            # Starlette's `Request(scope, receive)`, as pure ASGI middleware write it.
+            from ._asgi_bridge import ScopeData
+
+            scope, self._receive = data, path_params
+            data = ScopeData(scope, None)  # type: ignore[arg-type]
+            path_params = scope.get("path_params") or {}
+            app = scope.get("app")
         self._data = data
         self._path_params = path_params if path_params is not None else data.path_params
         self._app = app
@@ -143,7 +152,9 @@ class HTTPConnection(Mapping[str, Any]):
         self._cookies: dict[str, str] | None = None
         self._url: URL | None = None
         self._state: State | None = None
-        self._scope: dict[str, Any] | None = None
+        self._scope: dict[str, Any] | None = scope
+        if scope is not None:
+            self._state = State(scope.setdefault("state", {}))
 
     # Mapping interface over the ASGI-like scope, for code that does `request["path"]`.
     def __getitem__(self, key: str) -> Any:
@@ -277,23 +288,28 @@ class Request(HTTPConnection):
         return receive
 
     async def body(self) -> bytes:
-        return self._data.body
+        body = self._data.body
+        if body is None:  # a Request(scope, receive): read through receive
+            from ._asgi_bridge import read_body
+
+            body = self._data.body = await read_body(self._receive)
+        return body
 
     async def stream(self):  # type: ignore[no-untyped-def]
-        body = self._data.body
+        body = await self.body()
         if body:
             yield body
         yield b""
 
     async def json(self) -> Any:
         if self._json is _UNSET:
-            self._json = json.loads(self._data.body)
+            self._json = json.loads(await self.body())
         return self._json
 
     async def form(self, *, max_files: int = 1000, max_fields: int = 1000) -> FormData:
         if self._form is None:
             content_type = self.headers.get("content-type", "")
-            self._form = parse_form_body(content_type, self._data.body)
+            self._form = parse_form_body(content_type, await self.body())
         return self._form
 
     async def close(self) -> None:

@@ -199,6 +199,14 @@ class Response:
             schedule_background(self.background)
         return self
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Send this response as an ASGI app does (in pure ASGI middleware or a mounted ASGI app)."""
+        from ._asgi_bridge import send_response
+
+        await send_response(self, send)
+        if self.background is not None:
+            await self.background()
+
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__} {self.status_code}>"
 

@@ -1341,6 +1341,14 @@ class Mount(BaseRoute):
         handler = getattr(app, "_handle_mounted", None)
         if handler is not None:
             return handler(mounted, request)
+        if _mounted_is_asgi(self, app):
+            # A plain ASGI app (Starlette app, a2wsgi, ...): run with the child scope Starlette builds.
+            from ._asgi_bridge import call_mounted_asgi
+
+            def on_error(req: Request, exc: Exception) -> Any:
+                return _handle_error(parent, req, exc, catch_all=_catch_all(parent))
+
+            return call_mounted_asgi(app, data, request, parent, self.path, remainder, on_error)
         sub_request = Request(mounted, {"path": remainder}, app)
         sub_request.scope["root_path"] = root_path
         sub_request.scope["path"] = remainder
@@ -1353,6 +1361,15 @@ class Mount(BaseRoute):
         if inspect.isawaitable(result) or getattr(result, "needs_collect", False):
             return _await_mounted(result, parent, sub_request)
         return result
+
+
+def _mounted_is_asgi(mount: Mount, app: Any) -> bool:
+    cached = mount.__dict__.get("_asgi_for")
+    if cached is None or cached[0] is not app:
+        from ._asgi_bridge import is_asgi_app
+
+        cached = mount._asgi_for = (app, is_asgi_app(app))  # type: ignore[attr-defined]
+    return cached[1]
 
 
 async def _await_mounted(result: Any, parent: Any, request: Request) -> Response:
