@@ -115,7 +115,7 @@ class ScopeData:
 
     __slots__ = (
         "_base", "method", "path", "raw_path", "query_string", "headers", "body", "client", "server",
-        "scheme", "http_version", "path_params",
+        "scheme", "url_scheme", "http_version", "path_params",
     )
 
     def __init__(self, scope: dict[str, Any], body: bytes, base: Any = None) -> None:
@@ -132,7 +132,9 @@ class ScopeData:
         self.client = tuple(client) if client else None
         server = scope.get("server")
         self.server = tuple(server) if server else None
-        self.scheme = scope.get("scheme", "http")
+        # url_scheme: the scheme is the scope's (a proxy-headers middleware may have set it), not
+        # re-derived from the connection (fasterapi._connection.scheme_of).
+        self.scheme = self.url_scheme = scope.get("scheme", "http")
         self.http_version = scope.get("http_version", "1.1")
         self.path_params: dict[str, str] = {}
 
