@@ -33,6 +33,8 @@ from .param_functions import Security as Security
 from .requests import Request as Request
 from .responses import Response as Response
 from .routing import APIRouter as APIRouter
+from .websockets import WebSocket as WebSocket
+from .websockets import WebSocketDisconnect as WebSocketDisconnect
 
 __all__ = [
     "APIRouter",
@@ -53,6 +55,8 @@ __all__ = [
     "Response",
     "Security",
     "UploadFile",
+    "WebSocket",
+    "WebSocketDisconnect",
     "WebSocketException",
     "status",
 ]

@@ -326,6 +326,18 @@ class FasterAPI:
             methods, path, library=library, symbol=symbol, release_gil=release_gil, **kwargs
         )
 
+    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None, **kwargs: Any) -> None:
+        self.router.add_api_websocket_route(path, endpoint, name=name, **kwargs)
+
+    def websocket(self, path: str, name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.websocket(path, name=name, **kwargs)
+
+    def add_websocket_route(self, path: str, route: Callable[..., Any], name: str | None = None) -> None:
+        self.router.add_websocket_route(path, route, name=name)
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.router.websocket_route(path, name=name)
+
     def include_router(self, router: APIRouter, **kwargs: Any) -> None:
         self.router.include_router(router, **kwargs)
 

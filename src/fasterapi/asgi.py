@@ -4,7 +4,8 @@ For tools that speak ASGI to an app object — `httpx.AsyncClient(transport=ASGI
 in async test suites, ASGI servers — each HTTP request is serialized to HTTP/1.1 bytes and fed
 to an in-memory engine connection, as the TestClient does: the same parser, router, handlers
 and JSON writer as the engine's own server. `lifespan` events run the app's lifespan.
-WebSocket scopes are not supported (closed at once).
+`websocket` scopes run the app's websocket routes with the server's receive/send as transport
+(the `WebSocket` class speaks ASGI websocket messages; see fasterapi.websocket_routing).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ async def asgi_app(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> 
     elif kind == "lifespan":
         await _lifespan(app, receive, send)
     elif kind == "websocket":
-        await send({"type": "websocket.close", "code": 1000})
+        from .websocket_routing import serve_websocket
+        from .websockets import WebSocketData
+
+        await serve_websocket(app, WebSocketData.from_scope(scope), receive, send)
     else:
         raise RuntimeError(f"unsupported ASGI scope type {kind!r}")
 

@@ -34,7 +34,8 @@ async def request_validation_exception_handler(request: Any, exc: RequestValidat
 
 
 async def websocket_request_validation_exception_handler(websocket: Any, exc: WebSocketRequestValidationError) -> None:
-    raise NotImplementedError("WebSockets are not supported by FasterAPI yet")
+    # As FastAPI: close with 1008 and the errors as the reason (the engine sends them as JSON text).
+    await websocket.close(code=1008, reason=jsonable_encoder(exc.errors()))
 
 
 # Default handler -> its synchronous twin.

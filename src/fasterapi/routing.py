@@ -1613,6 +1613,41 @@ class APIRouter:
     def mount(self, path: str, app: Any, name: str | None = None) -> None:
         self.routes.append(Mount(self.prefix + path, app=app, name=name))
 
+    # ------------------------------------------------------------------------ websocket routes
+
+    def add_api_websocket_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        name: str | None = None,
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+    ) -> None:
+        self.routes.append(APIWebSocketRoute(
+            self.prefix + path, endpoint, name=name,
+            dependencies=[*self.dependencies, *(dependencies or [])],
+            dependency_overrides_provider=self.dependency_overrides_provider,
+        ))
+
+    def websocket(
+        self, path: str, name: str | None = None, *, dependencies: Sequence[params.Depends] | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            return func
+
+        return decorator
+
+    def add_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None) -> None:
+        self.routes.append(WebSocketRoute(self.prefix + path, endpoint, name=name))
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_websocket_route(path, func, name=name)
+            return func
+
+        return decorator
+
     def include_router(
         self,
         router: APIRouter,
@@ -1708,6 +1743,13 @@ class APIRouter:
                 )
             elif isinstance(route, Mount):
                 self.routes.append(Mount(self.prefix + prefix + route.path, app=route.app, name=route.name))
+            elif isinstance(route, APIWebSocketRoute):
+                self.add_api_websocket_route(
+                    prefix + route.path, route.endpoint, name=route.name,
+                    dependencies=[*(dependencies or []), *route.dependencies],
+                )
+            elif isinstance(route, WebSocketRoute):
+                self.add_websocket_route(prefix + route.path, route.endpoint, name=route.name)
         self.on_startup.extend(router.on_startup)
         self.on_shutdown.extend(router.on_shutdown)
         if router.lifespan_context is not None:
@@ -1815,13 +1857,18 @@ def redirect_response(data: Any, path: str) -> RedirectResponse:
     return RedirectResponse(URL(request_url(data, path)))
 
 
+# Websocket routes live in their own module (it builds on the classes above).
+from .websocket_routing import APIWebSocketRoute, WebSocketRoute  # noqa: E402
+
 __all__ = [
     "APIRoute",
     "APIRouter",
+    "APIWebSocketRoute",
     "BaseRoute",
     "Mount",
     "NoMatchFound",
     "Route",
+    "WebSocketRoute",
     "compile_path",
     "generate_unique_id",
     "pending_background_tasks",

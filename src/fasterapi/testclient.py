@@ -62,6 +62,10 @@ class _EngineTransport(httpx.BaseTransport):
         self._client = client
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme in ("ws", "wss"):  # websocket_connect(): an in-process session
+            from ._ws_testclient import upgrade
+
+            raise upgrade(self._client, request)
         body = request.read()
         raw = _encode_request(request, body)
         out = self._client._portal(self._exchange(raw))
@@ -134,6 +138,12 @@ class TestClient(httpx.Client):
         hook = getattr(app, "_set_exception_observer", None)
         if hook is not None:
             hook(self._observe_exception)
+
+    def websocket_connect(self, url: str, subprotocols: Any = None, **kwargs: Any) -> Any:
+        """A websocket session with the app (a context manager), as Starlette's TestClient has."""
+        from ._ws_testclient import websocket_connect
+
+        return websocket_connect(self, url, subprotocols, **kwargs)
 
     def _observe_exception(self, exc: BaseException) -> None:
         self._server_exception = exc
