@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel
 
-from fasterapi import Depends, FastAPI, HTTPException
+from fasterapi import Depends, FastAPI, Header, HTTPException
 from fasterapi.testclient import TestClient
 
 
@@ -104,3 +104,27 @@ def test_head_and_response_validation_error():
     client = TestClient(app, raise_server_exceptions=False)
     r = client.get("/bad")
     assert r.status_code == 500
+
+
+def verify_key(x_key: Annotated[str, Header()]) -> str:
+    if x_key != "secret":
+        raise HTTPException(status_code=400, detail="X-Key header invalid")
+    return x_key
+
+
+def test_header_dependencies_on_the_fast_path():
+    app = FastAPI(dependencies=[Depends(verify_key)])
+
+    @app.get("/h")
+    def h(user_agent: Annotated[str | None, Header()] = None, n: Annotated[int, Header()] = 1):
+        return {"ua": user_agent, "n": n}
+
+    client = TestClient(app)
+    r = client.get("/h", headers={"X-Key": "secret", "User-Agent": "caf\xe9".encode("latin-1"), "N": "5"})
+    assert r.json() == {"ua": "caf\xe9", "n": 5}  # latin-1, as Starlette decodes header values
+    assert stats(client)["fast_path"] == 1
+    assert client.get("/h", headers={"x-key": "nope"}).json() == {"detail": "X-Key header invalid"}
+    r = client.get("/h")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["header", "x-key"]
+    r = client.get("/h", headers={"x-key": "secret", "n": "x"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["header", "n"]

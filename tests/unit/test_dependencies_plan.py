@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel
 
-from fasterapi import Depends, FastAPI, Header, Query, Request
+from fasterapi import Cookie, Depends, FastAPI, Header, Query, Request
 from fasterapi.dependencies.utils import get_call_kind
 from fasterapi.responses import HTMLResponse, StreamingResponse
 from fasterapi.routing import APIRoute
@@ -73,10 +73,10 @@ def test_no_plan_cases():
     def with_yield_dep(a: int, d: Annotated[int, Depends(gen_dep)]):
         return {}
 
-    def with_header_dep(a: int, d: Annotated[str, Depends(header_dep)]):
+    def with_cookie(a: int, c: Annotated[str, Cookie()]):
         return {}
 
-    for func in (with_header, with_request, with_constraint, with_list, streaming, with_yield_dep, with_header_dep):
+    for func in (with_request, with_constraint, with_list, streaming, with_yield_dep, with_cookie):
         assert plan_for(func) is None, func.__name__
     assert plan_for(plain, response_class=HTMLResponse) is None
     assert plan_for(plain, blocking=True) is None
@@ -174,4 +174,15 @@ def test_call_kinds():
 
     assert [get_call_kind(c) for c in (sync, coro, gen, agen, Callable_(), Cls)] == [
         "sync", "async", "gen", "asyncgen", "async", "sync"
+    ]
+
+
+def test_header_parameters_are_looked_up_by_lower_case_alias():
+    def f(a: int, x_token: Annotated[str, Header()], d: Annotated[str, Depends(header_dep)]):
+        return {}
+
+    params = plan_for(f)[3]
+    assert [p[1:] for p in params] == [
+        ("header", "str", FakeCore.REQUIRED, "x"), ("path", "int", FakeCore.REQUIRED, "a"),
+        ("header", "str", FakeCore.REQUIRED, "x-token"),
     ]

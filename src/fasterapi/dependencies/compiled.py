@@ -57,8 +57,8 @@ class _Compiler:
 
     def kwargs(self, dependant: Dependant, body: dict[str, str] | None = None) -> list[str]:
         """`name=value` for each argument of `dependant.call` (sub-dependencies solved first)."""
-        if dependant.header_params or dependant.cookie_params:
-            raise NotCompilable("header or cookie parameters")
+        if dependant.cookie_params:
+            raise NotCompilable("cookie parameters")
         if any(getattr(dependant, attr) for attr in _SPECIAL):
             raise NotCompilable("Request, Response, BackgroundTasks or SecurityScopes parameter")
         parts = []
@@ -70,6 +70,8 @@ class _Compiler:
             parts.append(f"{field.name}={self.arg(field, 'path')}")
         for field in dependant.query_params:
             parts.append(f"{field.name}={self.arg(field, 'query')}")
+        for field in dependant.header_params:
+            parts.append(f"{field.name}={self.arg(field, 'header')}")
         if body is not None:
             parts.extend(f"{name}={var}" for name, var in body.items())
         elif dependant.body_params:

@@ -765,6 +765,16 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
         if (p.source == ParamSource::Path) {
           for (int k = 0; k < match_.num_captures; ++k)
             if (match_.captures[k].name == p.key) { raw = match_.captures[k].value; found = true; break; }
+        } else if (p.source == ParamSource::Header) {
+          // The first field with that name, as Starlette's Headers.get() answers; str values are
+          // latin-1 as Starlette decodes them.
+          for (uint32_t k = 0; k < req.num_headers; ++k)
+            if (iequals(req.headers[k].name, p.key)) { raw = req.headers[k].value; found = true; break; }
+          if (found && p.kind == ParamKind::Str) {
+            args[n++] = PyUnicode_DecodeLatin1(raw.data(), Py_ssize_t(raw.size()), nullptr);
+            if (!args[n - 1]) { --n; PyErr_Clear(); ok = false; break; }
+            continue;
+          }
         } else if (!req.query.empty()) {
           found = query_lookup(req.query, p.key, scratch_);
           raw = scratch_;

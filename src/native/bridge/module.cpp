@@ -218,11 +218,14 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
       }
       PlanParam p;
       const char* src = PyUnicode_AsUTF8(source);
-      p.source = std::string_view(src) == "path" ? ParamSource::Path : ParamSource::Query;
+      std::string_view srcv = src ? std::string_view(src) : std::string_view();
+      p.source = srcv == "path" ? ParamSource::Path : srcv == "header" ? ParamSource::Header : ParamSource::Query;
       PyObject* keyo = alias != Py_None ? alias : name;  // path or query name as the request spells it
       const char* key = PyUnicode_AsUTF8(keyo);
       if (!key || !parse_kind(kind, p.kind)) { Py_DECREF(pseq); Py_DECREF(kwnames); clear_route(r); return nullptr; }
       p.key = key;
+      if (p.source == ParamSource::Header)
+        for (char& ch : p.key) ch = char(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
       p.default_value = def == self->st->required ? nullptr : Py_NewRef(def);
       r.params.push_back(std::move(p));
       Py_INCREF(name);
