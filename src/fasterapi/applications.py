@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from . import params
+from ._connection import connection_root_path
 from .datastructures import Default, State, URLPath
 from .encoders import json_default
 from .exception_handlers import (
@@ -22,7 +23,7 @@ from .exception_handlers import (
     request_validation_exception_handler,
     websocket_request_validation_exception_handler,
 )
-from .exceptions import RequestValidationError, StarletteHTTPException, WebSocketRequestValidationError
+from .exceptions import FastAPIDeprecationWarning, RequestValidationError, StarletteHTTPException, WebSocketRequestValidationError
 from .middleware import Middleware
 from .requests import Request
 from .responses import HTMLResponse, JSONResponse, Response
@@ -109,6 +110,13 @@ class FasterAPI:
         self.extra = extra
         self.openapi_version = "3.1.0"
         self.openapi_schema: dict[str, Any] | None = None
+        if root_path:
+            warnings.warn(
+                "The `root_path` parameter is deprecated. Configure the server's root path instead, "
+                "for example with `fastapi run --root-path /api/v1`.",
+                category=FastAPIDeprecationWarning,
+                stacklevel=2,
+            )
         self.root_path = root_path or openapi_prefix
         self.state = State()
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
@@ -193,12 +201,16 @@ class FasterAPI:
                 raise AssertionError("A version must be provided for OpenAPI, e.g.: '2.1.0'")
 
             async def openapi(req: Request) -> JSONResponse:
+                # The request's root path (a mount point, root_path=, the server's) as the first
+                # server, per request: the cached document itself is not changed (FastAPI 0.165).
                 root_path = req.scope.get("root_path", "").rstrip("/")
-                server_urls = {server.get("url") for server in self.servers}
-                if self.root_path_in_servers and root_path and root_path not in server_urls:
-                    self.servers.insert(0, {"url": root_path})
-                    self.openapi_schema = None
-                return JSONResponse(self.openapi())
+                schema = self.openapi()
+                if root_path and self.root_path_in_servers:
+                    server_urls = {server.get("url") for server in schema.get("servers", [])}
+                    if root_path not in server_urls:
+                        schema = dict(schema)
+                        schema["servers"] = [{"url": root_path}, *schema.get("servers", [])]
+                return JSONResponse(schema)
 
             self.add_route(self.openapi_url, openapi, include_in_schema=False)
         # Swagger UI's files come from a PyPI package and are served by the app itself, so /docs
@@ -556,8 +568,13 @@ class FasterAPI:
     def _route(self, data: Any, request: Request | None) -> Any:
         path = data.path
         root_path = self.root_path
+        if not root_path and getattr(data, "root_path", None) is None:
+            root_path = connection_root_path()  # TestClient(root_path=), the server's --root-path
+        stripped = ""
         if root_path and path.startswith(root_path + "/"):
+            # As Starlette: a path that includes the root path is routed without it.
             path = path[len(root_path) :]
+            stripped = root_path
         kind, target, found = self.router.resolve(data.method, path)
         if kind == "full":
             return target._run(data, found, request)
@@ -569,7 +586,7 @@ class FasterAPI:
         if kind == "none" and self.router.redirect_slashes and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
             if self.router.resolve(data.method, other)[0] != "none":
-                prefix = getattr(data, "root_path", "") or ""
+                prefix = (getattr(data, "root_path", "") or "") + stripped
                 return redirect_response(data, prefix + other)
         if kind == "partial":
             exc = StarletteHTTPException(status_code=405, headers={"Allow": ", ".join(sorted(target))})

@@ -14,6 +14,8 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
+from ._connection import CURRENT, ConnectionScope
+
 __all__ = ["asgi_app"]
 
 
@@ -87,15 +89,17 @@ async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
     raw = _request_bytes(scope, b"".join(chunks))
     client = scope.get("client")
     client = tuple(client) if client else None
+    # The scope's scheme and root_path (not in the bytes) reach the app's requests this way.
+    conn_scope = ConnectionScope(scheme=scope.get("scheme", "http"), root_path=scope.get("root_path", ""))
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         # Not on asyncio (trio): the engine drives handlers on an asyncio loop, in a worker thread.
         import anyio.to_thread
 
-        out = await anyio.to_thread.run_sync(lambda: asyncio.run(_exchange(app, raw, client)))
+        out = await anyio.to_thread.run_sync(lambda: asyncio.run(_exchange(app, raw, client, conn_scope)))
     else:
-        out = await _exchange(app, raw, client)
+        out = await _exchange(app, raw, client, conn_scope)
     status, headers, body = _parse(out)
     if scope.get("method") == "HEAD":
         body = b""
@@ -103,7 +107,16 @@ async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def _exchange(app: Any, raw: bytes, client: Any) -> bytes:
+async def _exchange(app: Any, raw: bytes, client: Any, conn_scope: ConnectionScope | None = None) -> bytes:
+    token = CURRENT.set(conn_scope) if conn_scope is not None else None
+    try:
+        return await _exchange_bytes(app, raw, client)
+    finally:
+        if token is not None:
+            CURRENT.reset(token)
+
+
+async def _exchange_bytes(app: Any, raw: bytes, client: Any) -> bytes:
     conn = app._build_engine().connection(client=client)
     loop = asyncio.get_running_loop()
     done = loop.create_future()

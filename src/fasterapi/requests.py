@@ -13,6 +13,7 @@ from http import cookies as http_cookies
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ._connection import client_of, root_path_of, scheme_of
 from .datastructures import URL, Address, FormData, Headers, QueryParams, State, make_upload_file
 
 
@@ -178,13 +179,13 @@ class HTTPConnection(Mapping[str, Any]):
                 "asgi": {"version": "3.0", "spec_version": "2.3"},
                 "http_version": data.http_version,
                 "method": data.method,
-                "scheme": data.scheme,
+                "scheme": scheme_of(data),
                 "path": data.path,
                 "raw_path": data.raw_path,
                 "query_string": data.query_string,
-                "root_path": getattr(self._app, "root_path", "") or "",
+                "root_path": root_path_of(data, self._app),
                 "headers": data.headers,
-                "client": data.client,
+                "client": client_of(data),
                 "server": data.server,
                 "path_params": self._path_params,
                 "app": self._app,
@@ -225,14 +226,30 @@ class HTTPConnection(Mapping[str, Any]):
 
     @property
     def client(self) -> Address | None:
-        client = self._data.client
+        scope = self._scope
+        client = scope.get("client") if scope is not None else client_of(self._data)
         return Address(*client) if client else None
+
+    def _scope_value(self, key: str) -> str:
+        """scope[key] for "scheme" / "root_path" / "app_root_path" without building the scope."""
+        scope = self._scope
+        if scope is not None:
+            if key == "app_root_path":
+                return scope.get("app_root_path", scope.get("root_path", "")) or ""
+            return scope.get(key, "http" if key == "scheme" else "") or ""
+        if key == "scheme":
+            return scheme_of(self._data)
+        if key == "app_root_path":
+            outer = getattr(self._data, "app_root_path", None)  # a mounted app: the top app's root
+            if outer is not None:
+                return outer
+        return root_path_of(self._data, self._app)
 
     @property
     def url(self) -> URL:
         if self._url is None:
             data = self._data
-            scheme = data.scheme
+            scheme = self._scope_value("scheme")
             host = self.headers.get("host")
             if not host:
                 server = data.server
@@ -240,10 +257,8 @@ class HTTPConnection(Mapping[str, Any]):
                     host = server[0] if server[1] in (80, 443) else f"{server[0]}:{server[1]}"
                 else:
                     host = "testserver"
-            root = getattr(self._app, "root_path", "") or ""
+            # As Starlette: the path as received (a server's root path is part of it).
             raw_path = data.raw_path.decode("latin-1") if data.raw_path else data.path
-            if root and not raw_path.startswith(root):
-                raw_path = root + raw_path
             url = f"{scheme}://{host}{raw_path}"
             query = data.query_string
             if query:
@@ -253,8 +268,9 @@ class HTTPConnection(Mapping[str, Any]):
 
     @property
     def base_url(self) -> URL:
+        # The top app's root path, also inside a mounted app (Starlette's app_root_path).
         url = self.url
-        root = getattr(self._app, "root_path", "") or ""
+        root = self._scope_value("app_root_path")
         return URL(f"{url.scheme}://{url.netloc}{root.rstrip('/')}/")
 
     @property
@@ -268,7 +284,9 @@ class HTTPConnection(Mapping[str, Any]):
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         if self._app is None:
             raise RuntimeError("request.url_for needs the request's app")
-        path = self._app.url_path_for(name, **path_params)
+        # As Starlette's scope["router"]: the outermost app's routes, mounts included.
+        app = getattr(self._data, "root_app", None) or self._app
+        path = app.url_path_for(name, **path_params)
         return path.make_absolute_url(self.base_url)
 
 

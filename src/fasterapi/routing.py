@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import params
 from ._compat import ModelField, is_model_class, regenerate_errors, strip_optional
+from ._connection import root_path_of, scheme_of
 from .batching import Batch, per_item_endpoint
 from .concurrency import run_in_threadpool
 from .datastructures import URL, Default, DefaultPlaceholder, URLPath
@@ -1257,13 +1258,17 @@ def _is_async_callable(obj: Any) -> bool:
 class _MountedData:
     """RequestData seen by a mounted app: same request, path relative to the mount point."""
 
-    __slots__ = ("_data", "path", "root_path", "path_params")
+    __slots__ = ("_data", "path", "root_path", "path_params", "app_root_path", "root_app")
 
     def __init__(self, data: Any, path: str, root_path: str) -> None:
         self._data = data
         self.path = path
         self.root_path = root_path
         self.path_params: dict[str, str] = {}
+        # The outermost app and its root path: request.url_for/base_url as Starlette's (its
+        # scope["router"] and app_root_path).
+        self.app_root_path = ""
+        self.root_app: Any = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._data, name)
@@ -1336,8 +1341,12 @@ class Mount(BaseRoute):
         raise NoMatchFound(name, path_params)
 
     def dispatch(self, data: Any, remainder: str, request: Request | None, parent: Any) -> Any:
-        root_path = (getattr(data, "root_path", "") or "") + self.path
+        outer_root = root_path_of(data, parent)
+        root_path = outer_root + self.path
         mounted = _MountedData(data, remainder, root_path)
+        top_root = getattr(data, "app_root_path", None)
+        mounted.app_root_path = outer_root if top_root is None else top_root
+        mounted.root_app = getattr(data, "root_app", None) or parent
         app = self.app
         handler = getattr(app, "_handle_mounted", None)
         if handler is not None:
@@ -1848,7 +1857,7 @@ def request_url(data: Any, path: str) -> str:
     if host is None:
         server = data.server
         host = f"{server[0]}:{server[1]}" if server else "testserver"
-    url = f"{data.scheme}://{host}{path}"
+    url = f"{scheme_of(data)}://{host}{path}"
     if data.query_string:
         url += "?" + data.query_string.decode("latin-1")
     return url

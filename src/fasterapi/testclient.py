@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from ._connection import CURRENT, ConnectionScope
+
 __all__ = ["TestClient"]
 
 
@@ -68,14 +70,18 @@ class _EngineTransport(httpx.BaseTransport):
             raise upgrade(self._client, request)
         body = request.read()
         raw = _encode_request(request, body)
-        out = self._client._portal(self._exchange(raw))
+        # What the bytes do not carry: the URL's scheme (https base_url) and the client's root_path.
+        scope = ConnectionScope(scheme=request.url.scheme, root_path=self._client.root_path)
+        out = self._client._portal(self._exchange(raw, scope))
         status, headers, content = _parse_response(out)
         if request.method == "HEAD":
             content = b""
         return httpx.Response(status, headers=headers, content=content, request=request)
 
-    async def _exchange(self, raw: bytes) -> bytes:
+    async def _exchange(self, raw: bytes, scope: ConnectionScope | None = None) -> bytes:
         client = self._client
+        if scope is not None:
+            CURRENT.set(scope)  # this task's context: the handlers and the tasks they start see it
         conn = client._engine().connection(client=client._client_addr)
         done = asyncio.get_running_loop().create_future()
 
