@@ -86,6 +86,8 @@ class FasterAPI:
         blocking_pool: str = "native",
         blocking_threads: int = 40,
         strict_content_type: bool = Default(True),
+        max_body_size: int | None = None,
+        form_limits: dict[str, int] | None = None,
         **extra: Any,
     ) -> None:
         self.debug = debug
@@ -122,6 +124,9 @@ class FasterAPI:
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self.webhooks = webhooks or APIRouter()
         self.limits = dict(limits or {})
+        if max_body_size is not None:
+            # FastAPI's app-wide body limit: the engine's default (413 before the body is read).
+            self.limits.setdefault("max_body", max_body_size)
         # Engine switches applied when the engine is built (docs/performance.md): zero_copy_min,
         # pool_params, json_via_dumps.
         self.engine_options: dict[str, Any] = {}
@@ -147,7 +152,10 @@ class FasterAPI:
             responses=responses,
             generate_unique_id_function=generate_unique_id_function,
             strict_content_type=strict_content_type,
+            max_body_size=max_body_size,
+            form_limits=form_limits,
         )
+        self.max_body_size = max_body_size
         self.exception_handlers: dict[Any, Callable[..., Any]] = dict(exception_handlers or {})
         self.exception_handlers.setdefault(StarletteHTTPException, http_exception_handler)
         self.exception_handlers.setdefault(RequestValidationError, request_validation_exception_handler)

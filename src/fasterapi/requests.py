@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from http import cookies as http_cookies
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from ._connection import client_of, root_path_of, scheme_of
 from .datastructures import URL, Address, FormData, Headers, QueryParams, State, make_upload_file
@@ -68,7 +68,12 @@ class MultiPartException(Exception):
     pass
 
 
-def parse_multipart(body: bytes, boundary: str, max_files: int = 1000, max_fields: int = 1000) -> FormData:
+_MAX_PART_SIZE = 1024 * 1024  # Starlette's default bound on one non-file field
+
+
+def parse_multipart(
+    body: bytes, boundary: str, max_files: int = 1000, max_fields: int = 1000, max_part_size: int = _MAX_PART_SIZE
+) -> FormData:
     delimiter = b"--" + boundary.encode("latin-1")
     items: list[tuple[str, Any]] = []
     chunks = body.split(delimiter)
@@ -115,20 +120,44 @@ def parse_multipart(body: bytes, boundary: str, max_files: int = 1000, max_field
             fields += 1
             if fields > max_fields:
                 raise MultiPartException(f"Too many fields. Maximum number of fields is {max_fields}.")
+            if len(content) > max_part_size:
+                raise MultiPartException(f"Part exceeded maximum size of {int(max_part_size / 1024)}KB.")
             charset = parse_options_header(headers.get("content-type", ""))[1].get("charset", "utf-8")
             items.append((name, content.decode(charset, errors="replace")))
     return FormData(items)
 
 
-def parse_form_body(content_type: str, body: bytes) -> FormData:
+def parse_urlencoded(body: bytes, max_fields: int = 1000, max_part_size: int = _MAX_PART_SIZE) -> FormData:
+    """`a=1&b=2` with Starlette's limits: a field's raw name and value bytes, the number of fields."""
+    items: list[tuple[str, Any]] = []
+    for segment in body.split(b"&"):
+        if not segment:
+            continue
+        name, _, value = segment.partition(b"=")
+        if len(name) + len(value) > max_part_size:
+            raise MultiPartException(f"Field exceeded maximum size of {int(max_part_size / 1024)}KB.")
+        if len(items) >= max_fields:
+            raise MultiPartException(f"Too many fields. Maximum number of fields is {max_fields}.")
+        items.append((unquote_plus(name.decode("latin-1")), unquote_plus(value.decode("latin-1"))))
+    return FormData(items)
+
+
+def parse_form_body(
+    content_type: str,
+    body: bytes,
+    *,
+    max_files: int = 1000,
+    max_fields: int = 1000,
+    max_part_size: int = _MAX_PART_SIZE,
+) -> FormData:
     main, options = parse_options_header(content_type)
     if main == "multipart/form-data":
         boundary = options.get("boundary")
         if not boundary:
             raise MultiPartException("Missing boundary in multipart.")
-        return parse_multipart(body, boundary)
+        return parse_multipart(body, boundary, max_files, max_fields, max_part_size)
     if main == "application/x-www-form-urlencoded":
-        return FormData(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        return parse_urlencoded(body, max_fields, max_part_size)
     return FormData()
 
 

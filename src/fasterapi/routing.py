@@ -31,12 +31,14 @@ from pydantic import BaseModel, ValidationError
 
 from . import params
 from ._compat import ModelField, is_model_class, regenerate_errors, strip_optional
+from ._limits import FormLimits, get_body_size_limit, validate_form_limits, validate_max_body_size
 from ._connection import root_path_of, scheme_of
 from .batching import Batch, per_item_endpoint
 from .concurrency import run_in_threadpool
 from .datastructures import URL, Default, DefaultPlaceholder, URLPath
 from .dependencies.compiled import NotCompilable, compile_call
 from .dependencies.models import Dependant
+from .dependencies.utils import iter_dependants
 from .dependencies.utils import (
     BodyPlan,
     RequestContext,
@@ -391,6 +393,8 @@ class APIRoute(BaseRoute):
         blocking: bool = False,
         static: bool = False,
         batch: Batch | None = None,
+        max_body_size: int | None = None,
+        form_limits: FormLimits | None = None,
     ) -> None:
         self.path = path
         self.batch = batch
@@ -438,7 +442,12 @@ class APIRoute(BaseRoute):
         self.name = name if name is not None else getattr(endpoint, "__name__", type(endpoint).__name__)
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
         self.methods: set[str] = {m.upper() for m in (methods or ["GET"])}
-        self.body_limit = body_limit
+        # FastAPI's max_body_size is the engine's per-route body limit (`body_limit`, our older name).
+        validate_max_body_size(max_body_size)
+        self.max_body_size = max_body_size if max_body_size is not None else body_limit
+        self.body_limit = self.max_body_size
+        self.form_limits = validate_form_limits(form_limits)
+        self._inherited_form_limits: dict[str, int] = {}  # from the routers it was included through
         # FastAPI >= 0.13x: a JSON body needs a JSON Content-Type (a missing one is not JSON).
         self.strict_content_type = strict_content_type
         self._strict_json = bool(
@@ -501,6 +510,7 @@ class APIRoute(BaseRoute):
         self._body_plan = BodyPlan(self.dependant.body_params) if self.dependant.body_params else None
         if self._body_plan is not None:
             self.dependant.body_plan = self._body_plan  # type: ignore[attr-defined]
+        self._apply_form_limits()
         self._is_coroutine = _is_async_callable(endpoint)
         self._has_dependencies = bool(self.dependant.dependencies)
         self._pool_engine: Any = None  # set by the app when blocking calls go to the engine's native pool
@@ -514,6 +524,18 @@ class APIRoute(BaseRoute):
         if type(self).get_route_handler is not APIRoute.get_route_handler:
             self._route_handler = self.get_route_handler()
         self._bind_common()
+
+    def _apply_form_limits(self, inherited: dict[str, int] | None = None) -> None:
+        """Hand the route's form limits to every body plan of its dependency tree (the app's own
+        `form_limits` are merged under them when a form is parsed)."""
+        if inherited is not None:
+            self._inherited_form_limits = inherited
+        limits = {**self._inherited_form_limits, **self.form_limits} or None
+        for dependant in iter_dependants(self.dependant):
+            dependant.form_limits = limits  # type: ignore[attr-defined]
+            plan = getattr(dependant, "body_plan", None)
+            if plan is not None:
+                plan.form_limits = limits
 
     # --------------------------------------------------------------------------------- binding
 
@@ -1422,12 +1444,17 @@ class APIRouter:
         deprecated: bool | None = None,
         include_in_schema: bool = True,
         generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        max_body_size: int | None = None,
+        form_limits: FormLimits | None = None,
     ) -> None:
         if prefix:
             if not prefix.startswith("/"):
                 raise AssertionError("A path prefix must start with '/'")
             if prefix.endswith("/"):
                 raise AssertionError("A path prefix must not end with '/', as the routes will start with '/'")
+        validate_max_body_size(max_body_size)
+        self.max_body_size = max_body_size
+        self.form_limits = validate_form_limits(form_limits)
         self.prefix = prefix
         self.tags: list[str | Enum] = tags or []
         self.dependencies = list(dependencies or [])
@@ -1483,7 +1510,10 @@ class APIRouter:
         blocking: bool = False,
         static: bool = False,
         batch: Batch | None = None,
+        max_body_size: int | None = None,
+        form_limits: FormLimits | None = None,
     ) -> None:
+        validate_max_body_size(max_body_size)
         route_class = route_class_override or self.route_class
         current_strict = get_value_or_default(strict_content_type, self.strict_content_type)
         if not isinstance(current_strict, DefaultPlaceholder):
@@ -1527,6 +1557,8 @@ class APIRouter:
             openapi_extra=openapi_extra,
             generate_unique_id_function=current_generate_unique_id,
             body_limit=body_limit,
+            max_body_size=get_body_size_limit(max_body_size, body_limit, self.max_body_size),
+            form_limits=form_limits,
             blocking=blocking,
             **({"batch": batch} if batch is not None else {}),
             **kwargs_strict,
@@ -1672,7 +1704,12 @@ class APIRouter:
         deprecated: bool | None = None,
         include_in_schema: bool = True,
         generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        max_body_size: int | None = None,
+        form_limits: FormLimits | None = None,
     ) -> None:
+        validate_max_body_size(max_body_size)
+        # This inclusion's form limits, the included router's over them (the route's over both).
+        include_form_limits = {**validate_form_limits(form_limits), **router.form_limits}
         if prefix:
             if not prefix.startswith("/"):
                 raise AssertionError("A path prefix must start with '/'")
@@ -1736,7 +1773,10 @@ class APIRouter:
                     callbacks=current_callbacks,
                     openapi_extra=route.openapi_extra,
                     generate_unique_id_function=current_generate_unique_id,
-                    body_limit=route.body_limit,
+                    max_body_size=get_body_size_limit(
+                        getattr(route, "max_body_size", route.body_limit), router.max_body_size, max_body_size
+                    ),
+                    form_limits=getattr(route, "form_limits", None),
                     strict_content_type=get_value_or_default(
                         getattr(route, "strict_content_type", Default(True)), router.strict_content_type,
                         strict_content_type, self.strict_content_type,
@@ -1745,6 +1785,11 @@ class APIRouter:
                     **({"batch": route.batch} if getattr(route, "batch", None) is not None else {}),
                     static=getattr(route, "static", False),
                 )
+                included = self.routes[-1]
+                if isinstance(included, APIRoute):
+                    included._apply_form_limits(
+                        {**include_form_limits, **getattr(route, "_inherited_form_limits", {})}
+                    )
             elif isinstance(route, Route):
                 methods = sorted(route.methods - {"HEAD"}) if route.methods else None
                 self.add_route(

@@ -379,10 +379,11 @@ class BodyPlan:
     object); "form" (fields by name in a urlencoded or multipart form).
     """
 
-    __slots__ = ("kind", "fields", "single", "validate_json", "form_model")
+    __slots__ = ("kind", "fields", "single", "validate_json", "form_model", "form_limits")
 
-    def __init__(self, body_params: list[ModelField]) -> None:
+    def __init__(self, body_params: list[ModelField], form_limits: Mapping[str, int] | None = None) -> None:
         self.fields = body_params
+        self.form_limits = form_limits  # the route's `form_limits` (merged over its routers')
         self.single: ModelField | None = None
         self.validate_json = None
         self.form_model: ModelField | None = None
@@ -779,7 +780,16 @@ def read_json_body(ctx: RequestContext) -> Any:
     return ctx.body
 
 
-def read_form_body(ctx: RequestContext) -> FormData:
+def _effective_form_limits(ctx: RequestContext, limits: Mapping[str, int] | None) -> Mapping[str, int]:
+    """The app's `form_limits` under the route's (its own over those of the routers it went through)."""
+    router = getattr(ctx.app, "router", None)
+    app_limits = getattr(router, "form_limits", None)
+    if app_limits:
+        return {**app_limits, **limits} if limits else app_limits
+    return limits or {}
+
+
+def read_form_body(ctx: RequestContext, limits: Mapping[str, int] | None = None) -> FormData:
     if ctx.body_read:
         return ctx.body
     ctx.body_read = True
@@ -789,7 +799,7 @@ def read_form_body(ctx: RequestContext) -> FormData:
         return ctx.body
     content_type = ctx.headers.get("content-type", "")
     try:
-        form = parse_form_body(content_type, ctx.data.body)
+        form = parse_form_body(content_type, ctx.data.body, **_effective_form_limits(ctx, limits))
     except MultiPartException as exc:
         from ..exceptions import HTTPException
 
@@ -831,7 +841,7 @@ def _body_from(plan: BodyPlan, ctx: RequestContext, values: dict[str, Any], erro
         _named_body_fields(plan.fields, source, values, errors, form=False)
         return
     if kind == "form":
-        _form_body_from(plan.fields, read_form_body(ctx), values, errors)
+        _form_body_from(plan.fields, read_form_body(ctx, plan.form_limits), values, errors)
 
 
 def _named_body_fields(
@@ -1066,7 +1076,7 @@ def solve_params(ctx: RequestContext, dependant: Dependant, plan: BodyPlan | Non
 def body_plan_for(dependant: Dependant) -> BodyPlan | None:
     plan = getattr(dependant, "body_plan", None)
     if plan is None and dependant.body_params:
-        plan = BodyPlan(dependant.body_params)
+        plan = BodyPlan(dependant.body_params, getattr(dependant, "form_limits", None))
         dependant.body_plan = plan  # type: ignore[attr-defined]
     return plan
 
