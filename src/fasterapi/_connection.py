@@ -23,6 +23,9 @@ from typing import Any
 class ConnectionScope:
     scheme: str = "http"
     root_path: str = ""
+    # The server's `--root-path` (uvicorn): paths are presented as root_path + path, so request.url
+    # and redirects carry the prefix a stripping proxy removed. A TestClient's root_path does not.
+    prefix_path: bool = False
     # Proxy headers (X-Forwarded-Proto / X-Forwarded-For) are honoured from these clients only;
     # None: proxy headers are ignored.
     forwarded_allow: ProxyTrust | None = None
@@ -138,3 +141,14 @@ def root_path_of(data: Any, app: Any) -> str:
 def connection_root_path() -> str:
     conn = CURRENT.get()
     return conn.root_path if conn is not None else ""
+
+
+def server_path_prefix(path: str = "") -> str:
+    """The server's --root-path when `path` (as received) does not already start with it."""
+    conn = CURRENT.get()
+    if conn is None or not conn.prefix_path or not conn.root_path:
+        return ""
+    root = conn.root_path
+    if path == root or path.startswith(root + "/"):
+        return ""
+    return root

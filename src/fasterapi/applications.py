@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from . import params
-from ._connection import connection_root_path
+from ._connection import connection_root_path, server_path_prefix
 from .datastructures import Default, State, URLPath
 from .encoders import json_default
 from .exception_handlers import (
@@ -576,7 +576,8 @@ class FasterAPI:
     def _route(self, data: Any, request: Request | None) -> Any:
         path = data.path
         root_path = self.root_path
-        if not root_path and getattr(data, "root_path", None) is None:
+        mounted_root = getattr(data, "root_path", None)
+        if not root_path and mounted_root is None:
             root_path = connection_root_path()  # TestClient(root_path=), the server's --root-path
         stripped = ""
         if root_path and path.startswith(root_path + "/"):
@@ -594,7 +595,10 @@ class FasterAPI:
         if kind == "none" and self.router.redirect_slashes and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
             if self.router.resolve(data.method, other)[0] != "none":
-                prefix = (getattr(data, "root_path", "") or "") + stripped
+                if mounted_root is not None:
+                    prefix = mounted_root + stripped
+                else:
+                    prefix = stripped or server_path_prefix(path)
                 return redirect_response(data, prefix + other)
         if kind == "partial":
             exc = StarletteHTTPException(status_code=405, headers={"Allow": ", ".join(sorted(target))})

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "else more worker processes)")
     r.add_argument("--access-log", action="store_true", help="log every request (off by default)")
     r.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    r.add_argument("--max-body", type=int, default=None, help="default body limit in bytes (413 above; 1 MiB)")
+    r.add_argument("--max-body", type=int, default=None, help="default body limit in bytes (413 above; 16 MiB)")
     r.add_argument("--max-request-line", type=int, default=None, help="bytes (414 above; 8 KiB)")
     r.add_argument("--max-head", type=int, default=None, help="bytes of a whole request head (431 above; 16 KiB)")
     r.add_argument("--max-headers", type=int, default=None, help="header fields (431 above; 100, at most 128)")
@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--body-min-rate", type=int, default=d.body_min_rate, help="bytes/second a body must keep up")
     r.add_argument("--write-timeout", type=float, default=d.write_timeout)
     r.add_argument("--shutdown-timeout", type=float, default=d.shutdown_timeout, help="drain deadline")
+    r.add_argument("--root-path", default=d.root_path,
+                   help="the path prefix a proxy strips (scope['root_path'], the OpenAPI server URL)")
+    r.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction, default=d.proxy_headers,
+                   help="take the scheme and client from X-Forwarded-Proto / X-Forwarded-For of trusted proxies")
+    r.add_argument("--forwarded-allow-ips", default=d.forwarded_allow_ips,
+                   help="trusted proxies: comma-separated IPs or networks, or '*' "
+                        "(default: $FORWARDED_ALLOW_IPS or 127.0.0.1)")
     return p
 
 
@@ -90,6 +97,9 @@ def main(argv: list[str] | None = None) -> None:
         body_min_rate=args.body_min_rate,
         write_timeout=args.write_timeout,
         shutdown_timeout=args.shutdown_timeout,
+        root_path=args.root_path,
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
 
 

@@ -13,7 +13,7 @@ from http import cookies as http_cookies
 from typing import Any
 from urllib.parse import unquote_plus
 
-from ._connection import client_of, root_path_of, scheme_of
+from ._connection import client_of, root_path_of, scheme_of, server_path_prefix
 from .datastructures import URL, Address, FormData, Headers, QueryParams, State, make_upload_file
 
 
@@ -288,6 +288,7 @@ class HTTPConnection(Mapping[str, Any]):
                     host = "testserver"
             # As Starlette: the path as received (a server's root path is part of it).
             raw_path = data.raw_path.decode("latin-1") if data.raw_path else data.path
+            raw_path = server_path_prefix(raw_path) + raw_path  # the server's --root-path
             url = f"{scheme}://{host}{raw_path}"
             query = data.query_string
             if query:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core
+from ._connection import CURRENT, ConnectionScope, ProxyTrust
 
 logger = logging.getLogger("fasterapi.server")
 access_logger = logging.getLogger("fasterapi.access")
@@ -51,7 +52,22 @@ class Config:
     body_min_rate: int = 1024
     write_timeout: float = 10.0
     shutdown_timeout: float = 30.0
+    # Behind a proxy (as uvicorn): the path prefix the proxy strips (scope["root_path"]); proxy
+    # headers (X-Forwarded-Proto / X-Forwarded-For) trusted from these clients ("*": any;
+    # None: $FORWARDED_ALLOW_IPS or 127.0.0.1).
+    root_path: str = ""
+    proxy_headers: bool = True
+    forwarded_allow_ips: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def connection_scope(self) -> ConnectionScope:
+        trust = None
+        if self.proxy_headers:
+            allowed = self.forwarded_allow_ips
+            if allowed is None:
+                allowed = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+            trust = ProxyTrust(allowed)
+        return ConnectionScope(root_path=self.root_path.rstrip("/"), prefix_path=True, forwarded_allow=trust)
 
     def limits(self) -> dict[str, int]:
         given = {
@@ -111,6 +127,8 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, on_signal)
+    # The requests' root path and proxy trust: poll (and the tasks it starts) run in this context.
+    CURRENT.set(config.connection_scope())
     async with _lifespan(app):
         port = server.listen(config.host, config.port, config.reuse_port, config.backlog)
         loop.add_reader(server.fileno(), server.poll)
