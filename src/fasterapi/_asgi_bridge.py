@@ -312,14 +312,19 @@ def _finish_code() -> Any:
 
 _FINISH_CODE = _finish_code()
 
+# Step out of the engine's inline first step before running ASGI code (see run_asgi). Only
+# benchmarks/asgi_middleware.py turns it off, to time the adaptation alone.
+TASK_HOP = True
+
 
 async def run_asgi(app: ASGIApp, scope: dict[str, Any], request: Request | None) -> Response:
     # The engine runs a handler's first step inline, in whatever task (if any) fed the connection,
     # and continues it in a task of its own once it awaits. ASGI code (anyio task groups and cancel
     # scopes) must run in one task from start to end: step out of the inline part first.
-    task = asyncio.current_task()
-    if task is None or getattr(task.get_coro(), "cr_code", None) is not _FINISH_CODE:
-        await asyncio.sleep(0)
+    if TASK_HOP:
+        task = asyncio.current_task()
+        if task is None or getattr(task.get_coro(), "cr_code", None) is not _FINISH_CODE:
+            await asyncio.sleep(0)
     exchange = _Exchange(request, scope)
     try:
         await app(scope, exchange.receive, exchange.send)

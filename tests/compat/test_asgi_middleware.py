@@ -470,3 +470,39 @@ def test_no_middleware_app_keeps_native_routing():
     client = TestClient(app)
     assert client.get("/items/1").headers["x-request-id"] == "abc123"
     assert app._build_engine().python_routing is True
+
+
+def test_starlettes_own_middleware_classes():
+    """Third-party middleware written for Starlette: its BaseHTTPMiddleware (anyio task groups),
+    GZipMiddleware, and `starlette.middleware.Middleware` in the constructor."""
+    pytest.importorskip("starlette")
+    from starlette.middleware import Middleware as StarletteMiddleware
+    from starlette.middleware.base import BaseHTTPMiddleware as StarletteBase
+    from starlette.middleware.gzip import GZipMiddleware as StarletteGZip
+
+    class Custom(StarletteBase):
+        async def dispatch(self, request, call_next):
+            response = await call_next(request)
+            response.headers["x-starlette"] = request.url.path
+            return response
+
+    app = FastAPI(middleware=[StarletteMiddleware(StarletteGZip, minimum_size=10)])
+
+    @app.get("/big")
+    def big():
+        return PlainTextResponse("y" * 500)
+
+    @app.post("/echo")
+    async def echo(request: Request):
+        return {"body": (await request.body()).decode()}
+
+    app.add_middleware(Custom)
+    client = TestClient(app)
+    r = client.get("/big", headers={"accept-encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.headers["x-starlette"] == "/big"
+    assert r.text == "y" * 500
+    r = client.post("/echo", content=b"abc")
+    assert r.json() == {"body": "abc"}
+    assert r.headers["x-starlette"] == "/echo"
