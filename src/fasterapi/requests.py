@@ -330,6 +330,9 @@ class Request(HTTPConnection):
 
     @property
     def receive(self) -> Any:
+        own = getattr(self, "_receive", None)
+        if own is not None and self._data.body is None:
+            return own  # a Request(scope, receive) whose body is still unread: read it from there
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": self._data.body, "more_body": False}
 

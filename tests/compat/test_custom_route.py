@@ -131,6 +131,35 @@ def test_gzip_request_model_body() -> None:
     assert response.json() == {"name": "Foo", "price": 1.5}
 
 
+def test_stacked_route_classes_rewrap_the_request() -> None:
+    class LoggedGzipRoute(GzipRoute):
+        def get_route_handler(self) -> Callable:
+            original = super().get_route_handler()
+
+            async def handler(request: Request) -> Response:
+                request = Request(request.scope, request.receive)  # a new Request over the same receive
+                response = await original(request)
+                response.headers["x-logged"] = "1"
+                return response
+
+            return handler
+
+    app = FastAPI()
+    app.router.route_class = LoggedGzipRoute
+
+    @app.post("/sum")
+    async def sum_numbers(numbers: Annotated[list[int], Body()], request: Request):
+        return {"sum": sum(numbers), "class": type(request).__name__}
+
+    client = TestClient(app)
+    data = gzip.compress(b"[1, 2, 3]")
+    response = client.post(
+        "/sum", content=data, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
+    assert response.json() == {"sum": 6, "class": "GzipRequest"}
+    assert response.headers["x-logged"] == "1"
+
+
 def test_custom_request_class_reaches_the_endpoint() -> None:
     client = TestClient(gzip_app())
     assert client.get("/check-class").json() == {"request_class": "GzipRequest"}
