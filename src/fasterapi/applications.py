@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from . import params
+from . import _foreign, params
 from ._connection import connection_root_path, server_path_prefix
 from .datastructures import Default, State, URLPath
 from .encoders import json_default
@@ -156,7 +156,9 @@ class FasterAPI:
             form_limits=form_limits,
         )
         self.max_body_size = max_body_size
-        self.exception_handlers: dict[Any, Callable[..., Any]] = dict(exception_handlers or {})
+        self.exception_handlers: dict[Any, Callable[..., Any]] = {
+            _foreign.handler_key(key): handler for key, handler in (exception_handlers or {}).items()
+        }
         self.exception_handlers.setdefault(StarletteHTTPException, http_exception_handler)
         self.exception_handlers.setdefault(RequestValidationError, request_validation_exception_handler)
         self.exception_handlers.setdefault(
@@ -370,7 +372,8 @@ class FasterAPI:
     # ------------------------------------------------------------------------ handlers, events
 
     def add_exception_handler(self, exc_class_or_status_code: int | type[Exception], handler: Callable[..., Any]) -> None:
-        self.exception_handlers[exc_class_or_status_code] = handler
+        # starlette.exceptions.HTTPException/WebSocketException mean ours (FastAPI's subclass them).
+        self.exception_handlers[_foreign.handler_key(exc_class_or_status_code)] = handler
 
     def exception_handler(self, exc_class_or_status_code: int | type[Exception]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -613,6 +616,8 @@ class FasterAPI:
         result = self._route(request._data, request)
         if inspect.isawaitable(result):
             result = await result
+        if not isinstance(result, Response):
+            result = _foreign.adapt(result)
         if result.needs_collect:
             await result.collect()
         return result
@@ -621,6 +626,8 @@ class FasterAPI:
         request = Request(data, {}, self)
         try:
             response = await self._middleware_stack(request)  # type: ignore[misc]
+            if not isinstance(response, Response):
+                response = _foreign.adapt(response)  # a middleware answering with a Starlette response
             if response.needs_collect:
                 await response.collect()
             return response
@@ -634,6 +641,9 @@ class FasterAPI:
             result = handler(request, exc)
             if inspect.isawaitable(result):
                 result = await result
+            result = _foreign.adapt(result)
+            if result.needs_collect:
+                await result.collect()
             return result
 
 

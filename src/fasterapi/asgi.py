@@ -11,12 +11,34 @@ and JSON writer as the engine's own server. `lifespan` events run the app's life
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 from urllib.parse import quote
 
 from ._connection import CURRENT, ConnectionScope
 
 __all__ = ["asgi_app"]
+
+# Exceptions that became a 500 during this ASGI request: re-raised after the 500 is sent, as
+# Starlette's ServerErrorMiddleware does (starlette's TestClient, httpx's ASGITransport see them).
+_SERVER_ERRORS: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
+    "fasterapi_asgi_server_errors", default=None
+)
+
+
+class _ErrorObserver:
+    """The app's exception observer while ASGI requests run: an ASGI request's 500s go to that
+    request, any other's to the observer it replaced (our TestClient's)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __call__(self, exc: BaseException) -> None:
+        errors = _SERVER_ERRORS.get()
+        if errors is not None:
+            errors.append(exc)
+        elif self.inner is not None:
+            self.inner(exc)
 
 
 async def asgi_app(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -91,6 +113,11 @@ async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
     client = tuple(client) if client else None
     # The scope's scheme and root_path (not in the bytes) reach the app's requests this way.
     conn_scope = ConnectionScope(scheme=scope.get("scheme", "http"), root_path=scope.get("root_path", ""))
+    observer = getattr(app, "_exception_observer", None)
+    if not isinstance(observer, _ErrorObserver) and hasattr(app, "_set_exception_observer"):
+        app._set_exception_observer(_ErrorObserver(observer))
+    errors: list[BaseException] = []
+    errors_token = _SERVER_ERRORS.set(errors)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -100,11 +127,15 @@ async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
         out = await anyio.to_thread.run_sync(lambda: asyncio.run(_exchange(app, raw, client, conn_scope)))
     else:
         out = await _exchange(app, raw, client, conn_scope)
+    finally:
+        _SERVER_ERRORS.reset(errors_token)
     status, headers, body = _parse(out)
     if scope.get("method") == "HEAD":
         body = b""
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+    if errors:
+        raise errors[0]
 
 
 async def _exchange(app: Any, raw: bytes, client: Any, conn_scope: ConnectionScope | None = None) -> bytes:

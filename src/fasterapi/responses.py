@@ -199,6 +199,15 @@ class Response:
             schedule_background(self.background)
         return self
 
+    @classmethod
+    def _from_foreign(cls, obj: Any) -> Response:
+        """Ours for a Starlette response (any subclass) returned by a fast-path endpoint: the
+        engine calls this for a callable result whose type defines `init_headers`; anything else
+        comes back unchanged (and is written as JSON)."""
+        from ._foreign import is_foreign_response, to_response
+
+        return to_response(obj) if is_foreign_response(obj) else obj
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Send this response as an ASGI app does (in pure ASGI middleware or a mounted ASGI app)."""
         from ._asgi_bridge import send_response

@@ -60,6 +60,7 @@ from .exceptions import (
     ResponseValidationError,
     StarletteHTTPException,
 )
+from . import _foreign
 from .requests import Request
 from .responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
@@ -244,6 +245,8 @@ class Route(BaseRoute):
             result = self.endpoint(request)
         except Exception as exc:
             return _handle_error(self._app, request, exc, catch_all=_catch_all(self._app))
+        if not isinstance(result, Response):
+            result = _foreign.adapt(result)  # a Starlette response: ours
         if inspect.isawaitable(result) or getattr(result, "needs_collect", False):
             return self._finish(result, request)
         return result
@@ -251,7 +254,7 @@ class Route(BaseRoute):
     async def _finish(self, result: Any, request: Request) -> Response:
         try:
             if inspect.isawaitable(result):
-                result = await result
+                result = _foreign.adapt(await result)
             if result.needs_collect:
                 await result.collect()
         except Exception as exc:
@@ -284,7 +287,10 @@ def _handle_error(app: Any, request: Any, exc: Exception, *, catch_all: bool) ->
         return sync(exc)
     if callable(request) and not isinstance(request, Request):
         request = request()
-    return handler(request, exc)
+    result = handler(request, exc)
+    if isinstance(result, Response):
+        return result
+    return _foreign.adapt_collected(result)  # an awaitable, or a Starlette response
 
 
 def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> tuple[Callable[..., Any] | None, bool]:
@@ -299,8 +305,9 @@ def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> tu
         }
     else:
         handlers = app.exception_handlers
-    if isinstance(exc, StarletteHTTPException):
-        handler = handlers.get(exc.status_code)
+    foreign_http = False
+    if isinstance(exc, StarletteHTTPException) or (foreign_http := _foreign.is_foreign_http_exception(exc)):
+        handler = handlers.get(exc.status_code)  # type: ignore[attr-defined]
         if handler is not None:
             return handler, False
     for cls in type(exc).__mro__:
@@ -309,6 +316,8 @@ def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> tu
         handler = handlers.get(cls)
         if handler is not None:
             return handler, False
+    if foreign_http:  # starlette.exceptions.HTTPException: handled as ours (FastAPI's subclasses it)
+        return handlers.get(StarletteHTTPException), False
     if catch_all:
         return handlers.get(500) or handlers.get(Exception), True
     return None, False
@@ -412,7 +421,9 @@ class APIRoute(BaseRoute):
         if isinstance(response_model, DefaultPlaceholder):
             return_annotation = get_typed_return_annotation(endpoint)
             stream_item = _stream_item_type(return_annotation)
-            if inspect.isclass(return_annotation) and issubclass(return_annotation, Response):
+            if inspect.isclass(return_annotation) and (
+                issubclass(return_annotation, Response) or _foreign.special_class(return_annotation) is Response
+            ):
                 response_model = None
             elif stream_item is not None and self._stream_kind is not None:
                 if self._stream_kind in ("jsonl", "sse") and not _is_server_sent_event(stream_item):
@@ -546,6 +557,8 @@ class APIRoute(BaseRoute):
         self._response_class: type[Response] = response_class
         # JSONResponse handles models/dates itself (engine JSON writer with a default hook).
         self._encode_content = response_class is not JSONResponse
+        if (factory := _foreign.response_factory(response_class)) is not None:
+            self._response_class = factory  # a Starlette class: its responses become ours
         model = self.response_model
         self._response_model_class = model if is_model_class(model) else None
         # response_model serialization options that differ from pydantic's defaults (by_alias is
@@ -707,7 +720,7 @@ class APIRoute(BaseRoute):
         serialize = self._serialize
         if self._response_filters or not self.response_model_by_alias or self._response_class is not JSONResponse:
             def result(raw: Any) -> Any:
-                if isinstance(raw, Response):
+                if isinstance(raw, Response) or _foreign.is_foreign_response(raw):
                     return raw
                 return serialize(field, raw)
 
@@ -724,7 +737,7 @@ class APIRoute(BaseRoute):
                 content = raw
             elif isinstance(raw, BaseModel) and cls.model_dump is _MODEL_DUMP:
                 content = raw.__pydantic_serializer__.to_python(raw, by_alias=True)  # model_dump(by_alias=True)
-            elif isinstance(raw, Response):
+            elif isinstance(raw, Response) or _foreign.is_foreign_response(raw):
                 return raw
             else:
                 content = _prepare_response_content(raw, exclude_unset=False, exclude_defaults=False, exclude_none=False)
@@ -925,6 +938,8 @@ class APIRoute(BaseRoute):
     def _make_response(self, raw: Any, ctx: RequestContext) -> Response:
         if self._stream_kind is not None and not isinstance(raw, Response):
             return self._stream_response(raw, ctx)
+        if not isinstance(raw, Response) and hasattr(type(raw), "init_headers") and _foreign.is_foreign_response(raw):
+            raw = _foreign.to_response(raw)  # a Starlette response: sent as it is
         if isinstance(raw, Response):
             if raw.background is None and ctx.background is not None:
                 raw.background = ctx.background

@@ -32,6 +32,7 @@ from .._compat import (
     strip_annotated,
     strip_optional,
 )
+from .._foreign import special_class, translate_annotation
 from ..background import BackgroundTasks
 from ..datastructures import FormData, Headers, QueryParams, UploadFile
 from ..exceptions import FastAPIError, RequestValidationError
@@ -257,7 +258,7 @@ def get_dependant(
             continue
         annotation, depends, field_info, default = analyze_param(
             name=param_name,
-            annotation=param.annotation,
+            annotation=translate_annotation(param.annotation),  # starlette's UploadFile: ours
             value=param.default,
             is_path_param=param_name in path_param_names,
         )
@@ -306,7 +307,9 @@ def _add_special_param(dependant: Dependant, name: str, annotation: Any) -> bool
     elif annotation.__name__ == "WebSocket":
         dependant.websocket_param_name = name
     else:
-        return False
+        # starlette's Request/HTTPConnection/Response/BackgroundTasks: ours are injected.
+        ours = special_class(annotation) if annotation.__module__ != "builtins" else None
+        return ours is not None and _add_special_param(dependant, name, ours)
     return True
 
 

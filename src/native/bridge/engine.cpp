@@ -523,6 +523,16 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
         if (!next) return on_error(c, out);
         return finish(c, next, out);
       }
+    } else if (Py_TYPE(obj)->tp_call && type_defines(Py_TYPE(obj), "init_headers")) {
+      // A foreign response class (Starlette's, callable as an ASGI app): converted to ours by
+      // response_type._from_foreign(obj), then finished as one (collect, background tasks).
+      // Models and other non-callable results never get here.
+      PyObject* next = PyObject_CallMethod(c.e->response_type, "_from_foreign", "O", obj);
+      bool converted = next != obj;  // an unknown class comes back as it was: written as JSON
+      Py_DECREF(obj);
+      if (!next) return on_error(c, out);
+      c.fast = converted;
+      return finish(c, next, out);
     }
   }
   int rc = write_result(c.e, obj, c.status, c.head_only, c.conn_header(), out);

@@ -330,6 +330,8 @@ int Writer::value(PyObject* obj) {
 
 }  // namespace
 
+bool type_defines(PyTypeObject* tp, const char* name) { return mro_defines(tp, name); }
+
 int write_json(PyObject* obj, http::Buffer& out, PyObject* default_fn) {
   size_t mark = out.size();
   Writer w{out, default_fn};

@@ -15,4 +15,7 @@ namespace fasterapi::bridge {
 // (TypeError: not serializable; ValueError: nan/inf, or nesting deeper than 256 levels).
 int write_json(PyObject* obj, http::Buffer& out, PyObject* default_fn);
 
+// Whether `name` is defined in the namespace of a heap type in tp's MRO (no exception set).
+bool type_defines(PyTypeObject* tp, const char* name);
+
 }  // namespace fasterapi::bridge

@@ -1,0 +1,646 @@
+"""Apps that import from `starlette` directly next to `fasterapi` (imports FastAPI apps keep when
+`fastapi` is rewritten): Starlette's responses, HTTPException, Request/Response/BackgroundTasks/
+UploadFile annotations, TestClient and middleware meet the FasterAPI engine and behave as under
+FastAPI. Needs the real `starlette` package (the `test` extra); FasterAPI never imports it.
+
+With FASTERAPI_REFERENCE=1 the same tests run against FastAPI (see conftest.py).
+"""
+
+import asyncio
+import warnings
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import pytest
+
+pytest.importorskip("starlette")
+
+from pydantic import BaseModel  # noqa: E402
+from starlette import status  # noqa: E402
+from starlette.background import BackgroundTask, BackgroundTasks  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.datastructures import UploadFile  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
+from starlette.requests import HTTPConnection, Request  # noqa: E402
+from starlette.responses import (  # noqa: E402
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette 1.x: "install httpx2" deprecation
+    from starlette.testclient import TestClient as StarletteTestClient
+
+from fasterapi import Depends, FastAPI, File, HTTPException  # noqa: E402
+from fasterapi.testclient import TestClient  # noqa: E402
+
+
+def engine_stats(app: FastAPI) -> dict[str, int]:
+    return app._build_engine().stats  # type: ignore[attr-defined]
+
+
+class Item(BaseModel):
+    name: str
+    price: float = 0.0
+
+
+# ------------------------------------------------------------------------- responses returned
+
+
+def responses_app(log: list[str]) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/json")
+    def json_response():
+        response = JSONResponse(
+            {"a": 1}, status_code=201, headers={"x-a": "1"}, background=BackgroundTask(log.append, "json")
+        )
+        response.set_cookie("session", "abc", httponly=True)
+        return response
+
+    @app.get("/html")
+    async def html():
+        return HTMLResponse("<b>hi</b>", headers={"x-h": "2"})
+
+    @app.get("/text")
+    def text():
+        return PlainTextResponse("plain", status_code=202)
+
+    @app.get("/raw")
+    def raw():
+        return Response(content=b"<x/>", media_type="application/xml", status_code=203)
+
+    @app.get("/empty")
+    def empty():
+        return Response(status_code=204)
+
+    @app.get("/redirect")
+    def redirect():
+        return RedirectResponse("/text")
+
+    @app.get("/redirect-301")
+    async def redirect_301():
+        return RedirectResponse(url="/html", status_code=status.HTTP_301_MOVED_PERMANENTLY)
+
+    @app.get("/stream")
+    def stream():
+        def chunks():
+            yield b"a"
+            yield "b"
+
+        return StreamingResponse(chunks(), media_type="text/plain", background=BackgroundTask(log.append, "stream"))
+
+    @app.get("/astream")
+    async def astream():
+        async def chunks():
+            for i in range(3):
+                await asyncio.sleep(0)
+                yield f"{i},"
+
+        return StreamingResponse(chunks(), media_type="text/csv", headers={"x-s": "1"})
+
+    @app.get("/with-param/{n}")
+    def with_param(n: int, q: str = "x"):
+        return JSONResponse({"n": n, "q": q}, headers={"x-n": str(n)})
+
+    @app.get("/dict")
+    def plain_dict():
+        return {"plain": True}
+
+    @app.get("/model")
+    def plain_model() -> Item:
+        return Item(name="m", price=1.5)
+
+    return app
+
+
+def test_starlette_responses_returned_by_endpoints():
+    log: list[str] = []
+    client = TestClient(responses_app(log))
+
+    r = client.get("/json")
+    assert r.status_code == 201
+    assert r.json() == {"a": 1}
+    assert r.headers["x-a"] == "1"
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["content-length"] == "7"
+    assert "session=abc" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+    assert log == ["json"]
+
+    r = client.get("/html")
+    assert (r.status_code, r.text, r.headers["x-h"]) == (200, "<b>hi</b>", "2")
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+
+    r = client.get("/text")
+    assert (r.status_code, r.text, r.headers["content-type"]) == (202, "plain", "text/plain; charset=utf-8")
+
+    r = client.get("/raw")
+    assert (r.status_code, r.content, r.headers["content-type"]) == (203, b"<x/>", "application/xml")
+
+    r = client.get("/empty")
+    assert (r.status_code, r.content) == (204, b"")
+
+    r = client.get("/redirect", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (307, "/text")
+    assert client.get("/redirect").text == "plain"
+    r = client.get("/redirect-301", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (301, "/html")
+
+    r = client.get("/with-param/7?q=y")
+    assert (r.json(), r.headers["x-n"]) == ({"n": 7, "q": "y"}, "7")
+
+
+def test_starlette_streaming_responses_and_background():
+    log: list[str] = []
+    client = TestClient(responses_app(log))
+    r = client.get("/stream")
+    assert (r.status_code, r.text, r.headers["content-type"]) == (200, "ab", "text/plain; charset=utf-8")
+    assert log == ["stream"]
+    r = client.get("/astream")
+    assert (r.text, r.headers["x-s"]) == ("0,1,2,", "1")
+    assert r.headers["content-type"].startswith("text/csv")
+
+
+def test_starlette_file_response(tmp_path):
+    path = tmp_path / "report.txt"
+    path.write_bytes(b"file contents\n")
+    app = FastAPI()
+
+    @app.get("/file")
+    def file():
+        return FileResponse(path, filename="report.txt")
+
+    @app.get("/file-async")
+    async def file_async():
+        return FileResponse(str(path), media_type="application/octet-stream")
+
+    client = TestClient(app)
+    r = client.get("/file")
+    assert (r.status_code, r.content) == (200, b"file contents\n")
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-disposition"] == 'attachment; filename="report.txt"'
+    assert r.headers["content-length"] == "14"
+    assert "etag" in r.headers and "last-modified" in r.headers
+    r = client.get("/file-async")
+    assert (r.content, r.headers["content-type"]) == (b"file contents\n", "application/octet-stream")
+
+
+@pytest.mark.fasterapi_only
+def test_dict_routes_stay_on_the_native_fast_path():
+    app = responses_app([])
+    client = TestClient(app)
+    before = dict(engine_stats(app))
+    assert client.get("/dict").json() == {"plain": True}
+    assert client.get("/model").json() == {"name": "m", "price": 1.5}
+    # Starlette responses from fast-path endpoints: converted by the engine, not rerouted.
+    assert client.get("/html").text == "<b>hi</b>"
+    r = client.get("/with-param/3")
+    assert (r.json(), r.headers["x-n"], r.headers["content-length"]) == ({"n": 3, "q": "x"}, "3", "15")
+    after = engine_stats(app)
+    assert after["fast_path"] - before["fast_path"] == 4
+    assert after["python_path"] == before["python_path"]
+
+
+def test_response_model_bypassed_by_a_starlette_response():
+    app = FastAPI()
+
+    @app.get("/item", response_model=Item)
+    def item(raw: bool = False):
+        if raw:
+            return JSONResponse({"anything": "goes"}, status_code=200)
+        return {"name": "x", "price": 2, "secret": "dropped"}
+
+    @app.get("/annotated")
+    def annotated() -> JSONResponse:
+        return JSONResponse({"annotated": True})
+
+    @app.get("/annotated-plain")
+    async def annotated_plain() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    client = TestClient(app)
+    assert client.get("/item").json() == {"name": "x", "price": 2.0}
+    assert client.get("/item?raw=true").json() == {"anything": "goes"}
+    assert client.get("/annotated").json() == {"annotated": True}
+    assert client.get("/annotated-plain").text == "ok"
+    responses = client.get("/openapi.json").json()["paths"]["/annotated"]["get"]["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"] == {}
+
+
+def test_response_class_from_starlette():
+    app = FastAPI()
+
+    @app.get("/page", response_class=HTMLResponse)
+    def page():
+        return "<h1>page</h1>"
+
+    @app.get("/text", response_class=PlainTextResponse, status_code=201)
+    async def text():
+        return "hello"
+
+    client = TestClient(app)
+    r = client.get("/page")
+    assert (r.text, r.headers["content-type"]) == ("<h1>page</h1>", "text/html; charset=utf-8")
+    r = client.get("/text")
+    assert (r.status_code, r.text) == (201, "hello")
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "text/html" in paths["/page"]["get"]["responses"]["200"]["content"]
+
+
+def test_plain_route_with_starlette_endpoint():
+    app = FastAPI()
+
+    async def homepage(request: Request):
+        return PlainTextResponse(f"hello {request.query_params.get('name', 'you')}")
+
+    def sync_page(request):
+        return JSONResponse({"path": request.url.path})
+
+    app.add_route("/hello", homepage)
+    app.add_route("/sync", sync_page, methods=["GET", "POST"])
+    client = TestClient(app)
+    assert client.get("/hello?name=bob").text == "hello bob"
+    assert client.post("/sync").json() == {"path": "/sync"}
+
+
+# ------------------------------------------------------------------------------- exceptions
+
+
+def test_starlette_http_exception_raised():
+    app = FastAPI()
+
+    def check(token: str = ""):
+        if token != "ok":
+            raise StarletteHTTPException(status_code=status.HTTP_401_UNAUTHORIZED, detail="bad token",
+                                         headers={"WWW-Authenticate": "Bearer"})
+        return token
+
+    @app.get("/items/{item_id}")
+    def read_item(item_id: int):
+        if item_id != 1:
+            raise StarletteHTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Item not found")
+        return {"id": item_id}
+
+    @app.get("/async")
+    async def async_raise():
+        raise StarletteHTTPException(status_code=418)
+
+    @app.get("/secure")
+    def secure(token: Annotated[str, Depends(check)]):
+        return {"token": token}
+
+    @app.get("/nobody")
+    def nobody():
+        raise StarletteHTTPException(status_code=304)
+
+    client = TestClient(app)
+    assert client.get("/items/1").json() == {"id": 1}
+    r = client.get("/items/2")
+    assert (r.status_code, r.json()) == (404, {"detail": "Item not found"})
+    r = client.get("/async")
+    assert (r.status_code, r.json()) == (418, {"detail": "I'm a Teapot"})
+    r = client.get("/secure")
+    assert (r.status_code, r.json(), r.headers["www-authenticate"]) == (401, {"detail": "bad token"}, "Bearer")
+    assert client.get("/secure?token=ok").json() == {"token": "ok"}
+    r = client.get("/nobody")
+    assert (r.status_code, r.content) == (304, b"")
+
+
+def test_handler_registered_for_starlette_http_exception():
+    """FastAPI's docs: register for Starlette's HTTPException to handle FastAPI's and the router's."""
+    app = FastAPI()
+    seen: list[str] = []
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_exception_handler(request: Request, exc: StarletteHTTPException):
+        seen.append(type(exc).__module__.split(".")[0])
+        return PlainTextResponse(f"custom: {exc.detail}", status_code=exc.status_code, headers=exc.headers)
+
+    @app.get("/ours")
+    def ours():
+        raise HTTPException(status_code=400, detail="ours", headers={"x-e": "1"})
+
+    @app.get("/theirs")
+    def theirs():
+        raise StarletteHTTPException(status_code=409, detail="theirs")
+
+    @app.get("/ok")
+    def ok():
+        return {"ok": True}
+
+    client = TestClient(app)
+    r = client.get("/ours")
+    assert (r.status_code, r.text, r.headers["x-e"]) == (400, "custom: ours", "1")
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    r = client.get("/theirs")
+    assert (r.status_code, r.text) == (409, "custom: theirs")
+    r = client.get("/missing")
+    assert (r.status_code, r.text) == (404, "custom: Not Found")
+    r = client.post("/ok")
+    assert (r.status_code, r.text) == (405, "custom: Method Not Allowed")
+    assert client.get("/ok").json() == {"ok": True}
+    assert len(seen) == 4
+
+
+def test_handler_mapping_passed_to_the_constructor():
+    def handler(request, exc):
+        return JSONResponse({"message": exc.detail}, status_code=exc.status_code)
+
+    app = FastAPI(exception_handlers={StarletteHTTPException: handler})
+
+    @app.get("/fail")
+    def fail():
+        raise HTTPException(status_code=403, detail="no")
+
+    client = TestClient(app)
+    assert client.get("/fail").json() == {"message": "no"}
+    assert client.get("/nowhere").json() == {"message": "Not Found"}
+
+
+def test_custom_exception_handlers_returning_starlette_responses():
+    class Teapot(Exception):
+        pass
+
+    class Gone(Exception):
+        pass
+
+    app = FastAPI()
+
+    @app.exception_handler(Teapot)
+    async def teapot_handler(request: Request, exc: Teapot):
+        return JSONResponse({"teapot": str(exc)}, status_code=418, headers={"x-t": "1"})
+
+    @app.exception_handler(Gone)
+    def gone_handler(request: Request, exc: Gone):
+        def body():
+            yield b"gone "
+            yield b"for good"
+
+        return StreamingResponse(body(), status_code=410, media_type="text/plain")
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc):
+        return HTMLResponse("<p>nothing here</p>", status_code=404)
+
+    @app.get("/teapot")
+    def teapot():
+        raise Teapot("short and stout")
+
+    @app.get("/gone")
+    async def gone():
+        raise Gone()
+
+    def dep():
+        raise Teapot("from a dependency")
+
+    @app.get("/dep", dependencies=[Depends(dep)])
+    def with_dep():
+        return {}
+
+    client = TestClient(app)
+    r = client.get("/teapot")
+    assert (r.status_code, r.json(), r.headers["x-t"]) == (418, {"teapot": "short and stout"}, "1")
+    r = client.get("/gone")
+    assert (r.status_code, r.text) == (410, "gone for good")
+    r = client.get("/dep")
+    assert (r.status_code, r.json()) == (418, {"teapot": "from a dependency"})
+    r = client.get("/missing")
+    assert (r.status_code, r.text, r.headers["content-type"]) == (404, "<p>nothing here</p>", "text/html; charset=utf-8")
+
+
+# --------------------------------------------------------------------- annotated parameters
+
+
+def test_starlette_request_response_background_parameters():
+    app = FastAPI()
+    log: list[str] = []
+
+    def dep(request: Request, connection: HTTPConnection, background_tasks: BackgroundTasks) -> str:
+        background_tasks.add_task(log.append, "from dep")
+        return request.headers.get("x-token", "") + connection.url.path
+
+    @app.get("/info/{name}")
+    def info(
+        name: str, request: Request, response: Response, tasks: BackgroundTasks, token: Annotated[str, Depends(dep)]
+    ):
+        response.headers["x-name"] = name
+        response.set_cookie("seen", "yes")
+        response.status_code = 202
+        tasks.add_task(log.append, "from endpoint")
+        return {"method": request.method, "path": request.url.path, "q": dict(request.query_params), "token": token}
+
+    @app.post("/body")
+    async def body(request: Request):
+        return {"body": (await request.body()).decode(), "json": await request.json()}
+
+    client = TestClient(app)
+    r = client.get("/info/bob?x=1", headers={"x-token": "t"})
+    assert r.status_code == 202
+    assert r.json() == {"method": "GET", "path": "/info/bob", "q": {"x": "1"}, "token": "t/info/bob"}
+    assert r.headers["x-name"] == "bob"
+    assert "seen=yes" in r.headers["set-cookie"]
+    assert log == ["from dep", "from endpoint"]
+    assert client.post("/body", json={"a": 1}).json() == {"body": '{"a":1}', "json": {"a": 1}}
+    # None of these parameters is a query parameter or a body.
+    params = client.get("/openapi.json").json()["paths"]["/info/{name}"]["get"]["parameters"]
+    assert [p["name"] for p in params] == ["name"]
+
+
+@pytest.mark.fasterapi_only
+def test_starlette_upload_file_parameters():
+    """FastAPI 0.165 refuses `starlette.datastructures.UploadFile` annotations (not a pydantic type;
+    its own UploadFile subclasses Starlette's); FasterAPI takes them as file parameters."""
+    app = FastAPI()
+
+    @app.post("/one")
+    async def one(file: UploadFile):
+        return {"filename": file.filename, "content": (await file.read()).decode(), "type": file.content_type}
+
+    @app.post("/many")
+    async def many(files: list[UploadFile]):
+        return [f.filename for f in files]
+
+    @app.post("/optional")
+    async def optional(file: UploadFile | None = None):
+        return {"file": None if file is None else file.filename}
+
+    @app.post("/annotated")
+    async def annotated(file: Annotated[UploadFile, File(description="a file")]):
+        return {"size": file.size}
+
+    client = TestClient(app)
+    r = client.post("/one", files={"file": ("a.txt", b"hello", "text/plain")})
+    assert r.json() == {"filename": "a.txt", "content": "hello", "type": "text/plain"}
+    r = client.post("/many", files=[("files", ("a", b"1")), ("files", ("b", b"2"))])
+    assert r.json() == ["a", "b"]
+    assert client.post("/optional").json() == {"file": None}
+    assert client.post("/optional", files={"file": ("c", b"3")}).json() == {"file": "c"}
+    assert client.post("/annotated", files={"file": ("d", b"1234")}).json() == {"size": 4}
+    r = client.post("/one")
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "file"]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Body_one_one_post"]
+    assert schema["properties"]["file"] == {
+        "type": "string", "contentMediaType": "application/octet-stream", "title": "File"
+    }
+
+
+def test_starlette_run_in_threadpool():
+    app = FastAPI()
+
+    def blocking(x: int) -> int:
+        return x * 2
+
+    @app.get("/double/{x}")
+    async def double(x: int):
+        return {"value": await run_in_threadpool(blocking, x)}
+
+    assert TestClient(app).get("/double/21").json() == {"value": 42}
+
+
+# -------------------------------------------------------------------------- starlette TestClient
+
+
+def test_starlette_testclient_drives_the_app():
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app):
+        events.append("startup")
+        yield {"db": "connected"}
+        events.append("shutdown")
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/state")
+    def state(request: Request):
+        return {"db": request.state.db}
+
+    @app.post("/items/{item_id}")
+    def create(item_id: int, item: Item, q: str | None = None):
+        return {"id": item_id, "item": item.model_dump(), "q": q}
+
+    @app.get("/login")
+    def login():
+        response = JSONResponse({"ok": True})
+        response.set_cookie("session", "s1")
+        return response
+
+    @app.get("/whoami")
+    def whoami(request: Request):
+        return {"session": request.cookies.get("session")}
+
+    @app.get("/fail")
+    def fail():
+        raise RuntimeError("boom")
+
+    with StarletteTestClient(app) as client:
+        assert events == ["startup"]
+        assert client.get("/state").json() == {"db": "connected"}
+        r = client.post("/items/3?q=x", json={"name": "n", "price": 1})
+        assert r.status_code == 200
+        assert r.json() == {"id": 3, "item": {"name": "n", "price": 1.0}, "q": "x"}
+        r = client.post("/items/x", json={"name": "n"})
+        assert r.status_code == 422
+        assert client.get("/login").json() == {"ok": True}
+        assert client.get("/whoami").json() == {"session": "s1"}
+        assert client.get("/missing").status_code == 404
+        with pytest.raises(RuntimeError, match="boom"):
+            client.get("/fail")
+    assert events == ["startup", "shutdown"]
+
+    client = StarletteTestClient(app, raise_server_exceptions=False)
+    assert client.get("/fail").status_code == 500
+
+
+# ------------------------------------------------------------------------------- middleware
+
+
+def test_http_middleware_answering_with_starlette_responses():
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if request.headers.get("x-key") != "secret":
+            return JSONResponse({"detail": "forbidden"}, status_code=403)
+        response = await call_next(request)
+        response.headers["x-guarded"] = "1"
+        return response
+
+    @app.get("/")
+    def root():
+        return PlainTextResponse("inside")
+
+    client = TestClient(app)
+    r = client.get("/")
+    assert (r.status_code, r.json()) == (403, {"detail": "forbidden"})
+    r = client.get("/", headers={"x-key": "secret"})
+    assert (r.status_code, r.text, r.headers["x-guarded"]) == (200, "inside", "1")
+
+
+def test_starlette_cors_middleware():
+    from starlette.middleware.cors import CORSMiddleware
+
+    app = FastAPI()
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["https://example.com"], allow_methods=["*"], allow_headers=["*"],
+        allow_credentials=True,
+    )
+
+    @app.get("/")
+    def root():
+        return {"ok": True}
+
+    client = TestClient(app)
+    r = client.get("/", headers={"Origin": "https://example.com"})
+    assert r.json() == {"ok": True}
+    assert r.headers["access-control-allow-origin"] == "https://example.com"
+    assert r.headers["access-control-allow-credentials"] == "true"
+    r = client.options(
+        "/", headers={"Origin": "https://example.com", "Access-Control-Request-Method": "POST",
+                      "Access-Control-Request-Headers": "x-a"},
+    )
+    assert r.status_code == 200
+    assert "POST" in r.headers["access-control-allow-methods"]
+    r = client.options("/", headers={"Origin": "https://evil.com", "Access-Control-Request-Method": "GET"})
+    assert r.status_code == 400
+
+
+def test_starlette_base_http_middleware_subclass():
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    class TimingHeader(BaseHTTPMiddleware):
+        def __init__(self, app, header: str = "x-mw") -> None:
+            super().__init__(app)
+            self.header = header
+
+        async def dispatch(self, request, call_next):
+            if request.url.path == "/blocked":
+                return PlainTextResponse("blocked", status_code=451)
+            response = await call_next(request)
+            response.headers[self.header] = request.url.path
+            return response
+
+    app = FastAPI()
+    app.add_middleware(TimingHeader, header="x-path")
+
+    @app.get("/items/{n}")
+    def items(n: int):
+        return {"n": n}
+
+    @app.get("/fail")
+    def fail():
+        raise StarletteHTTPException(status_code=400, detail="nope")
+
+    client = TestClient(app)
+    r = client.get("/items/5")
+    assert (r.json(), r.headers["x-path"]) == ({"n": 5}, "/items/5")
+    r = client.get("/blocked")
+    assert (r.status_code, r.text) == (451, "blocked")
+    r = client.get("/fail")
+    assert (r.status_code, r.json(), r.headers["x-path"]) == (400, {"detail": "nope"}, "/fail")
