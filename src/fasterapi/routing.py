@@ -699,6 +699,7 @@ class APIRoute(BaseRoute):
             call, is_async, params, body_arg = compile_call(
                 dependant, self.endpoint, self._is_coroutine, body_name, param_plan,
                 result=self._fast_result() if self.response_field is not None else None,
+                swallowed=_swallowed_error,
             )
         except NotCompilable:
             return None
@@ -1185,6 +1186,12 @@ _SWALLOWED_BY_DEPENDENCY = (
     "and is not raising the exception again. Read more about it in the docs: "
     "https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/#dependencies-with-yield-and-except"
 )
+
+
+def _swallowed_error() -> Exception:
+    return FastAPIError(_SWALLOWED_BY_DEPENDENCY)
+
+
 _SCALAR_KINDS = {int: "int", float: "float", str: "str", bool: "bool"}
 # Endpoint parameters the engine cannot pass natively (they need the Request or the response).
 _SPECIAL_PARAMS = (

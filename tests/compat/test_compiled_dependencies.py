@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pytest
 from pydantic import BaseModel
 
 from fasterapi import Depends, FastAPI, Header, HTTPException
+from fasterapi.exceptions import FastAPIError
 from fasterapi.testclient import TestClient
 
 
@@ -128,3 +130,58 @@ def test_header_dependencies_on_the_fast_path():
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["header", "x-key"]
     r = client.get("/h", headers={"x-key": "secret", "n": "x"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["header", "n"]
+
+
+events: list[str] = []
+
+
+def db_session():
+    events.append("open")
+    try:
+        yield "session"
+    except ValueError as exc:
+        events.append(f"saw {exc}")
+        raise
+    finally:
+        events.append("close")
+
+
+async def async_resource(s: Annotated[str, Depends(db_session)]):
+    events.append("a-open")
+    yield s + "+a"
+    events.append("a-close")
+
+
+def swallowing():
+    try:
+        yield 1
+    except Exception:
+        pass
+
+
+def test_yield_dependencies_on_the_fast_path():
+    app = FastAPI()
+
+    @app.get("/ok", response_model=ItemOut)
+    async def ok(r: Annotated[str, Depends(async_resource)], fail: bool = False):
+        events.append("endpoint")
+        if fail:
+            raise ValueError("boom")
+        return {"name": r, "price": 1}
+
+    @app.get("/swallowed")
+    def swallowed(x: Annotated[int, Depends(swallowing)]):
+        raise RuntimeError("lost")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    events.clear()
+    assert client.get("/ok").json() == {"name": "session+a", "price": 1.0}
+    assert events == ["open", "a-open", "endpoint", "a-close", "close"]  # LIFO exits
+    assert stats(client)["fast_path"] == 1
+    events.clear()
+    assert client.get("/ok?fail=true").status_code == 500
+    assert events == ["open", "a-open", "endpoint", "saw boom", "close"]  # the exception reaches them
+    r = client.get("/swallowed")
+    assert r.status_code == 500
+    with pytest.raises(FastAPIError):
+        TestClient(app).get("/swallowed")

@@ -131,8 +131,8 @@ def test_body_limits_are_413_before_reading(server: Server) -> None:
     # The route's own limit (100 bytes), decided from Content-Length before any body byte is sent.
     raw = raw_exchange(server.port, b"POST /upload-size HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 413 ")
-    # The app default (1 MiB).
-    raw = raw_exchange(server.port, b"POST /items HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n")
+    # The app default (16 MiB).
+    raw = raw_exchange(server.port, b"POST /items HTTP/1.1\r\nHost: a\r\nContent-Length: 16777217\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 413 ")
 
 

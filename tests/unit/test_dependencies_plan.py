@@ -70,13 +70,10 @@ def test_no_plan_cases():
     def plain(a: int):
         return {}
 
-    def with_yield_dep(a: int, d: Annotated[int, Depends(gen_dep)]):
-        return {}
-
     def with_cookie(a: int, c: Annotated[str, Cookie()]):
         return {}
 
-    for func in (with_request, with_constraint, with_list, streaming, with_yield_dep, with_cookie):
+    for func in (with_request, with_constraint, with_list, streaming, with_cookie):
         assert plan_for(func) is None, func.__name__
     assert plan_for(plain, response_class=HTMLResponse) is None
     assert plan_for(plain, blocking=True) is None
@@ -140,6 +137,15 @@ def test_use_cache_false_calls_again():
 
     source = plan_for(f)[0].__fasterapi_source__
     assert source.count("d0_call(") == 1 and source.count("d1_call(") == 1
+
+
+def test_yield_dependencies_are_entered_on_an_exit_stack():
+    def f(a: int, d: Annotated[int, Depends(gen_dep)]):
+        return {"d": d}
+
+    call = plan_for(f)[0]
+    assert "stack.enter_context(d0_call())" in call.__fasterapi_source__
+    assert call(p0=1) == {"d": 1}
 
 
 def test_response_model_returns_json_bytes():

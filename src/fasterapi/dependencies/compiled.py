@@ -20,6 +20,7 @@ the app as its guard), so overrides set in tests behave exactly as before.
 from __future__ import annotations
 
 import itertools
+from contextlib import AsyncExitStack, ExitStack
 from typing import Any, Callable
 
 from .models import Dependant
@@ -48,6 +49,7 @@ class _Compiler:
         self.cache: dict[Any, str] = {}  # (call, scopes) -> the variable holding its value
         self.names = itertools.count()
         self.is_async = False
+        self.stack: str | None = None  # "sync"/"async": an exit stack for dependencies with yield
 
     def arg(self, field: Any, source: str) -> str:
         name = f"p{len(self.params)}"
@@ -80,17 +82,24 @@ class _Compiler:
 
     def dependency(self, dependant: Dependant) -> str:
         """Emits the call of one dependency; returns the variable holding its value."""
-        if dependant.call_kind not in ("sync", "async"):
-            raise NotCompilable("a dependency with yield")
+        kind = dependant.call_kind
         key = dependant.cache_key if dependant.use_cache else None
         if key is not None and key in self.cache:
             return self.cache[key]
         args = self.kwargs(dependant)
         var = f"d{next(self.names)}"
-        self.env[f"{var}_call"] = dependant.call
-        call = f"{var}_call({', '.join(args)})"
-        if dependant.call_kind == "async":
+        if kind in ("gen", "asyncgen"):
+            # `yield`: entered on the request's exit stack, as the Python path does.
+            self.env[f"{var}_call"] = dependant.cm_factory  # type: ignore[attr-defined]
+            self.stack = "async" if kind == "asyncgen" or self.stack == "async" else "sync"
+            enter = "await stack.enter_async_context" if kind == "asyncgen" else "stack.enter_context"
+            call = f"{enter}({var}_call({', '.join(args)}))"
+        else:
+            self.env[f"{var}_call"] = dependant.call
+            call = f"{var}_call({', '.join(args)})"
+        if kind in ("async", "asyncgen"):
             self.is_async = True
+        if kind == "async":
             call = "await " + call
         self.lines.append(f"{var} = {call}")
         if key is not None:
@@ -105,11 +114,15 @@ def compile_call(
     body_name: str | None,
     param_plan: Callable[[Any, str], tuple[Any, ...]],
     result: Callable[[Any], Any] | None = None,
+    swallowed: Callable[[], Exception] | None = None,
 ) -> tuple[Callable[..., Any], bool, list[tuple[Any, ...]], str | None]:
     """(function, is_async, plan params, body argument name) for the route's fast plan.
 
     `result`, when given, is applied to the endpoint's return value (response_model
-    serialization). Raises NotCompilable when the route must keep the Python path.
+    serialization). Dependencies with `yield` are entered on an exit stack closed once the
+    response is made, seeing the exception the endpoint raised; one that swallows it raises
+    `swallowed()` instead (FastAPIError), as on the Python path. Raises NotCompilable when the
+    route must keep the Python path.
     """
     c = _Compiler(param_plan)
     body = {body_name: "body"} if body_name is not None else None
@@ -121,12 +134,31 @@ def compile_call(
         call = "await " + call
     if result is not None:
         c.env["result"] = result
-        c.lines.append(f"return result({call})")
-    else:
-        c.lines.append(f"return {call}")
+        call = f"result({call})"
     params = [name for name, *_ in c.params] + (["body"] if body is not None else [])
     head = f"{'async ' if c.is_async else ''}def fast({', '.join(params)}):"
-    source = "\n    ".join([head, *c.lines])
+    if c.stack is None:
+        source = "\n    ".join([head, *c.lines, f"return {call}"])
+    else:
+        if swallowed is None:
+            raise NotCompilable("dependencies with yield need the swallowed-exception error")
+        c.env["ExitStack"] = AsyncExitStack if c.stack == "async" else ExitStack
+        c.env["swallowed"] = swallowed
+        exit_, close = ("await stack.__aexit__", "await stack.aclose()") if c.stack == "async" else (
+            "stack.__exit__", "stack.close()")
+        source = "\n    ".join([
+            head,
+            "stack = ExitStack()",
+            "try:",
+            *("    " + line for line in c.lines),
+            f"    response = {call}",
+            "except Exception as exc:",
+            f"    if {exit_}(type(exc), exc, exc.__traceback__):",
+            "        raise swallowed() from exc",
+            "    raise",
+            close,
+            "return response",
+        ])
     exec(compile(source, f"<fast plan of {getattr(endpoint, '__qualname__', endpoint)!s}>", "exec"), c.env)
     function = c.env["fast"]
     function.__fasterapi_source__ = source  # for tests and debugging

@@ -16,9 +16,10 @@ struct Limits {
   uint32_t max_request_line = 8 * 1024;  // > this: 414
   uint32_t max_head = 16 * 1024;         // whole head incl. request line: > this: 431
   uint32_t max_headers = 100;            // > this many fields: 431
-  uint64_t max_body = 1024 * 1024;       // default body limit: > this: 413 (routes may override)
+  uint64_t max_body = 16 * 1024 * 1024;  // default body limit: > this: 413 (routes may override)
   uint32_t max_pipelined = 64;           // requests parsed ahead while a response is pending
   uint32_t output_high_water = 1024 * 1024;  // stop handling requests while more is unsent
+  uint64_t max_websocket_message = 16 * 1024 * 1024;  // a larger WebSocket message: close 1009
 };
 
 constexpr uint32_t kMaxHeaders = 128;  // hard array bound; Limits::max_headers <= this
@@ -37,6 +38,7 @@ struct Request {
   bool expect_continue = false;
   bool chunked = false;
   bool is_head = false;           // method == "HEAD": the response has no body
+  bool websocket_upgrade = false; // GET with "websocket" among its Upgrade tokens (http/websocket.hpp)
   uint64_t content_length = 0;    // body length (for chunked: decoded length, known when complete)
   std::string_view body;          // complete body, set when the Dispatcher's handle() is called
 
