@@ -488,6 +488,9 @@ class FasterAPI:
         self._prepared_for = None
         self._prepare()
         engine = _core.Engine(self._app_handler, Response, json_default, self._error_handler, self.limits)
+        from ._ws_server import websocket_handler
+
+        engine.websocket_handler = websocket_handler(self)  # handshakes on sockets (websocket_routing)
         python_routing = self._middleware_stack is not None
         native_pool = self.blocking_pool == "native"
         if native_pool:

@@ -23,7 +23,8 @@ SOURCES = {
     # header-only: server/ring.hpp, server/pool.hpp
     "ring_stress": ["tests/native/ring_stress.cpp"],
     "loops_driver": ["tests/native/loops_driver.cpp", "src/native/server/loop.cpp", "src/native/http/parser.cpp",
-                     "src/native/http/connection.cpp", "src/native/http/response.cpp"],
+                     "src/native/http/connection.cpp", "src/native/http/response.cpp",
+                     "src/native/http/websocket.cpp"],
 }
 
 

@@ -9,6 +9,7 @@
 #include "bridge/offload.hpp"
 #include "bridge/pyjson.hpp"
 #include "bridge/request_data.hpp"
+#include "bridge/websocket.hpp"
 #include "http/response.hpp"
 
 namespace fasterapi::bridge {
@@ -689,6 +690,8 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   if (!routed_) route(req);
   routed_ = false;
   out.materialize();  // a zero-copy body still in the output is copied in first (pipelining)
+  if (req.websocket_upgrade)  // a WebSocket handshake (bridge/websocket.cpp)
+    return handle_websocket(engine, link, req, path_, client_host, client_port, out);
   if (match_.kind == router::Match::Found && engine->access_log == Py_None) {
     // Constant and native routes need no request context at all.
     Route& r = (*engine->routes)[size_t(match_.route)];

@@ -56,6 +56,7 @@ struct EngineObject {
   PyObject* weakrefs;
   struct Offload* offload;  // blocking pool, batch collectors, hub (offload.hpp); null until used
   PerfState* perf;  // switches and counters (perf.hpp)
+  PyObject* websocket_handler;  // None, or callable(RequestData, WebSocketLink) (bridge/websocket.hpp)
 };
 
 // One per connection: owns scratch space for the request in flight.

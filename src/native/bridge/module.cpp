@@ -47,7 +47,8 @@ bool read_num(PyObject* d, const char* key, T& out) {
 bool read_limits(PyObject* d, fh::Limits& l) {
   return read_num(d, "max_request_line", l.max_request_line) && read_num(d, "max_head", l.max_head) &&
          read_num(d, "max_headers", l.max_headers) && read_num(d, "max_body", l.max_body) &&
-         read_num(d, "max_pipelined", l.max_pipelined) && read_num(d, "output_high_water", l.output_high_water);
+         read_num(d, "max_pipelined", l.max_pipelined) && read_num(d, "output_high_water", l.output_high_water) &&
+         read_num(d, "max_websocket_message", l.max_websocket_message);
 }
 
 // ---- Engine ------------------------------------------------------------------------------------
@@ -61,6 +62,7 @@ PyObject* engine_new(PyTypeObject* tp, PyObject*, PyObject*) {
   self->limits = new fh::Limits();
   self->perf = new PerfState();
   self->access_log = Py_NewRef(Py_None);
+  self->websocket_handler = Py_NewRef(Py_None);
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -104,6 +106,7 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
   Py_VISIT(self->error_handler);
   Py_VISIT(self->resume);
   Py_VISIT(self->access_log);
+  Py_VISIT(self->websocket_handler);
   if (int rc = offload_traverse(self, visit, arg)) return rc;
   if (self->routes)
     for (auto& r : *self->routes) {
@@ -126,6 +129,7 @@ int engine_clear(PyObject* o) {
   Py_CLEAR(self->error_handler);
   Py_CLEAR(self->resume);
   Py_CLEAR(self->access_log);
+  Py_CLEAR(self->websocket_handler);
   offload_clear(self);
   if (self->routes)
     for (auto& r : *self->routes) clear_route(r);
@@ -288,6 +292,8 @@ PyMemberDef engine_members[] = {
      "route every request through app_handler (apps with middleware)"},
     {"access_log", T_OBJECT, offsetof(EngineObject, access_log), 0,
      "None, or callable((host, port), method, target, http_version, status) after each response"},
+    {"websocket_handler", T_OBJECT, offsetof(EngineObject, websocket_handler), 0,
+     "None, or callable(RequestData, WebSocketLink) for WebSocket handshakes (None: 403)"},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(EngineObject, weakrefs), READONLY, nullptr},
     {nullptr, 0, 0, 0, nullptr}};
 
@@ -786,7 +792,8 @@ int core_exec(PyObject* m) {
       {&connection_spec, &st->connection_type, "Connection"},
       {&server_spec, &st->server_type, "Server"},
       {&completion_spec, &st->completion_type, "Completion"},
-      {&native_spec, &st->native_type, "NativeHandler"}};
+      {&native_spec, &st->native_type, "NativeHandler"},
+      {&websocket_link_spec, &st->websocket_type, "WebSocketLink"}};
   for (auto& t : types) {
     PyObject* tp = PyType_FromModuleAndSpec(m, t.spec, nullptr);
     if (!tp) return -1;
@@ -811,6 +818,7 @@ int core_traverse(PyObject* m, visitproc visit, void* arg) {
   Py_VISIT(st->server_type);
   Py_VISIT(st->completion_type);
   Py_VISIT(st->native_type);
+  Py_VISIT(st->websocket_type);
   Py_VISIT(st->required);
   Py_VISIT(st->str_dependency_overrides);
   return 0;
@@ -824,6 +832,7 @@ int core_clear(PyObject* m) {
   Py_CLEAR(st->server_type);
   Py_CLEAR(st->completion_type);
   Py_CLEAR(st->native_type);
+  Py_CLEAR(st->websocket_type);
   Py_CLEAR(st->required);
   Py_CLEAR(st->str_dependency_overrides);
   return 0;

@@ -13,6 +13,7 @@ struct ModuleState {
   PyTypeObject* server_type;
   PyTypeObject* completion_type;
   PyTypeObject* native_type;  // NativeHandler (native_route.cpp)
+  PyTypeObject* websocket_type;  // WebSocketLink (websocket.cpp)
   PyObject* required;  // the _core.REQUIRED sentinel
   PyObject* str_dependency_overrides;  // interned "dependency_overrides"
 };
@@ -34,6 +35,7 @@ extern PyType_Spec connection_spec;
 extern PyType_Spec server_spec;
 extern PyType_Spec completion_spec;
 extern PyType_Spec native_spec;
+extern PyType_Spec websocket_link_spec;
 // Benchmark entry points (bench.cpp), added to the module in exec.
 extern PyMethodDef bench_methods[];
 

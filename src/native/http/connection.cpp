@@ -87,8 +87,15 @@ bool confusable_framing_name(std::string_view name) {
 Connection::Connection(const Limits& limits, Dispatcher& dispatcher)
     : limits_(limits), dispatcher_(dispatcher) {}
 
+Connection::~Connection() {
+  if (ws_ && !ws_finished_) {  // the transport went away without a close frame
+    ws_finished_ = true;
+    ws_->on_close(ws::kAbnormal, {});
+  }
+}
+
 bool Connection::paused() const {
-  return pending_ || out_.size() > limits_.output_high_water;
+  return pending_ || ws_paused_ || out_.size() > limits_.output_high_water;
 }
 
 // Input kept while paused (a response pending, or output above the high-water mark). The
@@ -144,11 +151,19 @@ bool Connection::reading_body() const {
 
 void Connection::set_draining() {
   draining_ = true;
+  if (upgraded()) {  // a server shutdown: "going away"
+    ws_close(ws::kGoingAway, {});
+    return;
+  }
   if (!stopped_ && !pending_ && phase_ == Phase::Head && in_.empty()) stop_reading();
 }
 
 void Connection::fail(int status) {
   if (stopped_) return;
+  if (upgraded()) {  // no HTTP response inside a WebSocket
+    ws_close(ws::kGoingAway, {});
+    return;
+  }
   if (pending_) {  // a response is on its way: close after it instead
     stop_reading();
     return;
@@ -170,6 +185,10 @@ void Connection::stop_reading() {
 }
 
 void Connection::process() {
+  if (phase_ == Phase::WebSocket) {  // (also when reading is paused: it may owe on_writable())
+    process_ws();
+    return;
+  }
   while (!stopped_ && !paused()) {
     switch (phase_) {
       case Phase::Head: {
@@ -206,9 +225,100 @@ void Connection::process() {
         dispatch(pos_);
         break;
       }
+      case Phase::WebSocket:
       case Phase::Closed:
         return;
     }
+  }
+}
+
+// ---- WebSocket ----------------------------------------------------------------------------------
+
+void Connection::upgrade(std::unique_ptr<ws::Handler> handler, uint64_t max_message) {
+  ws_ = std::move(handler);
+  ws_decoder_ = std::make_unique<ws::Decoder>(max_message);
+  phase_ = Phase::WebSocket;
+  pending_ = false;
+  ++served_;
+  process();  // frames that arrived with (or right after) the handshake
+}
+
+void Connection::ws_resume_reading() {
+  if (!ws_paused_) return;
+  ws_paused_ = false;
+  if (!stopped_) process();
+}
+
+bool Connection::ws_send(bool text, std::string_view payload) {
+  if (!ws_ || ws_close_sent_ || ws_finished_) return false;
+  ws::write_frame(out_, text ? ws::kText : ws::kBinary, payload);
+  return true;
+}
+
+void Connection::ws_close(uint16_t code, std::string_view reason) {
+  if (!ws_ || ws_finished_) return;
+  if (!ws_close_sent_) {
+    ws::write_close(out_, code, reason);
+    ws_close_sent_ = true;
+  }
+  finish_ws(code, reason);
+}
+
+void Connection::finish_ws(uint16_t code, std::string_view reason) {
+  // The close handshake is not awaited: the connection closes once our close frame is flushed
+  // (the socket layer then drains what the client still sends for a moment).
+  stop_reading();
+  if (ws_finished_) return;
+  ws_finished_ = true;
+  ws_->on_close(code, reason);
+}
+
+void Connection::process_ws() {
+  using Event = ws::Decoder::Event;
+  size_t off = 0;
+  // Not while the output is over its mark: a peer that sends pings but does not read its pongs.
+  while (!stopped_ && !ws_paused_ && off < in_.size() && out_.size() <= limits_.output_high_water) {
+    size_t used = 0;
+    Event ev = ws_decoder_->next(in_.data() + off, in_.size() - off, used);
+    off += used;
+    if (ev == Event::NeedMore) break;
+    ws::Decoder& d = *ws_decoder_;
+    switch (ev) {
+      case Event::Message:
+        if (!ws_->on_message(d.text(), d.payload())) ws_paused_ = true;
+        break;
+      case Event::Ping:
+        if (!ws_close_sent_) ws::write_frame(out_, ws::kPong, d.payload());
+        break;
+      case Event::Pong:
+        break;
+      case Event::Close:
+        if (!ws_close_sent_) {  // the reply echoes the peer's code
+          ws::write_close(out_, d.code(), {});
+          ws_close_sent_ = true;
+        }
+        finish_ws(d.code(), d.reason());
+        break;
+      case Event::Error:
+        if (!ws_close_sent_) {
+          ws::write_close(out_, d.code(), {});
+          ws_close_sent_ = true;
+        }
+        finish_ws(d.code(), {});
+        break;
+      case Event::NeedMore:
+        break;
+    }
+  }
+  if (stopped_) return;  // (stop_reading() cleared the input)
+  in_.consume(off);
+  if (eof_ && in_.empty()) {
+    finish_ws(ws::kAbnormal, {});  // EOF without a close frame
+    return;
+  }
+  if (ws_want_writable_ && out_.empty()) {
+    ws_want_writable_ = false;
+    ws_->on_writable();
   }
 }
 
@@ -292,10 +402,11 @@ int Connection::finish_head() {
   r.chunked = false;
   r.content_length = 0;
   r.body = {};
+  r.websocket_upgrade = false;
 
   int hosts = 0, cls = 0;
   bool te = false, confusable = false, expect = false, expect_100 = false, expect_other = false;
-  bool conn_close = false, conn_keep_alive = false;
+  bool conn_close = false, conn_keep_alive = false, upgrade_websocket = false;
   std::string_view cl;
   detail::TeState tes;
   for (uint32_t i = 0; i < r.num_headers; ++i) {
@@ -313,6 +424,13 @@ int Connection::finish_head() {
           for_each_element(value, [&](std::string_view e) {
             if (iequals(e, "100-continue")) expect_100 = true;
             else expect_other = true;
+          });
+        }
+        break;
+      case 7:
+        if (iequals(name, "upgrade")) {
+          for_each_element(value, [&](std::string_view t) {
+            if (iequals(t, "websocket")) upgrade_websocket = true;
           });
         }
         break;
@@ -386,6 +504,7 @@ int Connection::finish_head() {
   }
   conn_keep_alive_ = r.version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
   r.is_head = r.method == "HEAD";
+  r.websocket_upgrade = upgrade_websocket && r.method == "GET";
 
   if (r.chunked || r.content_length > 0) {
     body_limit_ = dispatcher_.body_limit(r);

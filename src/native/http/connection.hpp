@@ -3,12 +3,14 @@
 // The socket loop and the in-process test entry point drive the same class.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "buffer.hpp"
 #include "message.hpp"
 #include "parser.hpp"
+#include "websocket.hpp"
 
 namespace fasterapi::http {
 
@@ -31,6 +33,7 @@ class Dispatcher {
 class Connection {
  public:
   Connection(const Limits& limits, Dispatcher& dispatcher);
+  ~Connection();
 
   // Feed received bytes; parses and dispatches as many complete requests as possible
   // (stops while a response is pending, or while output() is above the high-water mark).
@@ -60,12 +63,32 @@ class Connection {
   // ({"detail": ...}) and close once it is flushed. Nothing more is read or dispatched.
   void fail(int status);
 
+  // ---- WebSocket (RFC 6455) ----
+  // While the response to a websocket handshake is pending: may it become a WebSocket?
+  bool can_upgrade() const { return pending_ && !stopped_ && !draining_ && phase_ == Phase::Head; }
+  // The dispatcher has appended the 101 response to output(): from now on the input is frames,
+  // decoded into whole messages for `handler` (no HTTP parsing); completes the pending request.
+  void upgrade(std::unique_ptr<ws::Handler> handler, uint64_t max_message);
+  bool upgraded() const { return phase_ == Phase::WebSocket || ws_ != nullptr; }
+  // Input is not read (a WebSocket whose handler asked to stop, or a pending response).
+  bool read_paused() const { return pending_ || ws_paused_; }
+  void ws_resume_reading();
+  // A message frame; false once the WebSocket is closing or closed.
+  bool ws_send(bool text, std::string_view payload);
+  // Our close frame (the handler's on_close follows with `code`); the connection closes once it
+  // is flushed.
+  void ws_close(uint16_t code, std::string_view reason);
+  // Call the handler's on_writable() once the output has been flushed.
+  void ws_notify_writable() { ws_want_writable_ = true; }
+
  private:
   // Implementation details (free to change). All parser positions are offsets from in_.data(),
   // which only moves forward (consume) between requests, so they survive a reallocation.
-  enum class Phase : uint8_t { Head, BodyLength, BodyChunked, Closed };
+  enum class Phase : uint8_t { Head, BodyLength, BodyChunked, WebSocket, Closed };
 
   void process();
+  void process_ws();
+  void finish_ws(uint16_t code, std::string_view reason);  // notify the handler once, stop reading
   int scan_head();           // 0 need more, 1 head complete, else an error status
   int finish_head();         // semantic checks on a complete head; 0 or an error status
   int decode_chunked();      // 0 need more, 1 body complete, else an error status
@@ -113,6 +136,13 @@ class Connection {
   uint32_t trailer_count_ = 0;
   uint8_t chunk_state_ = 0;
   Request req_;
+  // WebSocket
+  std::unique_ptr<ws::Handler> ws_;
+  std::unique_ptr<ws::Decoder> ws_decoder_;
+  bool ws_paused_ = false;
+  bool ws_close_sent_ = false;
+  bool ws_finished_ = false;
+  bool ws_want_writable_ = false;
 };
 
 }  // namespace fasterapi::http

@@ -211,7 +211,7 @@ void Server::track(Conn& c, uint64_t now) {
 }
 
 bool Server::can_read(Conn& c) {
-  return c.linger_until || (!c.proto.pending() && !c.proto.should_close() &&
+  return c.linger_until || (!c.proto.read_paused() && !c.proto.should_close() &&
                             c.proto.output().size() < cfg_.limits.output_high_water);
 }
 
@@ -459,6 +459,7 @@ void Server::sweep() {
       }
       continue;
     }
+    if (c.proto.upgraded()) continue;  // a WebSocket: no request deadlines, no idle timeout
     track(c, now);
     if (c.body_start) {
       uint64_t rate = cfg_.body_min_rate ? cfg_.body_min_rate : 1;
@@ -506,7 +507,8 @@ void Server::begin_shutdown() {
     // an idle keep-alive connection that has served requests is closed at once.
     if (idle && c.proto.requests_served() == 0 && !c.proto.should_close()) continue;
     c.proto.set_draining();
-    if (idle) close_conn(c);
+    if (c.proto.upgraded()) flush(c);  // its close frame (1001), then the connection closes
+    else if (idle) close_conn(c);
   }
   for (int fd : doomed_) destroy(fd);
   doomed_.clear();
