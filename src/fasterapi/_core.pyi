@@ -37,6 +37,8 @@ class Connection:
 class Engine:
     python_routing: bool
     access_log: Callable[[tuple[str, int], str, str, str, int], None] | None
+    # WebSocket handshakes (a GET with Upgrade: websocket): None answers 403 (fasterapi._ws_server)
+    websocket_handler: Callable[[RequestData, WebSocketLink], None] | None
     route_count: int
     max_body: int
     # performance switches and counters (docs/performance.md)
@@ -64,6 +66,29 @@ class Engine:
     ) -> None: ...
     def match(self, method: str, path: str) -> tuple[int | str | None, dict[str, str]]: ...
     def connection(self, client: tuple[str, int] | None = ...) -> Connection: ...
+
+class WebSocketLink:
+    """A WebSocket handshake's connection, handed to Engine.websocket_handler (bridge/websocket.cpp).
+
+    Methods are called on the loop thread. The callbacks given to accept() are called with whole
+    messages (str for text, bytes for binary; a truthy return stops reading until resume_reading()),
+    once with (code, reason) when the WebSocket ends (1006: no close frame), and after
+    notify_writable() once the output is flushed."""
+
+    open: bool  # the connection is still there
+    def accept(
+        self,
+        subprotocol: str | None,
+        headers: Sequence[tuple[bytes, bytes]],
+        on_message: Callable[[str | bytes], bool],
+        on_close: Callable[[int, str], None],
+        on_writable: Callable[[], None],
+    ) -> bool: ...  # 101 Switching Protocols; False if the client is gone
+    def reject(self, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> bool: ...
+    def send(self, data: str | bytes) -> int: ...  # bytes still unsent; ConnectionResetError once closed
+    def close(self, code: int, reason: str) -> None: ...
+    def resume_reading(self) -> None: ...
+    def notify_writable(self) -> None: ...
 
 class NativeHandler:
     """A C ABI handler (include/fasterapi_native.h) loaded from a shared library."""
