@@ -188,8 +188,18 @@ class ForeignResponse(Response):
 # -------------------------------------------------------------------------------- exceptions
 
 
-def is_foreign_http_exception(exc: BaseException) -> bool:
-    return _starlette_base(type(exc), "starlette.exceptions", "HTTPException")
+def ours_for(exc: BaseException) -> type | None:
+    """Our class standing for a Starlette HTTPException/WebSocketException (instance of any
+    subclass), else None."""
+    for base in type(exc).__mro__:
+        if base.__module__ == "starlette.exceptions":
+            from . import exceptions
+
+            if base.__name__ == "HTTPException":
+                return exceptions.StarletteHTTPException
+            if base.__name__ == "WebSocketException":
+                return exceptions.WebSocketException
+    return None
 
 
 def handler_key(key: Any) -> Any:

@@ -305,8 +305,8 @@ def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> tu
         }
     else:
         handlers = app.exception_handlers
-    foreign_http = False
-    if isinstance(exc, StarletteHTTPException) or (foreign_http := _foreign.is_foreign_http_exception(exc)):
+    foreign = None  # Starlette's HTTPException/WebSocketException: handled as ours (FastAPI's subclass them)
+    if isinstance(exc, StarletteHTTPException) or (foreign := _foreign.ours_for(exc)) is StarletteHTTPException:
         handler = handlers.get(exc.status_code)  # type: ignore[attr-defined]
         if handler is not None:
             return handler, False
@@ -316,8 +316,8 @@ def lookup_exception_handler(app: Any, exc: Exception, *, catch_all: bool) -> tu
         handler = handlers.get(cls)
         if handler is not None:
             return handler, False
-    if foreign_http:  # starlette.exceptions.HTTPException: handled as ours (FastAPI's subclasses it)
-        return handlers.get(StarletteHTTPException), False
+    if foreign is not None and (handler := handlers.get(foreign)) is not None:
+        return handler, False
     if catch_all:
         return handlers.get(500) or handlers.get(Exception), True
     return None, False
@@ -721,7 +721,7 @@ class APIRoute(BaseRoute):
         serialize = self._serialize
         if self._response_filters or not self.response_model_by_alias or self._response_class is not JSONResponse:
             def result(raw: Any) -> Any:
-                if isinstance(raw, Response) or _foreign.is_foreign_response(raw):
+                if isinstance(raw, Response) or (callable(raw) and _foreign.is_foreign_response(raw)):
                     return raw
                 return serialize(field, raw)
 
@@ -738,7 +738,7 @@ class APIRoute(BaseRoute):
                 content = raw
             elif isinstance(raw, BaseModel) and cls.model_dump is _MODEL_DUMP:
                 content = raw.__pydantic_serializer__.to_python(raw, by_alias=True)  # model_dump(by_alias=True)
-            elif isinstance(raw, Response) or _foreign.is_foreign_response(raw):
+            elif isinstance(raw, Response) or (callable(raw) and _foreign.is_foreign_response(raw)):
                 return raw
             else:
                 content = _prepare_response_content(raw, exclude_unset=False, exclude_defaults=False, exclude_none=False)
@@ -939,7 +939,7 @@ class APIRoute(BaseRoute):
     def _make_response(self, raw: Any, ctx: RequestContext) -> Response:
         if self._stream_kind is not None and not isinstance(raw, Response):
             return self._stream_response(raw, ctx)
-        if not isinstance(raw, Response) and hasattr(type(raw), "init_headers") and _foreign.is_foreign_response(raw):
+        if callable(raw) and not isinstance(raw, Response) and _foreign.is_foreign_response(raw):
             raw = _foreign.to_response(raw)  # a Starlette response: sent as it is
         if isinstance(raw, Response):
             if raw.background is None and ctx.background is not None:

@@ -20,7 +20,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import params
+from . import _foreign, params
 from .dependencies.utils import RequestContext, get_dependant, get_flat_dependant, get_param_sub_dependant, solve_dependencies
 from .exceptions import WebSocketException, WebSocketRequestValidationError
 from .routing import BaseRoute, Mount, compile_path, lookup_exception_handler
@@ -169,7 +169,7 @@ async def serve_websocket(app: Any, data: WebSocketData, receive: Any, send: Any
         handler = None
         if getattr(handler_app, "exception_handlers", None) is not None:
             handler, _ = lookup_exception_handler(handler_app, exc, catch_all=False)
-        if handler is None and isinstance(exc, WebSocketException):
+        if handler is None and (isinstance(exc, WebSocketException) or _foreign.ours_for(exc) is WebSocketException):
             handler = _websocket_exception
         if handler is None:
             raise

@@ -644,3 +644,53 @@ def test_starlette_base_http_middleware_subclass():
     assert (r.status_code, r.text) == (451, "blocked")
     r = client.get("/fail")
     assert (r.status_code, r.json(), r.headers["x-path"]) == (400, {"detail": "nope"}, "/fail")
+
+
+# ------------------------------------------------------------------------------- websockets
+
+
+def websocket_app(handled: list[int] | None = None) -> FastAPI:
+    from starlette.exceptions import WebSocketException
+    from starlette.websockets import WebSocket
+
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket):
+        await websocket.accept()
+        data = await websocket.receive_text()
+        if data == "bad":
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="policy")
+        await websocket.send_text(data.upper())
+        await websocket.close()
+
+    if handled is not None:
+
+        @app.exception_handler(WebSocketException)
+        async def on_ws_error(websocket, exc):
+            handled.append(exc.code)
+            await websocket.close(code=4000 + exc.code % 1000, reason="handled")
+
+    return app
+
+
+def test_starlette_websocket_and_websocket_exception():
+    client = TestClient(websocket_app())
+    with client.websocket_connect("/ws") as session:
+        session.send_text("hi")
+        assert session.receive_text() == "HI"
+    with client.websocket_connect("/ws") as session:
+        session.send_text("bad")
+        with pytest.raises(Exception) as info:
+            session.receive_text()
+        assert (info.value.code, info.value.reason) == (1008, "policy")
+
+
+    handled: list[int] = []
+    client = TestClient(websocket_app(handled))
+    with client.websocket_connect("/ws") as session:
+        session.send_text("bad")
+        with pytest.raises(Exception) as info:
+            session.receive_text()
+        assert (info.value.code, info.value.reason) == (4008, "handled")
+    assert handled == [1008]

@@ -304,12 +304,13 @@ def _add_special_param(dependant: Dependant, name: str, annotation: Any) -> bool
     elif _is_security_scopes(annotation):
         dependant.security_scopes_param_name = name
         dependant.security_scopes_class = annotation
+    elif (ours := special_class(annotation) if annotation.__module__ != "builtins" else None) is not None:
+        # starlette's Request/HTTPConnection/WebSocket/Response/BackgroundTasks: ours are injected.
+        return _add_special_param(dependant, name, ours)
     elif annotation.__name__ == "WebSocket":
         dependant.websocket_param_name = name
     else:
-        # starlette's Request/HTTPConnection/Response/BackgroundTasks: ours are injected.
-        ours = special_class(annotation) if annotation.__module__ != "builtins" else None
-        return ours is not None and _add_special_param(dependant, name, ours)
+        return False
     return True
 
 
