@@ -1337,7 +1337,9 @@ class Mount(BaseRoute):
     The mounted `app` is either a FasterAPI app (routed with its own routes, handlers and
     middleware), or any callable `app(request) -> Response | Awaitable[Response]` (StaticFiles, ...):
     it receives a `Request` whose `path_params["path"]` and `scope["path"]` are the path below the
-    mount point and whose `scope["root_path"]` is the mount prefix.
+    mount point and whose `scope["root_path"]` is the mount prefix, or an ASGI app
+    (`app(scope, receive, send)`: Starlette apps, `WSGIMiddleware`), run with the scope Starlette's
+    Mount builds (fasterapi._asgi_bridge).
     """
 
     def __init__(self, path: str, app: Any = None, routes: Sequence[BaseRoute] | None = None, name: str | None = None) -> None:

@@ -1,6 +1,7 @@
 """The middleware protocol, and `BaseHTTPMiddleware` for `@app.middleware("http")`.
 
-FasterAPI middleware is not ASGI. A middleware is a class constructed once, when the app is built:
+FasterAPI's own middleware (CORS, GZip, ...) is request-style, not ASGI. A middleware is a class
+constructed once, when the app is built:
 
     class MyMiddleware:
         def __init__(self, app, **options): ...       # app: async (Request) -> Response
@@ -12,6 +13,9 @@ visible there). The response returned by the inner app is a complete `Response` 
 headers in `raw_headers`/`headers`) that middleware may modify in place or replace. Exceptions not
 handled by the app's exception handlers propagate out of `await self.app(request)`.
 An app with middleware routes every request in Python (the native fast path is off).
+
+Pure ASGI middleware (`__call__(self, scope, receive, send)`, as in Starlette) can be added the same
+way and mix with these in the declared order: `fasterapi._asgi_bridge` adapts at the boundaries.
 """
 
 from __future__ import annotations
