@@ -206,6 +206,41 @@ def test_dict_routes_stay_on_the_native_fast_path():
     assert after["python_path"] == before["python_path"]
 
 
+@pytest.mark.fasterapi_only
+def test_starlette_responses_on_compiled_fast_paths():
+    """Endpoints with compiled dependencies / response_model on the native fast path."""
+
+    def dep(q: str = "d") -> str:
+        return q
+
+    app = FastAPI()
+
+    @app.get("/dep")
+    def with_dep(v: Annotated[str, Depends(dep)]):
+        return JSONResponse({"v": v}, headers={"x-v": v})
+
+    @app.get("/model", response_model=Item)
+    def model(raw: bool = False):
+        return PlainTextResponse("raw", status_code=206) if raw else {"name": "n", "extra": 1}
+
+    @app.get("/blocking", blocking=True)
+    def blocking():
+        return HTMLResponse("<i>pool</i>")
+
+    client = TestClient(app)
+    stats = engine_stats(app)
+    before = dict(stats)
+    r = client.get("/dep?q=z")
+    assert (r.json(), r.headers["x-v"]) == ({"v": "z"}, "z")
+    assert client.get("/model").json() == {"name": "n", "price": 0.0}
+    r = client.get("/model?raw=true")
+    assert (r.status_code, r.text) == (206, "raw")
+    after = engine_stats(app)
+    assert (after["fast_path"] - before["fast_path"], after["python_path"] - before["python_path"]) == (3, 0)
+    r = client.get("/blocking")
+    assert (r.text, r.headers["content-type"]) == ("<i>pool</i>", "text/html; charset=utf-8")
+
+
 def test_response_model_bypassed_by_a_starlette_response():
     app = FastAPI()
 
