@@ -790,45 +790,51 @@ class APIRoute(BaseRoute):
         ctx = RequestContext(data, path_params, self._app, request)
         ctx.strict_json = self._strict_json
         try:
-            try:
-                if self.body_limit is not None and self._too_large(data):
-                    raise HTTPException(status_code=413)
-                if self._has_dependencies:
-                    app = self._app
-                    overrides = app.dependency_overrides if app is not None else None
-                    values, errors = await solve_dependencies(ctx, self.dependant, overrides, self._override_cache)
-                else:
-                    values = {}
-                    errors = []
-                    solve_params(ctx, self.dependant, self._body_plan, values, errors)
-                if errors:
-                    raise RequestValidationError(errors, body=ctx.body)
-                if self._is_coroutine:
-                    raw = await self.endpoint(**values)
-                elif self.blocking:
-                    raw = await self._call_blocking(values)
-                else:
-                    raw = self.endpoint(**values)
-                response = self._make_response(raw, ctx)
-                if response.needs_collect:
-                    await response.collect()
-            except Exception as exc:
-                stack = ctx.stack
-                if stack is not None:
-                    # Yield dependencies see the exception (and may replace it with their own).
-                    ctx.stack = None
-                    if await stack.__aexit__(type(exc), exc, exc.__traceback__):
-                        raise FastAPIError(_SWALLOWED_BY_DEPENDENCY) from exc
-                raise
-            stack = ctx.stack
-            if stack is not None:
-                ctx.stack = None
-                await stack.aclose()
+            response = await self._respond(ctx)
         except Exception as exc:
             result = _handle_error(self._app, lambda: ctx.request, exc, catch_all=self._catch_all_flag())
             return await result if inspect.isawaitable(result) else result
         if response.background is not None:
             schedule_background(response.background)
+        return response
+
+    async def _respond(self, ctx: RequestContext) -> Response:
+        """Dependencies, validation, the endpoint and its response (collected), yield dependencies
+        closed; exceptions propagate (to the app's handlers, or a custom route handler's wrapper)."""
+        try:
+            if self.body_limit is not None and self._too_large(ctx.data):
+                raise HTTPException(status_code=413)
+            if self._has_dependencies:
+                app = self._app
+                overrides = app.dependency_overrides if app is not None else None
+                values, errors = await solve_dependencies(ctx, self.dependant, overrides, self._override_cache)
+            else:
+                values = {}
+                errors = []
+                solve_params(ctx, self.dependant, self._body_plan, values, errors)
+            if errors:
+                raise RequestValidationError(errors, body=ctx.body)
+            if self._is_coroutine:
+                raw = await self.endpoint(**values)
+            elif self.blocking:
+                raw = await self._call_blocking(values)
+            else:
+                raw = self.endpoint(**values)
+            response = self._make_response(raw, ctx)
+            if response.needs_collect:
+                await response.collect()
+        except Exception as exc:
+            stack = ctx.stack
+            if stack is not None:
+                # Yield dependencies see the exception (and may replace it with their own).
+                ctx.stack = None
+                if await stack.__aexit__(type(exc), exc, exc.__traceback__):
+                    raise FastAPIError(_SWALLOWED_BY_DEPENDENCY) from exc
+            raise
+        stack = ctx.stack
+        if stack is not None:
+            ctx.stack = None
+            await stack.aclose()
         return response
 
     def _call_blocking(self, values: dict[str, Any]) -> Awaitable[Any]:
@@ -875,40 +881,7 @@ class APIRoute(BaseRoute):
             data = _WithBody(data, body)
         ctx = RequestContext(data, request.path_params, self._app, request)
         ctx.strict_json = self._strict_json
-        try:
-            if self.body_limit is not None and self._too_large(data):
-                raise HTTPException(status_code=413)
-            if self._has_dependencies:
-                app = self._app
-                overrides = app.dependency_overrides if app is not None else None
-                values, errors = await solve_dependencies(ctx, self.dependant, overrides, self._override_cache)
-            else:
-                values = {}
-                errors = []
-                solve_params(ctx, self.dependant, self._body_plan, values, errors)
-            if errors:
-                raise RequestValidationError(errors, body=ctx.body)
-            if self._is_coroutine:
-                raw = await self.endpoint(**values)
-            elif self.blocking:
-                raw = await self._call_blocking(values)
-            else:
-                raw = self.endpoint(**values)
-            response = self._make_response(raw, ctx)
-            if response.needs_collect:
-                await response.collect()
-        except Exception as exc:
-            stack = ctx.stack
-            if stack is not None:
-                ctx.stack = None
-                if await stack.__aexit__(type(exc), exc, exc.__traceback__):
-                    raise FastAPIError(_SWALLOWED_BY_DEPENDENCY) from exc
-            raise
-        stack = ctx.stack
-        if stack is not None:
-            ctx.stack = None
-            await stack.aclose()
-        return response
+        return await self._respond(ctx)
 
     def _run_custom(self, data: Any, path_params: dict[str, Any], request: Request | None) -> Any:
         if request is None:
