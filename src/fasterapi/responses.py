@@ -93,6 +93,8 @@ class Response:
         self.init_headers(headers)
 
     def render(self, content: Any) -> bytes:
+        if type(content) is str:  # the common case first
+            return content.encode(self.charset)
         if content is None:
             return b""
         if isinstance(content, (bytes, memoryview)):
@@ -102,6 +104,15 @@ class Response:
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
         raw: list[tuple[bytes, bytes]]
         if headers is None:
+            # The common case (no headers given) without building sets: on every Response.
+            media_type = self.media_type
+            status = self.status_code
+            if media_type is None or status < 200 or status in _EMPTY_BODY_STATUS:
+                self.raw_headers = []
+            else:
+                header = _CONTENT_TYPES.get((media_type, self.charset))
+                self.raw_headers = [header if header is not None else _content_type_header(media_type, self.charset)]
+            return
             raw = []
             has_content_type = False
         else:
