@@ -265,13 +265,13 @@ class _Exchange:
             self.status = int(message["status"])
             headers = self.headers
             for name, value in message.get("headers") or ():
-                if isinstance(name, str):
-                    name = name.encode("latin-1")
-                if isinstance(value, str):
-                    value = value.encode("latin-1")
-                name = bytes(name).lower()
+                if type(name) is not bytes:
+                    name = name.encode("latin-1") if isinstance(name, str) else bytes(name)
+                if type(value) is not bytes:
+                    value = value.encode("latin-1") if isinstance(value, str) else bytes(value)
+                name = name.lower()
                 if name not in _ENGINE_HEADERS:
-                    headers.append((name, bytes(value)))
+                    headers.append((name, value))
         elif kind == "http.response.body":
             if not self.started:
                 raise RuntimeError("ASGI: http.response.body sent before http.response.start")
@@ -299,7 +299,10 @@ class _Exchange:
             raise RuntimeError("ASGI app returned without starting a response")
         chunks = self.chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        response = Response(bytes(body), status_code=self.status)
+        response = Response.__new__(Response)  # status, headers and body are final: no render()
+        response.status_code = self.status
+        response.background = None
+        response.body = body if type(body) is bytes else bytes(body)
         response.raw_headers = self.headers
         return response
 
