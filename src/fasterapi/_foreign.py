@@ -51,8 +51,9 @@ def _copy_headers(raw: Any) -> list[tuple[bytes, bytes]]:
     return [(bytes(k), bytes(v)) for k, v in raw if bytes(k).lower() != b"content-length"]
 
 
-def to_response(obj: Any) -> Response:
-    """Our Response for a Starlette one (background tasks kept, to run after it is sent)."""
+def to_response(obj: Any, request_headers: Any = None) -> Response:
+    """Our Response for a Starlette one (background tasks kept, to run after it is sent).
+    `request_headers` (raw pairs) reach a response run as an ASGI app (FileResponse: Range)."""
     starlette_response = sys.modules["starlette.responses"].Response
     cls = type(obj)
     if cls.__call__ is starlette_response.__call__ and isinstance(getattr(obj, "body", None), (bytes, memoryview)):
@@ -65,7 +66,7 @@ def to_response(obj: Any) -> Response:
         if media_type is not None:
             response.media_type = media_type
         return response
-    return ForeignResponse(obj)
+    return ForeignResponse(obj, request_headers)
 
 
 def response_factory(cls: Any) -> Any:
@@ -125,8 +126,9 @@ class ForeignResponse(Response):
 
     needs_collect = True
 
-    def __init__(self, foreign: Any) -> None:
+    def __init__(self, foreign: Any, request_headers: Any = None) -> None:
         self._foreign = foreign
+        self._request_headers = list(request_headers) if request_headers else []
         self.status_code = foreign.status_code
         self.raw_headers = _copy_headers(getattr(foreign, "raw_headers", []))
         self.body = b""
@@ -134,6 +136,7 @@ class ForeignResponse(Response):
         media_type = getattr(foreign, "media_type", None)
         if media_type is not None:
             self.media_type = media_type
+        # GET even for HEAD: the engine drops the body of a HEAD response and keeps its length.
         self.method = "GET"
 
     def _scope(self) -> dict[str, Any]:
@@ -147,7 +150,7 @@ class ForeignResponse(Response):
             "raw_path": b"/",
             "query_string": b"",
             "root_path": "",
-            "headers": [],
+            "headers": self._request_headers,
             "extensions": {},
         }
 

@@ -311,6 +311,22 @@ class HTTPConnection(Mapping[str, Any]):
             self._state = State(dict(initial) if initial else {})
         return self._state
 
+    # Set by Starlette's SessionMiddleware / AuthenticationMiddleware (pure ASGI middleware).
+    @property
+    def session(self) -> dict[str, Any]:
+        assert "session" in self.scope, "SessionMiddleware must be installed to access request.session"
+        return self.scope["session"]  # type: ignore[no-any-return]
+
+    @property
+    def auth(self) -> Any:
+        assert "auth" in self.scope, "AuthenticationMiddleware must be installed to access request.auth"
+        return self.scope["auth"]
+
+    @property
+    def user(self) -> Any:
+        assert "user" in self.scope, "AuthenticationMiddleware must be installed to access request.user"
+        return self.scope["user"]
+
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         if self._app is None:
             raise RuntimeError("request.url_for needs the request's app")

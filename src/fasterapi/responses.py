@@ -76,6 +76,20 @@ class Response:
 
     # A response whose body must be awaited before the engine can write it (streaming, files).
     needs_collect = False
+    _body_iterator: Any = None
+
+    @property
+    def body_iterator(self) -> Any:
+        """Starlette's streaming attribute, for middleware that reads or replaces the body of the
+        response `call_next` gave it: the chunks still to collect, else the body as one chunk.
+        Assigning an iterator makes it the body (collected before the response is sent)."""
+        iterator = self._body_iterator
+        return _one_chunk(self.body) if iterator is None else iterator
+
+    @body_iterator.setter
+    def body_iterator(self, iterator: Any) -> None:
+        self._body_iterator = iterator
+        self.needs_collect = True
 
     def __init__(
         self,
@@ -189,7 +203,10 @@ class Response:
         )
 
     async def collect(self) -> None:
-        """Make `body` final (a no-op except for streaming and file responses)."""
+        """Make `body` final (a no-op except for streaming and file responses, and responses whose
+        `body_iterator` was replaced)."""
+        if self._body_iterator is not None:
+            await StreamingResponse.collect(self)  # type: ignore[arg-type]
 
     def _engine_finish(self) -> Response | Any:
         """For a Response returned by a fast-path endpoint that still needs Python (a body to
@@ -283,6 +300,10 @@ class RedirectResponse(Response):
 ContentStream = AsyncIterable[Any] | Iterable[Any]
 
 
+async def _one_chunk(body: bytes) -> Any:
+    yield body
+
+
 class StreamingResponse(Response):
     """Sync or async iterator of str/bytes chunks; collected into `body` (see module docstring)."""
 
@@ -306,7 +327,11 @@ class StreamingResponse(Response):
 
     async def collect(self) -> None:
         chunks: list[bytes] = []
-        iterator = self.body_iterator
+        iterator = self._body_iterator
+        if iterator is None:  # collected already
+            self.needs_collect = False
+            return
+        self._body_iterator = None  # once collected, body_iterator yields the body
         if not hasattr(iterator, "__aiter__"):
             iterator = iterate_in_threadpool(iterator)  # type: ignore[arg-type]
         async for chunk in iterator:  # type: ignore[union-attr]

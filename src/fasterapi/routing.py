@@ -913,7 +913,7 @@ class APIRoute(BaseRoute):
         if self._stream_kind is not None and not isinstance(raw, Response):
             return self._stream_response(raw, ctx)
         if callable(raw) and not isinstance(raw, Response) and _foreign.is_foreign_response(raw):
-            raw = _foreign.to_response(raw)  # a Starlette response: sent as it is
+            raw = _foreign.to_response(raw, getattr(ctx.data, "headers", None))  # a Starlette response: as it is
         if isinstance(raw, Response):
             if raw.background is None and ctx.background is not None:
                 raw.background = ctx.background

@@ -188,6 +188,9 @@ def test_starlette_file_response(tmp_path):
     assert "etag" in r.headers and "last-modified" in r.headers
     r = client.get("/file-async")
     assert (r.content, r.headers["content-type"]) == (b"file contents\n", "application/octet-stream")
+    r = client.get("/file", headers={"Range": "bytes=5-12"})
+    assert (r.status_code, r.content) == (206, b"contents")
+    assert (r.headers["content-range"], r.headers["content-length"]) == ("bytes 5-12/14", "8")
 
 
 @pytest.mark.fasterapi_only
@@ -729,3 +732,66 @@ def test_starlette_websocket_and_websocket_exception():
             session.receive_text()
         assert (info.value.code, info.value.reason) == (4008, "handled")
     assert handled == [1008]
+
+
+def test_middleware_reading_and_replacing_the_body_iterator():
+    """The logging-middleware pattern: `call_next`'s response read through `body_iterator`."""
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    class Exclaim(BaseHTTPMiddleware):
+        async def dispatch(self, request, call_next):
+            response = await call_next(request)
+            body = b"".join([chunk async for chunk in response.body_iterator])
+            return Response(body + b"!", status_code=response.status_code, media_type=response.media_type,
+                            headers={"x-len": str(len(body))})
+
+    app = FastAPI()
+    app.add_middleware(Exclaim)
+
+    @app.middleware("http")
+    async def upper(request: Request, call_next):
+        response = await call_next(request)
+        original = response.body_iterator
+
+        async def chunks():
+            async for chunk in original:
+                yield chunk.upper()
+
+        response.body_iterator = chunks()
+        return response
+
+    @app.middleware("http")
+    async def read(request: Request, call_next):
+        response = await call_next(request)
+        chunks = [chunk async for chunk in response.body_iterator]
+        return Response(b"".join(chunks) + b"?", status_code=response.status_code, headers=dict(response.headers))
+
+    @app.get("/")
+    def root():
+        return PlainTextResponse("abc", status_code=201)
+
+    @app.get("/stream")
+    def stream():
+        return StreamingResponse(iter([b"x", b"y"]), media_type="text/plain")
+
+    client = TestClient(app)
+    r = client.get("/")
+    assert (r.status_code, r.text, r.headers["x-len"]) == (201, "ABC!?", "3")  # the last added is outermost
+    assert client.get("/stream").text == "XY!?"
+
+
+def test_starlette_session_middleware():
+    pytest.importorskip("itsdangerous")
+    from starlette.middleware.sessions import SessionMiddleware
+
+    app = FastAPI()
+    app.add_middleware(SessionMiddleware, secret_key="secret")
+
+    @app.get("/visit")
+    def visit(request: Request):
+        request.session["visits"] = request.session.get("visits", 0) + 1
+        return {"visits": request.session["visits"]}
+
+    client = TestClient(app)
+    assert client.get("/visit").json() == {"visits": 1}
+    assert client.get("/visit").json() == {"visits": 2}
