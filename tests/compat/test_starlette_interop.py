@@ -795,3 +795,29 @@ def test_starlette_session_middleware():
     client = TestClient(app)
     assert client.get("/visit").json() == {"visits": 1}
     assert client.get("/visit").json() == {"visits": 2}
+
+
+def test_outer_middleware_reads_an_inner_middlewares_starlette_response():
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def inner(request, call_next):
+        if request.url.path == "/short":
+            return JSONResponse({"short": True}, headers={"x-inner": "1"})
+        return await call_next(request)
+
+    @app.middleware("http")
+    async def outer(request, call_next):
+        response = await call_next(request)
+        body = b"".join([chunk async for chunk in response.body_iterator])
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        headers["x-outer-len"] = str(len(body))
+        return Response(content=body, status_code=response.status_code, headers=headers)
+
+    @app.get("/short")
+    def short():
+        return {}
+
+    r = TestClient(app).get("/short")
+    assert r.json() == {"short": True}
+    assert (r.headers["x-inner"], r.headers["x-outer-len"]) == ("1", "14")

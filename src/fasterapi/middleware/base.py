@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from .. import _foreign
 from ..requests import Request
 from ..responses import Response
 
@@ -41,7 +42,9 @@ class BaseHTTPMiddleware:
         return await self.dispatch_func(request, self.call_next)
 
     async def call_next(self, request: Request) -> Response:
-        return await self.app(request)
+        # An inner middleware may answer with a Starlette response: the outer one gets ours
+        # (body_iterator, headers), as under FastAPI.
+        return _foreign.adapt(await self.app(request))
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         raise NotImplementedError()  # pragma: no cover
