@@ -36,6 +36,7 @@ class Connection:
 
 class Engine:
     python_routing: bool
+    python_routing_headers: tuple[str, ...]  # with python_routing: only requests with one of these
     access_log: Callable[[tuple[str, int], str, str, str, int], None] | None
     # WebSocket handshakes (a GET with Upgrade: websocket): None answers 403 (fasterapi._ws_server)
     websocket_handler: Callable[[RequestData, WebSocketLink], None] | None

@@ -492,31 +492,48 @@ class FasterAPI:
 
         engine.websocket_handler = websocket_handler(self)  # handshakes on sockets (websocket_routing)
         python_routing = self._middleware_stack is not None
+        routing_headers = self._python_routing_headers() if python_routing else None
+        # Only requests carrying routing_headers go through the middleware (None: every request).
+        all_python = python_routing and routing_headers is None
         native_pool = self.blocking_pool == "native"
         if native_pool:
             engine.blocking_threads = self.blocking_threads
         self._batch_index = {}
         for route in self.routes:
             if isinstance(route, APIRoute):
-                plan = None if python_routing else route.fast_plan(_core, allow_blocking=native_pool)
+                plan = None if all_python else route.fast_plan(_core, allow_blocking=native_pool)
                 body_limit = -1 if route.body_limit is None else route.body_limit
                 # Constant and native routes are served by the engine alone; with middleware every
                 # request goes through Python, so they run as ordinary routes there.
                 engine.add_route(
                     sorted(route.methods), route.path, route.handle, plan, body_limit,
-                    static=getattr(route, "static", False) and not python_routing,
-                    native=None if python_routing else getattr(route, "native", None),
+                    static=getattr(route, "static", False) and not all_python,
+                    native=None if all_python else getattr(route, "native", None),
                 )
-                self._register_offload(engine, route, plan, python_routing, native_pool)
+                self._register_offload(engine, route, plan, all_python, native_pool)
             elif isinstance(route, Route):
                 engine.add_route(sorted(route.methods), route.path, route.handle, None, -1)
         if python_routing:
             engine.python_routing = True
+            engine.python_routing_headers = routing_headers or ()
         for option, value in self.engine_options.items():
             setattr(engine, option, value)
         self._engine = engine
         self._engine_key = key
         return engine
+
+    def _python_routing_headers(self) -> tuple[str, ...] | None:
+        """The headers without which every middleware of the app leaves a request untouched (each
+        class says so with `python_routing_headers`, e.g. CORS: origin), or None when some
+        middleware acts on every request."""
+        names: set[str] = set()
+        for entry in self.user_middleware:
+            # The class itself must say so: a subclass may act on more requests than its base.
+            headers = vars(entry.cls).get("python_routing_headers") if isinstance(entry.cls, type) else None
+            if not headers:
+                return None
+            names.update(h.lower() for h in headers)
+        return tuple(sorted(names))
 
     def _register_offload(self, engine: Any, route: APIRoute, plan: Any, python_routing: bool, native_pool: bool) -> None:
         """Blocking routes on the native pool, batch routes on the engine's collector."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import time
 
+import pytest
+
 from fasterapi import FastAPI, HTTPException, Request
 from fasterapi.middleware.cors import CORSMiddleware
 from fasterapi.middleware.gzip import GZipMiddleware
@@ -197,3 +199,37 @@ def test_middleware_option_in_constructor():
         return "ok"
 
     assert TestClient(app).get("/", headers={"Origin": "https://x"}).headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.fasterapi_only
+def test_cors_leaves_requests_without_origin_on_the_native_fast_path():
+    from fasterapi.middleware.cors import CORSMiddleware
+
+    app = FastAPI()
+    app.add_middleware(CORSMiddleware, allow_origins=["https://a.example"], allow_methods=["*"])
+
+    @app.get("/j")
+    def j():
+        return {"a": 1}
+
+    client = TestClient(app)
+    stats = lambda: app._build_engine().stats  # noqa: E731
+    r = client.get("/j")
+    assert r.json() == {"a": 1} and "access-control-allow-origin" not in r.headers
+    assert stats()["fast_path"] == 1 and stats()["python_path"] == 0
+    r = client.get("/j", headers={"Origin": "https://a.example"})
+    assert r.headers["access-control-allow-origin"] == "https://a.example" and r.headers["vary"] == "Origin"
+    assert stats()["python_path"] == 1
+    r = client.options("/j", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "GET"})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://a.example"
+
+    class Tagging(CORSMiddleware):  # a subclass may do more: every request goes through it
+        async def __call__(self, request):
+            response = await super().__call__(request)
+            response.headers["x-tag"] = "1"
+            return response
+
+    app2 = FastAPI()
+    app2.add_middleware(Tagging, allow_origins=["*"])
+    app2.get("/j")(j)
+    assert TestClient(app2).get("/j").headers["x-tag"] == "1"

@@ -14,6 +14,11 @@ SAFELISTED_HEADERS = {"Accept", "Accept-Language", "Content-Language", "Content-
 
 
 class CORSMiddleware:
+    # A request without an Origin header passes through untouched: the engine serves those on its
+    # native routes and fast plans and sends only requests carrying one of these headers through
+    # the middleware stack (FasterAPI._python_routing_headers).
+    python_routing_headers = ("origin",)
+
     def __init__(
         self,
         app: RequestResponseEndpoint,

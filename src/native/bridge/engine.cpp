@@ -662,11 +662,20 @@ BridgeDispatcher::BridgeDispatcher(EngineObject* e, std::string host, int port)
 
 BridgeDispatcher::~BridgeDispatcher() { Py_DECREF(engine); }
 
+// Does this request go through the Python routing (the app's middleware)?
+static bool python_routed(const std::vector<std::string>& headers, const http::Request& req) {
+  if (headers.empty()) return true;
+  for (uint32_t i = 0; i < req.num_headers; ++i)
+    for (const std::string& h : headers)
+      if (iequals(req.headers[i].name, h)) return true;
+  return false;
+}
+
 bool BridgeDispatcher::route(const http::Request& req) {
   stage_mark(kRouteStart);
   if (needs_decode(req.path, false)) percent_decode(req.path, path_, false);
   else path_.assign(req.path);
-  if (engine->python_routing) {
+  if (engine->python_routing && python_routed(*engine->python_routing_headers, req)) {
     match_.kind = router::Match::NotFound;
     match_.num_captures = 0;
   } else {

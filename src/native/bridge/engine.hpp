@@ -57,6 +57,10 @@ struct EngineObject {
   struct Offload* offload;  // blocking pool, batch collectors, hub (offload.hpp); null until used
   PerfState* perf;  // switches and counters (perf.hpp)
   PyObject* websocket_handler;  // None, or callable(RequestData, WebSocketLink) (bridge/websocket.hpp)
+  // With python_routing: route in Python only when one of these (lower-case) headers is present;
+  // empty: always. A middleware that leaves requests without its header untouched (CORS: origin,
+  // GZip: accept-encoding) keeps the other requests on the native routes and fast plans.
+  std::vector<std::string>* python_routing_headers;
 };
 
 // One per connection: owns scratch space for the request in flight.

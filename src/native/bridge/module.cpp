@@ -61,6 +61,7 @@ PyObject* engine_new(PyTypeObject* tp, PyObject*, PyObject*) {
   self->routes = new std::vector<Route>();
   self->limits = new fh::Limits();
   self->perf = new PerfState();
+  self->python_routing_headers = new std::vector<std::string>();
   self->access_log = Py_NewRef(Py_None);
   self->websocket_handler = Py_NewRef(Py_None);
   return reinterpret_cast<PyObject*>(self);
@@ -151,6 +152,7 @@ void engine_dealloc(PyObject* o) {
   delete self->routes;
   delete self->limits;
   delete self->perf;
+  delete self->python_routing_headers;
   tp->tp_free(o);
   Py_DECREF(tp);
 }
@@ -348,7 +350,42 @@ int engine_pool_set(PyObject* o, PyObject* v, void*) {
   if (!on) self->perf->pool.clear();
   return 0;
 }
+PyObject* engine_prh_get(PyObject* o, void*) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  PyObject* t = PyTuple_New(Py_ssize_t(self->python_routing_headers->size()));
+  if (!t) return nullptr;
+  for (size_t i = 0; i < self->python_routing_headers->size(); ++i) {
+    const std::string& h = (*self->python_routing_headers)[i];
+    PyObject* s = PyUnicode_FromStringAndSize(h.data(), Py_ssize_t(h.size()));
+    if (!s) { Py_DECREF(t); return nullptr; }
+    PyTuple_SET_ITEM(t, Py_ssize_t(i), s);
+  }
+  return t;
+}
+
+int engine_prh_set(PyObject* o, PyObject* v, void*) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  if (!v) { PyErr_SetString(PyExc_AttributeError, "cannot delete python_routing_headers"); return -1; }
+  PyObject* seq = PySequence_Fast(v, "python_routing_headers must be a sequence of str");
+  if (!seq) return -1;
+  std::vector<std::string> names;
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
+    Py_ssize_t n;
+    const char* s = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(seq, i), &n);
+    if (!s) { Py_DECREF(seq); return -1; }
+    std::string name(s, size_t(n));
+    for (char& c : name) c = char(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    names.push_back(std::move(name));
+  }
+  Py_DECREF(seq);
+  *self->python_routing_headers = std::move(names);
+  return 0;
+}
+
 PyGetSetDef engine_getset[] = {{"route_count", engine_routes, nullptr, "number of routes", nullptr},
+                               {"python_routing_headers", engine_prh_get, engine_prh_set,
+                                "with python_routing: route in Python only requests carrying one of these headers "
+                                "(empty: every request)", nullptr},
                                {"max_body", engine_max_body, nullptr, "default body limit", nullptr},
                                {"stats", engine_stats, nullptr,
                                 "counters: fast_path, python_path, request_data, static_hits, native_calls", nullptr},
