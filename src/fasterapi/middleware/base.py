@@ -12,7 +12,8 @@ Starlette). The request object is shared with the endpoint (so `request.state` s
 visible there). The response returned by the inner app is a complete `Response` (body in `body`,
 headers in `raw_headers`/`headers`) that middleware may modify in place or replace. Exceptions not
 handled by the app's exception handlers propagate out of `await self.app(request)`.
-An app with middleware routes every request in Python (the native fast path is off).
+An app with middleware routes every request in Python (the native fast path is off), unless every
+middleware class declares `python_routing_headers` (CORS: only requests with an Origin header).
 
 Pure ASGI middleware (`__call__(self, scope, receive, send)`, as in Starlette) can be added the same
 way and mix with these in the declared order: `fasterapi._asgi_bridge` adapts at the boundaries.
