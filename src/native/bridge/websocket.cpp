@@ -181,7 +181,8 @@ PyObject* link_reject(PyObject* self, PyObject* args) {
   std::string extra;
   if (!header_lines(headers, extra, {"connection", "content-length", "transfer-encoding"})) return nullptr;
   if (status < 100 || status > 599 || status == 101) status = 500;
-  http::write_response(conn->output(), status, {}, extra, b, true, false);
+  if (status >= 400 && b.empty() && extra.empty()) http::write_error(conn->output(), status, true);  // {"detail": ...}
+  else http::write_response(conn->output(), status, {}, extra, b, true, false);
   conn->set_draining();  // the connection closes after this response
   conn->complete();
   kick(self);
@@ -268,30 +269,30 @@ PyType_Spec websocket_link_spec = {"fasterapi._core.WebSocketLink", sizeof(LinkO
 http::HandleResult handle_websocket(EngineObject* e, const std::shared_ptr<server::ConnLink>& link,
                                     const http::Request& req, std::string_view decoded_path,
                                     const std::string& host, int port, http::Buffer& out) {
-  const bool close = !req.keep_alive;
+  // A refused handshake is answered like every error of the server ({"detail": ...}, Connection:
+  // close) and ends the connection.
+  auto refuse = [&](int status) {
+    http::write_error(out, status, true);
+    if (link->conn) link->conn->close_after_response();
+    return http::HandleResult::Done;
+  };
   std::string_view key;
   int st = ws::check_handshake(req, key);
   if (st == 426) {
     http::write_response(out, 426, "application/json", "Sec-WebSocket-Version: 13\r\n",
-                         "{\"detail\":\"Upgrade Required\"}", close, false);
+                         "{\"detail\":\"Upgrade Required\"}", true, false);
+    if (link->conn) link->conn->close_after_response();
     return http::HandleResult::Done;
   }
-  if (st || close) {  // (Connection: close with the upgrade, or a shutdown under way: 503)
-    bool draining = link->conn && link->conn->draining();
-    http::write_error(out, draining ? 503 : 400, close);
-    return http::HandleResult::Done;
-  }
+  if (st || !req.keep_alive)  // (Connection: close with the upgrade, or a shutdown under way: 503)
+    return refuse(link->conn && link->conn->draining() ? 503 : 400);
   PyObject* handler = e->websocket_handler;
-  if (!handler || handler == Py_None) {  // no websocket routes: refused, as Starlette's router does
-    http::write_response(out, 403, {}, {}, {}, false, false);
-    return http::HandleResult::Done;
-  }
+  if (!handler || handler == Py_None) return refuse(403);  // no websocket routes, as Starlette's router
   PyTypeObject* tp = e->st->websocket_type;
   auto* lo = reinterpret_cast<LinkObject*>(tp->tp_alloc(tp, 0));
   if (!lo) {
     PyErr_WriteUnraisable(handler);
-    http::write_response(out, 500, {}, {}, {}, false, false);
-    return http::HandleResult::Done;
+    return refuse(500);
   }
   lo->link = new std::shared_ptr<server::ConnLink>(link);
   lo->accept = new std::string(ws::accept_value(key));
@@ -303,8 +304,7 @@ http::HandleResult handle_websocket(EngineObject* e, const std::shared_ptr<serve
   Py_DECREF(lo);
   if (!r) {
     PyErr_WriteUnraisable(handler);
-    http::write_response(out, 500, {}, {}, {}, false, false);
-    return http::HandleResult::Done;
+    return refuse(500);
   }
   Py_DECREF(r);
   return http::HandleResult::Pending;

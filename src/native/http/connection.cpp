@@ -730,7 +730,7 @@ void Connection::dispatch(size_t consumed) {
   }
   if (hr == HandleResult::Pending) pending_ = true;
   else ++served_;
-  if (!keep) {
+  if (!keep || close_requested_) {
     stop_reading();
     return;
   }

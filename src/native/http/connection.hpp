@@ -78,6 +78,9 @@ class Connection {
   // Our close frame (the handler's on_close follows with `code`); the connection closes once it
   // is flushed.
   void ws_close(uint16_t code, std::string_view reason);
+  // From inside Dispatcher::handle(): close the connection after the response being written (a
+  // refused handshake: its error response carries "Connection: close").
+  void close_after_response() { close_requested_ = true; }
   // Call the handler's on_writable() once the output has been flushed.
   void ws_notify_writable() { ws_want_writable_ = true; }
 
@@ -143,6 +146,7 @@ class Connection {
   bool ws_close_sent_ = false;
   bool ws_finished_ = false;
   bool ws_want_writable_ = false;
+  bool close_requested_ = false;
 };
 
 }  // namespace fasterapi::http
