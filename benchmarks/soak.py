@@ -173,7 +173,7 @@ async def scenario(name: str, port: int, rng: random.Random, st: dict) -> int:
                 (b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n", 404, False),
                 (b"DELETE /json HTTP/1.1\r\nHost: a\r\n\r\n", 405, False),
                 (b"GET /json HTTP/1.1\r\n\r\n", 400, True),
-                (b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", 413, True),
+                (b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 20000000\r\n\r\n", 413, True),  # > 16 MiB
             ][kind]
             writer.write(req)
             status, body, close = await rd.response()
