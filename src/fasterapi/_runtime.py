@@ -9,6 +9,7 @@ on the running loop and reports back through ``done(task)``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import weakref
 from collections.abc import Callable, Coroutine, Generator
@@ -51,8 +52,47 @@ async def _finish(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
 
 _tasks: set[asyncio.Task[Any]] = set()  # strong refs: the loop keeps only weak ones
 
+# In-memory exchanges (TestClient, the app as an ASGI app) feed the engine from inside a task:
+# the handler's first step runs in that task, so its continuation must too. Code that ties state
+# to the current task in one step and checks it in a later one (anyio's CancelScope: anyio.Lock,
+# anyio.to_thread.run_sync, httpx/httpcore; asyncio.timeout) fails when the continuation is
+# another task ("Attempted to exit cancel scope in a different task"). While `feed_inline` feeds
+# a connection, `resume` queues the continuation for that task to finish instead.
+_Pending = list[tuple[Coroutine[Any, Any, Any], Any, Callable[[Any], None]]]
+_inline: contextvars.ContextVar[tuple[asyncio.Task[Any] | None, _Pending] | None] = contextvars.ContextVar(
+    "fasterapi_inline_resume", default=None
+)
+
+
+async def feed_inline(conn: Any, raw: bytes) -> None:
+    """conn.feed(raw), then finish in this task the handlers that awaited (see `_inline`)."""
+    pending: _Pending = []
+    token = _inline.set((asyncio.current_task(), pending))
+    try:
+        conn.feed(raw)
+        while pending:
+            coro, yielded, done = pending.pop(0)
+            result = asyncio.get_running_loop().create_future()
+            try:
+                value = await _finish(coro, yielded)
+            except asyncio.CancelledError:
+                result.cancel()
+                done(result)
+                raise
+            except BaseException as exc:
+                result.set_exception(exc)
+            else:
+                result.set_result(value)
+            done(result)  # may step another coroutine (queued here again if it awaits)
+    finally:
+        _inline.reset(token)
+
 
 def resume(coro: Coroutine[Any, Any, Any], yielded: Any, done: Callable[[asyncio.Task[Any]], None]) -> None:
+    inline = _inline.get()
+    if inline is not None and inline[0] is asyncio.current_task():
+        inline[1].append((coro, yielded, done))
+        return
     task = asyncio.get_running_loop().create_task(_finish(coro, yielded))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)

@@ -15,6 +15,7 @@ import contextvars
 from typing import Any
 from urllib.parse import quote
 
+from . import _runtime
 from ._connection import CURRENT, ConnectionScope
 
 __all__ = ["asgi_app"]
@@ -157,7 +158,7 @@ async def _exchange_bytes(app: Any, raw: bytes, client: Any) -> bytes:
             done.set_result(None)
 
     conn.waiter = wake
-    conn.feed(raw)
+    await _runtime.feed_inline(conn, raw)  # continuations stay in this task
     out = conn.read()
     while conn.pending:
         await done

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from . import _runtime
 from ._connection import CURRENT, ConnectionScope
 
 __all__ = ["TestClient"]
@@ -91,7 +92,7 @@ class _EngineTransport(httpx.BaseTransport):
 
         conn.waiter = wake
         client._server_exception = None
-        conn.feed(raw)
+        await _runtime.feed_inline(conn, raw)  # continuations stay in this task
         out = conn.read()
         while conn.pending:
             await done
