@@ -8,6 +8,7 @@ a private asyncio loop owned by the client (the lifespan runs on it too, inside 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 from collections.abc import Mapping
 from typing import Any
@@ -161,6 +162,11 @@ class TestClient(httpx.Client):
     def _portal(self, coro: Any) -> Any:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
+        if asyncio._get_running_loop() is not None:
+            # Called from async code (an async test using this sync client): this thread's loop is
+            # busy, so ours runs in a helper thread, as Starlette's client runs its portal.
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                return pool.submit(self._loop.run_until_complete, coro).result()
         return self._loop.run_until_complete(coro)
 
     async def _drain_background(self) -> None:
@@ -185,7 +191,7 @@ class TestClient(httpx.Client):
             lifespan, self._lifespan = self._lifespan, None
             self._portal(lifespan.__aexit__(None, None, None))
         if self._loop is not None:
-            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._portal(self._loop.shutdown_asyncgens())
             self._loop.close()
             self._loop = None
         super().__exit__(*args)

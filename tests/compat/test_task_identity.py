@@ -84,3 +84,19 @@ def test_asgi_transport(path: str, expected: dict) -> None:
             assert response.json() == expected
 
     asyncio.run(main())
+
+
+def test_sync_testclient_inside_running_loop() -> None:
+    """An async test may use the sync TestClient (Starlette's runs its portal in another thread)."""
+    app = make_app()
+
+    @app.get("/plain")
+    def plain() -> dict[str, str]:
+        return {"hello": "world"}
+
+    async def main() -> None:
+        with TestClient(app) as client:
+            assert client.get("/plain").json() == {"hello": "world"}
+            assert client.get("/lock").json() == {"x": 1}
+
+    asyncio.run(main())
