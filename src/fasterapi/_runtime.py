@@ -88,6 +88,14 @@ async def feed_inline(conn: Any, raw: bytes) -> None:
         _inline.reset(token)
 
 
+def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """A task on the running loop, kept alive until it ends (the TestClient waits for these)."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return task
+
+
 def resume(coro: Coroutine[Any, Any, Any], yielded: Any, done: Callable[[asyncio.Task[Any]], None]) -> None:
     inline = _inline.get()
     if inline is not None and inline[0] is asyncio.current_task():

@@ -39,6 +39,7 @@ from .routing import (
     generate_unique_id,
     pending_background_tasks,
     redirect_response,
+    schedule_background,
 )
 
 
@@ -639,7 +640,11 @@ class FasterAPI:
         if not isinstance(result, Response):
             result = _foreign.adapt(result)
         if result.needs_collect:
+            # A streaming response left for the engine: through middleware it is collected here,
+            # and its background tasks (which the engine would run after the body) run after it.
             await result.collect()
+            if result.background is not None:
+                schedule_background(result.background)
         return result
 
     async def _run_middleware(self, data: Any) -> Response:

@@ -11,8 +11,10 @@ layer); the observable difference from Starlette is latency and memory, not cont
 
 from __future__ import annotations
 
+import asyncio
 import http.cookies
 import json
+import logging
 import mimetypes
 import os
 import stat
@@ -304,6 +306,11 @@ async def _one_chunk(body: bytes) -> Any:
     yield body
 
 
+# A streaming body waits while more than this is unsent on its connection (until under the low mark).
+_STREAM_HIGH_WATER = 256 * 1024
+_STREAM_LOW_WATER = 64 * 1024
+
+
 class StreamingResponse(Response):
     """Sync or async iterator of str/bytes chunks; collected into `body` (see module docstring)."""
 
@@ -338,6 +345,46 @@ class StreamingResponse(Response):
             chunks.append(chunk if isinstance(chunk, (bytes, memoryview)) else chunk.encode(self.charset))
         self.body = b"".join(chunks)
         self.needs_collect = False
+
+    def _engine_stream(self, sink: Any) -> None:
+        """Called by the engine once the head is out: the body goes through `sink` (a
+        _core.StreamSink) as the iterator yields it, from a task on the running loop."""
+        from . import _runtime
+
+        _runtime.spawn(self._stream_into(sink))
+
+    async def _stream_into(self, sink: Any) -> None:
+        iterator = self._body_iterator
+        self._body_iterator = None
+        self.needs_collect = False
+        try:
+            if sink.head_only:  # HEAD, 204, 304: no body to produce
+                sink.close()
+                return
+            if not hasattr(iterator, "__aiter__"):
+                iterator = iterate_in_threadpool(iterator)  # type: ignore[arg-type]
+            async for chunk in iterator:  # type: ignore[union-attr]
+                if not sink.write(chunk if isinstance(chunk, (bytes, memoryview)) else chunk.encode(self.charset)):
+                    break  # the client went away
+                if sink.backlog > _STREAM_HIGH_WATER:
+                    # Backpressure: a slow client holds the producer, not the process's memory.
+                    while sink.backlog > _STREAM_LOW_WATER and not sink.closed:
+                        await asyncio.sleep(0.005)
+            sink.close()
+        except Exception as exc:
+            sink.abort()  # the client sees a truncated body, never a complete-looking one
+            logging.getLogger("fasterapi.error").exception("Exception in a streaming response body")
+            observer = getattr(self, "_error_observer", None)
+            if observer is not None:
+                observer(exc)
+        finally:
+            close = getattr(iterator, "aclose", None)
+            if close is not None:
+                await close()
+            if self.background is not None:
+                from .routing import schedule_background
+
+                schedule_background(self.background)  # after the body is sent, as Starlette
 
 
 class FileResponse(Response):

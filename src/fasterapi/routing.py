@@ -31,8 +31,8 @@ from pydantic import BaseModel, ValidationError
 
 from . import params
 from ._compat import ModelField, is_model_class, regenerate_errors, strip_optional
-from ._limits import FormLimits, get_body_size_limit, validate_form_limits, validate_max_body_size
 from ._connection import root_path_of, scheme_of
+from ._limits import FormLimits, get_body_size_limit, validate_form_limits, validate_max_body_size
 from .batching import Batch, per_item_endpoint
 from .concurrency import run_in_threadpool
 from .datastructures import URL, Default, DefaultPlaceholder, URLPath
@@ -75,6 +75,18 @@ def _background_done(task: asyncio.Task[Any]) -> None:
     _pending_background.discard(task)
     if not task.cancelled() and task.exception() is not None:
         logger.error("Background task failed", exc_info=task.exception())
+
+
+def _engine_streams(response: Response) -> bool:
+    """A response the engine sends chunk by chunk (StreamingResponse) rather than collected."""
+    return hasattr(type(response), "_engine_stream")
+
+
+def _for_engine(response: Response, app: Any) -> Response:
+    """A streaming response handed to the engine: an exception in its body is reported to the
+    app's observer (the TestClient re-raises it) besides being logged."""
+    response._error_observer = getattr(app, "_exception_observer", None)  # type: ignore[attr-defined]
+    return response
 
 
 def schedule_background(background: Callable[[], Awaitable[Any]]) -> None:
@@ -627,6 +639,8 @@ class APIRoute(BaseRoute):
         except Exception as error:
             return _handle_error(self._app, lambda: ctx.request, error, catch_all=self._catch_all_flag())
         if response.needs_collect:
+            if _engine_streams(response):
+                return _for_engine(response, self._app)  # streamed by the engine (see _run_sync)
             return self._collect(response, ctx)
         if response.background is not None:
             schedule_background(response.background)
@@ -771,6 +785,8 @@ class APIRoute(BaseRoute):
         except Exception as exc:
             return _handle_error(self._app, lambda: ctx.request, exc, catch_all=self._catch_all_flag())
         if response.needs_collect:
+            if _engine_streams(response):
+                return _for_engine(response, self._app)  # sent as it comes, then its background tasks
             return self._collect(response, ctx)
         if response.background is not None:
             schedule_background(response.background)
@@ -790,17 +806,22 @@ class APIRoute(BaseRoute):
         ctx = RequestContext(data, path_params, self._app, request)
         ctx.strict_json = self._strict_json
         try:
-            response = await self._respond(ctx)
+            response = await self._respond(ctx, stream=True)
         except Exception as exc:
             result = _handle_error(self._app, lambda: ctx.request, exc, catch_all=self._catch_all_flag())
             return await result if inspect.isawaitable(result) else result
+        if response.needs_collect:
+            return _for_engine(response, self._app)  # streamed by the engine, then its background tasks
         if response.background is not None:
             schedule_background(response.background)
         return response
 
-    async def _respond(self, ctx: RequestContext) -> Response:
+    async def _respond(self, ctx: RequestContext, stream: bool = False) -> Response:
         """Dependencies, validation, the endpoint and its response (collected), yield dependencies
-        closed; exceptions propagate (to the app's handlers, or a custom route handler's wrapper)."""
+        closed; exceptions propagate (to the app's handlers, or a custom route handler's wrapper).
+
+        stream: a StreamingResponse is left for the engine to send as it comes, unless a
+        dependency with yield is open (its resources must outlive the body: collected first)."""
         try:
             if self.body_limit is not None and self._too_large(ctx.data):
                 raise HTTPException(status_code=413)
@@ -821,7 +842,7 @@ class APIRoute(BaseRoute):
             else:
                 raw = self.endpoint(**values)
             response = self._make_response(raw, ctx)
-            if response.needs_collect:
+            if response.needs_collect and not (stream and ctx.stack is None and _engine_streams(response)):
                 await response.collect()
         except Exception as exc:
             stack = ctx.stack

@@ -51,14 +51,36 @@ def _parse_response(raw: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
             continue
         headers = []
         length = None
+        chunked = False
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             value = value.strip()
             if name.lower() == b"content-length":
                 length = int(value)
+            elif name.lower() == b"transfer-encoding":
+                chunked = True  # a streamed body: de-chunked here, the header dropped (as Starlette's client)
+                continue
             headers.append((name, value))
+        if chunked:
+            return status, headers, _dechunk(rest)
         body = rest if length is None else rest[:length]
         return status, headers, body
+
+
+def _dechunk(data: bytes) -> bytes:
+    """A chunked body (possibly cut short by a failing stream: what arrived)."""
+    parts = []
+    pos = 0
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            break
+        size = int(data[pos:eol].split(b";")[0], 16)
+        if size == 0:
+            break
+        parts.append(data[eol + 2:eol + 2 + size])
+        pos = eol + 2 + size + 2
+    return b"".join(parts)
 
 
 class _EngineTransport(httpx.BaseTransport):
@@ -78,7 +100,7 @@ class _EngineTransport(httpx.BaseTransport):
         status, headers, content = _parse_response(out)
         if request.method == "HEAD":
             content = b""
-        return httpx.Response(status, headers=headers, content=content, request=request)
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content), request=request)
 
     async def _exchange(self, raw: bytes, scope: ConnectionScope | None = None) -> bytes:
         client = self._client

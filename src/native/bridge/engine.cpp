@@ -9,6 +9,7 @@
 #include "bridge/offload.hpp"
 #include "bridge/pyjson.hpp"
 #include "bridge/request_data.hpp"
+#include "bridge/stream.hpp"
 #include "bridge/websocket.hpp"
 #include "http/response.hpp"
 
@@ -253,10 +254,10 @@ static void release_body(void* o) {
   PyGILState_Release(g);
 }
 
-// zero_copy_min >= 0: a bytes/str body at least that long is referenced by the output buffer
-// (sent with the head in one sendmsg) instead of copied into it.
-static int write_response_object(PyObject* result, bool head_only, ConnHeader conn, http::Buffer& out,
-                                 int64_t zero_copy_min) {
+// A Response's status line and its own headers (framing headers dropped: they are the engine's),
+// then the Connection header; the caller ends the head. Returns the status, or -1 with a Python
+// exception set (out is left as it was).
+static int write_response_head(PyObject* result, ConnHeader conn, http::Buffer& out) {
   PyObject* status_o = PyObject_GetAttrString(result, "status_code");
   if (!status_o) return -1;
   long status = PyLong_AsLong(status_o);
@@ -266,17 +267,12 @@ static int write_response_object(PyObject* result, bool head_only, ConnHeader co
     PyErr_Format(PyExc_ValueError, "invalid status code %ld", status);
     return -1;
   }
-  PyObject* body_o = PyObject_GetAttrString(result, "body");
-  if (!body_o) return -1;
   PyObject* headers_o = PyObject_GetAttrString(result, "raw_headers");
-  if (!headers_o) { Py_DECREF(body_o); return -1; }
-  int rc = -1;
-  std::string_view body;
-  PyObject* seq = nullptr;
+  if (!headers_o) return -1;
+  PyObject* seq = PySequence_Fast(headers_o, "raw_headers must be a sequence");
+  Py_DECREF(headers_o);
+  if (!seq) return -1;
   size_t start = out.size();
-  if (body_o != Py_None && !as_bytes(body_o, body)) goto done;
-  seq = PySequence_Fast(headers_o, "raw_headers must be a sequence");
-  if (!seq) goto done;
   write_status_line(out, int(status));
   for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
     PyObject* pair = PySequence_Fast_GET_ITEM(seq, i);
@@ -298,8 +294,26 @@ static int write_response_object(PyObject* result, bool head_only, ConnHeader co
     out.append(value);
     out.append("\r\n");
   }
+  Py_DECREF(seq);
   write_conn_header(out, conn);
-  if (bodyless_status(int(status))) {
+  return int(status);
+fail:
+  Py_DECREF(seq);
+  out.truncate(start);
+  return -1;
+}
+
+// zero_copy_min >= 0: a bytes/str body at least that long is referenced by the output buffer
+// (sent with the head in one sendmsg) instead of copied into it.
+static int write_response_object(PyObject* result, bool head_only, ConnHeader conn, http::Buffer& out,
+                                 int64_t zero_copy_min) {
+  PyObject* body_o = PyObject_GetAttrString(result, "body");
+  if (!body_o) return -1;
+  std::string_view body;
+  if (body_o != Py_None && !as_bytes(body_o, body)) { Py_DECREF(body_o); return -1; }
+  int status = write_response_head(result, conn, out);
+  if (status < 0) { Py_DECREF(body_o); return -1; }
+  if (bodyless_status(status)) {
     out.append("\r\n");
   } else {
     out.append("Content-Length: ");
@@ -313,15 +327,8 @@ static int write_response_object(PyObject* result, bool head_only, ConnHeader co
       out.append(body);
     }
   }
-  rc = 0;
-  goto done;
-fail:
-  out.truncate(start);
-done:
-  Py_XDECREF(seq);
   Py_DECREF(body_o);
-  Py_DECREF(headers_o);
-  return rc;
+  return 0;
 }
 
 // A JSON body already rendered (pydantic's to_json for a response_model): head, then the bytes,
@@ -466,6 +473,33 @@ http::HandleResult on_error(Ctx& c, http::Buffer& out) {
 // `obj` (a new reference) is a value to write or a coroutine to drive.
 http::HandleResult finish_offload(Ctx& c, PyObject* obj, http::Buffer& out);
 
+// `resp` (a new reference), a StreamingResponse: its head now (Transfer-Encoding: chunked, or a
+// close-delimited body on HTTP/1.0), then resp._engine_stream(sink) runs its iterator as a task
+// that writes through the sink; the connection stays pending until the sink is closed.
+http::HandleResult start_stream(Ctx& c, PyObject* resp, http::Buffer& out) {
+  const bool chunked = !c.http10;
+  const ConnHeader conn = c.http10 ? ConnHeader::Close : c.conn_header();
+  const size_t start = out.size();
+  int status = write_response_head(resp, conn, out);
+  if (status < 0) { Py_DECREF(resp); return on_error(c, out); }
+  const bool bodyless = bodyless_status(status);
+  if (chunked && !bodyless) out.append("Transfer-Encoding: chunked\r\n");
+  out.append("\r\n");
+  PyObject* sink = make_stream_sink(c.e, c.link, chunked, c.head_only || bodyless);
+  PyObject* r = sink ? PyObject_CallMethod(resp, "_engine_stream", "O", sink) : nullptr;
+  Py_DECREF(resp);
+  if (!r) {
+    if (sink) stream_sink_detach(sink);  // nothing was sent yet: answer the error instead
+    Py_XDECREF(sink);
+    out.truncate(start);
+    return on_error(c, out);
+  }
+  Py_DECREF(r);
+  Py_DECREF(sink);
+  c.req = nullptr;  // the request's views die with this call
+  return http::HandleResult::Pending;
+}
+
 http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
   if (c.e->offload && offload_is_marker(c.e, obj)) return finish_offload(c, obj, out);
   if (PyCoro_CheckExact(obj)) {
@@ -505,6 +539,14 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
     return http::HandleResult::Done;
   }
   c.json_bytes = false;
+  if (!plain_json_type(Py_TYPE(obj)) && type_defines(Py_TYPE(obj), "_engine_stream")) {
+    // A StreamingResponse whose body has not been collected: its chunks leave as they come.
+    PyObject* nc = PyObject_GetAttrString(obj, "needs_collect");
+    int needs = nc ? PyObject_IsTrue(nc) : -1;
+    Py_XDECREF(nc);
+    if (needs < 0) { Py_DECREF(obj); return on_error(c, out); }
+    if (needs) return start_stream(c, obj, out);
+  }
   if (c.fast && !plain_json_type(Py_TYPE(obj))) {
     // A Response from a fast-path endpoint that still needs Python (a body to collect,
     // background tasks to schedule) goes through its _engine_finish() once.

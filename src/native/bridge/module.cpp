@@ -830,7 +830,8 @@ int core_exec(PyObject* m) {
       {&server_spec, &st->server_type, "Server"},
       {&completion_spec, &st->completion_type, "Completion"},
       {&native_spec, &st->native_type, "NativeHandler"},
-      {&websocket_link_spec, &st->websocket_type, "WebSocketLink"}};
+      {&websocket_link_spec, &st->websocket_type, "WebSocketLink"},
+      {&stream_sink_spec, &st->stream_type, "StreamSink"}};
   for (auto& t : types) {
     PyObject* tp = PyType_FromModuleAndSpec(m, t.spec, nullptr);
     if (!tp) return -1;
@@ -856,6 +857,7 @@ int core_traverse(PyObject* m, visitproc visit, void* arg) {
   Py_VISIT(st->completion_type);
   Py_VISIT(st->native_type);
   Py_VISIT(st->websocket_type);
+  Py_VISIT(st->stream_type);
   Py_VISIT(st->required);
   Py_VISIT(st->str_dependency_overrides);
   return 0;
@@ -870,6 +872,7 @@ int core_clear(PyObject* m) {
   Py_CLEAR(st->completion_type);
   Py_CLEAR(st->native_type);
   Py_CLEAR(st->websocket_type);
+  Py_CLEAR(st->stream_type);
   Py_CLEAR(st->required);
   Py_CLEAR(st->str_dependency_overrides);
   return 0;

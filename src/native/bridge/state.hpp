@@ -14,6 +14,7 @@ struct ModuleState {
   PyTypeObject* completion_type;
   PyTypeObject* native_type;  // NativeHandler (native_route.cpp)
   PyTypeObject* websocket_type;  // WebSocketLink (websocket.cpp)
+  PyTypeObject* stream_type;     // StreamSink (stream.cpp)
   PyObject* required;  // the _core.REQUIRED sentinel
   PyObject* str_dependency_overrides;  // interned "dependency_overrides"
 };
@@ -36,6 +37,7 @@ extern PyType_Spec server_spec;
 extern PyType_Spec completion_spec;
 extern PyType_Spec native_spec;
 extern PyType_Spec websocket_link_spec;
+extern PyType_Spec stream_sink_spec;
 // Benchmark entry points (bench.cpp), added to the module in exec.
 extern PyMethodDef bench_methods[];
 

@@ -1,0 +1,136 @@
+// _core.StreamSink: how a streaming response's Python task writes into its connection.
+#include "bridge/stream.hpp"
+
+#include <charconv>
+
+namespace fasterapi::bridge {
+namespace {
+
+struct SinkObject {
+  PyObject_HEAD
+  std::shared_ptr<server::ConnLink>* link;
+  bool chunked;
+  bool head_only;
+  bool done;  // closed or aborted: nothing more is written
+};
+
+http::Connection* live(SinkObject* s) { return s->done ? nullptr : (*s->link)->conn; }
+
+void kick(SinkObject* s) {
+  if ((*s->link)->kick) (*s->link)->kick();
+}
+
+// The response is over: the connection goes on to the next request (or closes when asked to).
+void end(SinkObject* s, http::Connection* conn, bool close) {
+  s->done = true;
+  if (close) conn->close_after_response();
+  conn->complete();
+  kick(s);
+}
+
+// write(data) -> bool: False once the client is gone (stop producing).
+PyObject* sink_write(PyObject* o, PyObject* arg) {
+  auto* s = reinterpret_cast<SinkObject*>(o);
+  http::Connection* conn = live(s);
+  if (!conn) Py_RETURN_FALSE;
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return nullptr;
+  size_t n = size_t(view.len);
+  if (n > 0 && !s->head_only) {
+    http::Buffer& out = conn->output();
+    if (s->chunked) {
+      char size[20];
+      auto [p, ec] = std::to_chars(size, size + sizeof size, n, 16);
+      (void)ec;
+      out.append(size, size_t(p - size));
+      out.append("\r\n");
+      out.append(static_cast<const char*>(view.buf), n);
+      out.append("\r\n");
+    } else {
+      out.append(static_cast<const char*>(view.buf), n);
+    }
+    kick(s);
+  }
+  PyBuffer_Release(&view);
+  Py_RETURN_TRUE;
+}
+
+// close(): the body is complete (the last chunk on HTTP/1.1).
+PyObject* sink_close(PyObject* o, PyObject*) {
+  auto* s = reinterpret_cast<SinkObject*>(o);
+  if (http::Connection* conn = live(s)) {
+    if (s->chunked && !s->head_only) conn->output().append("0\r\n\r\n");
+    end(s, conn, !s->chunked && !s->head_only);
+  }
+  s->done = true;
+  Py_RETURN_NONE;
+}
+
+// abort(): the body failed midway: close the connection without ending it, so the client sees a
+// truncated response, never a complete-looking one.
+PyObject* sink_abort(PyObject* o, PyObject*) {
+  auto* s = reinterpret_cast<SinkObject*>(o);
+  if (http::Connection* conn = live(s)) end(s, conn, true);
+  s->done = true;
+  Py_RETURN_NONE;
+}
+
+// Bytes written and not yet sent (backpressure: the writer waits while this is high).
+PyObject* sink_backlog(PyObject* o, void*) {
+  http::Connection* conn = live(reinterpret_cast<SinkObject*>(o));
+  return PyLong_FromSize_t(conn ? conn->output().size() : 0);
+}
+
+PyObject* sink_head_only(PyObject* o, void*) { return PyBool_FromLong(reinterpret_cast<SinkObject*>(o)->head_only); }
+
+PyObject* sink_closed(PyObject* o, void*) { return PyBool_FromLong(live(reinterpret_cast<SinkObject*>(o)) == nullptr); }
+
+void sink_dealloc(PyObject* o) {
+  auto* s = reinterpret_cast<SinkObject*>(o);
+  PyTypeObject* tp = Py_TYPE(o);
+  if (s->link) {
+    if (http::Connection* conn = live(s)) end(s, conn, true);  // dropped unfinished: truncated
+    delete s->link;
+  }
+  tp->tp_free(o);
+  Py_DECREF(tp);
+}
+
+PyMethodDef sink_methods[] = {
+    {"write", sink_write, METH_O, "write(data) -> bool: send a chunk; False once the client is gone"},
+    {"close", sink_close, METH_NOARGS, "close(): the body is complete"},
+    {"abort", sink_abort, METH_NOARGS, "abort(): close the connection, the body truncated"},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef sink_getset[] = {
+    {"backlog", sink_backlog, nullptr, "bytes written and not yet sent", nullptr},
+    {"closed", sink_closed, nullptr, "True once closed, aborted or the client went away", nullptr},
+    {"head_only", sink_head_only, nullptr, "the response has no body (HEAD, 204, 304): close() at once", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyType_Slot sink_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(sink_dealloc)},
+                            {Py_tp_methods, sink_methods},
+                            {Py_tp_getset, sink_getset},
+                            {Py_tp_doc, const_cast<char*>("A streaming response's connection (made by the engine)")},
+                            {0, nullptr}};
+
+}  // namespace
+
+PyType_Spec stream_sink_spec = {"fasterapi._core.StreamSink", sizeof(SinkObject), 0, Py_TPFLAGS_DEFAULT,
+                                sink_slots};
+
+void stream_sink_detach(PyObject* sink) { reinterpret_cast<SinkObject*>(sink)->done = true; }
+
+PyObject* make_stream_sink(EngineObject* e, const std::shared_ptr<server::ConnLink>& link, bool chunked,
+                           bool head_only) {
+  PyTypeObject* tp = e->st->stream_type;
+  auto* s = reinterpret_cast<SinkObject*>(tp->tp_alloc(tp, 0));
+  if (!s) return nullptr;
+  s->link = new std::shared_ptr<server::ConnLink>(link);
+  s->chunked = chunked;
+  s->head_only = head_only;
+  s->done = false;
+  return reinterpret_cast<PyObject*>(s);
+}
+
+}  // namespace fasterapi::bridge
