@@ -68,6 +68,19 @@ class Engine:
     def match(self, method: str, path: str) -> tuple[int | str | None, dict[str, str]]: ...
     def connection(self, client: tuple[str, int] | None = ...) -> Connection: ...
 
+class StreamSink:
+    """A streaming response's connection (bridge/stream.cpp), handed to Response._engine_stream.
+
+    Called on the loop thread. The connection stays pending until close() or abort().
+    """
+
+    backlog: int  # bytes written and not yet sent
+    closed: bool  # closed, aborted, or the client went away
+    head_only: bool  # HEAD / 204 / 304: no body; close() at once
+    def write(self, data: bytes | bytearray | memoryview) -> bool: ...  # False once the client is gone
+    def close(self) -> None: ...  # the body is complete (last chunk)
+    def abort(self) -> None: ...  # close the connection: the body truncated
+
 class WebSocketLink:
     """A WebSocket handshake's connection, handed to Engine.websocket_handler (bridge/websocket.cpp).
 

@@ -4,9 +4,11 @@ The engine writes a Response as its `status_code`, `raw_headers` (`list[tuple[by
 `body` (bytes) and adds Date, Server and Content-Length itself, so `raw_headers` never carries a
 content-length.
 
-Streaming: the engine does not stream yet. A StreamingResponse (and a FileResponse) is collected
-into `body` before it is handed to the engine (`await response.collect()`, done by the routing
-layer); the observable difference from Starlette is latency and memory, not content.
+Streaming: a StreamingResponse handed to the engine uncollected is sent as it comes: the engine
+writes its head (Transfer-Encoding: chunked) and calls `_engine_stream(sink)`, whose task writes
+each chunk through a `_core.StreamSink`. Where Python must see the whole body (middleware, an open
+dependency with `yield`) and for a FileResponse, the body is collected first
+(`await response.collect()`).
 """
 
 from __future__ import annotations
