@@ -9,6 +9,7 @@ on the running loop and reports back through ``done(task)``.
 from __future__ import annotations
 
 import asyncio
+import sys
 import contextvars
 import functools
 import weakref
@@ -86,6 +87,161 @@ async def feed_inline(conn: Any, raw: bytes) -> None:
             done(result)  # may step another coroutine (queued here again if it awaits)
     finally:
         _inline.reset(token)
+
+
+# ---- served engines: every async handler in a task of its own, at inline cost ------------------
+# Code in a handler's first step may need a current asyncio task (anyio: anyio.Lock,
+# anyio.to_thread, httpx.AsyncClient; asyncio.timeout), and a cancel scope entered before the
+# first await must be left in the same task after it. A task per request costs ~3 us (creation
+# plus a loop turn). Instead a pool of parked worker tasks lends its identity: the first step runs
+# inline as a parked worker (asyncio's own _enter_task/_leave_task, as 3.12's eager tasks do);
+# if it finishes there (most handlers) the worker stays parked for the next request; if it
+# awaits, that same worker continues it, so both steps share one task. Each request runs in its
+# own copy of the context (contextvars set by one request never reach another).
+
+_enter_task = getattr(asyncio.tasks, "_enter_task", None)
+_leave_task = getattr(asyncio.tasks, "_leave_task", None)
+
+
+class _Handoff:
+    """A suspended handler for a worker: the coroutine, its context, what it yielded, done()."""
+
+    __slots__ = ("coro", "context", "yielded", "done")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], context: contextvars.Context, yielded: Any,
+                 done: Callable[[Any], None]) -> None:
+        self.coro = coro
+        self.context = context
+        self.yielded = yielded
+        self.done = done
+
+
+class _InContext:
+    """Carries on a stepped coroutine, each step in the request's own context."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, handoff: _Handoff) -> None:
+        self._h = handoff
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        h = self._h
+        run, coro, value = h.context.run, h.coro, h.yielded
+        if value is _CANCELLED:  # cancelled while handed over: the handler sees it at its await
+            try:
+                value = run(coro.throw, asyncio.CancelledError())
+            except StopIteration as stop:
+                return stop.value
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # thrown in by the task (cancellation): pass it down
+                try:
+                    value = run(coro.throw, exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = run(coro.send, sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+class _Worker:
+    __slots__ = ("task", "inbox", "pool", "closing", "__weakref__")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: list[_Worker]) -> None:
+        self.pool = pool
+        self.closing = False
+        self.inbox: asyncio.Future[_Handoff] = loop.create_future()
+        self.task = loop.create_task(self._run())
+        _tasks.add(self.task)
+        self.task.add_done_callback(_tasks.discard)
+        _workers.setdefault(loop, weakref.WeakSet()).add(self)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                handoff = await self.inbox
+            except asyncio.CancelledError:
+                if self.closing:
+                    raise
+                # A first step cancelled its task (a cancel scope with a past deadline): the
+                # cancellation belongs to that handler, delivered at its next step.
+                self.task.uncancel()
+                if not self.inbox.done() or self.inbox.cancelled():
+                    self.inbox = loop.create_future()
+                    continue
+                handoff = self.inbox.result()
+                handoff.yielded = _CANCELLED
+            outcome: asyncio.Future[Any] = loop.create_future()
+            try:
+                outcome.set_result(await _InContext(handoff))
+            except asyncio.CancelledError:
+                if self.task.cancelling():
+                    self.task.uncancel()
+                outcome.cancel()
+            except BaseException as exc:  # noqa: BLE001 -- the engine's error handler takes it
+                outcome.set_exception(exc)
+            handoff.done(outcome)
+            handoff = None  # type: ignore[assignment]
+            self.inbox = loop.create_future()
+            self.pool.append(self)
+
+
+_CANCELLED = object()  # a handoff whose worker was cancelled by the handler's first step
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_Worker]] = weakref.WeakKeyDictionary()
+_workers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakSet[_Worker]] = weakref.WeakKeyDictionary()
+
+
+def close_workers(loop: asyncio.AbstractEventLoop) -> None:
+    """Ends the workers of `loop` (server shutdown, after in-flight requests drained)."""
+    _pools.pop(loop, None)
+    for worker in _workers.pop(loop, ()):
+        worker.closing = True
+        worker.task.cancel()
+
+
+def start_task(coro: Coroutine[Any, Any, Any], done: Callable[[Any], None]) -> tuple[Any] | None:
+    """engine.task_starter on a served engine. Returns `(result,)` when the handler finished in its
+    first step (the engine writes it now), or None: `done(future)` follows when it ends."""
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    if _enter_task is None or _leave_task is None:  # pragma: no cover (asyncio without them)
+        task = loop.create_task(coro, context=context)
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+        task.add_done_callback(done)
+        return None
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = []
+    worker = pool.pop() if pool else _Worker(loop, pool)
+    try:
+        _enter_task(loop, worker.task)
+    except RuntimeError:
+        # Called from inside a task (a completion ran the next pipelined request): the worker
+        # takes the coroutine from its first step, one loop turn later.
+        worker.inbox.set_result(_Handoff(coro, context, None, done))
+        return None
+    try:
+        yielded = context.run(coro.send, None)
+    except StopIteration as stop:
+        pool.append(worker)
+        return (stop.value,)
+    except BaseException:
+        pool.append(worker)
+        raise
+    finally:
+        _leave_task(loop, worker.task)
+    worker.inbox.set_result(_Handoff(coro, context, yielded, done))
+    return None
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

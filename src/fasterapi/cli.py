@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="socket loops per worker, one thread and interpreter each (needs Python 3.12+ or 3.13t; "
                         "else more worker processes)")
     r.add_argument("--access-log", action="store_true", help="log every request (off by default)")
+    r.add_argument("--inline-async", action="store_true",
+                   help="step async handlers inline until they first await (faster; no current asyncio task "
+                        "before that, so anyio/asyncio.timeout/httpx.AsyncClient there fail)")
     r.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     r.add_argument("--max-body", type=int, default=None, help="default body limit in bytes (413 above; 16 MiB)")
     r.add_argument("--max-request-line", type=int, default=None, help="bytes (414 above; 8 KiB)")
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         workers=args.workers,
         loop_threads=args.loop_threads,
         access_log=args.access_log,
+        inline_async=args.inline_async,
         max_body=args.max_body,
         max_request_line=args.max_request_line,
         max_head=args.max_head,

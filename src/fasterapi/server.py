@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _core
+from . import _core, _runtime
 from ._connection import CURRENT, ConnectionScope, ProxyTrust
 
 logger = logging.getLogger("fasterapi.server")
@@ -35,6 +35,10 @@ class Config:
     # N > 1 falls back to N times as many worker processes (see loop_threads_unavailable()).
     loop_threads: int = 1
     access_log: bool = False
+    # async handlers: False (default) runs each as an asyncio task from its first step (anyio,
+    # asyncio.timeout and httpx.AsyncClient need one); True steps it inline first and makes a task
+    # only if it really awaits (faster, but no current task before the first real await).
+    inline_async: bool = False
     reuse_port: bool = True
     backlog: int = 1024
     # limits (bytes / counts); None: the app's own setting (FasterAPI(limits=...)) or the default
@@ -116,6 +120,9 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
     engine = _engine_for(app, config)
     if config.access_log:
         engine.access_log = _log_access
+    if not config.inline_async:
+        # Each async handler runs in an asyncio task from its first step, as under uvicorn.
+        engine.task_starter = _runtime.start_task
     server = _core.Server(engine, config.server_config())
     stop = asyncio.Event()
 
@@ -148,6 +155,7 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
                 logger.warning("shutdown deadline: closing %d connections", server.connections)
             server.close_all()
             sweeper.cancel()
+            _runtime.close_workers(loop)
             loop.remove_reader(server.fileno())
     logger.info("worker %d stopped", os.getpid())
 

@@ -500,8 +500,40 @@ http::HandleResult start_stream(Ctx& c, PyObject* resp, http::Buffer& out) {
   return http::HandleResult::Pending;
 }
 
+// `coro` (a new reference) runs as an asyncio task from its first step (engine.task_starter):
+// written now if that step finished it, else the connection waits for the task's completion.
+http::HandleResult start_task(Ctx& c, PyObject* coro, http::Buffer& out) {
+  PyTypeObject* ct = c.e->st->completion_type;
+  auto* comp = reinterpret_cast<CompletionObject*>(ct->tp_alloc(ct, 0));
+  if (!comp) { Py_DECREF(coro); return on_error(c, out); }
+  comp->ctx = nullptr;  // filled below if the task goes on (its done() comes on a later loop turn)
+  PyObject* args[] = {coro, reinterpret_cast<PyObject*>(comp)};
+  PyObject* r = PyObject_Vectorcall(c.e->task_starter, args, 2, nullptr);
+  Py_DECREF(coro);
+  if (!r) { Py_DECREF(comp); return on_error(c, out); }
+  if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 1) {  // finished in its first step
+    Py_DECREF(comp);
+    PyObject* value = Py_NewRef(PyTuple_GET_ITEM(r, 0));
+    Py_DECREF(r);
+    stage_mark(kCallEnd);
+    return finish(c, value, out);
+  }
+  Py_DECREF(r);
+  if (!c.request_data()) {  // (no memory): the task's result will be dropped
+    Py_DECREF(comp);
+    return on_error(c, out);
+  }
+  c.req = nullptr;  // the views die with this call
+  comp->ctx = new Ctx(c);
+  Py_INCREF(c.e);
+  Py_XINCREF(c.reqdata);
+  Py_DECREF(comp);
+  return http::HandleResult::Pending;
+}
+
 http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
   if (c.e->offload && offload_is_marker(c.e, obj)) return finish_offload(c, obj, out);
+  if (PyCoro_CheckExact(obj) && c.e->task_starter != Py_None) return start_task(c, obj, out);
   if (PyCoro_CheckExact(obj)) {
     PyObject* res = nullptr;
     PySendResult r = PyIter_Send(obj, Py_None, &res);

@@ -61,6 +61,10 @@ struct EngineObject {
   // empty: always. A middleware that leaves requests without its header untouched (CORS: origin,
   // GZip: accept-encoding) keeps the other requests on the native routes and fast plans.
   std::vector<std::string>* python_routing_headers;
+  // None: a handler's coroutine takes its first step inline (continued as a task only if it
+  // awaits). Else task_starter(coro, done) runs it as an asyncio task from its first step, so
+  // code that needs a current task (anyio, asyncio.timeout, httpx.AsyncClient) works there too.
+  PyObject* task_starter;
 };
 
 // One per connection: owns scratch space for the request in flight.

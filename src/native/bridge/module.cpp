@@ -64,6 +64,7 @@ PyObject* engine_new(PyTypeObject* tp, PyObject*, PyObject*) {
   self->python_routing_headers = new std::vector<std::string>();
   self->access_log = Py_NewRef(Py_None);
   self->websocket_handler = Py_NewRef(Py_None);
+  self->task_starter = Py_NewRef(Py_None);
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -108,6 +109,7 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
   Py_VISIT(self->resume);
   Py_VISIT(self->access_log);
   Py_VISIT(self->websocket_handler);
+  Py_VISIT(self->task_starter);
   if (int rc = offload_traverse(self, visit, arg)) return rc;
   if (self->routes)
     for (auto& r : *self->routes) {
@@ -131,6 +133,7 @@ int engine_clear(PyObject* o) {
   Py_CLEAR(self->resume);
   Py_CLEAR(self->access_log);
   Py_CLEAR(self->websocket_handler);
+  Py_CLEAR(self->task_starter);
   offload_clear(self);
   if (self->routes)
     for (auto& r : *self->routes) clear_route(r);
@@ -294,6 +297,8 @@ PyMemberDef engine_members[] = {
      "route every request through app_handler (apps with middleware)"},
     {"access_log", T_OBJECT, offsetof(EngineObject, access_log), 0,
      "None, or callable((host, port), method, target, http_version, status) after each response"},
+    {"task_starter", T_OBJECT, offsetof(EngineObject, task_starter), 0,
+     "None (coroutines stepped inline first), or callable(coro, done) running each as an asyncio task"},
     {"websocket_handler", T_OBJECT, offsetof(EngineObject, websocket_handler), 0,
      "None, or callable(RequestData, WebSocketLink) for WebSocket handshakes (None: 403)"},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(EngineObject, weakrefs), READONLY, nullptr},

@@ -1,0 +1,47 @@
+"""On a served engine every async handler runs in an asyncio task of its own from its first step
+(a parked worker's identity, fasterapi._runtime.start_task): anyio, asyncio.timeout and
+httpx.AsyncClient work before the first await, a cancel scope spans awaits, and contextvars set
+by one request never reach another."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import Server, start_server
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = start_server("async_app:app")
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("path", ["/lock", "/timeout", "/scope"])
+def test_code_that_needs_a_task(server: Server, path: str) -> None:
+    r = httpx.get(server.url + path)
+    assert (r.status_code, r.json()) == (200, {"ok": True})
+
+
+def test_thread_offload_and_cancel_scopes(server: Server) -> None:
+    assert httpx.get(server.url + "/thread").json() == {"v": 42}
+    assert httpx.get(server.url + "/moved", timeout=5).json() == {"cancelled": True}
+    assert httpx.get(server.url + "/identity").json() == {"same": True}
+
+
+def test_httpx_async_client_inside_a_handler(server: Server) -> None:
+    r = httpx.get(server.url + f"/proxy?port={server.port}", timeout=10)
+    assert r.json() == {"upstream": {"ok": True}}
+
+
+def test_contextvars_do_not_leak_between_requests(server: Server) -> None:
+    with httpx.Client(base_url=server.url) as client:  # one keep-alive connection
+        assert client.get("/context?v=first").json() == {"seen_at_start": "unset", "now": "first"}
+        assert client.get("/context").json() == {"seen_at_start": "unset", "now": "unset"}
+
+
+def test_inline_async_option_keeps_the_old_behaviour(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve("async_app:app", "--inline-async")
+    assert httpx.get(s.url + "/plain").json() == {"ok": True}
+    assert httpx.get(s.url + "/timeout").status_code == 500  # no current task before the first await
