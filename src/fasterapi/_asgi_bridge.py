@@ -307,13 +307,15 @@ class _Exchange:
         return response
 
 
-def _finish_code() -> Any:
-    from ._runtime import _finish
+def _task_codes() -> tuple[Any, ...]:
+    from ._runtime import _finish, _Worker
 
-    return _finish.__code__
+    # The engine's continuation task, and the worker tasks whose identity a served engine's first
+    # steps run under (the same task continues them): ASGI code may start in either.
+    return (_finish.__code__, _Worker._run.__code__)
 
 
-_FINISH_CODE = _finish_code()
+_ENGINE_TASK_CODES = _task_codes()
 
 # Step out of the engine's inline first step before running ASGI code (see run_asgi). Only
 # benchmarks/asgi_middleware.py turns it off, to time the adaptation alone.
@@ -326,7 +328,7 @@ async def run_asgi(app: ASGIApp, scope: dict[str, Any], request: Request | None)
     # scopes) must run in one task from start to end: step out of the inline part first.
     if TASK_HOP:
         task = asyncio.current_task()
-        if task is None or getattr(task.get_coro(), "cr_code", None) is not _FINISH_CODE:
+        if task is None or getattr(task.get_coro(), "cr_code", None) not in _ENGINE_TASK_CODES:
             await asyncio.sleep(0)
     exchange = _Exchange(request, scope)
     try:
