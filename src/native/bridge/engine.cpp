@@ -1,5 +1,6 @@
 // The request path inside the bridge: route, run the plan (or the Python handler), write the result.
 #include "bridge/engine.hpp"
+#include "http/ascii.hpp"
 
 #include <charconv>
 #include <cstring>
@@ -16,12 +17,7 @@
 namespace fasterapi::bridge {
 namespace {
 
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using http::hex_digit;
 
 // Percent-decoding as urllib.parse.unquote does for ASCII: malformed escapes stay as they are.
 void percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
@@ -29,7 +25,7 @@ void percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
     if (c == '%' && i + 2 < in.size()) {
-      int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+      int h = hex_digit(in[i + 1]), l = hex_digit(in[i + 2]);
       if (h >= 0 && l >= 0) { out.push_back(char(h * 16 + l)); i += 2; continue; }
     }
     out.push_back(plus_is_space && c == '+' ? ' ' : c);
@@ -68,16 +64,7 @@ bool query_lookup(std::string_view query, std::string_view key, std::string& val
   return found;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x + 32);
-    if (y >= 'A' && y <= 'Z') y = char(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+using http::iequals;
 
 // Only the plain forms are converted here; anything else goes to the Python path, whose
 // pydantic validation decides (and produces FastAPI's exact 422 when it fails).

@@ -1,5 +1,6 @@
 // Native routes (user C ABI handlers) and constant routes (pre-rendered responses).
 #include "bridge/native_route.hpp"
+#include "http/ascii.hpp"
 
 #include <dlfcn.h>
 #include <structmember.h>
@@ -14,16 +15,7 @@
 namespace fasterapi::bridge {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x + 32);
-    if (y >= 'A' && y <= 'Z') y = char(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+using http::iequals;
 
 void put_status_line(http::Buffer& out, int status) {
   if (status == 200) {

@@ -1,5 +1,6 @@
 // The native blocking pool and the micro-batch collectors (see offload.hpp).
 #include "bridge/offload.hpp"
+#include "http/ascii.hpp"
 
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -718,14 +719,8 @@ bool json_media(std::string_view ct) {
   size_t semi = ct.find(';');
   std::string_view media = ct.substr(0, semi);
   while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
-  auto ieq = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-      if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-    return true;
-  };
-  return media.empty() || ieq(media, "application/json") ||
-         (media.size() > 5 && ieq(media.substr(media.size() - 5), "+json"));
+  return media.empty() || http::iequals(media, "application/json") ||
+         (media.size() > 5 && http::iequals(media.substr(media.size() - 5), "+json"));
 }
 
 }  // namespace

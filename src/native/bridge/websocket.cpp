@@ -1,4 +1,5 @@
 #include "bridge/websocket.hpp"
+#include "http/ascii.hpp"
 
 #include "bridge/request_data.hpp"
 #include "http/response.hpp"
@@ -16,16 +17,7 @@ struct LinkObject {
   uint64_t max_message;
 };
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x + 32);
-    if (y >= 'A' && y <= 'Z') y = char(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+using http::iequals;
 
 bool view_of(PyObject* o, std::string_view& sv) {
   if (PyBytes_Check(o)) {

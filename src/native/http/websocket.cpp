@@ -1,20 +1,11 @@
 #include "websocket.hpp"
+#include "ascii.hpp"
 
 #include <cstring>
 
 namespace fasterapi::http::ws {
 namespace {
 
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x + 32);
-    if (y >= 'A' && y <= 'Z') y = char(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // Does the comma-separated list `v` hold `token` (case-insensitive, OWS trimmed)?
 bool has_token(std::string_view v, std::string_view token) {
@@ -25,7 +16,7 @@ bool has_token(std::string_view v, std::string_view token) {
     std::string_view t = v.substr(i, e - i);
     while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
     while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (ieq(t, token)) return true;
+    if (iequals(t, token)) return true;
     i = e + 1;
   }
   return false;
@@ -45,12 +36,12 @@ int check_handshake(const Request& req, std::string_view& key) {
   std::string_view version;
   for (uint32_t i = 0; i < req.num_headers; ++i) {
     const Header& h = req.headers[i];
-    if (ieq(h.name, "connection")) {
+    if (iequals(h.name, "connection")) {
       if (has_token(h.value, "upgrade")) conn_upgrade = true;
-    } else if (ieq(h.name, "sec-websocket-key")) {
+    } else if (iequals(h.name, "sec-websocket-key")) {
       ++keys;
       key = h.value;
-    } else if (ieq(h.name, "sec-websocket-version")) {
+    } else if (iequals(h.name, "sec-websocket-version")) {
       ++versions;
       version = h.value;
     }
