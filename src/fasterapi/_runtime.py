@@ -17,18 +17,29 @@ from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 
+def _call(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
 class _Continue:
-    """An awaitable that carries on a coroutine that has already been stepped once."""
+    """An awaitable that carries on a coroutine that has already been stepped once, each step in
+    `context` when given (a served request's own contextvars context)."""
 
-    __slots__ = ("_coro", "_yielded")
+    __slots__ = ("_coro", "_yielded", "_run")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any, context: contextvars.Context | None = None) -> None:
         self._coro = coro
         self._yielded = yielded
+        self._run = context.run if context is not None else _call
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        coro, value = self._coro, self._yielded
+        run, coro, value = self._run, self._coro, self._yielded
         self._yielded = None
+        if value is _CANCELLED:  # cancelled while handed over: the handler sees it at its await
+            try:
+                value = run(coro.throw, asyncio.CancelledError())
+            except StopIteration as stop:
+                return stop.value
         while True:
             try:
                 sent = yield value
@@ -37,12 +48,12 @@ class _Continue:
                 raise
             except BaseException as exc:  # thrown in by the task (cancellation): pass it down
                 try:
-                    value = coro.throw(exc)
+                    value = run(coro.throw, exc)
                 except StopIteration as stop:
                     return stop.value
             else:
                 try:
-                    value = coro.send(sent)
+                    value = run(coro.send, sent)
                 except StopIteration as stop:
                     return stop.value
 
@@ -116,40 +127,6 @@ class _Handoff:
         self.done = done
 
 
-class _InContext:
-    """Carries on a stepped coroutine, each step in the request's own context."""
-
-    __slots__ = ("_h",)
-
-    def __init__(self, handoff: _Handoff) -> None:
-        self._h = handoff
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        h = self._h
-        run, coro, value = h.context.run, h.coro, h.yielded
-        if value is _CANCELLED:  # cancelled while handed over: the handler sees it at its await
-            try:
-                value = run(coro.throw, asyncio.CancelledError())
-            except StopIteration as stop:
-                return stop.value
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # thrown in by the task (cancellation): pass it down
-                try:
-                    value = run(coro.throw, exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = run(coro.send, sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
 class _Worker:
     __slots__ = ("task", "inbox", "pool", "closing", "__weakref__")
 
@@ -180,7 +157,7 @@ class _Worker:
                 handoff.yielded = _CANCELLED
             outcome: asyncio.Future[Any] = loop.create_future()
             try:
-                outcome.set_result(await _InContext(handoff))
+                outcome.set_result(await _Continue(handoff.coro, handoff.yielded, handoff.context))
             except asyncio.CancelledError:
                 if self.task.cancelling():
                     self.task.uncancel()

@@ -210,7 +210,7 @@ static int write_json_via_dumps(EngineObject* e, PyObject* value, int status, bo
   return 0;
 }
 
-static bool as_bytes(PyObject* o, std::string_view& sv) {
+bool as_bytes(PyObject* o, std::string_view& sv) {
   if (PyBytes_Check(o)) {
     sv = std::string_view(PyBytes_AS_STRING(o), size_t(PyBytes_GET_SIZE(o)));
     return true;

@@ -94,6 +94,9 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
 enum class ConnHeader { None, Close, KeepAlive };
 int write_result(EngineObject* e, PyObject* result, int default_status, bool head_only, ConnHeader conn,
                  http::Buffer& out);
+// A view of a bytes, str (UTF-8) or bytearray object; false with TypeError set otherwise.
+bool as_bytes(PyObject* o, std::string_view& sv);
+
 // 500 {"detail":"Internal Server Error"}.
 void write_500(http::Buffer& out, ConnHeader conn);
 

@@ -19,21 +19,6 @@ struct LinkObject {
 
 using http::iequals;
 
-bool view_of(PyObject* o, std::string_view& sv) {
-  if (PyBytes_Check(o)) {
-    sv = std::string_view(PyBytes_AS_STRING(o), size_t(PyBytes_GET_SIZE(o)));
-    return true;
-  }
-  if (PyUnicode_Check(o)) {
-    Py_ssize_t n;
-    const char* s = PyUnicode_AsUTF8AndSize(o, &n);
-    if (!s) return false;
-    sv = std::string_view(s, size_t(n));
-    return true;
-  }
-  PyErr_Format(PyExc_TypeError, "expected bytes or str, got %s", Py_TYPE(o)->tp_name);
-  return false;
-}
 
 // "Name: value\r\n" lines from [(name, value), ...]; names in `skip` (framing, the handshake's
 // own) are left out. False with a Python error on a bad item or a CR/LF/NUL (response splitting).
@@ -48,7 +33,7 @@ bool header_lines(PyObject* headers, std::string& out, std::initializer_list<std
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
       PyErr_SetString(PyExc_TypeError, "headers items must be (name, value) tuples");
       ok = false;
-    } else if (!view_of(PyTuple_GET_ITEM(item, 0), name) || !view_of(PyTuple_GET_ITEM(item, 1), value)) {
+    } else if (!as_bytes(PyTuple_GET_ITEM(item, 0), name) || !as_bytes(PyTuple_GET_ITEM(item, 1), value)) {
       ok = false;
     } else if (!http::valid_header_name(name) || !http::valid_header_value(value)) {
       PyErr_SetString(PyExc_ValueError, "invalid character in response header name or value");
@@ -142,7 +127,7 @@ PyObject* link_accept(PyObject* self, PyObject* args, PyObject* kw) {
   head += "Sec-WebSocket-Accept: " + *o->accept + "\r\n";
   if (subprotocol != Py_None) {
     std::string_view sp;
-    if (!view_of(subprotocol, sp)) return nullptr;
+    if (!as_bytes(subprotocol, sp)) return nullptr;
     if (sp.empty() || !http::valid_header_value(sp)) {
       PyErr_SetString(PyExc_ValueError, "invalid subprotocol");
       return nullptr;
@@ -169,7 +154,7 @@ PyObject* link_reject(PyObject* self, PyObject* args) {
   http::Connection* conn = conn_of(self);
   if (!conn || !conn->pending() || conn->upgraded()) Py_RETURN_FALSE;
   std::string_view b;
-  if (!view_of(body, b)) return nullptr;
+  if (!as_bytes(body, b)) return nullptr;
   std::string extra;
   if (!header_lines(headers, extra, {"connection", "content-length", "transfer-encoding"})) return nullptr;
   if (status < 100 || status > 599 || status == 101) status = 500;
@@ -186,7 +171,7 @@ PyObject* link_send(PyObject* self, PyObject* data) {
   if (!conn || !conn->upgraded()) return link_gone();
   std::string_view payload;
   bool text = PyUnicode_Check(data);
-  if (!view_of(data, payload)) return nullptr;
+  if (!as_bytes(data, payload)) return nullptr;
   if (!conn->ws_send(text, payload)) return link_gone();
   kick(self);
   conn = conn_of(self);
