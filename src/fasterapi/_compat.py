@@ -87,6 +87,17 @@ def is_model_class(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
+def lenient_issubclass(cls: Any, class_or_tuple: Any) -> bool:
+    """`issubclass` that is False for anything that is not a class (FastAPI's helper, which
+    third-party code imports from `fastapi._compat` / `fastapi.dependencies.utils`)."""
+    try:
+        return isinstance(cls, type) and issubclass(cls, class_or_tuple)
+    except TypeError:  # a parametrized generic (`list[int]`) passes isinstance(type)
+        if get_origin(cls) is not None:
+            return False
+        raise
+
+
 def regenerate_errors(errors: Sequence[Any], loc: tuple[Any, ...]) -> list[dict[str, Any]]:
     return [{**err, "loc": loc + tuple(err["loc"])} for err in errors]
 

@@ -31,6 +31,7 @@ from .routing import (
     APIRoute,
     APIRouter,
     BaseRoute,
+    _DefaultLifespan,
     Lifespan,
     NativeRoute,
     Route,
@@ -419,7 +420,7 @@ class FasterAPI:
     async def _lifespan_context(self) -> AsyncIterator[None]:
         """Startup on enter, shutdown on exit: what the TestClient and the server enter."""
         lifespan = self.router.lifespan_context
-        if lifespan is None:
+        if lifespan is None or isinstance(lifespan, _DefaultLifespan):
             await self.router.startup()
             try:
                 yield None

@@ -176,9 +176,9 @@ async def _lifespan(app: Any, receive: Any, send: Any) -> None:
             try:
                 context = app._lifespan_context()
                 await context.__aenter__()
-            except BaseException as exc:  # noqa: BLE001 - reported to the server
+            except BaseException as exc:  # noqa: BLE001 - reported to the server, then raised (as Starlette)
                 await send({"type": "lifespan.startup.failed", "message": repr(exc)})
-                return
+                raise
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:
@@ -186,6 +186,6 @@ async def _lifespan(app: Any, receive: Any, send: Any) -> None:
                     await context.__aexit__(None, None, None)
             except BaseException as exc:  # noqa: BLE001
                 await send({"type": "lifespan.shutdown.failed", "message": repr(exc)})
-                return
+                raise
             await send({"type": "lifespan.shutdown.complete"})
             return

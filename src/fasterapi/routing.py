@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import contextlib
 import contextvars
 import dataclasses
 import functools
@@ -42,6 +43,7 @@ from .dependencies.utils import iter_dependants
 from .dependencies.utils import (
     BodyPlan,
     RequestContext,
+    _should_embed_body_fields,
     get_body_field,
     get_dependant,
     get_flat_dependant,
@@ -528,18 +530,11 @@ class APIRoute(BaseRoute):
             self.dependant.dependencies.insert(
                 0, get_param_sub_dependant(param_name=None, depends=depends, annotation=None, path=self.path_format)
             )
-        self._flat_dependant = get_flat_dependant(self.dependant)
+        self._analyse()
         self.body_field = get_body_field(flat_dependant=self._flat_dependant, name=self.unique_id)
-        self._body_plan = BodyPlan(self.dependant.body_params) if self.dependant.body_params else None
-        if self._body_plan is not None:
-            self.dependant.body_plan = self._body_plan  # type: ignore[attr-defined]
-        self._apply_form_limits()
         self._is_coroutine = _is_async_callable(endpoint)
-        self._has_dependencies = bool(self.dependant.dependencies)
         self._pool_engine: Any = None  # set by the app when blocking calls go to the engine's native pool
         self._offload_direct = False  # handle() returns an Offload for the engine (blocking, no dependencies)
-        if static:
-            _check_constant_route(self)
         self._app: Any = None
         # FastAPI's hook: a subclass overriding get_route_handler() (timing, a custom Request class,
         # error logging) has every request run through the handler it returns (Python path only).
@@ -547,6 +542,59 @@ class APIRoute(BaseRoute):
         if type(self).get_route_handler is not APIRoute.get_route_handler:
             self._route_handler = self.get_route_handler()
         self._bind_common()
+
+    def _analyse(self) -> None:
+        """What the request path caches from `self.dependant` (at registration, and again when
+        `route.app` is assigned after the dependant was changed)."""
+        self._flat_dependant = get_flat_dependant(self.dependant)
+        self._embed_body_fields = _should_embed_body_fields(self._flat_dependant.body_params)
+        self._body_plan = BodyPlan(self.dependant.body_params) if self.dependant.body_params else None
+        if self._body_plan is not None:
+            self.dependant.body_plan = self._body_plan  # type: ignore[attr-defined]
+        self._apply_form_limits()
+        self._has_dependencies = bool(self.dependant.dependencies)
+        if self.static:
+            _check_constant_route(self)
+
+    # ------------------------------------------------------------------- route.app (FastAPI's)
+
+    @property
+    def app(self) -> Any:
+        """The route as an ASGI app (FastAPI/Starlette's `route.app`): `request_response` around
+        `get_route_handler()`. The engine does not call it; requests go through `handle`."""
+        asgi_app = self.__dict__.get("_asgi_app")
+        if asgi_app is None:
+            asgi_app = self._asgi_app = request_response(self.get_route_handler())
+        return asgi_app
+
+    @app.setter
+    def app(self, value: Any) -> None:
+        """FastAPI's way to rebuild a route after changing it (fastapi-pagination appends to
+        `route.dependant.dependencies`, sets `route.body_field`, then assigns
+        `route.app = request_response(route.get_route_handler())`): the route's analysis is
+        redone from its current `dependant`, and the app it is bound to rebuilds its engine (and
+        the route's fast plan) on the next request. Other routes are untouched."""
+        self.__dict__["_asgi_app"] = value
+        if "_route_handler" not in self.__dict__:
+            return  # a subclass assigning it before APIRoute.__init__ ran
+        handler = value.handler if isinstance(value, _RequestResponse) else None
+        if handler is not None and not _is_default_handler(self, handler):
+            self._route_handler = handler  # a handler of its own: the Python path runs it
+        elif handler is None and callable(value):
+            # Any other ASGI app (`route.app = SomeASGIMiddleware(route.app)`): requests run it.
+            from ._asgi_bridge import ASGIAsRequestApp
+
+            self._route_handler = ASGIAsRequestApp(value, self._app)
+        elif type(self).get_route_handler is not APIRoute.get_route_handler:
+            self._route_handler = self.get_route_handler()
+        else:
+            self._route_handler = None
+        self._analyse()
+        self._bind_common()
+        app = self._app
+        if app is not None:
+            app._engine = None  # the next request builds the engine again (fast plans included)
+            app._prepared_for = None
 
     def _apply_form_limits(self, inherited: dict[str, int] | None = None) -> None:
         """Hand the route's form limits to every body plan of its dependency tree (the app's own
@@ -664,6 +712,7 @@ class APIRoute(BaseRoute):
             or self.batch is not None
             or self._response_class is not JSONResponse
             or getattr(type(self), "get_route_handler", None) is not getattr(APIRoute, "get_route_handler", None)
+            or self._route_handler is not None
         ):
             return None
         if self.status_code is not None and not is_body_allowed_for_status_code(self.status_code):
@@ -1051,6 +1100,54 @@ class APIRoute(BaseRoute):
 
     def __repr__(self) -> str:
         return f"APIRoute(path={self.path!r}, name={self.name!r}, methods={sorted(self.methods)!r})"
+
+
+class _RequestResponse:
+    """What `request_response(handler)` returns: an ASGI app that runs `handler(request)` and
+    sends its response. Assigned to `APIRoute.app`, its handler becomes the route's."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Callable[[Request], Any]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        response = self.handler(request)
+        if inspect.isawaitable(response):
+            response = await response
+        await response(scope, receive, send)
+
+    def __repr__(self) -> str:
+        return f"request_response({self.handler!r})"
+
+
+def request_response(func: Callable[[Request], Any]) -> Any:
+    """An ASGI app from a request handler (Starlette's/FastAPI's `request_response`): `func` is
+    `async (Request) -> Response` or a sync one (run in the thread pool)."""
+    if not _is_async_callable(func):
+        sync = func
+
+        async def func(request: Request) -> Any:  # type: ignore[no-redef]
+            return await run_in_threadpool(sync, request)
+
+        func.__wrapped__ = sync  # type: ignore[attr-defined]
+    return _RequestResponse(func)
+
+
+def _is_default_handler(route: APIRoute, handler: Any) -> bool:
+    return getattr(handler, "__self__", None) is route and getattr(handler, "__func__", None) is APIRoute._request_handler
+
+
+@dataclasses.dataclass
+class _IncludedRouter(BaseRoute):
+    """FastAPI >= 0.137 keeps an included router as one `_IncludedRouter` entry of `routes`
+    (pointing at `original_router`); code that walks `app.routes` (fastapi-pagination's
+    `_iter_api_routes`) checks for it. Our `include_router` copies the routes (as FastAPI did
+    before), so no entry of `routes` is one: the name exists for `isinstance`/`match`."""
+
+    original_router: Any
+    include_context: Any = None
 
 
 def _check_constant_route(route: APIRoute) -> None:
@@ -1486,7 +1583,9 @@ class APIRouter:
         self.route_class = route_class
         self.on_startup: list[Callable[[], Any]] = list(on_startup or [])
         self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or [])
-        self.lifespan_context: Lifespan | None = lifespan
+        # Never None (as Starlette's): code that wraps `router.lifespan_context` (fastapi-pagination)
+        # calls the one it found.
+        self.lifespan_context: Lifespan = lifespan if lifespan is not None else _DefaultLifespan(self)
         self.strict_content_type = strict_content_type
         self.deprecated = deprecated
         self.include_in_schema = include_in_schema
@@ -1825,7 +1924,7 @@ class APIRouter:
                 self.add_websocket_route(prefix + route.path, route.endpoint, name=route.name)
         self.on_startup.extend(router.on_startup)
         self.on_shutdown.extend(router.on_shutdown)
-        if router.lifespan_context is not None:
+        if router.lifespan_context is not None and not isinstance(router.lifespan_context, _DefaultLifespan):
             self.lifespan_context = _merge_lifespans(self.lifespan_context, router.lifespan_context)
 
     # ----------------------------------------------------------------------------------- events
@@ -1895,8 +1994,20 @@ class APIRouter:
         return "none", None, None
 
 
+class _DefaultLifespan:
+    """`router.lifespan_context` of a router created without `lifespan=` (Starlette's name): it
+    does nothing itself, the app runs `on_startup`/`on_shutdown` around whatever lifespan the
+    router ends up with."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self._router = router
+
+    def __call__(self, app: Any) -> AbstractAsyncContextManager[Any]:
+        return contextlib.nullcontext()
+
+
 def _merge_lifespans(outer: Lifespan | None, inner: Lifespan) -> Lifespan:
-    if outer is None:
+    if outer is None or isinstance(outer, _DefaultLifespan):
         return inner
 
     @asynccontextmanager

@@ -117,18 +117,12 @@ def _log_access(client: tuple[str, int], method: str, target: str, version: str,
 async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
     """Serve `app` on this thread's running asyncio loop until SIGTERM/SIGINT (or `stop()`)."""
     loop = asyncio.get_running_loop()
-    engine = _engine_for(app, config)
-    if config.access_log:
-        engine.access_log = _log_access
-    if not config.inline_async:
-        # Each async handler runs in an asyncio task from its first step, as under uvicorn.
-        engine.task_starter = _runtime.start_task
-    server = _core.Server(engine, config.server_config())
+    server: Any = None
     stop = asyncio.Event()
 
     def on_signal() -> None:
         stop.set()
-        if server.listening:  # stop accepting right here, one loop iteration before the drain below
+        if server is not None and server.listening:  # stop accepting right here, one loop iteration before the drain below
             server.begin_shutdown()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -137,6 +131,15 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
     # The requests' root path and proxy trust: poll (and the tasks it starts) run in this context.
     CURRENT.set(config.connection_scope())
     async with _lifespan(app):
+        # The engine is built once startup is done (uvicorn serves the app only then): routes the
+        # lifespan added or rebuilt (`route.app = ...`, fastapi-pagination) are served as they are.
+        engine = _engine_for(app, config)
+        if config.access_log:
+            engine.access_log = _log_access
+        if not config.inline_async:
+            # Each async handler runs in an asyncio task from its first step, as under uvicorn.
+            engine.task_starter = _runtime.start_task
+        server = _core.Server(engine, config.server_config())
         port = server.listen(config.host, config.port, config.reuse_port, config.backlog)
         loop.add_reader(server.fileno(), server.poll)
         sweeper = loop.create_task(_sweep(server))

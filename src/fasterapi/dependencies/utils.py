@@ -27,6 +27,7 @@ from .._compat import (
     Undefined,
     is_model_class,
     is_scalar_annotation,
+    lenient_issubclass,  # noqa: F401 - re-exported as FastAPI does (fastapi-pagination imports it here)
     is_sequence_annotation,
     regenerate_errors,
     strip_annotated,
@@ -188,6 +189,11 @@ def _is_upload_annotation(annotation: Any, upload_cls: type) -> bool:
 
 
 def _param_alias(name: str, field_info: FieldInfo) -> str:
+    # A parameter is read by its validation alias (`Query(validation_alias="s")`), as FastAPI's
+    # get_validation_alias; pydantic sets it to the alias when only `alias=` is given.
+    validation_alias = field_info.validation_alias
+    if isinstance(validation_alias, str) and validation_alias and isinstance(field_info, params.Param):
+        return validation_alias
     if field_info.alias:
         return field_info.alias
     if isinstance(field_info, params.Header) and field_info.convert_underscores:
@@ -339,6 +345,13 @@ def get_param_sub_dependant(
     return sub
 
 
+def get_parameterless_sub_dependant(*, depends: params.Depends, path: str) -> Dependant:
+    """The Dependant of a `dependencies=[Depends(...)]` entry (FastAPI's helper)."""
+    if not callable(depends.dependency):
+        raise AssertionError("A parameter-less dependency must have a callable dependency")
+    return get_param_sub_dependant(param_name=None, depends=depends, annotation=None, path=path)
+
+
 def get_flat_dependant(dependant: Dependant, *, skip_repeats: bool = False, visited: list[Any] | None = None) -> Dependant:
     """All parameters of a dependency tree in one Dependant (for OpenAPI and plan decisions)."""
     if visited is None:
@@ -413,6 +426,8 @@ class BodyPlan:
 
 
 def _should_embed_body_fields(body_params: list[ModelField]) -> bool:
+    if not body_params:
+        return False
     if len({f.name for f in body_params}) > 1:
         return True
     first = body_params[0]
@@ -427,10 +442,30 @@ def _should_embed_body_fields(body_params: list[ModelField]) -> bool:
 def get_body_field(*, flat_dependant: Dependant, name: str) -> ModelField | None:
     """The route's body as one field, as FastAPI builds it for OpenAPI (`Body_<name>` models)."""
     body_params = flat_dependant.body_params
+    return _get_body_field(
+        body_params=body_params, name=name, embed_body_fields=_should_embed_body_fields(body_params)
+    )
+
+
+def _get_flat_body_params(dependant: Dependant) -> list[ModelField]:
+    """Every body parameter of a dependency tree, depth first (FastAPI's private helper, which
+    fastapi-pagination imports to rebuild `route.body_field` after adding a dependency)."""
+    body_params: list[ModelField] = []
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        body_params.extend(current.body_params)
+        stack.extend(reversed(current.dependencies))
+    return body_params
+
+
+def _get_body_field(*, body_params: list[ModelField], name: str, embed_body_fields: bool) -> ModelField | None:
+    """FastAPI's `_get_body_field`: the body parameters as the route's one `body_field` (the first
+    parameter itself, or a `Body_<name>` model of them when they are embedded)."""
     if not body_params:
         return None
     first = body_params[0]
-    embed = _should_embed_body_fields(body_params)
+    embed = embed_body_fields
     has_nullable_form_model = any(
         f.form_models and type(None) in get_args(strip_annotated(f.annotation)) for f in body_params
     )
