@@ -279,3 +279,32 @@ def _translate(annotation: Any) -> Any:
         return annotation.copy_with(new_args)
     except AttributeError:
         return annotation
+
+
+# Our exception classes stand where FastAPI re-exports Starlette's. When user code has imported
+# Starlette, ours become subclasses of Starlette's (their layouts are the same: plain Exception
+# subclasses), so `except starlette.exceptions.HTTPException` / `pytest.raises(
+# starlette.websockets.WebSocketDisconnect)` catch what FasterAPI raises, as under FastAPI.
+# Checked when an app or a TestClient is made: no import of Starlette from here.
+_EXCEPTION_BASES = (
+    ("starlette.exceptions", "HTTPException", "exceptions", "StarletteHTTPException"),
+    ("starlette.exceptions", "WebSocketException", "exceptions", "WebSocketException"),
+    ("starlette.websockets", "WebSocketDisconnect", "websockets", "WebSocketDisconnect"),
+)
+
+
+def adopt_starlette_exceptions() -> None:
+    import importlib
+
+    for module, name, our_module, our_name in _EXCEPTION_BASES:
+        theirs = getattr(sys.modules.get(module), name, None)
+        if not isinstance(theirs, type):
+            continue
+        ours = getattr(importlib.import_module(f"{__package__}.{our_module}"), our_name)
+        if issubclass(ours, theirs) or len(ours.__bases__) != 1 or ours.__bases__[0].__name__ != "StarletteBase":
+            continue
+        try:
+            ours.__bases__ = (theirs,)
+        except TypeError:  # a layout that differs (another Starlette): leave ours as it is
+            pass
+

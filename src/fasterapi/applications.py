@@ -158,6 +158,7 @@ class FasterAPI:
             form_limits=form_limits,
         )
         self.max_body_size = max_body_size
+        _foreign.adopt_starlette_exceptions()
         self.exception_handlers: dict[Any, Callable[..., Any]] = {
             _foreign.handler_key(key): handler for key, handler in (exception_handlers or {}).items()
         }

@@ -7,7 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-class StarletteHTTPException(Exception):
+class StarletteBase(Exception):
+    """The base of the exceptions FastAPI re-exports from Starlette: replaced by Starlette's own
+    class once user code imports Starlette (fasterapi._foreign.adopt_starlette_exceptions)."""
+
+
+class StarletteHTTPException(StarletteBase):
     """The base HTTP error (Starlette's HTTPException): routing raises it for 404/405.
 
     As in FastAPI, a handler registered for `HTTPException` does not see the router's 404/405;
@@ -32,7 +37,7 @@ class HTTPException(StarletteHTTPException):
     """Raise to return an HTTP error: the default handler answers `{"detail": detail}` with `headers`."""
 
 
-class WebSocketException(Exception):
+class WebSocketException(StarletteBase):
     def __init__(self, code: int, reason: str | None = None) -> None:
         self.code = code
         self.reason = reason or ""

@@ -151,6 +151,9 @@ class TestClient(httpx.Client):
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
         self.root_path = root_path
+        from . import _foreign
+
+        _foreign.adopt_starlette_exceptions()
         self._client_addr = client
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lifespan: contextlib.AbstractAsyncContextManager[Any] | None = None

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
 
+from .exceptions import StarletteBase
 from .requests import HTTPConnection
 
 __all__ = ["WebSocket", "WebSocketClose", "WebSocketDisconnect", "WebSocketState"]
@@ -29,7 +30,7 @@ class WebSocketState(enum.Enum):
     RESPONSE = 3
 
 
-class WebSocketDisconnect(Exception):
+class WebSocketDisconnect(StarletteBase):
     def __init__(self, code: int = 1000, reason: str | None = None) -> None:
         self.code = code
         self.reason = reason or ""

@@ -821,3 +821,24 @@ def test_outer_middleware_reads_an_inner_middlewares_starlette_response():
     r = TestClient(app).get("/short")
     assert r.json() == {"short": True}
     assert (r.headers["x-inner"], r.headers["x-outer-len"]) == ("1", "14")
+
+
+def test_our_exceptions_are_starlettes_once_starlette_is_imported():
+    import starlette.websockets
+
+    from fasterapi import WebSocket
+    from fasterapi.exceptions import WebSocketException
+
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.close(code=1001)
+
+    with TestClient(app).websocket_connect("/ws") as session:
+        with pytest.raises(starlette.websockets.WebSocketDisconnect) as info:
+            session.receive_text()
+    assert info.value.code == 1001
+    assert isinstance(HTTPException(404), StarletteHTTPException)
+    assert issubclass(WebSocketException, starlette.exceptions.WebSocketException)
