@@ -290,7 +290,11 @@ _EXCEPTION_BASES = (
     ("starlette.exceptions", "HTTPException", "exceptions", "StarletteHTTPException"),
     ("starlette.exceptions", "WebSocketException", "exceptions", "WebSocketException"),
     ("starlette.websockets", "WebSocketDisconnect", "websockets", "WebSocketDisconnect"),
+    ("starlette.responses", "Response", "responses", "Response"),
 )
+
+
+_PLACEHOLDERS = ("StarletteBase", "ResponseBase")
 
 
 def adopt_starlette_exceptions() -> None:
@@ -301,7 +305,7 @@ def adopt_starlette_exceptions() -> None:
         if not isinstance(theirs, type):
             continue
         ours = getattr(importlib.import_module(f"{__package__}.{our_module}"), our_name)
-        if issubclass(ours, theirs) or len(ours.__bases__) != 1 or ours.__bases__[0].__name__ != "StarletteBase":
+        if issubclass(ours, theirs) or len(ours.__bases__) != 1 or ours.__bases__[0].__name__ not in _PLACEHOLDERS:
             continue
         try:
             ours.__bases__ = (theirs,)

@@ -341,7 +341,8 @@ class Request(HTTPConnection):
 
     def __init__(self, data: Any, path_params: dict[str, str] | None = None, app: Any = None) -> None:
         super().__init__(data, path_params, app)
-        self._json: Any = _UNSET
+        # `_json` exists only once the body was parsed, as on Starlette's Request (libraries test
+        # `hasattr(request, "_json")`).
         self._form: FormData | None = None
 
     @property
@@ -369,7 +370,7 @@ class Request(HTTPConnection):
         yield b""
 
     async def json(self) -> Any:
-        if self._json is _UNSET:
+        if not hasattr(self, "_json"):
             self._json = json.loads(await self.body())
         return self._json
 
@@ -386,9 +387,3 @@ class Request(HTTPConnection):
     async def is_disconnected(self) -> bool:
         return False
 
-
-class _Unset:
-    pass
-
-
-_UNSET: Any = _Unset()

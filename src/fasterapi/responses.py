@@ -74,7 +74,13 @@ def _content_type_header(media_type: str, charset: str) -> tuple[bytes, bytes]:
     return header
 
 
-class Response:
+class ResponseBase:
+    """Replaced by `starlette.responses.Response` once user code imports Starlette, so that
+    `isinstance(response, starlette.responses.Response)` holds, as under FastAPI (every method
+    that matters is Response's own; see fasterapi._foreign.adopt_starlette_exceptions)."""
+
+
+class Response(ResponseBase):
     media_type: str | None = None
     charset = "utf-8"
 

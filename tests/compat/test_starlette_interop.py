@@ -842,3 +842,24 @@ def test_our_exceptions_are_starlettes_once_starlette_is_imported():
     assert info.value.code == 1001
     assert isinstance(HTTPException(404), StarletteHTTPException)
     assert issubclass(WebSocketException, starlette.exceptions.WebSocketException)
+
+
+def test_our_responses_are_starlette_responses_and_request_json_is_cached_as_starlettes():
+    import starlette.responses
+
+    from fasterapi import Request
+    from fasterapi.responses import JSONResponse as OurJSONResponse
+
+    app = FastAPI()
+    seen = {}
+
+    @app.post("/j")
+    async def j(request: Request):
+        seen["before"] = hasattr(request, "_json")  # Starlette sets it only once json() ran
+        data = await request.json()
+        seen["after"] = request._json == data
+        return OurJSONResponse(data)
+
+    assert TestClient(app).post("/j", json={"a": 1}).json() == {"a": 1}
+    assert seen == {"before": False, "after": True}
+    assert isinstance(OurJSONResponse({}), starlette.responses.Response)
