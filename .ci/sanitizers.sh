@@ -28,6 +28,13 @@ subset=("$@")
   tests/compat/test_routing.py
   tests/compat/test_responses.py
   tests/compat/test_exceptions.py
+  tests/compat/test_streaming_endpoints.py
+  tests/compat/test_compiled_dependencies.py
+  tests/compat/test_middleware.py
+  tests/compat/test_websockets.py
+  tests/integration/test_streaming.py
+  tests/integration/test_async_tasks.py
+  tests/integration/test_websockets.py
 )
 set +e
 env PYTHONPATH="$work/pkg" \

@@ -183,7 +183,7 @@ void write_close(Buffer& out, uint16_t code, std::string_view reason) {
   p[1] = char(code & 0xFF);
   size_t n = reason.size() < 123 ? reason.size() : 123;
   while (n > 0 && n < reason.size() && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;  // whole characters
-  std::memcpy(p + 2, reason.data(), n);
+  if (n > 0) std::memcpy(p + 2, reason.data(), n);  // (an empty reason may have a null data())
   write_frame(out, kClose, std::string_view(p, n + 2));
 }
 
