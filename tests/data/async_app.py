@@ -77,3 +77,11 @@ async def remember(v: str = ""):
 async def context(seen: str = Depends(remember)):
     await asyncio.sleep(0)
     return {"seen_at_start": seen, "now": request_value.get()}
+
+
+@app.get("/sync-context")
+def sync_context(v: str = ""):
+    seen = request_value.get()  # a plain def endpoint runs on the loop thread, in the request's context
+    if v:
+        request_value.set(v)
+    return {"seen_at_start": seen}

@@ -39,6 +39,8 @@ def test_contextvars_do_not_leak_between_requests(server: Server) -> None:
     with httpx.Client(base_url=server.url) as client:  # one keep-alive connection
         assert client.get("/context?v=first").json() == {"seen_at_start": "unset", "now": "first"}
         assert client.get("/context").json() == {"seen_at_start": "unset", "now": "unset"}
+        assert client.get("/sync-context?v=mine").json() == {"seen_at_start": "unset"}
+        assert client.get("/sync-context").json() == {"seen_at_start": "unset"}  # sync handlers too
 
 
 def test_inline_async_option_keeps_the_old_behaviour(serve) -> None:  # type: ignore[no-untyped-def]

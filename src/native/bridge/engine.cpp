@@ -783,6 +783,14 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
     }
   }
   size_t out_before = out.size();
+  // A served engine runs each request in its own copy of the loop's contextvars context, as an
+  // ASGI server's task per request would: a ContextVar a handler sets never reaches the next.
+  PyObject* context = nullptr;
+  if (engine->task_starter != Py_None) {
+    context = PyContext_CopyCurrent();
+    if (context && PyContext_Enter(context) < 0) Py_CLEAR(context);
+    if (!context) PyErr_Clear();
+  }
   Ctx c{engine, link};
   c.req = &req;
   c.path = path_;
@@ -931,6 +939,10 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
     }
   }
 done:
+  if (context) {
+    if (PyContext_Exit(context) < 0) PyErr_WriteUnraisable(context);
+    Py_DECREF(context);
+  }
   if (c.static_route >= 0 && hr == http::HandleResult::Done && c.stage == 0)
     capture_route_response(engine, c.static_route, out, out_before);
   stage_mark(kHandleEnd);
