@@ -781,7 +781,6 @@ def test_middleware_reading_and_replacing_the_body_iterator():
 
 
 def test_starlette_session_middleware():
-    pytest.importorskip("itsdangerous")
     from starlette.middleware.sessions import SessionMiddleware
 
     app = FastAPI()
