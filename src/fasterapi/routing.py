@@ -706,7 +706,10 @@ class APIRoute(BaseRoute):
         runs the endpoint on a worker thread.
         """
         dependant = self.dependant
-        has_extras = bool(dependant.dependencies) or self.response_field is not None
+        has_extras = (
+            bool(dependant.dependencies) or self.response_field is not None
+            or dependant.request_param_name is not None or dependant.http_connection_param_name is not None
+        )
         if (
             (self.blocking and (not allow_blocking or has_extras))
             or self.batch is not None
@@ -758,19 +761,21 @@ class APIRoute(BaseRoute):
                 params += [param_plan(f, "query") for f in dependant.query_params]
                 params += [param_plan(f, "header") for f in dependant.header_params]
                 body = (body_name, plan.validate_json) if plan is not None and body_name else None
-                return (self.endpoint, self._is_coroutine, status_code, tuple(params), body, None, False)
-            call, is_async, params, body_arg = compile_call(
+                return (self.endpoint, self._is_coroutine, status_code, tuple(params), body, None, False, False)
+            app = self._app if self._app is not None else self.dependency_overrides_provider
+            call, is_async, params, body_arg, wants_request = compile_call(
                 dependant, self.endpoint, self._is_coroutine, body_name, param_plan,
                 result=self._fast_result() if self.response_field is not None else None,
                 swallowed=_swallowed_error,
+                make_request=functools.partial(_request_from_data, app),
             )
         except NotCompilable:
             return None
         body = (body_arg, plan.validate_json) if plan is not None and body_arg else None
-        guard = None
-        if dependant.dependencies:
-            guard = self._app if self._app is not None else self.dependency_overrides_provider
-        return (call, is_async, status_code, tuple(params), body, guard, self.response_field is not None)
+        guard = app if dependant.dependencies else None
+        return (
+            call, is_async, status_code, tuple(params), body, guard, self.response_field is not None, wants_request,
+        )
 
     def _fast_result(self) -> Callable[[Any], Any]:
         """response_model for the compiled fast path: a Response passes through; anything else
@@ -1277,6 +1282,11 @@ _SWALLOWED_BY_DEPENDENCY = (
     "and is not raising the exception again. Read more about it in the docs: "
     "https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/#dependencies-with-yield-and-except"
 )
+
+
+def _request_from_data(app: Any, data: Any) -> Request:
+    """The Request a compiled fast plan passes to `request: Request` parameters."""
+    return Request(data, data.path_params, app)
 
 
 def _swallowed_error() -> Exception:

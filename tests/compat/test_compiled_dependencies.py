@@ -8,7 +8,7 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel
 
-from fasterapi import Depends, FastAPI, Header, HTTPException
+from fasterapi import Depends, FastAPI, Header, HTTPException, Request
 from fasterapi.exceptions import FastAPIError
 from fasterapi.testclient import TestClient
 
@@ -187,3 +187,23 @@ def test_yield_dependencies_on_the_fast_path():
     assert r.status_code == 500
     with pytest.raises(FastAPIError):
         TestClient(app).get("/swallowed")
+
+
+def client_host(request: Request) -> str:
+    return request.client.host
+
+
+def test_request_parameters_on_the_fast_path():
+    app = FastAPI()
+
+    @app.get("/r/{x}")
+    def r(x: int, request: Request, host: Annotated[str, Depends(client_host)]):
+        return {"x": x, "path": request.url.path, "q": request.query_params.get("q"), "host": host,
+                "path_params": request.path_params}
+
+    client = TestClient(app)
+    assert client.get("/r/5?q=1").json() == {
+        "x": 5, "path": "/r/5", "q": "1", "host": "testclient", "path_params": {"x": "5"},
+    }
+    assert stats(client)["fast_path"] == 1
+    assert client.get("/r/nope").status_code == 422

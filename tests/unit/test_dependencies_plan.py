@@ -31,9 +31,9 @@ def test_scalar_params_and_model_body_get_a_plan():
 
     plan = plan_for(f, methods=["POST"], status_code=201)
     assert plan is not None
-    endpoint, is_async, status, params, body, guard, json_bytes = plan
+    endpoint, is_async, status, params, body, guard, json_bytes, wants_request = plan
     assert endpoint is f and is_async is True and status == 201
-    assert guard is None and json_bytes is False  # the endpoint itself: nothing compiled
+    assert guard is None and json_bytes is False and wants_request is False  # the endpoint itself
     assert params == (
         ("a", "path", "int", FakeCore.REQUIRED, "a"),
         ("q", "query", "str", None, "q"),
@@ -55,9 +55,6 @@ def test_no_plan_cases():
     def with_header(a: int, x: Annotated[str, Header()]):
         return {}
 
-    def with_request(a: int, request: Request):
-        return {}
-
     def with_constraint(a: int, q: Annotated[int, Query(gt=1)] = 2):
         return {}
 
@@ -73,7 +70,7 @@ def test_no_plan_cases():
     def with_cookie(a: int, c: Annotated[str, Cookie()]):
         return {}
 
-    for func in (with_request, with_constraint, with_list, streaming, with_cookie):
+    for func in ( with_constraint, with_list, streaming, with_cookie):
         assert plan_for(func) is None, func.__name__
     assert plan_for(plain, response_class=HTMLResponse) is None
     assert plan_for(plain, blocking=True) is None
@@ -114,7 +111,7 @@ def test_dependencies_are_compiled_into_one_function():
     app = FastAPI(dependencies=[Depends(token)])
     app.post("/x/{a}")(endpoint)
     route = app.routes[-1]
-    call, is_async, status, params, body, guard, json_bytes = route.fast_plan(FakeCore)
+    call, is_async, status, params, body, guard, json_bytes, _ = route.fast_plan(FakeCore)
     assert is_async and status == 200 and guard is app and json_bytes is False
     # The app-level dependency, the sub-dependency and the endpoint's own use of `token` share one call.
     assert call.__fasterapi_source__.count("d0_call(") == 1
@@ -152,7 +149,7 @@ def test_response_model_returns_json_bytes():
     def plain(a: int):
         return {"name": "n", "extra": 1}
 
-    call, is_async, status, params, body, guard, json_bytes = plan_for(plain, response_model=Item)
+    call, is_async, status, params, body, guard, json_bytes, _ = plan_for(plain, response_model=Item)
     assert json_bytes is True and guard is None and not is_async
     assert call(p0=1) == b'{"name":"n"}'
 
@@ -192,3 +189,11 @@ def test_header_parameters_are_looked_up_by_lower_case_alias():
         ("header", "str", FakeCore.REQUIRED, "x"), ("path", "int", FakeCore.REQUIRED, "a"),
         ("header", "str", FakeCore.REQUIRED, "x-token"),
     ]
+
+
+def test_request_parameters_take_the_request_data():
+    def f(a: int, request: Request):
+        return {}
+
+    call, _, _, params, _, _, _, wants_request = plan_for(f)
+    assert wants_request is True and "request = make_request(request_data)" in call.__fasterapi_source__

@@ -25,11 +25,10 @@ from typing import Any, Callable
 
 from .models import Dependant
 
-# Dependencies whose own parameters need something the engine does not pass natively.
+# Parameters that need something the engine does not pass natively. (`request: Request` and
+# `HTTPConnection` get the request, built from the RequestData the engine then passes.)
 _SPECIAL = (
-    "request_param_name",
     "websocket_param_name",
-    "http_connection_param_name",
     "response_param_name",
     "background_tasks_param_name",
     "security_scopes_param_name",
@@ -50,6 +49,7 @@ class _Compiler:
         self.names = itertools.count()
         self.is_async = False
         self.stack: str | None = None  # "sync"/"async": an exit stack for dependencies with yield
+        self.request = False  # a Request is made from the RequestData the engine passes
 
     def arg(self, field: Any, source: str) -> str:
         name = f"p{len(self.params)}"
@@ -64,6 +64,10 @@ class _Compiler:
         if any(getattr(dependant, attr) for attr in _SPECIAL):
             raise NotCompilable("Request, Response, BackgroundTasks or SecurityScopes parameter")
         parts = []
+        for name in (dependant.request_param_name, dependant.http_connection_param_name):
+            if name is not None:
+                self.request = True
+                parts.append(f"{name}=request")
         for sub in dependant.dependencies:
             value = self.dependency(sub)
             if sub.name is not None:
@@ -115,8 +119,10 @@ def compile_call(
     param_plan: Callable[[Any, str], tuple[Any, ...]],
     result: Callable[[Any], Any] | None = None,
     swallowed: Callable[[], Exception] | None = None,
-) -> tuple[Callable[..., Any], bool, list[tuple[Any, ...]], str | None]:
-    """(function, is_async, plan params, body argument name) for the route's fast plan.
+    make_request: Callable[[Any], Any] | None = None,
+) -> tuple[Callable[..., Any], bool, list[tuple[Any, ...]], str | None, bool]:
+    """(function, is_async, plan params, body argument name, wants the RequestData) for the
+    route's fast plan.
 
     `result`, when given, is applied to the endpoint's return value (response_model
     serialization). Dependencies with `yield` are entered on an exit stack closed once the
@@ -136,6 +142,12 @@ def compile_call(
         c.env["result"] = result
         call = f"result({call})"
     params = [name for name, *_ in c.params] + (["body"] if body is not None else [])
+    if c.request:
+        if make_request is None:
+            raise NotCompilable("a Request parameter needs make_request")
+        params.append("request_data")  # passed last by the engine (the plan's wants_request)
+        c.env["make_request"] = make_request
+        c.lines.insert(0, "request = make_request(request_data)")
     head = f"{'async ' if c.is_async else ''}def fast({', '.join(params)}):"
     if c.stack is None:
         source = "\n    ".join([head, *c.lines, f"return {call}"])
@@ -162,4 +174,4 @@ def compile_call(
     exec(compile(source, f"<fast plan of {getattr(endpoint, '__qualname__', endpoint)!s}>", "exec"), c.env)
     function = c.env["fast"]
     function.__fasterapi_source__ = source  # for tests and debugging
-    return function, c.is_async, c.params, ("body" if body is not None else None)
+    return function, c.is_async, c.params, ("body" if body is not None else None), c.request

@@ -848,7 +848,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
       constexpr size_t kMax = 24;
       PyObject* args[kMax + 1];
       size_t n = 0;
-      bool ok = r.params.size() + 1 <= kMax;
+      bool ok = r.params.size() + 2 <= kMax;  // + the body and the RequestData
       for (size_t i = 0; ok && i < r.params.size(); ++i) {
         const PlanParam& p = r.params[i];
         std::string_view raw;
@@ -902,6 +902,11 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
           if (!v) { PyErr_Clear(); ok = false; }
           else args[n++] = v;
         }
+      }
+      if (ok && r.wants_request) {  // `request: Request` somewhere in the plan: its RequestData, last
+        PyObject* rd = c.request_data();
+        if (rd) args[n++] = Py_NewRef(rd);
+        else { PyErr_Clear(); ok = false; }
       }
       if (ok && engine->offload && offload_kind(engine, match_.route) == RouteKind::Blocking &&
           offload_ready(engine, true)) {

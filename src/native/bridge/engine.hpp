@@ -38,6 +38,7 @@ struct Route {
   PyObject* native = nullptr;                             // _core.NativeHandler: served without Python
   PyObject* guard = nullptr;  // an app: its dependency_overrides non-empty -> the Python path
   bool json_bytes = false;    // the plan's call returns the JSON body as bytes (response_model)
+  bool wants_request = false; // the plan's call takes request_data= (the RequestData), last
 };
 
 struct EngineObject {

@@ -202,16 +202,18 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   r.is_static = is_static;
   if (native != Py_None) r.native = Py_NewRef(native);
   if (plan != Py_None) {
-    // (endpoint, is_async, status_code, params, body[, guard, json_bytes])
+    // (endpoint, is_async, status_code, params, body[, guard, json_bytes, wants_request])
     PyObject *endpoint, *is_async, *params, *body, *guard = Py_None;
-    int status, json_bytes = 0;
-    if (!PyArg_ParseTuple(plan, "OOiOO|Op", &endpoint, &is_async, &status, &params, &body, &guard, &json_bytes)) {
+    int status, json_bytes = 0, wants_request = 0;
+    if (!PyArg_ParseTuple(plan, "OOiOO|Opp", &endpoint, &is_async, &status, &params, &body, &guard, &json_bytes,
+                          &wants_request)) {
       clear_route(r);
       return nullptr;
     }
     r.has_plan = true;
     if (guard != Py_None) r.guard = Py_NewRef(guard);
     r.json_bytes = json_bytes;
+    r.wants_request = wants_request;
     r.endpoint = Py_NewRef(endpoint);
     r.is_async = PyObject_IsTrue(is_async);
     r.status = status;
@@ -219,7 +221,7 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
     if (!pseq) { clear_route(r); return nullptr; }
     Py_ssize_t np = PySequence_Fast_GET_SIZE(pseq);
     bool has_body = body != Py_None;
-    PyObject* kwnames = PyTuple_New(np + (has_body ? 1 : 0));
+    PyObject* kwnames = PyTuple_New(np + (has_body ? 1 : 0) + (wants_request ? 1 : 0));
     for (Py_ssize_t i = 0; i < np; ++i) {
       PyObject *name, *source, *kind, *def, *alias;
       if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(pseq, i), "UUUOO", &name, &source, &kind, &def, &alias)) {
@@ -248,6 +250,11 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
       Py_INCREF(bname);
       PyTuple_SET_ITEM(kwnames, np, bname);
       r.body_validator = Py_NewRef(validator);
+    }
+    if (wants_request) {
+      PyObject* rname = PyUnicode_InternFromString("request_data");
+      if (!rname) { Py_DECREF(kwnames); clear_route(r); return nullptr; }
+      PyTuple_SET_ITEM(kwnames, np + (has_body ? 1 : 0), rname);
     }
     r.kwnames = kwnames;
   }
