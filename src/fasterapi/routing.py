@@ -709,6 +709,7 @@ class APIRoute(BaseRoute):
         has_extras = (
             bool(dependant.dependencies) or self.response_field is not None
             or dependant.request_param_name is not None or dependant.http_connection_param_name is not None
+            or dependant.response_param_name is not None or dependant.background_tasks_param_name is not None
         )
         if (
             (self.blocking and (not allow_blocking or has_extras))
@@ -763,19 +764,19 @@ class APIRoute(BaseRoute):
                 body = (body_name, plan.validate_json) if plan is not None and body_name else None
                 return (self.endpoint, self._is_coroutine, status_code, tuple(params), body, None, False, False)
             app = self._app if self._app is not None else self.dependency_overrides_provider
-            call, is_async, params, body_arg, wants_request = compile_call(
+            call, is_async, params, body_arg, wants_request, makes_response = compile_call(
                 dependant, self.endpoint, self._is_coroutine, body_name, param_plan,
                 result=self._fast_result() if self.response_field is not None else None,
                 swallowed=_swallowed_error,
                 make_request=functools.partial(_request_from_data, app),
+                make_response=(_PlanContext, self._make_response),
             )
         except NotCompilable:
             return None
         body = (body_arg, plan.validate_json) if plan is not None and body_arg else None
         guard = app if dependant.dependencies else None
-        return (
-            call, is_async, status_code, tuple(params), body, guard, self.response_field is not None, wants_request,
-        )
+        json_bytes = self.response_field is not None and not makes_response
+        return (call, is_async, status_code, tuple(params), body, guard, json_bytes, wants_request)
 
     def _fast_result(self) -> Callable[[Any], Any]:
         """response_model for the compiled fast path: a Response passes through; anything else
@@ -1282,6 +1283,20 @@ _SWALLOWED_BY_DEPENDENCY = (
     "and is not raising the exception again. Read more about it in the docs: "
     "https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/#dependencies-with-yield-and-except"
 )
+
+
+class _PlanContext:
+    """What _make_response reads of a request context, for compiled plans with a Response or
+    BackgroundTasks parameter (RequestContext.get_response/get_background semantics)."""
+
+    __slots__ = ("sub_response", "background")
+    data = None
+    get_response = RequestContext.get_response
+    get_background = RequestContext.get_background
+
+    def __init__(self) -> None:
+        self.sub_response: Response | None = None
+        self.background: Any = None
 
 
 def _request_from_data(app: Any, data: Any) -> Request:

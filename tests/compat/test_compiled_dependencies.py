@@ -8,7 +8,7 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel
 
-from fasterapi import Depends, FastAPI, Header, HTTPException, Request
+from fasterapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException, Request, Response
 from fasterapi.exceptions import FastAPIError
 from fasterapi.testclient import TestClient
 
@@ -207,3 +207,31 @@ def test_request_parameters_on_the_fast_path():
     }
     assert stats(client)["fast_path"] == 1
     assert client.get("/r/nope").status_code == 422
+
+
+def test_response_and_background_parameters_on_the_fast_path():
+    app = FastAPI()
+    done: list[str] = []
+
+    def tag(response: Response):
+        response.headers["x-dep"] = "1"
+
+    @app.get("/c", dependencies=[Depends(tag)])
+    def c(response: Response, tasks: BackgroundTasks):
+        response.set_cookie("k", "v")
+        response.status_code = 201
+        tasks.add_task(done.append, "after")
+        return {"a": 1, "b": 2}
+
+    @app.get("/m", response_model=ItemOut)
+    async def m(response: Response):
+        response.headers["x-m"] = "1"
+        return {"name": "n", "price": 1, "extra": True}
+
+    client = TestClient(app)
+    r = client.get("/c")
+    assert (r.status_code, r.json(), r.headers["x-dep"]) == (201, {"a": 1, "b": 2}, "1")
+    assert r.headers["set-cookie"].startswith("k=v;") and done == ["after"]
+    r = client.get("/m")
+    assert (r.json(), r.headers["x-m"], r.headers["content-type"]) == ({"name": "n", "price": 1.0}, "1", "application/json")
+    assert stats(client)["fast_path"] == 2

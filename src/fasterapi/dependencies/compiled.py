@@ -29,8 +29,6 @@ from .models import Dependant
 # `HTTPConnection` get the request, built from the RequestData the engine then passes.)
 _SPECIAL = (
     "websocket_param_name",
-    "response_param_name",
-    "background_tasks_param_name",
     "security_scopes_param_name",
 )
 
@@ -50,6 +48,7 @@ class _Compiler:
         self.is_async = False
         self.stack: str | None = None  # "sync"/"async": an exit stack for dependencies with yield
         self.request = False  # a Request is made from the RequestData the engine passes
+        self.context = False  # a Response / BackgroundTasks parameter: the route makes the response
 
     def arg(self, field: Any, source: str) -> str:
         name = f"p{len(self.params)}"
@@ -68,6 +67,12 @@ class _Compiler:
             if name is not None:
                 self.request = True
                 parts.append(f"{name}=request")
+        if dependant.response_param_name is not None:
+            self.context = True
+            parts.append(f"{dependant.response_param_name}=context.get_response()")
+        if dependant.background_tasks_param_name is not None:
+            self.context = True
+            parts.append(f"{dependant.background_tasks_param_name}=context.get_background()")
         for sub in dependant.dependencies:
             value = self.dependency(sub)
             if sub.name is not None:
@@ -120,9 +125,14 @@ def compile_call(
     result: Callable[[Any], Any] | None = None,
     swallowed: Callable[[], Exception] | None = None,
     make_request: Callable[[Any], Any] | None = None,
-) -> tuple[Callable[..., Any], bool, list[tuple[Any, ...]], str | None, bool]:
-    """(function, is_async, plan params, body argument name, wants the RequestData) for the
-    route's fast plan.
+    make_response: tuple[Callable[[], Any], Callable[[Any, Any], Any]] | None = None,
+) -> tuple[Callable[..., Any], bool, list[tuple[Any, ...]], str | None, bool, bool]:
+    """(function, is_async, plan params, body argument name, wants the RequestData, returns a
+    Response made by the route) for the route's fast plan.
+
+    `make_response`: (new context, route._make_response) for Response / BackgroundTasks
+    parameters: the function then returns the route's Response (status, headers and cookies set
+    on the parameter, the background tasks) instead of `result(...)`.
 
     `result`, when given, is applied to the endpoint's return value (response_model
     serialization). Dependencies with `yield` are entered on an exit stack closed once the
@@ -138,7 +148,13 @@ def compile_call(
     if endpoint_is_async:
         c.is_async = True
         call = "await " + call
-    if result is not None:
+    if c.context:
+        if make_response is None:
+            raise NotCompilable("a Response/BackgroundTasks parameter needs make_response")
+        c.env["new_context"], c.env["make_response"] = make_response
+        c.lines.insert(0, "context = new_context()")
+        call = f"make_response({call}, context)"
+    elif result is not None:
         c.env["result"] = result
         call = f"result({call})"
     params = [name for name, *_ in c.params] + (["body"] if body is not None else [])
@@ -174,4 +190,4 @@ def compile_call(
     exec(compile(source, f"<fast plan of {getattr(endpoint, '__qualname__', endpoint)!s}>", "exec"), c.env)
     function = c.env["fast"]
     function.__fasterapi_source__ = source  # for tests and debugging
-    return function, c.is_async, c.params, ("body" if body is not None else None), c.request
+    return function, c.is_async, c.params, ("body" if body is not None else None), c.request, c.context
