@@ -756,11 +756,10 @@ class APIRoute(BaseRoute):
                 for special in _SPECIAL_PARAMS:
                     if getattr(dependant, special):
                         return None
-                if dependant.cookie_params:
-                    return None
                 params = [param_plan(f, "path") for f in dependant.path_params]
                 params += [param_plan(f, "query") for f in dependant.query_params]
                 params += [param_plan(f, "header") for f in dependant.header_params]
+                params += [param_plan(f, "cookie") for f in dependant.cookie_params]
                 body = (body_name, plan.validate_json) if plan is not None and body_name else None
                 return (self.endpoint, self._is_coroutine, status_code, tuple(params), body, None, False, False)
             app = self._app if self._app is not None else self.dependency_overrides_provider

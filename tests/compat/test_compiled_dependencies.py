@@ -8,7 +8,7 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel
 
-from fasterapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException, Request, Response
+from fasterapi import BackgroundTasks, Cookie, Depends, FastAPI, Header, HTTPException, Request, Response
 from fasterapi.exceptions import FastAPIError
 from fasterapi.testclient import TestClient
 
@@ -235,3 +235,26 @@ def test_response_and_background_parameters_on_the_fast_path():
     r = client.get("/m")
     assert (r.json(), r.headers["x-m"], r.headers["content-type"]) == ({"name": "n", "price": 1.0}, "1", "application/json")
     assert stats(client)["fast_path"] == 2
+
+
+def session(session_id: Annotated[str | None, Cookie()] = None) -> str:
+    if session_id is None:
+        raise HTTPException(status_code=401, detail="no session")
+    return session_id
+
+
+def test_cookie_parameters_on_the_fast_path():
+    app = FastAPI()
+
+    @app.get("/me")
+    def me(s: Annotated[str, Depends(session)], n: Annotated[int, Cookie()] = 0):
+        return {"s": s, "n": n}
+
+    client = TestClient(app)
+    assert client.get("/me", headers={"cookie": "a=1; session_id=abc ; n=5"}).json() == {"s": "abc", "n": 5}
+    assert stats(client)["fast_path"] == 1
+    # A quoted value is unquoted by the Python path (http.cookies), as Starlette does.
+    assert client.get("/me", headers={"cookie": 'session_id="q\\w"'}).json() == {"s": "qw", "n": 0}
+    assert client.get("/me").json() == {"detail": "no session"}
+    r = client.get("/me", headers={"cookie": "session_id=x; n=z"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["cookie", "n"]

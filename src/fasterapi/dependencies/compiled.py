@@ -58,8 +58,6 @@ class _Compiler:
 
     def kwargs(self, dependant: Dependant, body: dict[str, str] | None = None) -> list[str]:
         """`name=value` for each argument of `dependant.call` (sub-dependencies solved first)."""
-        if dependant.cookie_params:
-            raise NotCompilable("cookie parameters")
         if any(getattr(dependant, attr) for attr in _SPECIAL):
             raise NotCompilable("Request, Response, BackgroundTasks or SecurityScopes parameter")
         parts = []
@@ -83,6 +81,8 @@ class _Compiler:
             parts.append(f"{field.name}={self.arg(field, 'query')}")
         for field in dependant.header_params:
             parts.append(f"{field.name}={self.arg(field, 'header')}")
+        for field in dependant.cookie_params:
+            parts.append(f"{field.name}={self.arg(field, 'cookie')}")
         if body is not None:
             parts.extend(f"{name}={var}" for name, var in body.items())
         elif dependant.body_params:

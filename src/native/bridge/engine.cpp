@@ -19,6 +19,12 @@ namespace {
 
 using http::hex_digit;
 
+std::string_view strip_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 // Percent-decoding as urllib.parse.unquote does for ASCII: malformed escapes stay as they are.
 void percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   out.clear();
@@ -856,6 +862,29 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
         if (p.source == ParamSource::Path) {
           for (int k = 0; k < match_.num_captures; ++k)
             if (match_.captures[k].name == p.key) { raw = match_.captures[k].value; found = true; break; }
+        } else if (p.source == ParamSource::Cookie) {
+          // As Starlette's cookie_parser over the first Cookie field: ';'-separated name=value,
+          // both stripped, the last one of that name wins. A quoted or escaped value takes the
+          // Python path (http.cookies unquoting).
+          std::string_view header = req.header("cookie");
+          size_t pos = 0;
+          while (pos <= header.size() && !header.empty()) {
+            size_t semi = header.find(';', pos);
+            std::string_view chunk = header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos);
+            size_t eq = chunk.find('=');
+            if (eq != std::string_view::npos && strip_ows(chunk.substr(0, eq)) == p.key) {
+              raw = strip_ows(chunk.substr(eq + 1));
+              found = true;
+            }
+            if (semi == std::string_view::npos) break;
+            pos = semi + 1;
+          }
+          if (found && raw.find_first_of("\"\\") != std::string_view::npos) { ok = false; break; }
+          if (found && p.kind == ParamKind::Str) {
+            args[n++] = PyUnicode_DecodeLatin1(raw.data(), Py_ssize_t(raw.size()), nullptr);
+            if (!args[n - 1]) { --n; PyErr_Clear(); ok = false; break; }
+            continue;
+          }
         } else if (p.source == ParamSource::Header) {
           // The first field with that name, as Starlette's Headers.get() answers; str values are
           // latin-1 as Starlette decodes them.

@@ -11,13 +11,13 @@
 
 namespace fasterapi::bridge {
 
-enum class ParamSource { Path, Query, Header };
+enum class ParamSource { Path, Query, Header, Cookie };
 enum class ParamKind { Int, Float, Str, Bool };
 struct StaticResponse;  // native_route.hpp
 struct PerfState;       // perf.hpp
 
 struct PlanParam {
-  std::string key;           // path parameter name, query alias or lower-case header name
+  std::string key;           // path parameter name, query alias, lower-case header name or cookie name
   ParamSource source;
   ParamKind kind;
   PyObject* default_value;   // strong ref; nullptr when required

@@ -230,7 +230,10 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
       PlanParam p;
       const char* src = PyUnicode_AsUTF8(source);
       std::string_view srcv = src ? std::string_view(src) : std::string_view();
-      p.source = srcv == "path" ? ParamSource::Path : srcv == "header" ? ParamSource::Header : ParamSource::Query;
+      p.source = srcv == "path"     ? ParamSource::Path
+                 : srcv == "header" ? ParamSource::Header
+                 : srcv == "cookie" ? ParamSource::Cookie
+                                    : ParamSource::Query;
       PyObject* keyo = alias != Py_None ? alias : name;  // path or query name as the request spells it
       const char* key = PyUnicode_AsUTF8(keyo);
       if (!key || !parse_kind(kind, p.kind)) { Py_DECREF(pseq); Py_DECREF(kwnames); clear_route(r); return nullptr; }
