@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from . import _runtime
 from ._connection import CURRENT, ConnectionScope
+from ._wire import parse_response
 
 __all__ = ["asgi_app"]
 
@@ -81,25 +82,6 @@ def _request_bytes(scope: dict[str, Any], body: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-def _parse(raw: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    while True:
-        head, _, rest = raw.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        if 100 <= status < 200:
-            raw = rest
-            continue
-        headers: list[tuple[bytes, bytes]] = []
-        length = None
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            value = value.strip()
-            if name.lower() == b"content-length":
-                length = int(value)
-            headers.append((name.lower(), value))
-        return status, headers, rest if length is None else rest[:length]
-
-
 async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
     chunks = []
     while True:
@@ -130,7 +112,7 @@ async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
         out = await _exchange(app, raw, client, conn_scope)
     finally:
         _SERVER_ERRORS.reset(errors_token)
-    status, headers, body = _parse(out)
+    status, headers, body = parse_response(out, lower_names=True)
     if scope.get("method") == "HEAD":
         body = b""
     await send({"type": "http.response.start", "status": status, "headers": headers})

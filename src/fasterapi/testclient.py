@@ -17,6 +17,7 @@ import httpx
 
 from . import _runtime
 from ._connection import CURRENT, ConnectionScope
+from ._wire import parse_response
 
 __all__ = ["TestClient"]
 
@@ -39,50 +40,6 @@ def _encode_request(request: httpx.Request, body: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-def _parse_response(raw: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    while True:
-        head, sep, rest = raw.partition(b"\r\n\r\n")
-        if not sep:
-            raise RuntimeError(f"incomplete response from the engine: {raw[:200]!r}")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        if 100 <= status < 200:  # interim (100 Continue): the final response follows
-            raw = rest
-            continue
-        headers = []
-        length = None
-        chunked = False
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            value = value.strip()
-            if name.lower() == b"content-length":
-                length = int(value)
-            elif name.lower() == b"transfer-encoding":
-                chunked = True  # a streamed body: de-chunked here, the header dropped (as Starlette's client)
-                continue
-            headers.append((name, value))
-        if chunked:
-            return status, headers, _dechunk(rest)
-        body = rest if length is None else rest[:length]
-        return status, headers, body
-
-
-def _dechunk(data: bytes) -> bytes:
-    """A chunked body (possibly cut short by a failing stream: what arrived)."""
-    parts = []
-    pos = 0
-    while True:
-        eol = data.find(b"\r\n", pos)
-        if eol < 0:
-            break
-        size = int(data[pos:eol].split(b";")[0], 16)
-        if size == 0:
-            break
-        parts.append(data[eol + 2:eol + 2 + size])
-        pos = eol + 2 + size + 2
-    return b"".join(parts)
-
-
 class _EngineTransport(httpx.BaseTransport):
     def __init__(self, client: TestClient) -> None:
         self._client = client
@@ -97,7 +54,7 @@ class _EngineTransport(httpx.BaseTransport):
         # What the bytes do not carry: the URL's scheme (https base_url) and the client's root_path.
         scope = ConnectionScope(scheme=request.url.scheme, root_path=self._client.root_path)
         out = self._client._portal(self._exchange(raw, scope))
-        status, headers, content = _parse_response(out)
+        status, headers, content = parse_response(out)
         if request.method == "HEAD":
             content = b""
         return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content), request=request)

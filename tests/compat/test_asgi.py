@@ -73,3 +73,20 @@ def test_lifespan_scope():
     sent = asyncio.run(run())
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert events == ["startup", "shutdown"]
+
+
+def test_streaming_response_through_asgi_transport():
+    from fasterapi.responses import StreamingResponse
+
+    app = FastAPI()
+
+    @app.get("/s")
+    def s():
+        return StreamingResponse(iter([b"ab", b"cd"]), media_type="text/plain")
+
+    async def main() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            return await client.get("/s")
+
+    r = asyncio.run(main())
+    assert r.content == b"abcd" and "transfer-encoding" not in r.headers
