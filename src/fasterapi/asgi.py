@@ -82,16 +82,23 @@ def _request_bytes(scope: dict[str, Any], body: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def receive_body(receive: Any) -> bytes | None:
+    """The whole request body of an ASGI http exchange, or None if the client disconnected first."""
     chunks = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    raw = _request_bytes(scope, b"".join(chunks))
+            return b"".join(chunks)
+
+
+async def _http(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    body = await receive_body(receive)
+    if body is None:
+        return
+    raw = _request_bytes(scope, body)
     client = scope.get("client")
     client = tuple(client) if client else None
     # The scope's scheme and root_path (not in the bytes) reach the app's requests this way.

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..asgi import receive_body
 from ..concurrency import run_in_threadpool
 
 __all__ = ["WSGIMiddleware", "build_environ"]
@@ -74,15 +75,10 @@ class WSGIMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise AssertionError("WSGIMiddleware only handles http scopes")
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        environ = build_environ(scope, b"".join(chunks))
+        body = await receive_body(receive)
+        if body is None:
+            return
+        environ = build_environ(scope, body)
         loop = asyncio.get_running_loop()
         messages: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
