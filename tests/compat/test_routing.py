@@ -233,3 +233,11 @@ def test_dependency_with_request_state():
         return {"user": request.state.user}
 
     assert TestClient(local).get("/").json() == {"user": "alice"}
+
+
+def test_logger_module_as_fastapis():
+    import logging
+
+    from fasterapi.logger import logger
+
+    assert logger is logging.getLogger("fastapi")
