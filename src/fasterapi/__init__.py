@@ -13,7 +13,12 @@ def get_include() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 
 
+from . import logger as logger
+from . import openapi as openapi
+from . import security as security
 from . import status as status
+from . import types as types
+from . import utils as utils
 from .applications import FastAPI as FastAPI
 from .applications import FasterAPI as FasterAPI
 from .background import BackgroundTasks as BackgroundTasks

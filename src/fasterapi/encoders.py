@@ -23,6 +23,16 @@ from pydantic_core import PydanticUndefined, Url
 IncEx = Any
 
 
+def decimal_encoder(dec_value: Decimal) -> int | float:
+    """FastAPI's: integral decimals stay ints, others become floats."""
+    return _decimal(dec_value)
+
+
+def isoformat(o: Any) -> str:
+    """FastAPI's: date/time/datetime as ISO 8601."""
+    return o.isoformat()  # type: ignore[no-any-return]
+
+
 def _decimal(value: Decimal) -> int | float:
     # FastAPI: integral decimals stay ints, others become floats.
     exponent = value.as_tuple().exponent

@@ -473,3 +473,12 @@ __all__ = [
     "FileResponse",
 ]
 
+
+def __getattr__(name: str) -> Any:
+    # fastapi.responses.EventSourceResponse (FastAPI 0.16x), defined in fasterapi.sse (which
+    # imports this module): imported on first use.
+    if name == "EventSourceResponse":
+        from .sse import EventSourceResponse
+
+        return EventSourceResponse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from .dependencies.utils import is_body_allowed_for_status_code
+import re
+
+from .dependencies.utils import get_path_param_names, is_body_allowed_for_status_code
 from .routing import generate_unique_id
+
+__all__ = [
+    "deep_dict_update", "generate_operation_id_for_path", "generate_unique_id", "get_path_param_names",
+    "get_value_or_default", "is_body_allowed_for_status_code",
+]
+
+
+def generate_operation_id_for_path(*, name: str, path: str, method: str) -> str:
+    """FastAPI's older operation id scheme (deprecated there, kept for code that calls it)."""
+    operation_id = re.sub(r"\W", "_", f"{name}{path}")
+    return f"{operation_id}_{method.lower()}"
 
 
 def deep_dict_update(main_dict: dict[Any, Any], update_dict: dict[Any, Any]) -> None:

@@ -241,3 +241,18 @@ def test_logger_module_as_fastapis():
     from fasterapi.logger import logger
 
     assert logger is logging.getLogger("fastapi")
+
+
+def test_fastapi_helper_names():
+    import decimal
+
+    import fasterapi
+    from fasterapi.encoders import decimal_encoder
+    from fasterapi.responses import EventSourceResponse
+    from fasterapi.sse import EventSourceResponse as sse_class
+    from fasterapi.utils import generate_operation_id_for_path
+
+    assert generate_operation_id_for_path(name="read_item", path="/items/{id}", method="GET") == "read_item_items__id__get"
+    assert decimal_encoder(decimal.Decimal("2")) == 2 and decimal_encoder(decimal.Decimal("1.5")) == 1.5
+    assert EventSourceResponse is sse_class
+    assert fasterapi.security.OAuth2PasswordBearer is not None and fasterapi.logger.logger.name == "fastapi"
