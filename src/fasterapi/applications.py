@@ -87,6 +87,7 @@ class FasterAPI:
         limits: dict[str, Any] | None = None,
         blocking_pool: str = "native",
         blocking_threads: int = 40,
+        sync_in_threadpool: bool = False,
         strict_content_type: bool = Default(True),
         max_body_size: int | None = None,
         form_limits: dict[str, int] | None = None,
@@ -138,6 +139,10 @@ class FasterAPI:
             raise ValueError("blocking_pool must be 'native' or 'executor'")
         self.blocking_pool = blocking_pool
         self.blocking_threads = blocking_threads
+        # FastAPI's rule for plain `def` endpoints: run each on the thread pool (as blocking=True),
+        # so one that blocks (a sync database driver, time.sleep) does not stall the loop. Off by
+        # default: a `def` endpoint runs inline on the loop thread, the fastest path.
+        self.sync_in_threadpool = sync_in_threadpool
         self._batch_index: dict[tuple[str, str], int] = {}
         self.router = APIRouter(
             routes=routes,
@@ -504,6 +509,9 @@ class FasterAPI:
         self._batch_index = {}
         for route in self.routes:
             if isinstance(route, APIRoute):
+                if self.sync_in_threadpool and not route.blocking and not route._is_coroutine and route.batch is None:
+                    route.blocking = True
+                    route._bind_common()
                 plan = None if all_python else route.fast_plan(_core, allow_blocking=native_pool)
                 body_limit = -1 if route.body_limit is None else route.body_limit
                 # Constant and native routes are served by the engine alone; with middleware every

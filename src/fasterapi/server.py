@@ -39,6 +39,8 @@ class Config:
     # asyncio.timeout and httpx.AsyncClient need one); True steps it inline first and makes a task
     # only if it really awaits (faster, but no current task before the first real await).
     inline_async: bool = False
+    # plain `def` endpoints on the thread pool (FastAPI's rule) rather than inline on the loop
+    sync_in_threadpool: bool = False
     reuse_port: bool = True
     backlog: int = 1024
     # limits (bytes / counts); None: the app's own setting (FasterAPI(limits=...)) or the default
@@ -101,6 +103,9 @@ def _engine_for(app: Any, config: Config) -> Any:
     limits = config.limits()
     if limits:  # server options override the app's own limits
         app.limits.update(limits)
+        app._engine = None
+    if config.sync_in_threadpool and not getattr(app, "sync_in_threadpool", True):
+        app.sync_in_threadpool = True
         app._engine = None
     return app._build_engine()
 

@@ -349,3 +349,25 @@ def test_include_router_dependencies():
 def test_repeated_requests_do_not_leak_state(path):
     for _ in range(3):
         assert client.get(path).status_code == 200
+
+
+@pytest.mark.fasterapi_only  # FastAPI always runs def endpoints on its thread pool
+def test_sync_in_threadpool_runs_def_endpoints_off_the_loop_thread():
+    import threading
+
+    app = FastAPI(sync_in_threadpool=True)
+
+    def dep(q: int = 1) -> int:
+        return q * 2
+
+    @app.get("/t")
+    def t(d: int = Depends(dep)):
+        return {"d": d, "main": threading.current_thread() is threading.main_thread()}
+
+    @app.get("/a")
+    async def a():
+        return {"main": threading.current_thread() is threading.main_thread()}
+
+    client = TestClient(app)
+    assert client.get("/t?q=4").json() == {"d": 8, "main": False}
+    assert client.get("/a").json() == {"main": True}  # async endpoints stay on the loop
