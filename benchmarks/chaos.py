@@ -34,20 +34,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
-
-
-def _die_with_parent() -> None:  # in the server's process, before exec: SIGTERM when we die
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by file path (tests)
+from _procs import DATA, free_port, server_env  # noqa: E402
+from _procs import die_with_parent as _die_with_parent  # noqa: E402
 
 
 def children(pid: int) -> set[int]:
@@ -70,9 +59,7 @@ def children(pid: int) -> set[int]:
 def start_server(port: int, workers: int, extra: list[str]) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "fasterapi", "run", "reliability_app:app", "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "error", *extra]
-    env = dict(os.environ)
-    if any((ROOT / "src" / "fasterapi").glob("_core*.so")):  # a development tree: its own engine
-        env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env = server_env()
     proc = subprocess.Popen(cmd, cwd=DATA, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=_die_with_parent)
     deadline = time.monotonic() + 20

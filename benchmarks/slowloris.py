@@ -36,20 +36,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
-
-
-def _die_with_parent() -> None:  # in the server's process, before exec: SIGTERM when we die
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by file path (tests)
+from _procs import DATA, free_port, server_env  # noqa: E402
+from _procs import die_with_parent as _die_with_parent  # noqa: E402
 
 
 def raise_nofile(want: int) -> int:
@@ -65,9 +54,7 @@ def start_server(port: int, header_timeout: float, nofile: int, extra: list[str]
         f"--host 127.0.0.1 --port {port} --header-timeout {header_timeout} --max-connections 20000 "
         f"--backlog 4096 {' '.join(map(shlex.quote, extra))}"
     )
-    env = dict(os.environ)
-    if any((ROOT / "src" / "fasterapi").glob("_core*.so")):  # a development tree: its own engine
-        env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env = server_env()
     proc = subprocess.Popen(["bash", "-c", cmd], cwd=DATA, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,
                             preexec_fn=_die_with_parent)

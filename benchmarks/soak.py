@@ -36,23 +36,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by file path (tests)
+from _procs import DATA, free_port, server_env  # noqa: E402
+from _procs import die_with_parent as _die_with_parent  # noqa: E402
 SCENARIOS = ["keepalive", "pipeline", "new", "chunked", "4xx", "abort"]
 WEIGHTS = [30, 30, 10, 12, 12, 6]
 RESP_PER_SCENARIO = {"keepalive": 5, "pipeline": 16, "new": 1, "chunked": 1, "4xx": 1, "abort": 0}
-
-
-def _die_with_parent() -> None:  # in the server's process, before exec: SIGTERM when we die
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_kb(pid: int) -> int:
@@ -69,9 +58,7 @@ def fd_count(pid: int) -> int:
 def start_server(port: int, extra: list[str]) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "fasterapi", "run", "reliability_app:app", "--host", "127.0.0.1",
            "--port", str(port), "--log-level", "warning", *extra]
-    env = dict(os.environ)
-    if any((ROOT / "src" / "fasterapi").glob("_core*.so")):  # a development tree: its own engine
-        env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env = server_env()
     proc = subprocess.Popen(cmd, cwd=DATA, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=_die_with_parent)
     deadline = time.monotonic() + 20

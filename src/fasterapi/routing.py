@@ -666,14 +666,9 @@ class APIRoute(BaseRoute):
         from ._runtime import Offload
 
         ctx = RequestContext(data, path_params, self._app, None)
+        ctx.strict_json = self._strict_json
         try:
-            if self.body_limit is not None and self._too_large(data):
-                raise HTTPException(status_code=413)
-            values: dict[str, Any] = {}
-            errors: list[Any] = []
-            solve_params(ctx, self.dependant, self._body_plan, values, errors)
-            if errors:
-                raise RequestValidationError(errors, body=ctx.body)
+            values = self._plain_values(ctx)
         except Exception as exc:
             return _handle_error(self._app, lambda: ctx.request, exc, catch_all=self._catch_all_flag())
         call = functools.partial(contextvars.copy_context().run, self.endpoint, **values)
@@ -820,6 +815,18 @@ class APIRoute(BaseRoute):
 
     # ---------------------------------------------------------------------------- request path
 
+    def _plain_values(self, ctx: RequestContext) -> dict[str, Any]:
+        """The endpoint's arguments for a route without dependencies: 413 over its body limit,
+        FastAPI's 422 for invalid parameters (raised)."""
+        if self.body_limit is not None and self._too_large(ctx.data):
+            raise HTTPException(status_code=413)
+        values: dict[str, Any] = {}
+        errors: list[Any] = []
+        solve_params(ctx, self.dependant, self._body_plan, values, errors)
+        if errors:
+            raise RequestValidationError(errors, body=ctx.body)
+        return values
+
     def _too_large(self, data: Any) -> bool:
         limit = self.body_limit
         return limit is not None and len(data.body) > limit
@@ -828,14 +835,7 @@ class APIRoute(BaseRoute):
         ctx = RequestContext(data, path_params, self._app, request)
         ctx.strict_json = self._strict_json
         try:
-            if self.body_limit is not None and self._too_large(data):
-                raise HTTPException(status_code=413)
-            values: dict[str, Any] = {}
-            errors: list[Any] = []
-            solve_params(ctx, self.dependant, self._body_plan, values, errors)
-            if errors:
-                raise RequestValidationError(errors, body=ctx.body)
-            response = self._make_response(self.endpoint(**values), ctx)
+            response = self._make_response(self.endpoint(**self._plain_values(ctx)), ctx)
         except Exception as exc:
             return _handle_error(self._app, lambda: ctx.request, exc, catch_all=self._catch_all_flag())
         if response.needs_collect:
@@ -877,18 +877,16 @@ class APIRoute(BaseRoute):
         stream: a StreamingResponse is left for the engine to send as it comes, unless a
         dependency with yield is open (its resources must outlive the body: collected first)."""
         try:
-            if self.body_limit is not None and self._too_large(ctx.data):
-                raise HTTPException(status_code=413)
             if self._has_dependencies:
+                if self.body_limit is not None and self._too_large(ctx.data):
+                    raise HTTPException(status_code=413)
                 app = self._app
                 overrides = app.dependency_overrides if app is not None else None
                 values, errors = await solve_dependencies(ctx, self.dependant, overrides, self._override_cache)
+                if errors:
+                    raise RequestValidationError(errors, body=ctx.body)
             else:
-                values = {}
-                errors = []
-                solve_params(ctx, self.dependant, self._body_plan, values, errors)
-            if errors:
-                raise RequestValidationError(errors, body=ctx.body)
+                values = self._plain_values(ctx)
             if self._is_coroutine:
                 raw = await self.endpoint(**values)
             elif self.blocking:
