@@ -442,6 +442,22 @@ void reschedule(Offload* o) {
   else { o->timer_at = 0; arm(o, at); }
 }
 
+// done(result, None) or done(None, exception) for a finished job (its result or exception consumed).
+static PyObject* call_done(Job* j) {
+  if (j->result) {
+    PyObject* r = PyObject_CallFunctionObjArgs(j->done, j->result, Py_None, nullptr);
+    Py_DECREF(j->result);
+    return r;
+  }
+  PyObject *t, *v, *tb;
+  PyErr_Fetch(&t, &v, &tb);
+  PyObject* r = PyObject_CallFunctionObjArgs(j->done, Py_None, v ? v : Py_None, nullptr);
+  Py_XDECREF(t);
+  Py_XDECREF(v);
+  Py_XDECREF(tb);
+  return r;
+}
+
 // ---- the loop side: results and timers --------------------------------------------------------
 
 void job_done(Offload* o, void* arg) {
@@ -454,18 +470,7 @@ void job_done(Offload* o, void* arg) {
       deferred_finish(j->d, j->result);
       break;
     case Job::Call: {
-      PyObject* r;
-      if (j->result) {
-        r = PyObject_CallFunctionObjArgs(j->done, j->result, Py_None, nullptr);
-        Py_DECREF(j->result);
-      } else {
-        PyObject *t, *v, *tb;
-        PyErr_Fetch(&t, &v, &tb);
-        r = PyObject_CallFunctionObjArgs(j->done, Py_None, v ? v : Py_None, nullptr);
-        Py_XDECREF(t);
-        Py_XDECREF(v);
-        Py_XDECREF(tb);
-      }
+      PyObject* r = call_done(j);
       if (!r) PyErr_WriteUnraisable(j->done);
       Py_XDECREF(r);
       Py_DECREF(j->done);
@@ -473,18 +478,7 @@ void job_done(Offload* o, void* arg) {
       break;
     }
     case Job::Then: {
-      PyObject* r;
-      if (j->result) {
-        r = PyObject_CallFunctionObjArgs(j->done, j->result, Py_None, nullptr);
-        Py_DECREF(j->result);
-      } else {
-        PyObject *t, *v, *tb;
-        PyErr_Fetch(&t, &v, &tb);
-        r = PyObject_CallFunctionObjArgs(j->done, Py_None, v ? v : Py_None, nullptr);
-        Py_XDECREF(t);
-        Py_XDECREF(v);
-        Py_XDECREF(tb);
-      }
+      PyObject* r = call_done(j);
       Py_DECREF(j->done);
       deferred_finish(j->d, r);  // (r == nullptr: the exception is answered by the error handler)
       break;
