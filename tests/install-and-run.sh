@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's test command: install what the suite needs on a fresh Debian machine (apt-get as
+# root, then pip), then run pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1 DEBIAN_FRONTEND=noninteractive
+# Debian: g++ builds the native test drivers; clang + libFuzzer the fuzz targets
+# (tests/native/test_fuzz_smoke.py); wrk loads a server while a worker is killed
+# (tests/integration/test_chaos.py); chromium renders /docs (tests/integration/test_docs_browser.py).
+need=()
+command -v g++ >/dev/null || need+=(g++)
+command -v clang++ >/dev/null || need+=(clang)
+dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || need+=(libclang-rt-14-dev)
+command -v wrk >/dev/null || need+=(wrk)
+command -v chromium >/dev/null || need+=(chromium)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
+    echo "the test suite needs Debian packages: apt-get install ${need[*]} (as root)" >&2
+    exit 2
+  fi
+  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+python3 -m pip install -q '.[test]'
+exec python3 -m pytest "$@"
