@@ -97,9 +97,19 @@ class Config:
         }
 
 
-def _engine_for(app: Any, config: Config) -> Any:
-    if getattr(app, "_build_engine", None) is None:
-        raise TypeError(f"{app!r} is not a FasterAPI application")
+def is_native_app(app: Any) -> bool:
+    """An app of the engine's own routing layer (fasterapi.FasterAPI); anything else is served as
+    an ASGI app (a real fastapi.FastAPI, Starlette, ...)."""
+    return getattr(app, "_build_engine", None) is not None
+
+
+def _engine_for(app: Any, config: Config, state: dict[str, Any] | None = None) -> Any:
+    if not is_native_app(app):
+        from ._asgi_server import ScopeMaker, build_engine
+
+        trust = config.connection_scope().forwarded_allow
+        engine, _handler = build_engine(app, ScopeMaker(config.root_path, trust, state), config.limits())
+        return engine
     limits = config.limits()
     if limits:  # server options override the app's own limits
         app.limits.update(limits)
@@ -111,6 +121,10 @@ def _engine_for(app: Any, config: Config) -> Any:
 
 
 def _lifespan(app: Any) -> contextlib.AbstractAsyncContextManager[Any]:
+    if not is_native_app(app):
+        from ._asgi_server import Lifespan
+
+        return Lifespan(app)
     ctx = getattr(app, "_lifespan_context", None)
     return ctx() if ctx is not None else contextlib.nullcontext()
 
@@ -135,10 +149,10 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
             loop.add_signal_handler(sig, on_signal)
     # The requests' root path and proxy trust: poll (and the tasks it starts) run in this context.
     CURRENT.set(config.connection_scope())
-    async with _lifespan(app):
+    async with _lifespan(app) as lifespan:
         # The engine is built once startup is done (uvicorn serves the app only then): routes the
         # lifespan added or rebuilt (`route.app = ...`, fastapi-pagination) are served as they are.
-        engine = _engine_for(app, config)
+        engine = _engine_for(app, config, getattr(lifespan, "state", None))
         if config.access_log:
             engine.access_log = _log_access
         if not config.inline_async:

@@ -1,0 +1,434 @@
+"""The engine as an ASGI server: any ASGI 3 app (a real `fastapi.FastAPI`, Starlette, ...) served by
+the C++ HTTP/1.1 engine.
+
+The engine parses, routes and writes; for a request that no compiled route answers it calls
+`AsgiHttp.__call__(req)`, which runs `app(scope, receive, send)` in a task of its own and answers the
+engine with the first thing the app makes:
+
+- a complete response (one `http.response.body` without `more_body`): a `Wire` the engine writes
+  with Content-Length;
+- a streaming response (a body message with `more_body=True`): a `_Stream`, whose head the engine
+  writes at once (chunked), then every later body message goes straight into the connection's
+  `StreamSink` as the app sends it, so SSE under any middleware arrives event by event. A sink
+  holding more than `STREAM_HIGH_WATER` unsent bytes makes `send()` wait: a slow client holds the
+  app, not memory.
+
+The request body reaches `receive()` as the engine has it: whole (`req.body`) or, when the engine
+streams bodies (`engine.stream_bodies`), chunk by chunk from `req.body_reader` as it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ._connection import ProxyTrust
+
+logger = logging.getLogger("fasterapi.error")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+STREAM_HIGH_WATER = 256 * 1024
+STREAM_LOW_WATER = 64 * 1024
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
+_TEXT_500 = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+class ClientDisconnected(OSError):
+    """send() after the client went away (as uvicorn's): Starlette turns it into ClientDisconnect."""
+
+
+class Wire:
+    """A complete response for the engine: status, headers as sent by the app, the whole body."""
+
+    __slots__ = ("status_code", "raw_headers", "body")
+
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self.body = body
+
+
+def internal_error() -> Wire:
+    """What uvicorn answers when the app fails before its response starts."""
+    return Wire(500, list(_TEXT_500), b"Internal Server Error")
+
+
+class _Stream:
+    """A response whose body is still being sent: the engine writes its head, then hands the sink."""
+
+    __slots__ = ("status_code", "raw_headers", "body", "needs_collect", "_exchange")
+
+    def __init__(self, exchange: _Exchange, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status
+        self.raw_headers = headers
+        self.body = b""
+        self.needs_collect = True
+        self._exchange = exchange
+
+    def _engine_stream(self, sink: Any) -> None:
+        self._exchange.attach_sink(sink)
+
+
+def _headers_of(message: Message) -> list[tuple[bytes, bytes]]:
+    return [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+
+
+class ScopeMaker:
+    """The ASGI `http` scope of an engine request, with uvicorn's proxy-header and root-path rules."""
+
+    def __init__(self, root_path: str = "", forwarded_allow: ProxyTrust | None = None,
+                 state: dict[str, Any] | None = None) -> None:
+        self.root_path = root_path.rstrip("/")
+        self.trust = forwarded_allow
+        self.state = state
+
+    def __call__(self, req: Any, kind: str = "http") -> dict[str, Any]:
+        client = req.client
+        scheme = req.scheme
+        headers = req.headers
+        if self.trust is not None and client is not None and client[0] in self.trust:
+            client, scheme = self._forwarded(headers, client, scheme)
+        if kind == "websocket":
+            scheme = "wss" if scheme == "https" else "ws"
+        root = self.root_path
+        scope: dict[str, Any] = {
+            "type": kind,
+            "asgi": _ASGI,
+            "http_version": req.http_version,
+            "server": req.server,
+            "client": client,
+            "scheme": scheme,
+            "root_path": root,
+            "path": root + req.path,
+            "raw_path": req.raw_path,
+            "query_string": req.query_string,
+            "headers": headers,
+        }
+        if kind == "http":
+            scope["method"] = req.method
+        if self.state is not None:
+            scope["state"] = self.state.copy()
+        return scope
+
+    def _forwarded(self, headers: list[tuple[bytes, bytes]], client: tuple[str, int],
+                   scheme: str) -> tuple[tuple[str, int], str]:
+        assert self.trust is not None
+        for name, value in headers:
+            if name == b"x-forwarded-proto":
+                proto = value.decode("latin-1").split(",")[-1].strip().lower()
+                if proto in ("http", "https", "ws", "wss"):
+                    scheme = {"ws": "http", "wss": "https"}.get(proto, proto)
+            elif name == b"x-forwarded-for":
+                host = self.trust.client_host(value.decode("latin-1"))
+                if host is not None:
+                    client = (host, 0)
+        return client, scheme
+
+
+class _Exchange:
+    """One request's ASGI conversation: the app's receive/send against the engine."""
+
+    __slots__ = ("req", "loop", "first", "status", "headers", "parts", "sink", "sink_ready",
+                 "finished", "body_done", "disconnected")
+
+    def __init__(self, req: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.req = req
+        self.loop = loop
+        self.first: asyncio.Future[Any] = loop.create_future()  # Wire or _Stream, for the engine
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.parts: list[bytes] = []
+        self.sink: Any = None
+        self.sink_ready: asyncio.Future[None] | None = None
+        self.finished: asyncio.Future[None] = loop.create_future()  # the response is complete
+        self.body_done = False
+        self.disconnected = False
+
+    # ---- receive ------------------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        if not self.body_done:
+            reader = getattr(self.req, "body_reader", None)
+            if reader is None:
+                self.body_done = True
+                return {"type": "http.request", "body": self.req.body, "more_body": False}
+            return await self._next_chunk(reader)
+        # After the body: the next event is the end of the conversation. Once the response is
+        # complete (or the client is gone) that is http.disconnect, as uvicorn says it.
+        await self._wait_finished()
+        return {"type": "http.disconnect"}
+
+    async def _next_chunk(self, reader: Any) -> Message:
+        while True:
+            chunk = reader.take()
+            if chunk or reader.done:
+                self.body_done = reader.done
+                return {"type": "http.request", "body": chunk, "more_body": not reader.done}
+            if reader.aborted:
+                self.body_done = True
+                self.disconnected = True
+                return {"type": "http.disconnect"}
+            waiter = self.loop.create_future()
+            reader.waiter = lambda: waiter.done() or waiter.set_result(None)
+            await waiter
+
+    async def _wait_finished(self) -> None:
+        while not self.finished.done():
+            sink = self.sink
+            if sink is None:
+                await self.finished
+                return
+            # A streaming response: the client may go away while the app produces (no callback
+            # for that crosses the bridge yet, so look at the sink a few times a second).
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.finished), 0.2)
+            if sink.closed:
+                self.disconnected = True
+                return
+
+    # ---- send ---------------------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            await self._send_body(message.get("body", b""), bool(message.get("more_body", False)))
+        elif kind == "http.response.start":
+            if self.status:
+                raise RuntimeError("http.response.start sent twice")
+            self.status = int(message["status"])
+            self.headers = _headers_of(message)
+        elif kind == "http.response.pathsend":  # pragma: no cover - not announced in extensions
+            raise RuntimeError("http.response.pathsend is not supported")
+        else:
+            raise RuntimeError(f"unexpected ASGI message {kind!r} on an http connection")
+
+    async def _send_body(self, body: bytes, more: bool) -> None:
+        if not self.status:
+            raise RuntimeError("http.response.body before http.response.start")
+        if self.finished.done():
+            if self.disconnected:
+                raise ClientDisconnected()
+            raise RuntimeError("http.response.body after the response was complete")
+        if self.sink is None and self.sink_ready is None:
+            if not more:  # the common case: the whole body in one message (or the last of a few)
+                self.parts.append(body)
+                self._answer(Wire(self.status, self.headers, b"".join(self.parts)))
+                return
+            if not body and not self.parts:
+                return  # an empty first chunk says nothing yet
+            self.sink_ready = self.loop.create_future()
+            self.first.set_result(_Stream(self, self.status, self.headers))
+        if self.sink is None:
+            assert self.sink_ready is not None
+            await self.sink_ready
+        await self._stream(body, more)
+
+    async def _stream(self, body: bytes, more: bool) -> None:
+        sink = self.sink
+        if self.parts:  # what came before the sink was there
+            body = b"".join([*self.parts, body])
+            self.parts.clear()
+        if sink.head_only:
+            body = b""
+        if body and not sink.write(body):
+            self._client_gone()
+            raise ClientDisconnected()
+        if not more:
+            sink.close()
+            self._finish()
+            return
+        if sink.backlog > STREAM_HIGH_WATER:
+            while sink.backlog > STREAM_LOW_WATER and not sink.closed:
+                await asyncio.sleep(0.002)
+            if sink.closed:
+                self._client_gone()
+                raise ClientDisconnected()
+
+    def attach_sink(self, sink: Any) -> None:
+        self.sink = sink
+        if self.sink_ready is not None and not self.sink_ready.done():
+            self.sink_ready.set_result(None)
+
+    def _answer(self, response: Any) -> None:
+        self.first.set_result(response)
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    def _client_gone(self) -> None:
+        self.disconnected = True
+        self._finish()
+
+    # ---- the app's end ------------------------------------------------------------------------
+
+    def app_ended(self, exc: BaseException | None) -> None:
+        """The app returned or raised: answer the engine if nothing was answered yet, else end
+        the stream (cut short after an error, so the client never takes it for a whole body)."""
+        if exc is not None and not isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
+            if not (self.disconnected and _is_client_disconnect(exc)):
+                logger.error("Exception in ASGI application", exc_info=exc)
+        if not self.first.done():
+            if exc is None and self.status and self.sink_ready is None:
+                # started, never finished its body: what was sent is the body
+                self._answer(Wire(self.status, self.headers, b"".join(self.parts)))
+            else:
+                if exc is None:
+                    logger.error("ASGI callable returned without completing its response")
+                self._answer(internal_error())
+            return
+        if self.finished.done():
+            return
+        sink = self.sink
+        if sink is not None:
+            if exc is None and not self.disconnected:
+                sink.close()  # returned without more_body=False: the body ends here
+            else:
+                sink.abort()
+        elif self.sink_ready is not None:
+            # The head is out and the sink not attached yet: the engine will hand it; end then.
+            self.sink_ready.add_done_callback(lambda _f: self.app_ended(exc))
+            return
+        self._finish()
+
+
+def _is_client_disconnect(exc: BaseException) -> bool:
+    return type(exc).__name__ == "ClientDisconnect" or isinstance(exc, OSError)
+
+
+class AsgiHttp:
+    """engine.app_handler for an ASGI app: `handler(req)` -> a coroutine of the engine's answer."""
+
+    def __init__(self, app: ASGIApp, scope_maker: ScopeMaker) -> None:
+        self.app = app
+        self.scope_maker = scope_maker
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, req: Any) -> Awaitable[Any]:
+        return self.serve(req)
+
+    async def serve(self, req: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        exchange = _Exchange(req, loop)
+        task = loop.create_task(self._run(self.scope_maker(req), exchange))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return await exchange.first
+
+    async def _run(self, scope: Scope, exchange: _Exchange) -> None:
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except BaseException as exc:  # noqa: BLE001 - every outcome is answered on the wire
+            exchange.app_ended(exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return
+        exchange.app_ended(None)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for apps still running (background tasks after their response), up to `timeout`."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+
+# ---- lifespan ---------------------------------------------------------------------------------
+
+
+class LifespanFailed(RuntimeError):
+    """The app's lifespan startup failed (`lifespan.startup.failed`, or it raised)."""
+
+
+class Lifespan:
+    """The ASGI lifespan protocol, as uvicorn runs it ("auto": an app that raises before it
+    receives the startup event has no lifespan, and is served without one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.state: dict[str, Any] = {}
+        self._events: asyncio.Queue[Message] = asyncio.Queue()
+        self._started: asyncio.Future[Message] | None = None
+        self._stopped: asyncio.Future[Message] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._supported = True
+
+    async def __aenter__(self) -> Lifespan:
+        loop = asyncio.get_running_loop()
+        self._started = loop.create_future()
+        self._stopped = loop.create_future()
+        self._task = loop.create_task(self._run())
+        await self._events.put({"type": "lifespan.startup"})
+        done = await self._started
+        if done["type"] == "lifespan.startup.failed":
+            raise LifespanFailed(done.get("message") or "lifespan startup failed")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if not self._supported or self._task is None or self._task.done():
+            return
+        assert self._stopped is not None
+        await self._events.put({"type": "lifespan.shutdown"})
+        done = await self._stopped
+        if done["type"] == "lifespan.shutdown.failed":
+            logging.getLogger("fasterapi.server").error("lifespan shutdown failed: %s", done.get("message", ""))
+
+    async def _run(self) -> None:
+        scope = {"type": "lifespan", "asgi": _ASGI, "state": self.state}
+        received = False
+
+        async def receive() -> Message:
+            nonlocal received
+            received = True
+            return await self._events.get()
+
+        async def send(message: Message) -> None:
+            kind = message["type"]
+            target = self._started if kind.startswith("lifespan.startup") else self._stopped
+            if target is not None and not target.done():
+                target.set_result(message)
+
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as exc:  # noqa: BLE001
+            if not received:  # no lifespan support: served without one (uvicorn's "auto")
+                self._supported = False
+                self._settle({"type": "lifespan.startup.complete"})
+                return
+            self._settle({"type": "lifespan.startup.failed", "message": repr(exc)}, exc)
+            return
+        self._settle({"type": "lifespan.startup.failed", "message": "lifespan returned early"})
+
+    def _settle(self, message: Message, exc: BaseException | None = None) -> None:
+        for fut in (self._started, self._stopped):
+            if fut is not None and not fut.done():
+                msg = message if fut is self._started else {"type": "lifespan.shutdown.complete"}
+                fut.set_result(msg)
+        if exc is not None:
+            logging.getLogger("fasterapi.error").error("Exception in lifespan", exc_info=exc)
+
+
+# ---- the engine for an ASGI app ---------------------------------------------------------------
+
+
+def _log_unhandled(req: Any, exc: BaseException) -> Wire:
+    logger.error("Exception in request handler", exc_info=exc)
+    return internal_error()
+
+
+def build_engine(app: ASGIApp, scope_maker: ScopeMaker,
+                 limits: dict[str, int] | None = None) -> tuple[Any, AsgiHttp]:
+    """An engine that answers every request through `app`'s ASGI interface, and that handler."""
+    from . import _core
+
+    handler = AsgiHttp(app, scope_maker)
+    engine = _core.Engine(handler, Wire, None, _log_unhandled, limits or None)
+    engine.python_routing = True
+    if hasattr(engine, "stream_bodies"):
+        engine.stream_bodies = True
+    return engine, handler
