@@ -172,16 +172,18 @@ bool parse_kind(PyObject* s, ParamKind& k) {
   return true;
 }
 
-// add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None)
+// add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None, head=True)
+// head=False: a GET route does not answer HEAD (FastAPI's APIRoute: HEAD is a 405 there).
 PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   auto* self = reinterpret_cast<EngineObject*>(o);
-  static const char* names[] = {"methods", "path", "handler", "plan", "body_limit", "static", "native", nullptr};
+  static const char* names[] = {"methods", "path", "handler", "plan", "body_limit", "static", "native", "head",
+                                nullptr};
   PyObject *methods_o, *handler, *plan = Py_None, *native = Py_None;
   const char* path;
   long long body_limit = -1;
-  int is_static = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OsO|OLpO", const_cast<char**>(names), &methods_o, &path, &handler, &plan,
-                                   &body_limit, &is_static, &native))
+  int is_static = 0, head_from_get = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OsO|OLpOp", const_cast<char**>(names), &methods_o, &path, &handler,
+                                   &plan, &body_limit, &is_static, &native, &head_from_get))
     return nullptr;
   if (native != Py_None && !PyObject_TypeCheck(native, self->st->native_type)) {
     PyErr_SetString(PyExc_TypeError, "native must be a fasterapi._core.NativeHandler or None");
@@ -262,7 +264,7 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
     r.kwnames = kwnames;
   }
   try {
-    self->router->add(methods, path, int(self->routes->size()));
+    self->router->add(methods, path, int(self->routes->size()), head_from_get);
   } catch (const std::exception& ex) {
     clear_route(r);
     PyErr_SetString(PyExc_ValueError, ex.what());
@@ -296,7 +298,7 @@ PyObject* engine_connection(PyObject* o, PyObject* args, PyObject* kw);
 PyMethodDef engine_methods[] = {
     {"add_route", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_add_route)),
      METH_VARARGS | METH_KEYWORDS,
-     "add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None)"},
+     "add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None, head=True)"},
     {"match", engine_match, METH_VARARGS, "match(method, path) -> (route index | allow | None, params)"},
     {"connection", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_connection)),
      METH_VARARGS | METH_KEYWORDS, "connection(client=('testclient', 50000)) -> an in-memory Connection"},

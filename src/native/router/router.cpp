@@ -62,7 +62,7 @@ struct Router::Node {
 Router::Router() : root_(std::make_unique<Node>()) {}
 Router::~Router() = default;
 
-void Router::add(const std::vector<std::string>& methods, std::string_view tmpl, int route) {
+void Router::add(const std::vector<std::string>& methods, std::string_view tmpl, int route, bool head_from_get) {
   if (tmpl.empty() || tmpl[0] != '/') throw std::invalid_argument("route path must start with '/'");
   Node* node = root_.get();
   size_t pos = 1;
@@ -118,7 +118,7 @@ void Router::add(const std::vector<std::string>& methods, std::string_view tmpl,
     pos = end + 1;
   }
   Endpoint ep{route, methods};
-  if (std::find(methods.begin(), methods.end(), "GET") != methods.end() &&
+  if (head_from_get && std::find(methods.begin(), methods.end(), "GET") != methods.end() &&
       std::find(methods.begin(), methods.end(), "HEAD") == methods.end())
     ep.methods.push_back("HEAD");
   node->endpoints.push_back(std::move(ep));

@@ -31,8 +31,10 @@ class Router {
   ~Router();
   // Registers a template (`/items/{id}`, `/files/{p:path}`, `{n:int}`) for the given methods
   // under `route` (its id; lower ids were registered first). Throws std::invalid_argument on a
-  // malformed template. A GET route also answers HEAD (RFC 9110 9.3.2).
-  void add(const std::vector<std::string>& methods, std::string_view path_template, int route);
+  // malformed template. A GET route also answers HEAD (RFC 9110 9.3.2) unless `head_from_get` is
+  // false (FastAPI's APIRoute answers only the methods it lists).
+  void add(const std::vector<std::string>& methods, std::string_view path_template, int route,
+           bool head_from_get = true);
   // `path` must already be percent-decoded.
   void match(std::string_view method, std::string_view path, Match& out) const;
   size_t size() const { return count_; }
