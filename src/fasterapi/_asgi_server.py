@@ -47,11 +47,21 @@ class Wire:
     """A complete response for the engine: status, headers as sent by the app, the whole body."""
 
     __slots__ = ("status_code", "raw_headers", "body")
+    needs_collect = False  # read by the engine for a compiled route's result
+    background = None
 
     def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         self.status_code = status_code
         self.raw_headers = raw_headers
         self.body = body
+
+    @classmethod
+    def _from_foreign(cls, response: Any) -> Any:
+        """A Starlette Response a compiled endpoint returned: the engine's answer, made by the
+        response's own ASGI __call__ (headers, body, streaming and background tasks as sent)."""
+        from .compiler import to_wire
+
+        return to_wire(response)
 
 
 def internal_error() -> Wire:
@@ -422,13 +432,17 @@ def _log_unhandled(req: Any, exc: BaseException) -> Wire:
 
 
 def build_engine(app: ASGIApp, scope_maker: ScopeMaker,
-                 limits: dict[str, int] | None = None) -> tuple[Any, AsgiHttp]:
-    """An engine that answers every request through `app`'s ASGI interface, and that handler."""
+                 limits: dict[str, int] | None = None) -> tuple[Any, AsgiHttp, list[Any]]:
+    """An engine for `app`: a FastAPI app's compilable routes as native plans (fasterapi.compiler),
+    every other request through the app's ASGI interface. Returns the engine, the ASGI handler and
+    the compiler's report per route."""
     from . import _core
+    from .compiler import AppErrors, compile_app, json_default
 
     handler = AsgiHttp(app, scope_maker)
-    engine = _core.Engine(handler, Wire, None, _log_unhandled, limits or None)
-    engine.python_routing = True
+    errors = AppErrors(app, scope_maker) if hasattr(app, "exception_handlers") else _log_unhandled  # type: ignore[arg-type]
+    engine = _core.Engine(handler, Wire, json_default, errors, limits or None)
     if hasattr(engine, "stream_bodies"):
         engine.stream_bodies = True
-    return engine, handler
+    reports = compile_app(app, engine, _core, handler, scope_maker.root_path)
+    return engine, handler, reports

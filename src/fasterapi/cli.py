@@ -72,15 +72,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--forwarded-allow-ips", default=d.forwarded_allow_ips,
                    help="trusted proxies: comma-separated IPs or networks, or '*' "
                         "(default: $FORWARDED_ALLOW_IPS or 127.0.0.1)")
+    rt = sub.add_parser("routes", help="list an app's routes: compiled to a native plan, or why not")
+    rt.add_argument("app", help="module:attribute, e.g. app:app")
+    rt.add_argument("--root-path", default=d.root_path)
     return p
+
+
+def show_routes(app: Any, root_path: str = "") -> int:
+    """Each route's methods, path and whether the engine compiled it (else the reason)."""
+    from . import server
+    from ._asgi_server import ScopeMaker, build_engine
+
+    if server.is_native_app(app):
+        print("this app uses fasterapi's own routing layer; `routes` reports on FastAPI apps")
+        return 0
+    _engine, _handler, reports = build_engine(app, ScopeMaker(root_path))
+    compiled = sum(r.compiled for r in reports)
+    for r in reports:
+        methods = ",".join(r.methods) or "-"
+        status = "compiled" if r.compiled else f"ASGI: {r.reason}"
+        print(f"{methods:<12} {r.path:<40} {status}")
+    print(f"{compiled} of {len(reports)} routes compiled")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()), format="%(levelname)s: %(message)s", stream=sys.stderr
+        level=getattr(logging, getattr(args, "log_level", "info").upper()), format="%(levelname)s: %(message)s", stream=sys.stderr
     )
     app = import_app(args.app)
+    if args.command == "routes":
+        raise SystemExit(show_routes(app, args.root_path))
     run(
         app,
         args.host,

@@ -108,7 +108,7 @@ def _engine_for(app: Any, config: Config, state: dict[str, Any] | None = None) -
         from ._asgi_server import ScopeMaker, build_engine
 
         trust = config.connection_scope().forwarded_allow
-        engine, _handler = build_engine(app, ScopeMaker(config.root_path, trust, state), config.limits())
+        engine, _handler, _reports = build_engine(app, ScopeMaker(config.root_path, trust, state), config.limits())
         return engine
     limits = config.limits()
     if limits:  # server options override the app's own limits

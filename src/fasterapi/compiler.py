@@ -1,0 +1,472 @@
+"""The route compiler: a real FastAPI app's routes, compiled at startup into native plans.
+
+A route is compiled only where the engine's answer is provably FastAPI's own. The compiler reads
+what FastAPI itself runs for the route: the closure of the request handler that
+`APIRoute.get_route_handler()` made (its dependant, body field, status code, response class and
+response field), not the route's attributes, which libraries may rewrite after registration. It
+refuses, with a reason, anything it cannot reproduce exactly; such routes, and every request a
+compiled plan cannot decide (a value that does not convert, a body that does not validate, a
+missing one), go through the app's own ASGI path, so 422s, 404s and 405s are FastAPI's.
+
+What a compiled route does, per request, in the engine:
+- path, query, header and cookie scalars (int, float, str, bool, optionally None) converted in
+  C++ under FastAPI's lookup rules (aliases, `convert_underscores`, last query value wins);
+- a single pydantic-model JSON body validated from the raw bytes by pydantic-core (only for models
+  whose fields validate alike from JSON and from Python: plain scalars, lists, dicts, nested such
+  models, no validators);
+- one vectorcall of the endpoint (`async def` on the loop; `def` through
+  `starlette.concurrency.run_in_threadpool`, as FastAPI runs it);
+- the result written as JSON by C++ (`jsonable_encoder` for what the writer does not know), or,
+  with a response_model, FastAPI's own `serialize_response`;
+- an exception goes to the app's exception handlers, as Starlette's ExceptionMiddleware and
+  ServerErrorMiddleware would call them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, params
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, get_request_handler, request_response, serialize_response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, compile_path
+
+from ._asgi_server import ScopeMaker, Wire, internal_error
+
+_SCALARS: dict[Any, str] = {int: "int", float: "float", str: "str", bool: "bool"}
+_NONE = type(None)
+
+
+class NotCompilable(Exception):
+    """The route stays on the ASGI path; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RouteReport:
+    """One route as `fasterapi routes` shows it."""
+
+    path: str
+    methods: tuple[str, ...]
+    name: str
+    compiled: bool
+    reason: str  # "" when compiled
+
+
+# ---- what FastAPI runs for a route ------------------------------------------------------------
+
+
+def _closure(fn: Any) -> dict[str, Any]:
+    code = getattr(fn, "__code__", None)
+    cells = getattr(fn, "__closure__", None) or ()
+    if code is None:
+        return {}
+    return {name: cell.cell_contents for name, cell in zip(code.co_freevars, cells, strict=False)}
+
+
+@functools.cache
+def _reference_codes() -> tuple[types.CodeType, types.CodeType]:
+    """The code objects of FastAPI's own route app and request handler, to recognise them."""
+
+    async def endpoint() -> None:  # pragma: no cover - never called
+        return None
+
+    outer = request_response(get_request_handler(Dependant(call=endpoint)))
+    inner = _closure(outer)["f"]
+    return outer.__code__, inner.__code__
+
+
+def handler_inputs(route: APIRoute) -> dict[str, Any]:
+    """The values FastAPI's request handler for `route` closes over, or NotCompilable when
+    `route.app` is not FastAPI's own handler (a custom route class or a replaced app)."""
+    outer_code, inner_code = _reference_codes()
+    app = route.app
+    if getattr(app, "__code__", None) is not outer_code:
+        raise NotCompilable("route.app is not FastAPI's request handler (custom route class or replaced app)")
+    handler = _closure(app).get("f")
+    if getattr(handler, "__code__", None) is not inner_code:
+        raise NotCompilable("custom get_route_handler")
+    return _closure(handler)
+
+
+# ---- parameters -------------------------------------------------------------------------------
+
+
+def _strip_optional(annotation: Any) -> tuple[Any, bool]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not _NONE]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            return args[0], True
+    return annotation, False
+
+
+def _request_key(field: Any) -> str:
+    """The name FastAPI looks the parameter up by (`_get_param_aliases`, the simple case only)."""
+    info = field.field_info
+    validation_alias = info.validation_alias
+    if validation_alias is not None and not isinstance(validation_alias, str):
+        raise NotCompilable(f"parameter {field.name!r} has alias choices or paths")
+    config = field.config or {}
+    if config.get("validate_by_alias") is False or config.get("validate_by_name") or config.get("populate_by_name"):
+        raise NotCompilable(f"parameter {field.name!r} is validated by name")
+    alias = validation_alias or field.alias or field.name
+    if isinstance(info, params.Header) and info.convert_underscores and alias == field.name:
+        alias = alias.replace("_", "-")
+    return str(alias)
+
+
+def param_plan(field: Any, source: str, core: Any) -> tuple[Any, ...]:
+    """(name, source, kind, default, key) for a scalar parameter the engine converts as pydantic
+    would, else NotCompilable."""
+    info = field.field_info
+    annotation, _optional = _strip_optional(info.annotation)
+    kind = _SCALARS.get(annotation)
+    if kind is None:
+        raise NotCompilable(f"parameter {field.name!r}: type {info.annotation!r} needs pydantic")
+    if info.metadata:
+        raise NotCompilable(f"parameter {field.name!r} has constraints")
+    if info.default_factory is not None or info.validate_default:
+        raise NotCompilable(f"parameter {field.name!r} has a default factory or validated default")
+    if info.is_required():
+        default = core.REQUIRED
+    elif isinstance(info.default, (str, int, float, bool, _NONE)):
+        default = info.default
+    else:
+        raise NotCompilable(f"parameter {field.name!r} has a mutable default")
+    return (field.name, source, kind, default, _request_key(field))
+
+
+def _path_convertors_plain(path: str) -> None:
+    """Starlette's `{x:int}` convertors hand the endpoint converted values; only plain and `path`
+    captures reach it as strings, as the engine passes them."""
+    _regex, _format, convertors = compile_path(path)
+    for name, convertor in convertors.items():
+        if type(convertor).__name__ not in ("StringConvertor", "PathConvertor"):
+            raise NotCompilable(f"path parameter {name!r} uses a {type(convertor).__name__}")
+
+
+# ---- bodies -----------------------------------------------------------------------------------
+
+
+def _json_safe_type(annotation: Any, seen: set[type]) -> bool:
+    """True when pydantic validates this type alike from JSON bytes and from the parsed Python value
+    (FastAPI validates `json.loads(body)`; the engine validates the bytes)."""
+    if annotation in (str, int, float, bool, _NONE, Any):
+        return True
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return all(_json_safe_type(a, seen) for a in args)
+    if origin is list:
+        return len(args) == 1 and _json_safe_type(args[0], seen)
+    if origin is dict:
+        return len(args) == 2 and args[0] is str and _json_safe_type(args[1], seen)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _json_safe_model(annotation, seen)
+    return False
+
+
+def _json_safe_model(model: type[BaseModel], seen: set[type] | None = None) -> bool:
+    seen = set() if seen is None else seen
+    if model in seen:
+        return True
+    seen.add(model)
+    decorators = model.__pydantic_decorators__
+    if (decorators.validators or decorators.field_validators or decorators.root_validators
+            or decorators.model_validators):
+        return False
+    if model.model_config.get("strict") or model.__pydantic_generic_metadata__.get("origin") is not None:
+        return False
+    for field in model.model_fields.values():
+        if field.metadata or not _json_safe_type(field.annotation, seen):
+            return False
+    return True
+
+
+def body_plan(inputs: dict[str, Any]) -> tuple[str, Callable[[bytes], Any]] | None:
+    body_field = inputs.get("body_field")
+    dependant: Dependant = inputs["dependant"]
+    if body_field is None:
+        return None
+    if inputs.get("is_body_form") or inputs.get("embed_body_fields") or len(dependant.body_params) != 1:
+        raise NotCompilable("the body is a form, embedded or has several fields")
+    info = body_field.field_info
+    model = info.annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)) or info.metadata:
+        raise NotCompilable("the body is not a plain pydantic model")
+    if not info.is_required():
+        raise NotCompilable("the body is optional")
+    if not _json_safe_model(model):
+        raise NotCompilable(f"body model {model.__name__} has types or validators that differ from JSON")
+    if not inputs.get("actual_strict_content_type", True):
+        raise NotCompilable("strict_content_type=False")
+    return (dependant.body_params[0].name, model.model_validate_json)
+
+
+# ---- the call ---------------------------------------------------------------------------------
+
+_SPECIAL_PARAMS = (
+    "request_param_name", "websocket_param_name", "http_connection_param_name", "response_param_name",
+    "background_tasks_param_name", "security_scopes_param_name",
+)
+
+
+def _plain_endpoint(inputs: dict[str, Any]) -> tuple[Callable[..., Any], bool]:
+    dependant: Dependant = inputs["dependant"]
+    if dependant.dependencies:
+        raise NotCompilable("dependencies")
+    for special in _SPECIAL_PARAMS:
+        if getattr(dependant, special):
+            raise NotCompilable(f"a {special.removesuffix('_param_name').replace('_', ' ')} parameter")
+    if inputs.get("is_sse_stream") or inputs.get("is_json_stream") or inputs.get("stream_item_field") is not None:
+        raise NotCompilable("a streaming endpoint")
+    call = dependant.call
+    if call is None or inspect.isasyncgenfunction(call) or inspect.isgeneratorfunction(call):
+        raise NotCompilable("a generator endpoint")
+    return call, bool(inputs["is_coroutine"])
+
+
+def _threadpool_call(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A `def` endpoint as FastAPI runs it: on the thread pool (anyio.from_thread works inside)."""
+
+    async def call(**values: Any) -> Any:
+        return await run_in_threadpool(endpoint, **values)
+
+    return call
+
+
+def _with_response_model(endpoint: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any],
+                         context: dict[str, Any]) -> Callable[..., Any]:
+    """The endpoint, then FastAPI's own serialize_response (validation and pydantic's to_json):
+    returns the JSON bytes, or a Response the endpoint returned."""
+    from starlette.responses import Response
+
+    field = inputs["response_field"]
+    options = {
+        "include": inputs["response_model_include"], "exclude": inputs["response_model_exclude"],
+        "by_alias": inputs["response_model_by_alias"], "exclude_unset": inputs["response_model_exclude_unset"],
+        "exclude_defaults": inputs["response_model_exclude_defaults"],
+        "exclude_none": inputs["response_model_exclude_none"],
+    }
+
+    async def call(**values: Any) -> Any:
+        raw = await endpoint(**values) if is_coroutine else await run_in_threadpool(endpoint, **values)
+        if isinstance(raw, Response):
+            return raw
+        return await serialize_response(field=field, response_content=raw, is_coroutine=is_coroutine,
+                                        endpoint_ctx=context, dump_json=True, **options)
+
+    return call
+
+
+def _endpoint_context(inputs: dict[str, Any], method: str, root_path: str) -> dict[str, Any]:
+    from fastapi.routing import _extract_endpoint_context
+
+    dependant: Dependant = inputs["dependant"]
+    context = dict(_extract_endpoint_context(dependant.call))
+    if dependant.path:
+        context["path"] = f"{method} {root_path.rstrip('/')}{dependant.path}"
+    return context
+
+
+# ---- the app ----------------------------------------------------------------------------------
+
+
+def app_reason(app: Any) -> str | None:
+    """Why none of the app's routes may be compiled, or None."""
+    if not isinstance(app, FastAPI):
+        return "not a FastAPI app"
+    cls = type(app)
+    if cls.__call__ is not FastAPI.__call__ or cls.build_middleware_stack is not FastAPI.build_middleware_stack:
+        return "the app overrides __call__ or build_middleware_stack"
+    if app.user_middleware:
+        names = ", ".join(getattr(m.cls, "__name__", repr(m.cls)) for m in app.user_middleware)
+        return f"middleware ({names}) sees every request"
+    if app.debug:
+        return "debug=True (Starlette's debug error pages)"
+    if getattr(app, "max_body_size", None) is not None:
+        return "max_body_size is set (FastAPI's body limit middleware)"
+    telemetry = getattr(app, "_native_telemetry", None)
+    if telemetry is not None and telemetry.enabled():
+        return "FastAPI telemetry is enabled (its spans need the ASGI path)"
+    return None
+
+
+def _overlaps(earlier: BaseRoute, path: str) -> bool:
+    """Could `earlier` match some path `path`'s template matches? Conservative: True unless the
+    two differ in a literal segment at the same position."""
+    if isinstance(earlier, Mount):
+        prefix = earlier.path.rstrip("/")
+        return path == prefix or path.startswith(prefix + "/") or "{" in prefix or _segments_may_meet(prefix, path, True)
+    other = getattr(earlier, "path", None)
+    if other is None:
+        return True
+    return _segments_may_meet(other, path, False)
+
+
+def _segments_may_meet(a: str, b: str, prefix: bool) -> bool:
+    sa, sb = a.strip("/").split("/"), b.strip("/").split("/")
+    if any(":path}" in s for s in sa + sb):
+        return True
+    if not prefix and len(sa) != len(sb):
+        return False
+    for x, y in zip(sa, sb, strict=False):
+        if "{" in x or "{" in y:
+            continue
+        if x != y:
+            return False
+    return True
+
+
+class AppErrors:
+    """engine.error_handler for compiled routes: what Starlette's ExceptionMiddleware (the app's
+    handlers by status code, then by exception class) and ServerErrorMiddleware (the 500 handler,
+    else a plain "Internal Server Error") would answer."""
+
+    def __init__(self, app: FastAPI, scope_maker: ScopeMaker) -> None:
+        self.app = app
+        self.scope_maker = scope_maker
+
+    def __call__(self, req: Any, exc: BaseException) -> Any:
+        return self.answer(req, exc)
+
+    async def answer(self, req: Any, exc: BaseException) -> Any:
+        from starlette._exception_handler import _lookup_exception_handler
+        from starlette.exceptions import HTTPException
+        from starlette.requests import Request
+
+        handlers = {k: v for k, v in self.app.exception_handlers.items() if k not in (500, Exception)}
+        handler = None
+        if isinstance(exc, HTTPException):
+            handler = handlers.get(exc.status_code)
+        if handler is None and isinstance(exc, Exception):
+            handler = _lookup_exception_handler(handlers, exc)  # type: ignore[arg-type]
+        if handler is None:
+            handler = self.app.exception_handlers.get(500) or self.app.exception_handlers.get(Exception)
+            import logging
+
+            logging.getLogger("fasterapi.error").error("Exception in ASGI application", exc_info=exc)
+            if handler is None:
+                return internal_error()
+        request = Request(self.scope_maker(req), _no_body)
+        if inspect.iscoroutinefunction(handler):
+            response = await handler(request, exc)
+        else:
+            response = await run_in_threadpool(handler, request, exc)
+        return await to_wire(response)
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def to_wire(response: Any) -> Any:
+    """A Starlette Response for the engine: the bytes it would send, via its own __call__."""
+    import asyncio
+
+    from ._asgi_server import _Exchange
+
+    loop = asyncio.get_running_loop()
+
+    class _Req:
+        body = b""
+        body_reader = None
+
+    exchange = _Exchange(_Req(), loop)
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "method": "GET", "headers": []}
+
+    async def run() -> None:
+        try:
+            await response(scope, exchange.receive, exchange.send)
+        except BaseException as exc:  # noqa: BLE001
+            exchange.app_ended(exc)
+            return
+        exchange.app_ended(None)
+
+    task = loop.create_task(run())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return await exchange.first
+
+
+_background: set[Any] = set()
+
+
+def compile_app(app: Any, engine: Any, core: Any, fallback: Any, root_path: str = "") -> list[RouteReport]:
+    """Add every compilable route of `app` to `engine` (fallback: the app's ASGI handler for the
+    requests a plan cannot decide); returns a report per route."""
+    reports: list[RouteReport] = []
+    reason = app_reason(app)
+    routes: Sequence[BaseRoute] = getattr(getattr(app, "router", None), "routes", ())
+    earlier: list[BaseRoute] = []
+    for route in routes:
+        methods = tuple(sorted(getattr(route, "methods", None) or ()))
+        path = getattr(route, "path", "")
+        name = getattr(route, "name", "") or ""
+        why = reason
+        if why is None:
+            try:
+                why = _compile_route(route, earlier, engine, core, fallback, root_path)
+            except NotCompilable as exc:
+                why = str(exc)
+        reports.append(RouteReport(path, methods, name, why is None, why or ""))
+        earlier.append(route)
+    return reports
+
+
+def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core: Any, fallback: Any,
+                   root_path: str) -> str | None:
+    if isinstance(route, WebSocketRoute):
+        return "a WebSocket route"
+    if not isinstance(route, APIRoute):
+        kind = "a mount" if isinstance(route, Mount) else "a Starlette route" if isinstance(route, Route) else type(route).__name__
+        return f"{kind} (served by the app)"
+    for other in earlier:
+        if _overlaps(other, route.path):
+            return f"an earlier route ({getattr(other, 'path', other)!r}) may match the same paths"
+    _path_convertors_plain(route.path)
+    inputs = handler_inputs(route)
+    response_class = inputs["response_class"]
+    default_json = getattr(response_class, "value", None) is JSONResponse
+    if not default_json:
+        raise NotCompilable(f"response_class {getattr(response_class, '__name__', response_class)!r}")
+    status = inputs["status_code"]
+    from fastapi.utils import is_body_allowed_for_status_code
+
+    if status is not None and not is_body_allowed_for_status_code(status):
+        raise NotCompilable(f"status code {status} has no body")
+    endpoint, is_coroutine = _plain_endpoint(inputs)
+    dependant: Dependant = inputs["dependant"]
+    plans = [param_plan(f, "path", core) for f in dependant.path_params]
+    plans += [param_plan(f, "query", core) for f in dependant.query_params]
+    plans += [param_plan(f, "header", core) for f in dependant.header_params]
+    plans += [param_plan(f, "cookie", core) for f in dependant.cookie_params]
+    body = body_plan(inputs)
+    json_bytes = False
+    if inputs["response_field"] is not None:
+        if len(route.methods) != 1:
+            raise NotCompilable("a response_model on a route with several methods")
+        context = _endpoint_context(inputs, next(iter(route.methods)), root_path)
+        call = _with_response_model(endpoint, is_coroutine, inputs, context)
+        is_async, json_bytes = True, True
+    elif is_coroutine:
+        call, is_async = endpoint, True
+    else:
+        call, is_async = _threadpool_call(endpoint), True
+    plan = (call, is_async, status or 200, tuple(plans), body, None, json_bytes, False)
+    engine.add_route(sorted(route.methods), route.path, fallback, plan, head=False)
+    return None
+
+
+def json_default(obj: Any) -> Any:
+    """What the engine's JSON writer calls for types it does not know: FastAPI's encoder."""
+    return jsonable_encoder(obj)
