@@ -274,7 +274,7 @@ def test_case_over_socket(corpus_results, case):
 def test_servers_alive_and_serving_after_the_corpus(corpus_results):
     assert all(corpus_results["alive"].values()), corpus_results["alive"]
     total = len(corpus_results["results"])
-    assert total == len(ALL_CASES) and total >= 300
+    assert total == len(ALL_CASES) and total >= (300 if SHARED_CASES else 200)  # own corpus: 266
     print(f"{total} cases x {3 + SEEDS} split modes over sockets on {corpus_results['servers']} servers "
           f"in {corpus_results['elapsed']:.1f}s")
 

@@ -26,6 +26,7 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr uint32_t kMaxChunkDigits = 16;  // 16 hex digits fit in a uint64_t
 constexpr size_t kKeepInput = 64 * 1024;  // give larger idle input buffers back
 constexpr size_t kKeepBody = 64 * 1024;
+constexpr size_t kDeliverMax = 64 * 1024;  // streamed body: bytes per on_chunk (the sink can pause between)
 
 enum ChunkState : uint8_t {
   kSizeStart,      // first hex digit of a chunk-size
@@ -92,9 +93,12 @@ Connection::~Connection() {
     ws_finished_ = true;
     ws_->on_close(ws::kAbnormal, {});
   }
+  detach_body();  // the transport went away mid-body
 }
 
 bool Connection::paused() const {
+  // A streamed body flows while its response is pending, held back only by its sink.
+  if (streaming_) return body_paused_;
   return pending_ || ws_paused_ || out_.size() > limits_.output_high_water;
 }
 
@@ -130,11 +134,15 @@ void Connection::complete() {
   if (!pending_) return;
   pending_ = false;
   ++served_;
+  if (streaming_) drop_body();
   if (stopped_) {
     close_after_flush_ = true;
     return;
   }
-  if (draining_) {  // the dispatcher saw draining() and wrote "Connection: close"
+  // Draining: the dispatcher saw draining() and wrote "Connection: close". A close asked for
+  // during the response (a streamed response cut short) ends the connection here too: nothing
+  // may follow a response whose end the client cannot find.
+  if (draining_ || close_requested_) {
     stop_reading();
     return;
   }
@@ -146,7 +154,8 @@ bool Connection::in_request() const {
 }
 
 bool Connection::reading_body() const {
-  return !stopped_ && !pending_ && (phase_ == Phase::BodyLength || phase_ == Phase::BodyChunked);
+  if (stopped_) return false;
+  return streaming_ || (!pending_ && (phase_ == Phase::BodyLength || phase_ == Phase::BodyChunked));
 }
 
 void Connection::set_draining() {
@@ -162,6 +171,10 @@ void Connection::fail(int status) {
   if (stopped_) return;
   if (upgraded()) {  // no HTTP response inside a WebSocket
     ws_close(ws::kGoingAway, {});
+    return;
+  }
+  if (streaming_) {  // the head was dispatched: its response (if any) is the handler's
+    abort_body(status);
     return;
   }
   if (pending_) {  // a response is on its way: close after it instead
@@ -182,6 +195,7 @@ void Connection::stop_reading() {
   in_.clear();
   body_.clear();
   if (!pending_) close_after_flush_ = true;
+  detach_body();  // last: the sink may call back into a connection already in its final state
 }
 
 void Connection::process() {
@@ -189,47 +203,59 @@ void Connection::process() {
     process_ws();
     return;
   }
-  while (!stopped_ && !paused()) {
-    switch (phase_) {
-      case Phase::Head: {
-        int r = scan_head();
-        if (r == 0) {
-          if (eof_) stop_reading();  // incomplete (or no) request at EOF: no response
-          return;
-        }
-        if (r != 1 || (r = finish_head()) != 0) {
-          reject(r);
-          return;
-        }
-        break;
-      }
-      case Phase::BodyLength: {
-        size_t need = head_len_ + req_.content_length;  // content_length <= body limit
-        if (in_.size() < need) {
-          if (eof_) stop_reading();
-          return;
-        }
-        dispatch(need);
-        break;
-      }
-      case Phase::BodyChunked: {
-        int r = decode_chunked();
-        if (r == 0) {
-          if (eof_) stop_reading();
-          return;
-        }
-        if (r != 1) {
-          reject(r);
-          return;
-        }
-        dispatch(pos_);
-        break;
-      }
-      case Phase::WebSocket:
-      case Phase::Closed:
-        return;
-    }
+  // A sink callback may re-enter (complete(), resume_body()): the running loop re-checks the
+  // state after each step, so the nested call has nothing to do.
+  if (processing_) return;
+  processing_ = true;
+  while (!stopped_ && !paused() && step()) {
   }
+  processing_ = false;
+}
+
+bool Connection::step() {
+  switch (phase_) {
+    case Phase::Head: {
+      int r = scan_head();
+      if (r == 0) {
+        if (eof_) stop_reading();  // incomplete (or no) request at EOF: no response
+        return false;
+      }
+      if (r != 1 || (r = finish_head()) != 0) {
+        reject(r);
+        return false;
+      }
+      if (streaming_) dispatch_head();
+      return true;
+    }
+    case Phase::BodyLength: {
+      if (streaming_) return stream_length();
+      size_t need = head_len_ + req_.content_length;  // content_length <= body limit
+      if (in_.size() < need) {
+        if (eof_) stop_reading();
+        return false;
+      }
+      dispatch(need);
+      return true;
+    }
+    case Phase::BodyChunked: {
+      if (streaming_) return stream_chunked();
+      int r = decode_chunked();
+      if (r == 0) {
+        if (eof_) stop_reading();
+        return false;
+      }
+      if (r != 1) {
+        reject(r);
+        return false;
+      }
+      dispatch(pos_);
+      return true;
+    }
+    case Phase::WebSocket:
+    case Phase::Closed:
+      return false;
+  }
+  return false;
 }
 
 // ---- WebSocket ----------------------------------------------------------------------------------
@@ -509,7 +535,10 @@ int Connection::finish_head() {
   if (r.chunked || r.content_length > 0) {
     body_limit_ = dispatcher_.body_limit(r);
     if (!r.chunked && r.content_length > body_limit_) return 413;
+    // (a streamed body too: the client sends it, whether the handler reads it or not)
     if (r.expect_continue && in_.size() == head_len_) out_.append(kContinue);
+    streaming_ = dispatcher_.stream_body(r);
+    body_received_ = 0;
     if (r.chunked) {
       phase_ = Phase::BodyChunked;
       pos_ = tscan_ = head_len_;
@@ -530,7 +559,10 @@ int Connection::decode_chunked() {
   const size_t max_head = limits_.max_head;
   size_t p = pos_;
   bool partial_line = false;
-  while (p < n && !partial_line) {
+  // Streamed: data is decoded in place, to the front ([head_len_, dec)), at most kDeliverMax per
+  // call, and delivered by the caller; the framing never reaches the sink.
+  size_t dec = head_len_;
+  while (p < n && !partial_line && dec - head_len_ < kDeliverMax) {
     char c = d[p];
     uint8_t s = chunk_state_;
     if (s >= kExtPreBws && s <= kExtAfterQuoted && ++ext_bytes_ > max_head) return 400;
@@ -541,7 +573,7 @@ int Connection::decode_chunked() {
         chunk_remaining_ = uint64_t(h);
         chunk_digits_ = 1;
         chunk_state_ = kSize;
-        if (chunk_remaining_ > body_limit_ - body_.size()) return 413;
+        if (chunk_remaining_ > body_limit_ - body_size()) return 413;
         ++p;
         break;
       }
@@ -559,7 +591,7 @@ int Connection::decode_chunked() {
         } else {
           return 400;
         }
-        if (chunk_remaining_ > body_limit_ - body_.size()) return 413;
+        if (chunk_remaining_ > body_limit_ - body_size()) return 413;
         ++p;
         break;
       }
@@ -644,7 +676,14 @@ int Connection::decode_chunked() {
         break;
       case kData: {
         size_t take = size_t(std::min<uint64_t>(chunk_remaining_, n - p));
-        body_.append(d + p, take);
+        if (streaming_) {
+          take = std::min(take, kDeliverMax - (dec - head_len_));
+          std::memmove(d + dec, d + p, take);
+          dec += take;
+          body_received_ += take;
+        } else {
+          body_.append(d + p, take);
+        }
         p += take;
         chunk_remaining_ -= take;
         if (chunk_remaining_ == 0) chunk_state_ = kDataCR;
@@ -678,6 +717,7 @@ int Connection::decode_chunked() {
         if (raw == 0 || d[e - 1] != '\r') return 400;
         if (raw == 1) {
           pos_ = e + 1;
+          decoded_ = dec - head_len_;
           return 1;
         }
         if (++trailer_count_ > max_headers()) return 431;
@@ -691,15 +731,17 @@ int Connection::decode_chunked() {
         return 400;
     }
   }
-  // Drop the framing and data already decoded: only the head and the unprocessed tail (a
-  // partial trailer line at most) stay buffered, so raw chunked bytes never accumulate.
-  size_t drop = p - head_len_;
+  // Drop the framing and data already decoded: only the head, the decoded bytes still to deliver
+  // (streamed) and the unprocessed tail (a partial trailer line at most) stay buffered, so raw
+  // chunked bytes never accumulate.
+  size_t drop = p - dec;
   if (drop) {
-    std::memmove(d + head_len_, d + p, n - p);
+    std::memmove(d + dec, d + p, n - p);
     in_.truncate(n - drop);
-    tscan_ = tscan_ > p ? tscan_ - drop : head_len_;
+    tscan_ = tscan_ > p ? tscan_ - drop : dec;
   }
-  pos_ = head_len_;
+  pos_ = dec;
+  decoded_ = dec - head_len_;
   return 0;
 }
 
@@ -735,6 +777,130 @@ void Connection::dispatch(size_t consumed) {
     return;
   }
   if (in_.empty() && in_.capacity() > kKeepInput) in_.shrink(kKeepInput / 4);
+}
+
+// ---- streamed request bodies ---------------------------------------------------------------------
+// The head is dispatched as soon as it is complete; the body is then decoded as it arrives (the
+// same framing code, limits and verdicts as a buffered body) and handed to the dispatcher's sink
+// in pieces of at most kDeliverMax, never accumulated. The input is consumed while the response
+// is pending (the sink's own backpressure holds it); once the body is over, the connection reads
+// the next head when the response is complete, as for any request.
+
+void Connection::dispatch_head() {
+  Request& r = req_;
+  r.body = {};
+  r.body_streamed = true;
+  // As dispatch() decides, from what is known now: a client that already half-closed with no
+  // more than this body buffered is told "Connection: close".
+  uint64_t known = r.chunked ? 0 : r.content_length;
+  bool keep = conn_keep_alive_ && !draining_ && !(eof_ && in_.size() - head_len_ <= known);
+  r.keep_alive = keep;
+  if (r.chunked) r.content_length = 0;
+  body_left_ = r.content_length;
+  body_failure_ = 0;
+  body_paused_ = false;
+  sink_.reset();
+  HandleResult hr = dispatcher_.handle(r, out_);
+  r.body_streamed = false;
+
+  // The head's views died with handle(): drop its bytes; the body's offsets start at 0.
+  in_.consume(head_len_);
+  pos_ = tscan_ = 0;
+  scanned_ = line_start_ = head_len_ = 0;
+  lines_ = 0;
+  close_after_body_ = !keep || close_requested_;
+  if (hr == HandleResult::Pending) {
+    pending_ = true;
+  } else {
+    ++served_;
+    drop_body();
+  }
+}
+
+void Connection::attach_body(std::shared_ptr<BodySink> sink) {
+  if (streaming_) sink_ = std::move(sink);
+}
+
+void Connection::resume_body() {
+  if (!body_paused_) return;
+  body_paused_ = false;
+  if (!stopped_) process();
+}
+
+bool Connection::deliver(size_t n) {
+  if (std::shared_ptr<BodySink> s = sink_) {  // (kept alive: the callee may detach it)
+    bool more = s->on_chunk(std::string_view(in_.data(), n));
+    if (!more && sink_ == s) body_paused_ = true;
+  }
+  if (stopped_) return false;  // (stop_reading() cleared the input)
+  in_.consume(n);
+  return true;
+}
+
+bool Connection::stream_length() {
+  size_t n = size_t(std::min<uint64_t>({body_left_, in_.size(), kDeliverMax}));
+  if (n) {
+    body_left_ -= n;
+    if (!deliver(n)) return false;
+  }
+  if (body_left_ == 0) {
+    end_body();
+    return true;
+  }
+  if (n) return true;
+  if (eof_) abort_body(0);  // cut short by the client
+  return false;
+}
+
+bool Connection::stream_chunked() {
+  decoded_ = 0;
+  int r = decode_chunked();
+  if (r != 0 && r != 1) {
+    abort_body(r);
+    return false;
+  }
+  size_t framing_end = pos_;  // (r == 1: past the trailer section)
+  size_t n = decoded_;
+  if (n && !deliver(n)) return false;
+  pos_ -= n;
+  tscan_ = tscan_ > n ? tscan_ - n : 0;
+  if (r == 1) {
+    in_.consume(framing_end - n);
+    end_body();
+    return true;
+  }
+  if (n) return true;
+  if (eof_) abort_body(0);
+  return false;
+}
+
+void Connection::end_body() {
+  std::shared_ptr<BodySink> s = std::move(sink_);
+  streaming_ = body_paused_ = false;
+  phase_ = Phase::Head;
+  pos_ = tscan_ = 0;
+  if (body_.capacity() > kKeepBody) std::string().swap(body_);
+  if (close_after_body_ || draining_) stop_reading();
+  if (s) s->on_end();  // last: the sink may complete the response from here
+  if (!stopped_ && !pending_ && in_.empty() && in_.capacity() > kKeepInput) in_.shrink(kKeepInput / 4);
+}
+
+void Connection::abort_body(int status) {
+  body_failure_ = status;
+  stop_reading();  // (detaches the sink: on_abort)
+}
+
+// The response to a streamed request is complete before its body: the rest is read and discarded
+// (the next request follows it), or not read at all when the connection closes after this one.
+void Connection::drop_body() {
+  detach_body();
+  if (close_after_body_) stop_reading();
+}
+
+void Connection::detach_body() {
+  streaming_ = streaming_ && !stopped_;  // a discarded body is still read, unless reading stopped
+  body_paused_ = false;
+  if (std::shared_ptr<BodySink> s = std::move(sink_)) s->on_abort();
 }
 
 }  // namespace fasterapi::http

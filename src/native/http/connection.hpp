@@ -19,14 +19,41 @@ enum class HandleResult {
   Pending,  // the response will come later via Connection::complete(); stop processing input
 };
 
+// Receives a streamed request body (Dispatcher::stream_body) as it is decoded. Attached with
+// Connection::attach_body() from inside Dispatcher::handle(); the connection holds it until the
+// body ends or fails, and may call it from inside any of its own entry points (the callee may
+// call back into the connection: complete(), resume_body(), ...).
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // Decoded body bytes (Content-Length or chunked framing removed), valid during the call only.
+  // Return false when the sink holds enough: the connection consumes no more input (and reports
+  // read_paused()) until resume_body().
+  virtual bool on_chunk(std::string_view data) = 0;
+  // The whole body arrived (after its last on_chunk).
+  virtual void on_end() = 0;
+  // No more bytes will come and the body is incomplete: the connection failed or went away (EOF,
+  // a malformed body, over the body limit, a deadline: Connection::body_failure() says which), or
+  // the response was completed before the body was read (the rest is discarded).
+  virtual void on_abort() = 0;
+};
+
 class Dispatcher {
  public:
   virtual ~Dispatcher() = default;
   // Called when a request head is parsed, before its body is read: return the body limit
   // for this request (e.g. looked up from its route). A Content-Length above it is a 413.
   virtual uint64_t body_limit(const Request& head) = 0;
-  // Called with a complete request (head and body). Append the whole response to `out`
-  // (use ResponseHead in response.hpp) or return Pending and call complete() later.
+  // Called after body_limit() for a request with a body: true to have it dispatched now, at
+  // head-complete, with Request::body_streamed set and the body delivered to a BodySink that
+  // handle() attaches (none attached: the body is read and discarded).
+  virtual bool stream_body(const Request& head) {
+    (void)head;
+    return false;
+  }
+  // Called with a complete request (head and body; only the head when body_streamed). Append the
+  // whole response to `out` (use ResponseHead in response.hpp) or return Pending and call
+  // complete() later.
   virtual HandleResult handle(const Request& req, Buffer& out) = 0;
 };
 
@@ -43,7 +70,19 @@ class Connection {
   // Continue processing buffered input (after complete(), or after output was drained).
   void resume();
   // Finish a Pending response: the caller has appended it to output(). Resumes processing.
+  // A streamed body not fully read yet is detached from its sink and the rest discarded.
   void complete();
+
+  // ---- streamed request bodies (Dispatcher::stream_body) ----
+  // From inside handle() of a body_streamed request: the decoded body goes to `sink`.
+  void attach_body(std::shared_ptr<BodySink> sink);
+  // The sink has room again (it returned false from on_chunk): consume input again.
+  void resume_body();
+  // Why the last streamed body was aborted: 400 (malformed), 413 (over the limit), 408 (a
+  // deadline), 0 (EOF, the connection closed, or the response completed before the body).
+  int body_failure() const { return body_failure_; }
+  // Reading has stopped: the connection closes once the pending response (if any) is out.
+  bool reading_stopped() const { return stopped_; }
 
   Buffer& output() { return out_; }
   // True when the connection must be closed once output() has been flushed
@@ -70,8 +109,9 @@ class Connection {
   // decoded into whole messages for `handler` (no HTTP parsing); completes the pending request.
   void upgrade(std::unique_ptr<ws::Handler> handler, uint64_t max_message);
   bool upgraded() const { return phase_ == Phase::WebSocket || ws_ != nullptr; }
-  // Input is not read (a WebSocket whose handler asked to stop, or a pending response).
-  bool read_paused() const { return pending_ || ws_paused_; }
+  // Input is not read (a WebSocket whose handler asked to stop, a pending response, a streamed
+  // body's full sink). A streamed body is read while its response is pending.
+  bool read_paused() const { return ws_paused_ || (streaming_ ? body_paused_ : pending_); }
   void ws_resume_reading();
   // A message frame; false once the WebSocket is closing or closed.
   bool ws_send(bool text, std::string_view payload);
@@ -90,6 +130,7 @@ class Connection {
   enum class Phase : uint8_t { Head, BodyLength, BodyChunked, WebSocket, Closed };
 
   void process();
+  bool step();               // one step of process(): false to stop
   void process_ws();
   void finish_ws(uint16_t code, std::string_view reason);  // notify the handler once, stop reading
   int scan_head();           // 0 need more, 1 head complete, else an error status
@@ -97,10 +138,20 @@ class Connection {
   int decode_chunked();      // 0 need more, 1 body complete, else an error status
   void materialize();        // point req_'s views into in_ (it may have moved since the head)
   void dispatch(size_t consumed);
+  // Streamed bodies (the head is dispatched first, then the body goes to sink_).
+  void dispatch_head();
+  bool stream_length();      // Content-Length body: deliver what is buffered; false to stop
+  bool stream_chunked();     // chunked body: decode and deliver what is buffered; false to stop
+  bool deliver(size_t n);    // the first n input bytes to the sink, then consumed; false if stopped
+  void end_body();           // the streamed body is complete
+  void abort_body(int status);  // it cannot complete: tell the sink, stop reading
+  void detach_body();        // the sink gets on_abort(); the rest of the body is discarded
+  void drop_body();          // answered before the body was read: discard it (or close)
   void reject(int status);   // protocol error: write_error(status, close) and stop reading
   void stop_reading();       // no more requests on this connection
   bool paused() const;
   size_t input_cap() const;
+  uint64_t body_size() const { return streaming_ ? body_received_ : body_.size(); }
   uint32_t max_headers() const { return limits_.max_headers < kMaxHeaders ? limits_.max_headers : kMaxHeaders; }
 
   const Limits& limits_;
@@ -138,6 +189,16 @@ class Connection {
   uint32_t trailer_bytes_ = 0;
   uint32_t trailer_count_ = 0;
   uint8_t chunk_state_ = 0;
+  // streamed body
+  bool streaming_ = false;   // the head was dispatched, its body is being read (sink_ or discarded)
+  bool body_paused_ = false; // the sink is full: no input consumed until resume_body()
+  bool close_after_body_ = false;  // the request ends the connection: stop reading after its body
+  bool processing_ = false;  // inside process(): a nested call (from a callback) returns at once
+  int body_failure_ = 0;
+  uint64_t body_left_ = 0;       // Content-Length: bytes still to come
+  uint64_t body_received_ = 0;   // chunked: decoded bytes so far (the body limit)
+  size_t decoded_ = 0;           // chunked: decoded bytes at the front of in_, to deliver
+  std::shared_ptr<BodySink> sink_;
   Request req_;
   // WebSocket
   std::unique_ptr<ws::Handler> ws_;

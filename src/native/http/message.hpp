@@ -1,6 +1,7 @@
 // The parsed form of one HTTP/1.1 request. Every string_view points into the connection's
 // input buffer (or, for a chunked body, the connection's body buffer) and is valid only for
-// the duration of the Dispatcher call that receives it.
+// the duration of the Dispatcher call that receives it. A streamed body (Dispatcher::stream_body)
+// is not in the Request: it reaches a BodySink as it arrives.
 #pragma once
 #include <cstdint>
 #include <string_view>
@@ -39,8 +40,11 @@ struct Request {
   bool chunked = false;
   bool is_head = false;           // method == "HEAD": the response has no body
   bool websocket_upgrade = false; // GET with "websocket" among its Upgrade tokens (http/websocket.hpp)
-  uint64_t content_length = 0;    // body length (for chunked: decoded length, known when complete)
+  uint64_t content_length = 0;    // body length (for chunked: decoded length, known when complete;
+                                  // 0 for a streamed chunked body)
   std::string_view body;          // complete body, set when the Dispatcher's handle() is called
+                                  // (empty when body_streamed)
+  bool body_streamed = false;     // dispatched at head-complete: the body follows through a BodySink
 
   std::string_view header(std::string_view lower_name) const;  // first match, "" if absent
 };

@@ -431,7 +431,9 @@ void Server::sweep() {
       if (now >= c.linger_until) close_conn(c);
       continue;
     }
-    if (c.proto.pending()) continue;  // a handler is running: its time is its own
+    // A handler is running: its time is its own; but a body it streams in is still the client's
+    // to send, under the body deadline.
+    if (c.proto.pending() && !c.proto.reading_body()) continue;
     if (!c.proto.output().empty()) {
       // Unsent output: the client must keep reading. Progress is a send(), or the kernel send
       // queue shrinking (the client acknowledged bytes: it reads, if slowly; send() only resumes
