@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -32,6 +33,10 @@ logger = logging.getLogger("fasterapi.error")
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+# An in-memory caller (the TestClient) that wants the app's exceptions and debug messages: an object
+# with `errors` (a list) and `debug` attributes, set in the context the request is fed from.
+ERRORS: contextvars.ContextVar[Any] = contextvars.ContextVar("fasterapi_asgi_errors", default=None)
 
 STREAM_HIGH_WATER = 256 * 1024
 STREAM_LOW_WATER = 64 * 1024
@@ -97,6 +102,7 @@ class ScopeMaker:
         self.root_path = root_path.rstrip("/")
         self.trust = forwarded_allow
         self.state = state
+        self.server: tuple[str, int] | None = None  # the listening address, once known
 
     def __call__(self, req: Any, kind: str = "http") -> dict[str, Any]:
         client = req.client
@@ -111,7 +117,7 @@ class ScopeMaker:
             "type": kind,
             "asgi": _ASGI,
             "http_version": req.http_version,
-            "server": req.server,
+            "server": req.server or self.server,
             "client": client,
             "scheme": scheme,
             "root_path": root,
@@ -213,6 +219,10 @@ class _Exchange:
                 raise RuntimeError("http.response.start sent twice")
             self.status = int(message["status"])
             self.headers = _headers_of(message)
+        elif kind == "http.response.debug":  # Starlette's templates, for the TestClient
+            observer = ERRORS.get()
+            if observer is not None:
+                observer.debug = message.get("info")
         elif kind == "http.response.pathsend":  # pragma: no cover - not announced in extensions
             raise RuntimeError("http.response.pathsend is not supported")
         else:
@@ -337,6 +347,9 @@ class AsgiHttp:
             await self.app(scope, exchange.receive, exchange.send)
         except BaseException as exc:  # noqa: BLE001 - every outcome is answered on the wire
             exchange.app_ended(exc)
+            observer = ERRORS.get()
+            if observer is not None:
+                observer.errors.append(exc)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             return
@@ -437,6 +450,7 @@ def build_engine(app: ASGIApp, scope_maker: ScopeMaker,
     every other request through the app's ASGI interface. Returns the engine, the ASGI handler and
     the compiler's report per route."""
     from . import _core
+    from ._asgi_ws import make_websocket_handler
     from .compiler import AppErrors, compile_app, json_default
 
     handler = AsgiHttp(app, scope_maker)
@@ -444,5 +458,6 @@ def build_engine(app: ASGIApp, scope_maker: ScopeMaker,
     engine = _core.Engine(handler, Wire, json_default, errors, limits or None)
     if hasattr(engine, "stream_bodies"):
         engine.stream_bodies = True
+    engine.websocket_handler = make_websocket_handler(app, make_scope=lambda req: scope_maker(req, "websocket"))
     reports = compile_app(app, engine, _core, handler, scope_maker.root_path)
     return engine, handler, reports

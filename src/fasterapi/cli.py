@@ -45,8 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="socket loops per worker, one thread and interpreter each (needs Python 3.12+ or 3.13t; "
                         "else more worker processes)")
     r.add_argument("--access-log", action="store_true", help="log every request (off by default)")
-    r.add_argument("--sync-in-threadpool", action="store_true",
-                   help="run plain def endpoints on the thread pool, as FastAPI does (for endpoints that block)")
     r.add_argument("--inline-async", action="store_true",
                    help="step async handlers inline until they first await (faster; no current asyncio task "
                         "before that, so anyio/asyncio.timeout/httpx.AsyncClient there fail)")
@@ -80,12 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def show_routes(app: Any, root_path: str = "") -> int:
     """Each route's methods, path and whether the engine compiled it (else the reason)."""
-    from . import server
     from ._asgi_server import ScopeMaker, build_engine
 
-    if server.is_native_app(app):
-        print("this app uses fasterapi's own routing layer; `routes` reports on FastAPI apps")
-        return 0
     _engine, _handler, reports = build_engine(app, ScopeMaker(root_path))
     compiled = sum(r.compiled for r in reports)
     for r in reports:
@@ -112,7 +106,6 @@ def main(argv: list[str] | None = None) -> None:
         loop_threads=args.loop_threads,
         access_log=args.access_log,
         inline_async=args.inline_async,
-        sync_in_threadpool=args.sync_in_threadpool,
         max_body=args.max_body,
         max_request_line=args.max_request_line,
         max_head=args.max_head,

@@ -41,7 +41,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, compile_path
 
-from ._asgi_server import ScopeMaker, Wire, internal_error
+from ._asgi_server import ERRORS, ScopeMaker, internal_error
 
 _SCALARS: dict[Any, str] = {int: "int", float: "float", str: "str", bool: "bool"}
 _NONE = type(None)
@@ -355,6 +355,9 @@ class AppErrors:
             import logging
 
             logging.getLogger("fasterapi.error").error("Exception in ASGI application", exc_info=exc)
+            observer = ERRORS.get()
+            if observer is not None:
+                observer.errors.append(exc)
             if handler is None:
                 return internal_error()
         request = Request(self.scope_maker(req), _no_body)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core, _runtime
-from ._connection import CURRENT, ConnectionScope, ProxyTrust
+from ._asgi_server import Lifespan, ScopeMaker, build_engine
+from ._connection import ProxyTrust
 
 logger = logging.getLogger("fasterapi.server")
 access_logger = logging.getLogger("fasterapi.access")
@@ -39,8 +40,6 @@ class Config:
     # asyncio.timeout and httpx.AsyncClient need one); True steps it inline first and makes a task
     # only if it really awaits (faster, but no current task before the first real await).
     inline_async: bool = False
-    # plain `def` endpoints on the thread pool (FastAPI's rule) rather than inline on the loop
-    sync_in_threadpool: bool = False
     reuse_port: bool = True
     backlog: int = 1024
     # limits (bytes / counts); None: the app's own setting (FasterAPI(limits=...)) or the default
@@ -66,14 +65,15 @@ class Config:
     forwarded_allow_ips: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def connection_scope(self) -> ConnectionScope:
+    def scope_maker(self, state: dict[str, Any] | None = None) -> ScopeMaker:
+        """The ASGI scope rules of this server: root path, trusted proxies, the lifespan state."""
         trust = None
         if self.proxy_headers:
             allowed = self.forwarded_allow_ips
             if allowed is None:
                 allowed = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
             trust = ProxyTrust(allowed)
-        return ConnectionScope(root_path=self.root_path.rstrip("/"), prefix_path=True, forwarded_allow=trust)
+        return ScopeMaker(self.root_path, trust, state)
 
     def limits(self) -> dict[str, int]:
         given = {
@@ -97,38 +97,6 @@ class Config:
         }
 
 
-def is_native_app(app: Any) -> bool:
-    """An app of the engine's own routing layer (fasterapi.FasterAPI); anything else is served as
-    an ASGI app (a real fastapi.FastAPI, Starlette, ...)."""
-    return getattr(app, "_build_engine", None) is not None
-
-
-def _engine_for(app: Any, config: Config, state: dict[str, Any] | None = None) -> Any:
-    if not is_native_app(app):
-        from ._asgi_server import ScopeMaker, build_engine
-
-        trust = config.connection_scope().forwarded_allow
-        engine, _handler, _reports = build_engine(app, ScopeMaker(config.root_path, trust, state), config.limits())
-        return engine
-    limits = config.limits()
-    if limits:  # server options override the app's own limits
-        app.limits.update(limits)
-        app._engine = None
-    if config.sync_in_threadpool and not getattr(app, "sync_in_threadpool", True):
-        app.sync_in_threadpool = True
-        app._engine = None
-    return app._build_engine()
-
-
-def _lifespan(app: Any) -> contextlib.AbstractAsyncContextManager[Any]:
-    if not is_native_app(app):
-        from ._asgi_server import Lifespan
-
-        return Lifespan(app)
-    ctx = getattr(app, "_lifespan_context", None)
-    return ctx() if ctx is not None else contextlib.nullcontext()
-
-
 def _log_access(client: tuple[str, int], method: str, target: str, version: str, status: int) -> None:
     access_logger.info('%s:%d - "%s %s HTTP/%s" %d', client[0], client[1], method, target, version, status)
 
@@ -147,12 +115,11 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, on_signal)
-    # The requests' root path and proxy trust: poll (and the tasks it starts) run in this context.
-    CURRENT.set(config.connection_scope())
-    async with _lifespan(app) as lifespan:
+    async with Lifespan(app) as lifespan:
         # The engine is built once startup is done (uvicorn serves the app only then): routes the
-        # lifespan added or rebuilt (`route.app = ...`, fastapi-pagination) are served as they are.
-        engine = _engine_for(app, config, getattr(lifespan, "state", None))
+        # lifespan added or rebuilt (`route.app = ...`, fastapi-pagination) are compiled as they are.
+        scope_maker = config.scope_maker(lifespan.state)
+        engine, handler, _reports = build_engine(app, scope_maker, config.limits())
         if config.access_log:
             engine.access_log = _log_access
         if not config.inline_async:
@@ -160,6 +127,7 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
             engine.task_starter = _runtime.start_task
         server = _core.Server(engine, config.server_config())
         port = server.listen(config.host, config.port, config.reuse_port, config.backlog)
+        scope_maker.server = (config.host, port)
         loop.add_reader(server.fileno(), server.poll)
         sweeper = loop.create_task(_sweep(server))
         logger.info("FasterAPI running on http://%s:%d (pid %d)", config.host, port, os.getpid())
@@ -176,6 +144,7 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
             if server.connections:
                 logger.warning("shutdown deadline: closing %d connections", server.connections)
             server.close_all()
+            await handler.drain(1.0)  # background tasks that outlived their response
             sweeper.cancel()
             _runtime.close_workers(loop)
             loop.remove_reader(server.fileno())

@@ -1,179 +1,165 @@
-"""TestClient: FastAPI's familiar test API, running requests through the real engine in-process.
+"""TestClient: Starlette's (FastAPI's) TestClient, with every HTTP request served by the engine.
 
-Each request is serialized to HTTP/1.1 bytes and fed to an in-memory engine connection: the same
-C++ parser, router, bridge and JSON writer that serve sockets, without a socket. Handlers run on
-a private asyncio loop owned by the client (the lifespan runs on it too, inside `with`).
+`fasterapi.testclient.TestClient` is `starlette.testclient.TestClient` whose transport writes each
+request as HTTP/1.1 bytes into an in-memory engine connection: the same C++ parser, router,
+compiled plans, ASGI bridge and JSON writer that serve sockets, without a socket. What the bytes do
+not carry is passed as Starlette's client passes it (the URL's scheme and host as the scope's
+`scheme` and `server`, `root_path`, the lifespan state, the `http.response.debug` extension that
+template tests read), and an exception the app raises is raised in the test
+(`raise_server_exceptions`), as Starlette's client does. Lifespan (`with client:`) and WebSocket
+sessions are Starlette's own, run through the app's ASGI interface.
+
+`install()` (the `fasterapi.pytest_plugin`, or `FASTERAPI_TESTCLIENT=1`) makes every
+`starlette.testclient.TestClient` / `fastapi.testclient.TestClient` do the same, so a project's
+existing suite checks that the engine serves its app as FastAPI on uvicorn would.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
-from collections.abc import Mapping
+import contextvars
+import dataclasses
 from typing import Any
 
-import httpx
+import starlette.testclient as _st
 
 from . import _runtime
-from ._connection import CURRENT, ConnectionScope
+from ._asgi_server import ERRORS, ScopeMaker, build_engine
 from ._wire import parse_response
 
-__all__ = ["TestClient"]
+__all__ = ["TestClient", "install"]
+
+httpx = _st.httpx  # httpx2 or httpx, whichever Starlette's client uses
+
+
+@dataclasses.dataclass
+class _Call:
+    """What one test request carries beside its bytes."""
+
+    scheme: str
+    server: tuple[str, int]
+    errors: list[BaseException] = dataclasses.field(default_factory=list)
+    debug: dict[str, Any] | None = None
+
+
+_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("fasterapi_test_call", default=None)
+
+
+class _TestScope(ScopeMaker):
+    """Starlette's TestClient scope: root_path beside the path (not prefixed), the request URL's
+    scheme and host:port, the debug extension."""
+
+    def __call__(self, req: Any, kind: str = "http") -> dict[str, Any]:
+        scope = super().__call__(req, kind)
+        scope["path"] = req.path
+        call = _CALL.get()
+        if call is not None:
+            scheme = call.scheme
+            if kind == "websocket":
+                scheme = "wss" if scheme in ("https", "wss") else "ws"
+            scope["scheme"] = scheme
+            scope["server"] = call.server
+        scope["extensions"] = {"http.response.debug": {}}
+        return scope
 
 
 def _encode_request(request: httpx.Request, body: bytes) -> bytes:
     target = request.url.raw_path or b"/"
     lines = [request.method.encode("ascii") + b" " + target + b" HTTP/1.1"]
-    chunked = False
     has_length = False
     for name, value in request.headers.raw:
         lname = name.lower()
         if lname == b"transfer-encoding":
-            chunked = True
-            continue
+            continue  # the body is read whole here: sent with its length
         if lname == b"content-length":
             has_length = True
         lines.append(name + b": " + value)
-    if chunked or (body and not has_length):
+    if body and not has_length:
         lines.append(b"Content-Length: " + str(len(body)).encode())
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
 class _EngineTransport(httpx.BaseTransport):
-    def __init__(self, client: TestClient) -> None:
-        self._client = client
+    """HTTP requests through an in-memory engine connection; WebSocket sessions through
+    Starlette's own transport (the ASGI interface)."""
+
+    def __init__(self, client: Any, asgi: Any) -> None:
+        self.client = client
+        self.asgi = asgi  # Starlette's _TestClientTransport
+        self._engine: Any = None
+
+    def close(self) -> None:
+        self.asgi.close()
+
+    def engine(self) -> Any:
+        if self._engine is None:
+            scope = _TestScope(self.asgi.root_path, None, self.asgi.app_state)
+            self._engine = build_engine(self.asgi.app, scope)[0]
+        return self._engine
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme in ("ws", "wss"):  # websocket_connect(): an in-process session
-            from ._ws_testclient import upgrade
-
-            raise upgrade(self._client, request)
+        if request.url.scheme in ("ws", "wss"):
+            return self.asgi.handle_request(request)
         body = request.read()
-        raw = _encode_request(request, body)
-        # What the bytes do not carry: the URL's scheme (https base_url) and the client's root_path.
-        scope = ConnectionScope(scheme=request.url.scheme, root_path=self._client.root_path)
-        out = self._client._portal(self._exchange(raw, scope))
-        status, headers, content = parse_response(out)
+        port = request.url.port or {"http": 80, "https": 443}.get(request.url.scheme, 80)
+        call = _Call(request.url.scheme, (request.url.host, port))
+        with self.asgi.portal_factory() as portal:
+            raw = portal.call(self._exchange, _encode_request(request, body), call)
+        if call.errors and self.asgi.raise_server_exceptions:
+            raise call.errors[0]
+        status, headers, content = parse_response(raw)
         if request.method == "HEAD":
             content = b""
-        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content), request=request)
+        response = httpx.Response(status, headers=headers, stream=httpx.ByteStream(content), request=request)
+        if call.debug is not None:
+            template = call.debug.get("template")
+            context = call.debug.get("context")
+            response.template = template  # type: ignore[attr-defined]
+            response.context = context  # type: ignore[attr-defined]
+        return response
 
-    async def _exchange(self, raw: bytes, scope: ConnectionScope | None = None) -> bytes:
-        client = self._client
-        if scope is not None:
-            CURRENT.set(scope)  # this task's context: the handlers and the tasks they start see it
-        conn = client._engine().connection(client=client._client_addr)
-        done = asyncio.get_running_loop().create_future()
+    async def _exchange(self, raw: bytes, call: _Call) -> bytes:
+        import asyncio
+
+        _CALL.set(call)  # this task's context: the handlers and the tasks they start see it
+        ERRORS.set(call)
+        conn = self.engine().connection(client=self.asgi.client)
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
 
         def wake() -> None:
             if not done.done():
                 done.set_result(None)
 
         conn.waiter = wake
-        client._server_exception = None
         await _runtime.feed_inline(conn, raw)  # continuations stay in this task
         out = conn.read()
         while conn.pending:
             await done
-            done = asyncio.get_running_loop().create_future()
+            done = loop.create_future()
             out += conn.read()
         out += conn.read()
-        # Give background tasks scheduled by the response a turn, as Starlette's client does.
-        for _ in range(3):
-            await asyncio.sleep(0)
-        await client._drain_background()
-        if client._server_exception is not None and client.raise_server_exceptions:
-            exc, client._server_exception = client._server_exception, None
-            raise exc
         return out
 
 
-class TestClient(httpx.Client):
-    __test__ = False  # not a pytest test class
+def _engine_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _ORIGINAL_INIT(self, *args, **kwargs)
+    asgi = self._transport
+    self._transport = _EngineTransport(self, asgi)
 
-    def __init__(
-        self,
-        app: Any,
-        base_url: str = "http://testserver",
-        raise_server_exceptions: bool = True,
-        root_path: str = "",
-        backend: str = "asyncio",
-        backend_options: Mapping[str, Any] | None = None,
-        cookies: Any = None,
-        headers: Mapping[str, str] | None = None,
-        follow_redirects: bool = True,
-        client: tuple[str, int] = ("testclient", 50000),
-    ) -> None:
-        self.app = app
-        self.raise_server_exceptions = raise_server_exceptions
-        self.root_path = root_path
-        from . import _foreign
 
-        _foreign.adopt_starlette_exceptions()
-        self._client_addr = client
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lifespan: contextlib.AbstractAsyncContextManager[Any] | None = None
-        self._server_exception: BaseException | None = None
-        all_headers = {"user-agent": "testclient"}
-        if headers:
-            all_headers.update(headers)
-        super().__init__(
-            base_url=base_url,
-            headers=all_headers,
-            transport=_EngineTransport(self),
-            follow_redirects=follow_redirects,
-            cookies=cookies,
-        )
-        hook = getattr(app, "_set_exception_observer", None)
-        if hook is not None:
-            hook(self._observe_exception)
+_ORIGINAL_INIT = _st.TestClient.__init__
 
-    def websocket_connect(self, url: str, subprotocols: Any = None, **kwargs: Any) -> Any:
-        """A websocket session with the app (a context manager), as Starlette's TestClient has."""
-        from ._ws_testclient import websocket_connect
 
-        return websocket_connect(self, url, subprotocols, **kwargs)
+class TestClient(_st.TestClient):
+    """Starlette's TestClient, served by the engine (see the module's docstring)."""
 
-    def _observe_exception(self, exc: BaseException) -> None:
-        self._server_exception = exc
+    __test__ = False
 
-    def _engine(self) -> Any:
-        return self.app._build_engine()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _ORIGINAL_INIT(self, *args, **kwargs)
+        self._transport = _EngineTransport(self, self._transport)
 
-    def _portal(self, coro: Any) -> Any:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        if asyncio._get_running_loop() is not None:
-            # Called from async code (an async test using this sync client): this thread's loop is
-            # busy, so ours runs in a helper thread, as Starlette's client runs its portal.
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                return pool.submit(self._loop.run_until_complete, coro).result()
-        return self._loop.run_until_complete(coro)
 
-    async def _drain_background(self) -> None:
-        from . import _runtime
-
-        pending = [t for t in _runtime._tasks if not t.done()]
-        background = getattr(self.app, "_background_tasks", None)
-        if background:
-            pending.extend(t for t in background if not t.done())
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-
-    def __enter__(self) -> TestClient:
-        ctx = getattr(self.app, "_lifespan_context", None)
-        if ctx is not None:
-            self._lifespan = ctx()
-            self._portal(self._lifespan.__aenter__())
-        return self
-
-    def __exit__(self, *args: Any) -> None:
-        if self._lifespan is not None:
-            lifespan, self._lifespan = self._lifespan, None
-            self._portal(lifespan.__aexit__(None, None, None))
-        if self._loop is not None:
-            self._portal(self._loop.shutdown_asyncgens())
-            self._loop.close()
-            self._loop = None
-        super().__exit__(*args)
+def install() -> None:
+    """Every starlette/fastapi TestClient made from now on is served by the engine."""
+    _st.TestClient.__init__ = _engine_init  # type: ignore[method-assign]
