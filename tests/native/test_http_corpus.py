@@ -402,3 +402,153 @@ def test_random_streams_are_split_invariant(driver):
 def test_random_streams_sanitized(asan_driver):
     for case in _random_cases(RANDOM_STREAMS // 2, "b"):
         run_case(asan_driver, case, full=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Streamed request bodies (Dispatcher::stream_body): the head is dispatched at once and the body
+# reaches a BodySink as it is decoded. The driver's sink answers when the body ends (or with the
+# connection's body_failure() status when it fails), holds at most 16 untaken bytes (the
+# connection pauses until the driver takes them) and, without FLAG_PENDING, completes the
+# response from inside the sink's callback. The framing, limits and verdicts are the buffered
+# ones: every case must give the same bytes as buffered, for every split.
+
+FLAG_STREAM = 4
+
+
+def run_streamed_case(drv: Driver, case: dict, full: bool = True) -> None:
+    streamed = dict(case, flags=case.get("flags", 0) | FLAG_STREAM)
+    run_case(drv, streamed, full)
+    buffered_flags = case.get("flags", 0) & ~FLAG_STREAM
+    for mode, events in modes_for(case, full=False).items():
+        want = normalized(drv.run(events, case.get("limits"), buffered_flags))
+        got = normalized(drv.run(events, case.get("limits"), streamed["flags"]))
+        # (`served` differs by design: a streamed request that fails was dispatched, and counts)
+        assert got[:2] == want[:2], (
+            f"[{case['id']} / {mode}] streamed {got[0][:400]!r} closed={got[1]}, "
+            f"buffered {want[0][:400]!r} closed={want[1]}"
+        )
+
+
+def test_streamed_bodies_match_buffered(driver):
+    failures = []
+    for case in SHARED_CASES + OWN_CASES:
+        try:
+            run_streamed_case(driver, case)
+        except AssertionError as exc:
+            failures.append(f"{case['id']}: {str(exc)[:400]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_streamed_bodies_sanitized(asan_driver):
+    failures = []
+    for case in SHARED_CASES + OWN_CASES:
+        try:
+            run_streamed_case(asan_driver, case, full=False)
+        except AssertionError as exc:
+            failures.append(f"{case['id']}: {str(exc)[:300]}")
+    assert asan_driver.proc.poll() is None, f"sanitized driver died (exit {asan_driver.proc.returncode})"
+    assert not failures, "\n".join(failures)
+
+
+def test_random_streams_streamed(driver):
+    for case in _random_cases(RANDOM_STREAMS // 2, "streamed"):
+        run_streamed_case(driver, case)
+
+
+def test_random_streams_streamed_sanitized(asan_driver):
+    for case in _random_cases(RANDOM_STREAMS // 4, "streamed-asan"):
+        run_streamed_case(asan_driver, case, full=False)
+
+
+def _split_runs(drv: Driver, data: bytes, flags: int, limits: dict | None = None) -> list[Run]:
+    """The stream whole, byte by byte and in 3-byte pieces; all must agree (normalized)."""
+    runs = [
+        drv.run([("D", data), ("E",)], limits, flags),
+        drv.run([("B", data), ("E",)], limits, flags),
+        drv.run([("D", data[i:i + 3]) for i in range(0, len(data), 3)] + [("E",)], limits, flags),
+    ]
+    for r in runs[1:]:
+        assert normalized(r)[:2] == normalized(runs[0])[:2], (r.raw[:400], runs[0].raw[:400])
+    return runs
+
+
+BIG = b"x" * 300_000  # several kDeliverMax pieces, many times the driver sink's hold
+
+
+@pytest.mark.parametrize("flags", [FLAG_STREAM, FLAG_STREAM | FLAG_PENDING])
+def test_streamed_large_bodies_then_pipelined(driver, flags):
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (BIG[:70_000], BIG[70_000:]))
+    data = (b"POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(BIG) + BIG
+            + b"POST /ch HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + b"0\r\n\r\n"
+            + b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+    lim = {"max_body": 1 << 20}
+    for run in _split_runs(driver, data, flags, lim):
+        got = [echo_of(r)[0] for r in parse_responses(run.raw)]
+        assert got == [b"ECHO POST /cl len=300000 host=a\n", b"ECHO POST /ch len=300000 host=a\n",
+                       b"ECHO GET /next len=0 host=a\n"]
+
+
+@pytest.mark.parametrize("flags", [FLAG_STREAM, FLAG_STREAM | FLAG_PENDING])
+@pytest.mark.parametrize("path", [b"/answer-now", b"/answer-first"])
+def test_streamed_body_answered_first_is_discarded(driver, flags, path):
+    """A response complete before its body was read: the rest of the body is read and dropped,
+    never parsed as a request (a smuggling attempt inside it stays body), and the next request
+    is served."""
+    smuggle = b"GET /SMUGGLED HTTP/1.1\r\nHost: a\r\n\r\n" * 3
+    body = smuggle + b"y" * 5000
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    data = (b"POST " + path + b" HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+            + b"POST " + path + b" HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+            + b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+    for run in _split_runs(driver, data, flags):
+        resps = parse_responses(run.raw)
+        assert [echo_of(r)[0] for r in resps] == [
+            b"ECHO POST %s len=0 host=a\n" % path, b"ECHO POST %s len=0 host=a\n" % path,
+            b"ECHO GET /next len=0 host=a\n"]
+        assert run.served == 3 and not run.closed_before_eof
+
+
+def test_streamed_body_answered_first_with_close_stops_reading(driver):
+    """Answered before its body on a connection that closes after it: the body is not read."""
+    data = (b"POST /answer-now HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 10\r\n\r\n12345"
+            b"67890GET /no HTTP/1.1\r\nHost: a\r\n\r\n")
+    for run in _split_runs(driver, data, FLAG_STREAM):
+        resps = parse_responses(run.raw)
+        assert len(resps) == 1 and resps[0].header("connection") == "close" and run.closed_before_eof
+
+
+@pytest.mark.parametrize("flags", [FLAG_STREAM, FLAG_STREAM | FLAG_PENDING])
+def test_streamed_body_over_limit_mid_body(driver, flags):
+    """Chunked past the route's limit after the head was dispatched: the sink is aborted (the
+    driver answers body_failure() = 413) and the connection closes; the request behind it is
+    never answered."""
+    data = (b"POST /limit/10 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+    for run in _split_runs(driver, data, flags):
+        assert [r.status for r in parse_responses(run.raw)] == [413]
+        assert run.closed_before_eof
+
+
+def test_streamed_body_probes_and_deadline(driver):
+    """While a streamed body arrives its response is pending and the body deadline applies
+    (reading_body): a deadline aborts the sink with 408."""
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n"
+    run = driver.run([("D", head + b"abc"), ("P",), ("T", 408), ("P",)], None, FLAG_STREAM)
+    #            in_request reading_body pending should_close
+    assert run.probes == [(False, True, True, False), (False, False, False, True)]
+    assert [r.status for r in parse_responses(run.raw)] == [408]
+    run = driver.run([("D", head + b"abc"), ("E",), ("P",)], None, FLAG_STREAM)
+    assert run.raw == b"" and run.closed and run.probes == [(False, False, False, True)]
+
+
+def test_streamed_body_expect_continue(driver):
+    """100 Continue goes out when the head is dispatched for a streamed body not yet sent."""
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"
+    run = driver.run([("D", head), ("D", b"abc"), ("E",)], None, FLAG_STREAM)
+    assert run.raw.startswith(CONTINUE_LINE)
+    assert echo_of(parse_responses(run.raw)[1])[0] == b"ECHO POST / len=3 host=a\n"
+    run = driver.run([("D", head + b"abc"), ("E",)], None, FLAG_STREAM)  # the body came with it
+    assert not run.raw.startswith(CONTINUE_LINE)
+
+
+CONTINUE_LINE = b"HTTP/1.1 100 Continue\r\n\r\n"
