@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "bridge/body_reader.hpp"
 #include "bridge/native_route.hpp"
 #include "bridge/perf.hpp"
 #include "bridge/offload.hpp"
@@ -625,7 +626,8 @@ PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
   if (!c) Py_RETURN_NONE;
   http::Connection* conn = c->link->conn;
   if (!conn) Py_RETURN_NONE;  // the client went away: drop the response
-  if (conn->draining()) c->close = true;
+  // (reading stopped: a streamed body failed meanwhile; the connection closes after this)
+  if (conn->draining() || conn->reading_stopped()) c->close = true;
   PyObject* res = PyObject_CallMethod(task, "result", nullptr);
   conn->output().materialize();  // positions below stay valid
   size_t out_before = conn->output().size();
@@ -710,7 +712,7 @@ void deferred_finish(Deferred* d, PyObject* value, int status) {
     deferred_free(d);
     return;
   }
-  if (conn->draining()) c.close = true;
+  if (conn->draining() || conn->reading_stopped()) c.close = true;
   if (status > 0) c.status = status;
   http::HandleResult hr = value ? finish(c, value, conn->output()) : on_error(c, conn->output());
   if (hr == http::HandleResult::Done) {
@@ -751,6 +753,21 @@ bool BridgeDispatcher::route(const http::Request& req) {
   routed_ = true;
   stage_mark(kRouteEnd);
   return match_.kind == router::Match::Found;
+}
+
+// engine.stream_bodies: a body bound for app_handler (no native route, or Python routing) is
+// streamed; a routed request keeps its whole body (the fast path validates it at once).
+bool BridgeDispatcher::stream_body(const http::Request& head) {
+  if (!engine->stream_bodies || head.websocket_upgrade) return false;
+  if (!routed_) route(head);
+  return match_.kind != router::Match::Found;
+}
+
+bool BridgeDispatcher::attach_body_reader(PyObject* request_data) {
+  PyObject* reader = make_body_reader(engine->st, link);
+  if (!reader) return false;
+  set_body_reader(request_data, reader);
+  return true;
 }
 
 uint64_t BridgeDispatcher::body_limit(const http::Request& head) {
@@ -810,6 +827,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   PyObject* result;
   if (match_.kind != router::Match::Found) {
     PyObject* rd = c.request_data();
+    if (rd && req.body_streamed && !attach_body_reader(rd)) rd = nullptr;  // (its error: on_error)
     ++engine->perf->counters.python_path;
     stage_mark(kCallStart);
     result = rd ? PyObject_Vectorcall(engine->app_handler, &rd, 1, nullptr) : nullptr;

@@ -54,6 +54,9 @@ struct EngineObject {
   PyObject* access_log;  // None or callable(client, method, path, status)
   http::Limits* limits;
   int python_routing;
+  // Requests with a body that go to app_handler are dispatched at head-complete and read their
+  // body through RequestData.body_reader (bridge/body_reader.hpp) instead of RequestData.body.
+  char stream_bodies;
   PyObject* weakrefs;
   struct Offload* offload;  // blocking pool, batch collectors, hub (offload.hpp); null until used
   PerfState* perf;  // switches and counters (perf.hpp)
@@ -74,6 +77,7 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
   BridgeDispatcher(EngineObject* engine, std::string host, int port);
   ~BridgeDispatcher() override;
   uint64_t body_limit(const http::Request& head) override;
+  bool stream_body(const http::Request& head) override;
   http::HandleResult handle(const http::Request& req, http::Buffer& out) override;
 
   EngineObject* engine;  // strong ref
@@ -82,6 +86,7 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
 
  private:
   bool route(const http::Request& req);
+  bool attach_body_reader(PyObject* request_data);
   std::string path_;       // percent-decoded path of the request in flight
   router::Match match_;
   bool routed_ = false;

@@ -307,6 +307,8 @@ PyMethodDef engine_methods[] = {
 PyMemberDef engine_members[] = {
     {"python_routing", T_BOOL, offsetof(EngineObject, python_routing), 0,
      "route every request through app_handler (apps with middleware)"},
+    {"stream_bodies", T_BOOL, offsetof(EngineObject, stream_bodies), 0,
+     "requests with a body that go to app_handler get it streamed: RequestData.body_reader"},
     {"access_log", T_OBJECT, offsetof(EngineObject, access_log), 0,
      "None, or callable((host, port), method, target, http_version, status) after each response"},
     {"task_starter", T_OBJECT, offsetof(EngineObject, task_starter), 0,
@@ -848,7 +850,8 @@ int core_exec(PyObject* m) {
       {&completion_spec, &st->completion_type, "Completion"},
       {&native_spec, &st->native_type, "NativeHandler"},
       {&websocket_link_spec, &st->websocket_type, "WebSocketLink"},
-      {&stream_sink_spec, &st->stream_type, "StreamSink"}};
+      {&stream_sink_spec, &st->stream_type, "StreamSink"},
+      {&body_reader_spec, &st->body_reader_type, "BodyReader"}};
   for (auto& t : types) {
     PyObject* tp = PyType_FromModuleAndSpec(m, t.spec, nullptr);
     if (!tp) return -1;
@@ -875,6 +878,7 @@ int core_traverse(PyObject* m, visitproc visit, void* arg) {
   Py_VISIT(st->native_type);
   Py_VISIT(st->websocket_type);
   Py_VISIT(st->stream_type);
+  Py_VISIT(st->body_reader_type);
   Py_VISIT(st->required);
   Py_VISIT(st->str_dependency_overrides);
   return 0;
@@ -890,6 +894,7 @@ int core_clear(PyObject* m) {
   Py_CLEAR(st->native_type);
   Py_CLEAR(st->websocket_type);
   Py_CLEAR(st->stream_type);
+  Py_CLEAR(st->body_reader_type);
   Py_CLEAR(st->required);
   Py_CLEAR(st->str_dependency_overrides);
   return 0;

@@ -5,7 +5,7 @@
 namespace fasterapi::bridge {
 namespace {
 
-enum Slot { kMethod, kPath, kRawPath, kQuery, kHeaders, kBody, kClient, kVersion, kParams, kServer, kSlots };
+enum Slot { kMethod, kPath, kRawPath, kQuery, kHeaders, kBody, kClient, kVersion, kParams, kServer, kBodyReader, kSlots };
 
 struct RequestDataObject {
   PyObject_HEAD
@@ -88,7 +88,8 @@ PyGetSetDef getset[] = {
     SLOT("raw_path", kRawPath, "path as received (bytes)"),
     SLOT("query_string", kQuery, "query as received, without '?' (bytes)"),
     SLOT("headers", kHeaders, "list of (name, value) bytes pairs, names lower-cased"),
-    SLOT("body", kBody, "the whole body (bytes)"),
+    SLOT("body", kBody, "the whole body (bytes); b'' when body_reader streams it"),
+    SLOT("body_reader", kBodyReader, "None, or the BodyReader of a streamed body (engine.stream_bodies)"),
     SLOT("client", kClient, "(host, port) or None"),
     SLOT("server", kServer, "(host, port) or None"),
     SLOT("http_version", kVersion, "'1.1' or '1.0'"),
@@ -171,6 +172,10 @@ PyObject* make_request_data(ModuleState* st, const http::Request& req, std::stri
     for (int i = 0; i < match->num_captures; ++i)
       f.path_params.emplace_back(std::string(match->captures[i].name), std::string(match->captures[i].value));
   return reinterpret_cast<PyObject*>(self);
+}
+
+void set_body_reader(PyObject* request_data, PyObject* reader) {
+  Py_XSETREF(reinterpret_cast<RequestDataObject*>(request_data)->cache[kBodyReader], reader);
 }
 
 }  // namespace fasterapi::bridge

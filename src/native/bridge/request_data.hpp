@@ -25,4 +25,7 @@ struct RequestFields {
 PyObject* make_request_data(ModuleState* st, const http::Request& req, std::string_view decoded_path,
                             const router::Match* match, const std::string& client_host, int client_port);
 
+// Sets RequestData.body_reader (None until then); steals `reader`.
+void set_body_reader(PyObject* request_data, PyObject* reader);
+
 }  // namespace fasterapi::bridge

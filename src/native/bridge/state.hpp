@@ -15,6 +15,7 @@ struct ModuleState {
   PyTypeObject* native_type;  // NativeHandler (native_route.cpp)
   PyTypeObject* websocket_type;  // WebSocketLink (websocket.cpp)
   PyTypeObject* stream_type;     // StreamSink (stream.cpp)
+  PyTypeObject* body_reader_type;  // BodyReader (body_reader.cpp)
   PyObject* required;  // the _core.REQUIRED sentinel
   PyObject* str_dependency_overrides;  // interned "dependency_overrides"
 };
@@ -38,6 +39,7 @@ extern PyType_Spec completion_spec;
 extern PyType_Spec native_spec;
 extern PyType_Spec websocket_link_spec;
 extern PyType_Spec stream_sink_spec;
+extern PyType_Spec body_reader_spec;
 // Benchmark entry points (bench.cpp), added to the module in exec.
 extern PyMethodDef bench_methods[];
 
