@@ -14,7 +14,10 @@ class RequestData:
     raw_path: bytes
     query_string: bytes
     headers: list[tuple[bytes, bytes]]
-    body: bytes
+    body: bytes  # the whole body; b"" when body_reader streams it
+    # engine.stream_bodies: a request with a body (Content-Length > 0 or chunked) bound for
+    # app_handler reads it here as it arrives; None otherwise
+    body_reader: BodyReader | None
     client: tuple[str, int] | None
     server: tuple[str, int] | None
     http_version: str
@@ -26,6 +29,28 @@ Handler = Callable[[RequestData], Any]
 # (endpoint, is_async, status_code, params[(name, source, kind, default, alias)], body (name, validate_json) | None)
 Plan = tuple[Callable[..., Any], bool, int, Sequence[tuple[str, str, str, Any, str | None]], tuple[str, Callable[[bytes], Any]] | None]
 
+class BodyReader:
+    """A streamed request body (bridge/body_reader.cpp), RequestData.body_reader.
+
+    Used on the loop thread. The engine buffers what arrives until take(); while 256 KiB or more
+    is untaken the connection stops reading the socket (taking resumes it). Safe to keep after
+    the connection is gone (it is then aborted, or done if the body had arrived).
+    """
+
+    # True once the whole body has arrived and every byte of it has been taken (take() then
+    # returns b"" for good)
+    done: bool
+    # True once the body can no longer complete: the client went away or cut it short, it was
+    # malformed or over the body limit (the connection then closes after the response), a body
+    # deadline fired, or the response was finished before the body was read (the rest is read
+    # and discarded, or the connection closes). Bytes received before that can still be taken.
+    aborted: bool
+    buffered: int  # bytes received and not yet taken
+    # None or a callable, called once (then cleared) on the loop thread when more bytes arrive,
+    # the body ends or it is aborted; set it after take() returned b"" with neither done nor aborted
+    waiter: Callable[[], object] | None
+    def take(self) -> bytes: ...  # every byte received and not yet taken (b"" if none)
+
 class Connection:
     pending: bool
     closed: bool
@@ -36,6 +61,9 @@ class Connection:
 
 class Engine:
     python_routing: bool
+    # False by default. True: a request with a body bound for app_handler (no native route
+    # matched, or python_routing) is handed over at head-complete with RequestData.body_reader
+    stream_bodies: bool
     python_routing_headers: tuple[str, ...]  # with python_routing: only requests with one of these
     access_log: Callable[[tuple[str, int], str, str, str, int], None] | None
     # WebSocket handshakes (a GET with Upgrade: websocket): None answers 403 (fasterapi._ws_server)
