@@ -62,6 +62,8 @@ def start_server(app_ref: str, *args: str, cwd: Path = DATA, env: dict[str, str]
     port = free_port()
     cmd = [sys.executable, "-m", "fasterapi", "run", app_ref, "--host", "127.0.0.1", "--port", str(port), *args]
     full_env = dict(os.environ)
+    if full_env.get("PYTHONPATH"):  # the server runs in tests/data: relative entries would move
+        full_env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in full_env["PYTHONPATH"].split(os.pathsep))
     full_env.update(env or {})
     proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     wait_for_port(port, proc)
