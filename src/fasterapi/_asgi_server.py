@@ -38,6 +38,10 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 # with `errors` (a list) and `debug` attributes, set in the context the request is fed from.
 ERRORS: contextvars.ContextVar[Any] = contextvars.ContextVar("fasterapi_asgi_errors", default=None)
 
+# Bodies stream through receive() in bounded memory, so the default limit is about disk and time, not
+# memory (uvicorn has none); `fasterapi run --max-body` sets it.
+DEFAULT_MAX_BODY = 1 << 30
+
 STREAM_HIGH_WATER = 256 * 1024
 STREAM_LOW_WATER = 64 * 1024
 _ASGI = {"version": "3.0", "spec_version": "2.4"}
@@ -170,7 +174,7 @@ class _Exchange:
 
     async def receive(self) -> Message:
         if not self.body_done:
-            reader = getattr(self.req, "body_reader", None)
+            reader = self.req.body_reader
             if reader is None:
                 self.body_done = True
                 return {"type": "http.request", "body": self.req.body, "more_body": False}
@@ -455,9 +459,8 @@ def build_engine(app: ASGIApp, scope_maker: ScopeMaker,
 
     handler = AsgiHttp(app, scope_maker)
     errors = AppErrors(app, scope_maker) if hasattr(app, "exception_handlers") else _log_unhandled  # type: ignore[arg-type]
-    engine = _core.Engine(handler, Wire, json_default, errors, limits or None)
-    if hasattr(engine, "stream_bodies"):
-        engine.stream_bodies = True
+    engine = _core.Engine(handler, Wire, json_default, errors, {"max_body": DEFAULT_MAX_BODY, **(limits or {})})
+    engine.stream_bodies = True
     engine.websocket_handler = make_websocket_handler(app, make_scope=lambda req: scope_maker(req, "websocket"))
     reports = compile_app(app, engine, _core, handler, scope_maker.root_path)
     return engine, handler, reports

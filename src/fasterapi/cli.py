@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="step async handlers inline until they first await (faster; no current asyncio task "
                         "before that, so anyio/asyncio.timeout/httpx.AsyncClient there fail)")
     r.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    r.add_argument("--max-body", type=int, default=None, help="default body limit in bytes (413 above; 16 MiB)")
+    r.add_argument("--max-body", type=int, default=None, help="request body limit in bytes (413 above; 1 GiB: bodies stream in bounded memory)")
     r.add_argument("--max-request-line", type=int, default=None, help="bytes (414 above; 8 KiB)")
     r.add_argument("--max-head", type=int, default=None, help="bytes of a whole request head (431 above; 16 KiB)")
     r.add_argument("--max-headers", type=int, default=None, help="header fields (431 above; 100, at most 128)")

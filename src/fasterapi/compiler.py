@@ -44,6 +44,9 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, compile_p
 from ._asgi_server import ERRORS, ScopeMaker, internal_error
 
 _SCALARS: dict[Any, str] = {int: "int", float: "float", str: "str", bool: "bool"}
+# A compiled route validates its JSON body whole: it buffers up to this much; a larger or chunked
+# body goes, streamed, through the app's ASGI path (the engine diverts it: bridge body_limit).
+COMPILED_BODY_BUFFER = 1 << 20
 _NONE = type(None)
 
 
@@ -466,7 +469,7 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
     else:
         call, is_async = _threadpool_call(endpoint), True
     plan = (call, is_async, status or 200, tuple(plans), body, None, json_bytes, False)
-    engine.add_route(sorted(route.methods), route.path, fallback, plan, head=False)
+    engine.add_route(sorted(route.methods), route.path, fallback, plan, COMPILED_BODY_BUFFER, head=False)
     return None
 
 

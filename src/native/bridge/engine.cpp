@@ -773,7 +773,15 @@ bool BridgeDispatcher::attach_body_reader(PyObject* request_data) {
 uint64_t BridgeDispatcher::body_limit(const http::Request& head) {
   if (route(head)) {
     int64_t lim = (*engine->routes)[size_t(match_.route)].body_limit;
-    if (lim >= 0) return uint64_t(lim);
+    if (lim >= 0) {
+      // A native route buffers its body up to its own limit. With streamed bodies on, a larger
+      // (or chunked, so unknown) body is no error: the request goes to app_handler instead,
+      // streamed, under the engine's limit (a compiled FastAPI route: FastAPI's own path).
+      if (!engine->stream_bodies || head.websocket_upgrade || (!head.chunked && head.content_length <= uint64_t(lim)))
+        return uint64_t(lim);
+      match_.kind = router::Match::NotFound;
+      match_.num_captures = 0;
+    }
   }
   return engine->limits->max_body;
 }
