@@ -247,13 +247,36 @@ def _threadpool_call(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _with_response_model(endpoint: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any],
-                         context: dict[str, Any]) -> Callable[..., Any]:
-    """The endpoint, then FastAPI's own serialize_response (validation and pydantic's to_json):
-    returns the JSON bytes, or a Response the endpoint returned."""
+def _plain_response_class(inputs: dict[str, Any]) -> type[Any]:
+    """The route's response class, when it is a complete (non-streaming) Starlette Response whose
+    ASGI __call__ sends just its status, raw headers and body."""
+    from starlette.responses import FileResponse, Response, StreamingResponse
+
+    actual = inputs["actual_response_class"]
+    if (not isinstance(actual, type) or not issubclass(actual, Response)
+            or issubclass(actual, (StreamingResponse, FileResponse)) or actual.__call__ is not Response.__call__):
+        raise NotCompilable(f"response_class {getattr(actual, '__name__', actual)!r} is not a plain Response")
+    return actual
+
+
+def _with_response(endpoint: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any],
+                   context: dict[str, Any]) -> tuple[Callable[..., Any], bool]:
+    """The endpoint, then what FastAPI's request handler does with its result: serialize_response
+    (response_model validation, pydantic's to_json or jsonable_encoder), then the response class.
+    Returns (call, json_bytes): with a response_model and the default class the call returns the
+    JSON bytes (written as application/json by the engine); otherwise the complete response."""
+    from fastapi.datastructures import DefaultPlaceholder
     from starlette.responses import Response
 
+    from ._asgi_server import Wire
+
     field = inputs["response_field"]
+    response_class = _plain_response_class(inputs)
+    dump_json = field is not None and isinstance(inputs["response_class"], DefaultPlaceholder)
+    status = inputs["status_code"]
+    args: dict[str, Any] = {"background": None}
+    if status:
+        args["status_code"] = status
     options = {
         "include": inputs["response_model_include"], "exclude": inputs["response_model_exclude"],
         "by_alias": inputs["response_model_by_alias"], "exclude_unset": inputs["response_model_exclude_unset"],
@@ -265,10 +288,14 @@ def _with_response_model(endpoint: Callable[..., Any], is_coroutine: bool, input
         raw = await endpoint(**values) if is_coroutine else await run_in_threadpool(endpoint, **values)
         if isinstance(raw, Response):
             return raw
-        return await serialize_response(field=field, response_content=raw, is_coroutine=is_coroutine,
-                                        endpoint_ctx=context, dump_json=True, **options)
+        content = await serialize_response(field=field, response_content=raw, is_coroutine=is_coroutine,
+                                           endpoint_ctx=context, dump_json=dump_json, **options)
+        if dump_json:
+            return content
+        response = response_class(content, **args)
+        return Wire(response.status_code, response.raw_headers, response.body)
 
-    return call
+    return call, dump_json
 
 
 def _endpoint_context(inputs: dict[str, Any], method: str, root_path: str) -> dict[str, Any]:
@@ -441,10 +468,6 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
             return f"an earlier route ({getattr(other, 'path', other)!r}) may match the same paths"
     _path_convertors_plain(route.path)
     inputs = handler_inputs(route)
-    response_class = inputs["response_class"]
-    default_json = getattr(response_class, "value", None) is JSONResponse
-    if not default_json:
-        raise NotCompilable(f"response_class {getattr(response_class, '__name__', response_class)!r}")
     status = inputs["status_code"]
     from fastapi.utils import is_body_allowed_for_status_code
 
@@ -457,17 +480,18 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
     plans += [param_plan(f, "header", core) for f in dependant.header_params]
     plans += [param_plan(f, "cookie", core) for f in dependant.cookie_params]
     body = body_plan(inputs)
-    json_bytes = False
-    if inputs["response_field"] is not None:
-        if len(route.methods) != 1:
-            raise NotCompilable("a response_model on a route with several methods")
-        context = _endpoint_context(inputs, next(iter(route.methods)), root_path)
-        call = _with_response_model(endpoint, is_coroutine, inputs, context)
-        is_async, json_bytes = True, True
-    elif is_coroutine:
-        call, is_async = endpoint, True
+    default_json = getattr(inputs["response_class"], "value", None) is JSONResponse
+    if inputs["response_field"] is None and default_json:
+        # FastAPI's jsonable_encoder + JSONResponse: the engine's JSON writer (json_default for
+        # the types it does not know) writes the same bytes.
+        call = endpoint if is_coroutine else _threadpool_call(endpoint)
+        json_bytes = False
     else:
-        call, is_async = _threadpool_call(endpoint), True
+        if len(route.methods) != 1:
+            raise NotCompilable("a response_model or response_class on a route with several methods")
+        context = _endpoint_context(inputs, next(iter(route.methods)), root_path)
+        call, json_bytes = _with_response(endpoint, is_coroutine, inputs, context)
+    is_async = True
     plan = (call, is_async, status or 200, tuple(plans), body, None, json_bytes, False)
     engine.add_route(sorted(route.methods), route.path, fallback, plan, COMPILED_BODY_BUFFER, head=False)
     return None
