@@ -223,13 +223,15 @@ _SPECIAL_PARAMS = (
 )
 
 
-def _plain_endpoint(inputs: dict[str, Any]) -> tuple[Callable[..., Any], bool]:
-    dependant: Dependant = inputs["dependant"]
-    if dependant.dependencies:
-        raise NotCompilable("dependencies")
+def _no_special_params(dependant: Dependant) -> None:
     for special in _SPECIAL_PARAMS:
         if getattr(dependant, special):
             raise NotCompilable(f"a {special.removesuffix('_param_name').replace('_', ' ')} parameter")
+
+
+def _plain_endpoint(inputs: dict[str, Any]) -> tuple[Callable[..., Any], bool]:
+    dependant: Dependant = inputs["dependant"]
+    _no_special_params(dependant)
     if inputs.get("is_sse_stream") or inputs.get("is_json_stream") or inputs.get("stream_item_field") is not None:
         raise NotCompilable("a streaming endpoint")
     call = dependant.call
@@ -259,7 +261,74 @@ def _plain_response_class(inputs: dict[str, Any]) -> type[Any]:
     return actual
 
 
-def _with_response(endpoint: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any],
+class _Dependencies:
+    """A route's dependency tree, solved as FastAPI's solve_dependencies solves it: depth first, each
+    dependency after its own dependencies, once per request per cache key (`use_cache=False`: every
+    time), `async def` on the loop and `def` on the thread pool. Every parameter of the tree is
+    converted by the engine before anything runs; anything it cannot decide sends the request to
+    FastAPI's own path before any dependency ran, so nothing runs twice."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self.params: list[tuple[Any, ...]] = []  # the plan's parameters: p0, p1, ...
+        self.steps: list[tuple[int, Callable[..., Any], bool, tuple[tuple[str, bool, Any], ...]]] = []
+        self.cache: dict[Any, int] = {}
+
+    def arguments(self, dependant: Dependant) -> tuple[tuple[str, bool, Any], ...]:
+        """(keyword, is_param, key): a plan parameter's name, or a solved dependency's slot."""
+        from fastapi.dependencies.models import _get_cache_key, _is_async_gen_callable, _is_gen_callable
+
+        _no_special_params(dependant)
+        args: list[tuple[str, bool, Any]] = []
+        for sub in dependant.dependencies:
+            call = sub.call
+            if call is None or _is_gen_callable(call) or _is_async_gen_callable(call):
+                raise NotCompilable("a dependency with yield")
+            if getattr(sub, "concurrency", None) is not None or sub.body_params:
+                raise NotCompilable("a dependency with a concurrency limit or a body")
+            key = _get_cache_key(dependant=sub, uses_scopes_cache={})
+            if sub.use_cache and key in self.cache:
+                slot = self.cache[key]
+            else:
+                sub_args = self.arguments(sub)
+                slot = len(self.steps)
+                self.steps.append((slot, call, _is_coroutine(call), sub_args))
+                self.cache.setdefault(key, slot)
+            if sub.name is not None:
+                args.append((sub.name, False, slot))
+        for source, fields in (("path", dependant.path_params), ("query", dependant.query_params),
+                               ("header", dependant.header_params), ("cookie", dependant.cookie_params)):
+            for field in fields:
+                plan = param_plan(field, source, self.core)
+                name = f"p{len(self.params)}"
+                self.params.append((name, *plan[1:]))
+                args.append((field.name, True, name))
+        return tuple(args)
+
+    def runner(self, endpoint: Callable[..., Any], is_coroutine: bool, endpoint_args: tuple[tuple[str, bool, Any], ...],
+               body_name: str | None) -> Callable[..., Any]:
+        steps = tuple(self.steps)
+
+        async def run(**given: Any) -> Any:
+            solved: list[Any] = [None] * len(steps)
+            for slot, call, is_coro, args in steps:
+                kwargs = {name: given[key] if is_param else solved[key] for name, is_param, key in args}
+                solved[slot] = await call(**kwargs) if is_coro else await run_in_threadpool(call, **kwargs)
+            kwargs = {name: given[key] if is_param else solved[key] for name, is_param, key in endpoint_args}
+            if body_name is not None:
+                kwargs[body_name] = given["body"]
+            return await endpoint(**kwargs) if is_coroutine else await run_in_threadpool(endpoint, **kwargs)
+
+        return run
+
+
+def _is_coroutine(call: Callable[..., Any]) -> bool:
+    from fastapi.dependencies.models import _is_coroutine_callable
+
+    return bool(_is_coroutine_callable(call))
+
+
+def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any],
                    context: dict[str, Any]) -> tuple[Callable[..., Any], bool]:
     """The endpoint, then what FastAPI's request handler does with its result: serialize_response
     (response_model validation, pydantic's to_json or jsonable_encoder), then the response class.
@@ -285,7 +354,7 @@ def _with_response(endpoint: Callable[..., Any], is_coroutine: bool, inputs: dic
     }
 
     async def call(**values: Any) -> Any:
-        raw = await endpoint(**values) if is_coroutine else await run_in_threadpool(endpoint, **values)
+        raw = await run(**values)
         if isinstance(raw, Response):
             return raw
         content = await serialize_response(field=field, response_content=raw, is_coroutine=is_coroutine,
@@ -475,24 +544,35 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
         raise NotCompilable(f"status code {status} has no body")
     endpoint, is_coroutine = _plain_endpoint(inputs)
     dependant: Dependant = inputs["dependant"]
-    plans = [param_plan(f, "path", core) for f in dependant.path_params]
-    plans += [param_plan(f, "query", core) for f in dependant.query_params]
-    plans += [param_plan(f, "header", core) for f in dependant.header_params]
-    plans += [param_plan(f, "cookie", core) for f in dependant.cookie_params]
     body = body_plan(inputs)
+    guard = None
+    if dependant.dependencies:
+        tree = _Dependencies(core)
+        endpoint_args = tree.arguments(dependant)
+        plans = tree.params
+        if body is not None:
+            body = ("body", body[1])
+        run = tree.runner(endpoint, is_coroutine, endpoint_args, dependant.body_params[0].name if body else None)
+        # While app.dependency_overrides is not empty the engine sends the route's requests to
+        # FastAPI's own path, which resolves the overrides.
+        guard = inputs["dependency_overrides_provider"]
+    else:
+        plans = [param_plan(f, "path", core) for f in dependant.path_params]
+        plans += [param_plan(f, "query", core) for f in dependant.query_params]
+        plans += [param_plan(f, "header", core) for f in dependant.header_params]
+        plans += [param_plan(f, "cookie", core) for f in dependant.cookie_params]
+        run = endpoint if is_coroutine else _threadpool_call(endpoint)
     default_json = getattr(inputs["response_class"], "value", None) is JSONResponse
     if inputs["response_field"] is None and default_json:
         # FastAPI's jsonable_encoder + JSONResponse: the engine's JSON writer (json_default for
         # the types it does not know) writes the same bytes.
-        call = endpoint if is_coroutine else _threadpool_call(endpoint)
-        json_bytes = False
+        call, json_bytes = run, False
     else:
         if len(route.methods) != 1:
             raise NotCompilable("a response_model or response_class on a route with several methods")
         context = _endpoint_context(inputs, next(iter(route.methods)), root_path)
-        call, json_bytes = _with_response(endpoint, is_coroutine, inputs, context)
-    is_async = True
-    plan = (call, is_async, status or 200, tuple(plans), body, None, json_bytes, False)
+        call, json_bytes = _with_response(run, is_coroutine, inputs, context)
+    plan = (call, True, status or 200, tuple(plans), body, guard, json_bytes, False)
     engine.add_route(sorted(route.methods), route.path, fallback, plan, COMPILED_BODY_BUFFER, head=False)
     return None
 
