@@ -359,7 +359,7 @@ class AsgiHttp:
             return
         exchange.app_ended(None)
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, timeout: float | None) -> None:
         """Wait for apps still running (background tasks after their response), up to `timeout`."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)

@@ -503,6 +503,15 @@ async def to_wire(response: Any) -> Any:
 _background: set[Any] = set()
 
 
+async def drain_background() -> None:
+    """Wait for the responses compiled routes returned that are still running (their background
+    tasks after the body)."""
+    import asyncio
+
+    if _background:
+        await asyncio.wait(list(_background))
+
+
 def compile_app(app: Any, engine: Any, core: Any, fallback: Any, root_path: str = "") -> list[RouteReport]:
     """Add every compilable route of `app` to `engine` (fallback: the app's ASGI handler for the
     requests a plan cannot decide); returns a report per route."""

@@ -24,6 +24,7 @@ import starlette.testclient as _st
 
 from . import _runtime
 from ._asgi_server import ERRORS, ScopeMaker, build_engine
+from .compiler import drain_background
 from ._wire import parse_response
 
 __all__ = ["TestClient", "install"]
@@ -86,6 +87,7 @@ class _EngineTransport(httpx.BaseTransport):
         self.client = client
         self.asgi = asgi  # Starlette's _TestClientTransport
         self._engine: Any = None
+        self._handler: Any = None
 
     def close(self) -> None:
         self.asgi.close()
@@ -93,7 +95,7 @@ class _EngineTransport(httpx.BaseTransport):
     def engine(self) -> Any:
         if self._engine is None:
             scope = _TestScope(self.asgi.root_path, None, self.asgi.app_state)
-            self._engine = build_engine(self.asgi.app, scope)[0]
+            self._engine, self._handler, _reports = build_engine(self.asgi.app, scope)
         return self._engine
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -138,6 +140,10 @@ class _EngineTransport(httpx.BaseTransport):
             done = loop.create_future()
             out += conn.read()
         out += conn.read()
+        # As Starlette's client: the request returns once the app has returned, background tasks
+        # (run by the response after its body) included, so their errors reach the test too.
+        await self._handler.drain(None)
+        await drain_background()
         return out
 
 
