@@ -23,23 +23,59 @@ from typing import Any
 import fastapi as _fastapi
 from fastapi import (  # noqa: F401 - re-exported
     APIRouter as APIRouter,
+)
+from fastapi import (
     BackgroundTasks as BackgroundTasks,
+)
+from fastapi import (
     Body as Body,
+)
+from fastapi import (
     Cookie as Cookie,
+)
+from fastapi import (
     Depends as Depends,
+)
+from fastapi import (
     File as File,
+)
+from fastapi import (
     Form as Form,
+)
+from fastapi import (
     Header as Header,
+)
+from fastapi import (
     HTTPException as HTTPException,
+)
+from fastapi import (
     Path as Path,
+)
+from fastapi import (
     Query as Query,
+)
+from fastapi import (
     Request as Request,
+)
+from fastapi import (
     Response as Response,
+)
+from fastapi import (
     Security as Security,
+)
+from fastapi import (
     UploadFile as UploadFile,
+)
+from fastapi import (
     WebSocket as WebSocket,
+)
+from fastapi import (
     WebSocketDisconnect as WebSocketDisconnect,
+)
+from fastapi import (
     WebSocketException as WebSocketException,
+)
+from fastapi import (
     status as status,
 )
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -92,6 +93,11 @@ class _Stream:
 
     def _engine_stream(self, sink: Any) -> None:
         self._exchange.attach_sink(sink)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _headers_of(message: Message) -> list[tuple[bytes, bytes]]:
@@ -195,7 +201,7 @@ class _Exchange:
                 self.disconnected = True
                 return {"type": "http.disconnect"}
             waiter = self.loop.create_future()
-            reader.waiter = lambda: waiter.done() or waiter.set_result(None)
+            reader.waiter = functools.partial(_wake, waiter)
             await waiter
 
     async def _wait_finished(self) -> None:

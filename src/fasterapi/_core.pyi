@@ -2,12 +2,15 @@
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, final
+
+from typing_extensions import disjoint_base
 
 REQUIRED: object
 
 def dumps(obj: Any, default: Callable[[Any], Any] | None = None) -> bytes: ...
 
+@final
 class RequestData:
     method: str
     path: str
@@ -25,10 +28,17 @@ class RequestData:
     path_params: dict[str, str]
     __dict__: dict[str, Any]
 
-Handler = Callable[[RequestData], Any]
+_Handler = Callable[[RequestData], Any]
 # (endpoint, is_async, status_code, params[(name, source, kind, default, alias)], body (name, validate_json) | None)
-Plan = tuple[Callable[..., Any], bool, int, Sequence[tuple[str, str, str, Any, str | None]], tuple[str, Callable[[bytes], Any]] | None]
+_Plan = tuple[
+    Callable[..., Any],
+    bool,
+    int,
+    Sequence[tuple[str, str, str, Any, str | None]],
+    tuple[str, Callable[[bytes], Any]] | None,
+]
 
+@final
 class BodyReader:
     """A streamed request body (bridge/body_reader.cpp), RequestData.body_reader.
 
@@ -51,6 +61,7 @@ class BodyReader:
     waiter: Callable[[], object] | None
     def take(self) -> bytes: ...  # every byte received and not yet taken (b"" if none)
 
+@final
 class Connection:
     pending: bool
     closed: bool
@@ -59,6 +70,7 @@ class Connection:
     def read(self) -> bytes: ...
     def eof(self) -> None: ...
 
+@disjoint_base
 class Engine:
     python_routing: bool
     # False by default. True: a request with a body bound for app_handler (no native route
@@ -70,6 +82,18 @@ class Engine:
     websocket_handler: Callable[[RequestData, WebSocketLink], None] | None
     route_count: int
     max_body: int
+    # None: coroutines stepped inline first; else callable(coro, done) running each as a task
+    task_starter: Callable[[Any, Any], tuple[Any] | None] | None
+    # the native pool and micro-batches (engine facilities; see docs/architecture.md)
+    blocking_threads: int
+    hub_fd: int
+    def set_blocking(self, route_index: int) -> None: ...
+    def set_batch(self, route: int, endpoint: Callable[..., Any], is_async: bool, validate: Callable[[bytes], Any],
+                  max_size: int, max_wait_ms: float, concurrency: int = 1, timeout_ms: float = 0, status: int = 200,
+                  item_response: Any = None) -> None: ...
+    def batch_stats(self, route_index: int) -> dict[str, Any]: ...
+    pool_stats: dict[str, int]
+    def offload(self, call: Callable[[], Any], done: Callable[[Any, BaseException | None], Any]) -> None: ...
     # performance switches and counters (docs/performance.md)
     stats: dict[str, int]  # fast_path, python_path, request_data, static_hits, native_calls
     json_via_dumps: bool
@@ -77,7 +101,7 @@ class Engine:
     pool_params: bool
     def __init__(
         self,
-        app_handler: Handler,
+        app_handler: _Handler,
         response_type: type,
         json_default: Callable[[Any], Any] | None,
         error_handler: Callable[[RequestData, BaseException], Any],
@@ -87,8 +111,8 @@ class Engine:
         self,
         methods: Sequence[str],
         path: str,
-        handler: Handler,
-        plan: Plan | None = None,
+        handler: _Handler,
+        plan: _Plan | None = None,
         body_limit: int = -1,
         static: bool = False,
         native: NativeHandler | None = None,
@@ -97,6 +121,7 @@ class Engine:
     def match(self, method: str, path: str) -> tuple[int | str | None, dict[str, str]]: ...
     def connection(self, client: tuple[str, int] | None = ...) -> Connection: ...
 
+@final
 class StreamSink:
     """A streaming response's connection (bridge/stream.cpp), handed to Response._engine_stream.
 
@@ -110,6 +135,7 @@ class StreamSink:
     def close(self) -> None: ...  # the body is complete (last chunk)
     def abort(self) -> None: ...  # close the connection: the body truncated
 
+@final
 class WebSocketLink:
     """A WebSocket handshake's connection, handed to Engine.websocket_handler (bridge/websocket.cpp).
 
@@ -133,28 +159,39 @@ class WebSocketLink:
     def resume_reading(self) -> None: ...
     def notify_writable(self) -> None: ...
 
+@final
 class NativeHandler:
     """A C ABI handler (include/fasterapi_native.h) loaded from a shared library."""
 
     library: str
     symbol: str
     release_gil: bool
-    def __init__(self, library: str | os.PathLike[str], symbol: str, release_gil: bool = False) -> None: ...
+    def __new__(cls, library: str | os.PathLike[str], symbol: str, release_gil: bool = False) -> NativeHandler: ...
     def __call__(
         self, req: RequestData, path_params: dict[str, str] | None = None
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]: ...
 
-# benchmark entry points (benchmarks/stages.py)
+@final
+class Completion:
+    """done(task): the engine's continuation for a handler that awaited (internal)."""
+
+    def __call__(self, task: Any) -> None: ...
+
+# benchmark entry points (benchmarks/)
+def bench_connection(engine: Engine, request: bytes, iterations: int, batch: int = 1000) -> list[float]: ...
+def bench_parse(request: bytes, iterations: int, batch: int = 1000) -> list[float]: ...
+def bench_route(engine: Engine, method: str, path: str, iterations: int, batch: int = 1000) -> list[float]: ...
 def bench_stages(engine: Engine, request: bytes, iterations: int) -> dict[str, float]: ...
 def bench_cpu(engine: Engine, request: bytes, iterations: int, batch: int = 1000) -> list[float]: ...
 def bench_allocs(engine: Engine, request: bytes, iterations: int) -> dict[str, float]: ...
 def bench_send(response: bytes, iterations: int) -> float: ...
 
+@final
 class Server:
     connections: int
     listening: bool
     stats: dict[str, int]
-    def __init__(self, engine: Engine, config: dict[str, int] | None = None) -> None: ...
+    def __new__(cls, engine: Engine, config: dict[str, int] | None = None) -> Server: ...
     def listen(self, host: str, port: int, reuse_port: bool = True, backlog: int = 1024) -> int: ...
     def poll(self, timeout_ms: int = 0) -> int: ...
     def sweep(self) -> None: ...

@@ -9,7 +9,6 @@ on the running loop and reports back through ``done(task)``.
 from __future__ import annotations
 
 import asyncio
-import sys
 import contextvars
 import functools
 import weakref
@@ -27,7 +26,8 @@ class _Continue:
 
     __slots__ = ("_coro", "_yielded", "_run")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any, context: contextvars.Context | None = None) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any,
+                 context: contextvars.Context | None = None) -> None:
         self._coro = coro
         self._yielded = yielded
         self._run = context.run if context is not None else _call

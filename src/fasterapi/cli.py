@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="step async handlers inline until they first await (faster; no current asyncio task "
                         "before that, so anyio/asyncio.timeout/httpx.AsyncClient there fail)")
     r.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    r.add_argument("--max-body", type=int, default=None, help="request body limit in bytes (413 above; 1 GiB: bodies stream in bounded memory)")
+    r.add_argument("--max-body", type=int, default=None,
+                   help="request body limit in bytes (413 above; 1 GiB: bodies stream in bounded memory)")
     r.add_argument("--max-request-line", type=int, default=None, help="bytes (414 above; 8 KiB)")
     r.add_argument("--max-head", type=int, default=None, help="bytes of a whole request head (431 above; 16 KiB)")
     r.add_argument("--max-headers", type=int, default=None, help="header fields (431 above; 100, at most 128)")
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backlog", type=int, default=d.backlog)
     r.add_argument("--header-timeout", type=float, default=d.header_timeout, help="seconds for a whole head")
     r.add_argument("--keepalive-timeout", type=float, default=d.keepalive_timeout)
-    r.add_argument("--body-timeout", type=float, default=d.body_timeout, help="seconds, plus 1 s per --body-min-rate bytes")
+    r.add_argument("--body-timeout", type=float, default=d.body_timeout,
+                   help="seconds, plus 1 s per --body-min-rate bytes")
     r.add_argument("--body-min-rate", type=int, default=d.body_min_rate, help="bytes/second a body must keep up")
     r.add_argument("--write-timeout", type=float, default=d.write_timeout)
     r.add_argument("--shutdown-timeout", type=float, default=d.shutdown_timeout, help="drain deadline")
@@ -93,7 +95,9 @@ def show_routes(app: Any, root_path: str = "") -> int:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=getattr(logging, getattr(args, "log_level", "info").upper()), format="%(levelname)s: %(message)s", stream=sys.stderr
+        level=getattr(logging, getattr(args, "log_level", "info").upper()),
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
     )
     app = import_app(args.app)
     if args.command == "routes":

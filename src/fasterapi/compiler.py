@@ -358,7 +358,8 @@ def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str
         if isinstance(raw, Response):
             return raw
         content = await serialize_response(field=field, response_content=raw, is_coroutine=is_coroutine,
-                                           endpoint_ctx=context, dump_json=dump_json, **options)
+                                           endpoint_ctx=context,  # type: ignore[arg-type]
+                                           dump_json=dump_json, **options)
         if dump_json:
             return content
         response = response_class(content, **args)
@@ -405,7 +406,8 @@ def _overlaps(earlier: BaseRoute, path: str) -> bool:
     two differ in a literal segment at the same position."""
     if isinstance(earlier, Mount):
         prefix = earlier.path.rstrip("/")
-        return path == prefix or path.startswith(prefix + "/") or "{" in prefix or _segments_may_meet(prefix, path, True)
+        return (path == prefix or path.startswith(prefix + "/") or "{" in prefix
+                or _segments_may_meet(prefix, path, True))
     other = getattr(earlier, "path", None)
     if other is None:
         return True
@@ -444,7 +446,7 @@ class AppErrors:
         from starlette.requests import Request
 
         handlers = {k: v for k, v in self.app.exception_handlers.items() if k not in (500, Exception)}
-        handler = None
+        handler: Any = None
         if isinstance(exc, HTTPException):
             handler = handlers.get(exc.status_code)
         if handler is None and isinstance(exc, Exception):
@@ -539,7 +541,8 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
     if isinstance(route, WebSocketRoute):
         return "a WebSocket route"
     if not isinstance(route, APIRoute):
-        kind = "a mount" if isinstance(route, Mount) else "a Starlette route" if isinstance(route, Route) else type(route).__name__
+        kinds = {Mount: "a mount", Route: "a Starlette route"}
+        kind = next((v for k, v in kinds.items() if isinstance(route, k)), type(route).__name__)
         return f"{kind} (served by the app)"
     for other in earlier:
         if _overlaps(other, route.path):
@@ -552,6 +555,7 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
     if status is not None and not is_body_allowed_for_status_code(status):
         raise NotCompilable(f"status code {status} has no body")
     endpoint, is_coroutine = _plain_endpoint(inputs)
+    methods = sorted(route.methods or ())
     dependant: Dependant = inputs["dependant"]
     body = body_plan(inputs)
     guard = None
@@ -577,12 +581,12 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
         # the types it does not know) writes the same bytes.
         call, json_bytes = run, False
     else:
-        if len(route.methods) != 1:
+        if len(methods) != 1:
             raise NotCompilable("a response_model or response_class on a route with several methods")
-        context = _endpoint_context(inputs, next(iter(route.methods)), root_path)
+        context = _endpoint_context(inputs, methods[0], root_path)
         call, json_bytes = _with_response(run, is_coroutine, inputs, context)
     plan = (call, True, status or 200, tuple(plans), body, guard, json_bytes, False)
-    engine.add_route(sorted(route.methods), route.path, fallback, plan, COMPILED_BODY_BUFFER, head=False)
+    engine.add_route(methods, route.path, fallback, plan, COMPILED_BODY_BUFFER, head=False)
     return None
 
 

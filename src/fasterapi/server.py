@@ -109,7 +109,8 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
 
     def on_signal() -> None:
         stop.set()
-        if server is not None and server.listening:  # stop accepting right here, one loop iteration before the drain below
+        # stop accepting right here, one loop iteration before the drain below
+        if server is not None and server.listening:
             server.begin_shutdown()
 
     for sig in (signal.SIGTERM, signal.SIGINT):

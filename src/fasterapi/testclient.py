@@ -22,14 +22,17 @@ from typing import Any
 
 import starlette.testclient as _st
 
+try:  # the client library Starlette's TestClient uses: httpx2 when installed, else httpx
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover
+    import httpx  # type: ignore[no-redef]
+
 from . import _runtime
 from ._asgi_server import ERRORS, ScopeMaker, build_engine
-from .compiler import drain_background
 from ._wire import parse_response
+from .compiler import drain_background
 
 __all__ = ["TestClient", "install"]
-
-httpx = _st.httpx  # httpx2 or httpx, whichever Starlette's client uses
 
 
 @dataclasses.dataclass
@@ -100,7 +103,8 @@ class _EngineTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.scheme in ("ws", "wss"):
-            return self.asgi.handle_request(request)
+            response: httpx.Response = self.asgi.handle_request(request)
+            return response
         body = request.read()
         port = request.url.port or {"http": 80, "https": 443}.get(request.url.scheme, 80)
         call = _Call(request.url.scheme, (request.url.host, port))
@@ -144,7 +148,7 @@ class _EngineTransport(httpx.BaseTransport):
         # (run by the response after its body) included, so their errors reach the test too.
         await self._handler.drain(None)
         await drain_background()
-        return out
+        return bytes(out)
 
 
 def _engine_init(self: Any, *args: Any, **kwargs: Any) -> None:
