@@ -65,18 +65,27 @@ class Wire:
         self.raw_headers = raw_headers
         self.body = body
 
+    # Each engine's responses are of its own subclass, which knows the engine's scope rules.
+    scope_maker: ScopeMaker | None = None
+
     @classmethod
-    def _from_foreign(cls, response: Any) -> Any:
+    def _from_foreign(cls, response: Any, req: Any) -> Any:
         """A Starlette Response a compiled endpoint returned: the engine's answer, made by the
-        response's own ASGI __call__ (headers, body, streaming and background tasks as sent)."""
+        response's own ASGI __call__ with the request's scope (Range and conditional requests,
+        streaming and background tasks as sent)."""
         from .compiler import to_wire
 
-        return to_wire(response)
+        assert cls.scope_maker is not None
+        return to_wire(response, cls.scope_maker(req), cls)
+
+    @classmethod
+    def for_engine(cls, scope_maker: ScopeMaker) -> type[Wire]:
+        return type("Wire", (cls,), {"__slots__": (), "scope_maker": scope_maker})
 
 
-def internal_error() -> Wire:
+def internal_error(wire: type[Wire] = Wire) -> Wire:
     """What uvicorn answers when the app fails before its response starts."""
-    return Wire(500, list(_TEXT_500), b"Internal Server Error")
+    return wire(500, list(_TEXT_500), b"Internal Server Error")
 
 
 class _Stream:
@@ -160,12 +169,14 @@ class ScopeMaker:
 class _Exchange:
     """One request's ASGI conversation: the app's receive/send against the engine."""
 
-    __slots__ = ("req", "loop", "first", "status", "headers", "parts", "sink", "sink_ready",
-                 "finished", "body_done", "disconnected")
+    __slots__ = ("req", "loop", "wire", "first", "status", "headers", "parts", "sink", "sink_ready",
+                 "finished", "body_done", "disconnected", "failed")
 
-    def __init__(self, req: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, req: Any, loop: asyncio.AbstractEventLoop, wire: type[Wire] = Wire) -> None:
         self.req = req
         self.loop = loop
+        self.wire = wire
+        self.failed = False  # the app raised after its head and before any body
         self.first: asyncio.Future[Any] = loop.create_future()  # Wire or _Stream, for the engine
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
@@ -248,7 +259,7 @@ class _Exchange:
         if self.sink is None and self.sink_ready is None:
             if not more:  # the common case: the whole body in one message (or the last of a few)
                 self.parts.append(body)
-                self._answer(Wire(self.status, self.headers, b"".join(self.parts)))
+                self._answer(self.wire(self.status, self.headers, b"".join(self.parts)))
                 return
             if not body and not self.parts:
                 return  # an empty first chunk says nothing yet
@@ -282,6 +293,10 @@ class _Exchange:
 
     def attach_sink(self, sink: Any) -> None:
         self.sink = sink
+        if self.failed:
+            sink.abort()
+            self._finish()
+            return
         if self.sink_ready is not None and not self.sink_ready.done():
             self.sink_ready.set_result(None)
 
@@ -308,11 +323,17 @@ class _Exchange:
         if not self.first.done():
             if exc is None and self.status and self.sink_ready is None:
                 # started, never finished its body: what was sent is the body
-                self._answer(Wire(self.status, self.headers, b"".join(self.parts)))
+                self._answer(self.wire(self.status, self.headers, b"".join(self.parts)))
+            elif exc is not None and self.status:
+                # The head was sent (uvicorn writes it at http.response.start): it goes out, then
+                # the connection closes with the body cut short.
+                self.failed = True
+                self.sink_ready = self.loop.create_future()
+                self.first.set_result(_Stream(self, self.status, self.headers))
             else:
                 if exc is None:
                     logger.error("ASGI callable returned without completing its response")
-                self._answer(internal_error())
+                self._answer(internal_error(self.wire))
             return
         if self.finished.done():
             return
@@ -336,9 +357,10 @@ def _is_client_disconnect(exc: BaseException) -> bool:
 class AsgiHttp:
     """engine.app_handler for an ASGI app: `handler(req)` -> a coroutine of the engine's answer."""
 
-    def __init__(self, app: ASGIApp, scope_maker: ScopeMaker) -> None:
+    def __init__(self, app: ASGIApp, scope_maker: ScopeMaker, wire: type[Wire] = Wire) -> None:
         self.app = app
         self.scope_maker = scope_maker
+        self.wire = wire
         self._tasks: set[asyncio.Task[None]] = set()
 
     def __call__(self, req: Any) -> Awaitable[Any]:
@@ -346,7 +368,7 @@ class AsgiHttp:
 
     async def serve(self, req: Any) -> Any:
         loop = asyncio.get_running_loop()
-        exchange = _Exchange(req, loop)
+        exchange = _Exchange(req, loop, self.wire)
         task = loop.create_task(self._run(self.scope_maker(req), exchange))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -463,10 +485,12 @@ def build_engine(app: ASGIApp, scope_maker: ScopeMaker,
     from ._asgi_ws import make_websocket_handler
     from .compiler import AppErrors, compile_app, json_default
 
-    handler = AsgiHttp(app, scope_maker)
-    errors = AppErrors(app, scope_maker) if hasattr(app, "exception_handlers") else _log_unhandled  # type: ignore[arg-type]
-    engine = _core.Engine(handler, Wire, json_default, errors, {"max_body": DEFAULT_MAX_BODY, **(limits or {})})
+    wire = Wire.for_engine(scope_maker)
+    handler = AsgiHttp(app, scope_maker, wire)
+    errors = AppErrors(app, scope_maker, wire) if hasattr(app, "exception_handlers") else _log_unhandled  # type: ignore[arg-type]
+    engine = _core.Engine(handler, wire, json_default, errors, {"max_body": DEFAULT_MAX_BODY, **(limits or {})})
     engine.stream_bodies = True
     engine.websocket_handler = make_websocket_handler(app, make_scope=lambda req: scope_maker(req, "websocket"))
-    reports = compile_app(app, engine, _core, handler, scope_maker.root_path)
+    max_body = engine.max_body
+    reports = compile_app(app, engine, _core, handler, scope_maker.root_path, wire, max_body)
     return engine, handler, reports

@@ -41,7 +41,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, compile_path
 
-from ._asgi_server import ERRORS, ScopeMaker, internal_error
+from ._asgi_server import ERRORS, ScopeMaker, Wire, internal_error
 
 _SCALARS: dict[Any, str] = {int: "int", float: "float", str: "str", bool: "bool"}
 # A compiled route validates its JSON body whole: it buffers up to this much; a larger or chunked
@@ -329,15 +329,13 @@ def _is_coroutine(call: Callable[..., Any]) -> bool:
 
 
 def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any],
-                   context: dict[str, Any]) -> tuple[Callable[..., Any], bool]:
+                   context: dict[str, Any], wire: type[Wire]) -> tuple[Callable[..., Any], bool]:
     """The endpoint, then what FastAPI's request handler does with its result: serialize_response
     (response_model validation, pydantic's to_json or jsonable_encoder), then the response class.
     Returns (call, json_bytes): with a response_model and the default class the call returns the
     JSON bytes (written as application/json by the engine); otherwise the complete response."""
     from fastapi.datastructures import DefaultPlaceholder
     from starlette.responses import Response
-
-    from ._asgi_server import Wire
 
     field = inputs["response_field"]
     response_class = _plain_response_class(inputs)
@@ -363,7 +361,7 @@ def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str
         if dump_json:
             return content
         response = response_class(content, **args)
-        return Wire(response.status_code, response.raw_headers, response.body)
+        return wire(response.status_code, response.raw_headers, response.body)
 
     return call, dump_json
 
@@ -433,9 +431,10 @@ class AppErrors:
     handlers by status code, then by exception class) and ServerErrorMiddleware (the 500 handler,
     else a plain "Internal Server Error") would answer."""
 
-    def __init__(self, app: FastAPI, scope_maker: ScopeMaker) -> None:
+    def __init__(self, app: FastAPI, scope_maker: ScopeMaker, wire: type[Wire]) -> None:
         self.app = app
         self.scope_maker = scope_maker
+        self.wire = wire
 
     def __call__(self, req: Any, exc: BaseException) -> Any:
         return self.answer(req, exc)
@@ -460,33 +459,35 @@ class AppErrors:
             if observer is not None:
                 observer.errors.append(exc)
             if handler is None:
-                return internal_error()
-        request = Request(self.scope_maker(req), _no_body)
+                return internal_error(self.wire)
+        scope = self.scope_maker(req)
+        request = Request(scope, _no_body)
         if inspect.iscoroutinefunction(handler):
             response = await handler(request, exc)
         else:
             response = await run_in_threadpool(handler, request, exc)
-        return await to_wire(response)
+        return await to_wire(response, scope, self.wire)
 
 
 async def _no_body() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def to_wire(response: Any) -> Any:
-    """A Starlette Response for the engine: the bytes it would send, via its own __call__."""
+class _ReadBody:
+    """The request as a response's own __call__ sees it: its body was read by the route."""
+
+    body = b""
+    body_reader = None
+
+
+async def to_wire(response: Any, scope: dict[str, Any], wire: type[Wire]) -> Any:
+    """A Starlette Response for the engine: what its own __call__ sends for this request's scope."""
     import asyncio
 
     from ._asgi_server import _Exchange
 
     loop = asyncio.get_running_loop()
-
-    class _Req:
-        body = b""
-        body_reader = None
-
-    exchange = _Exchange(_Req(), loop)
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "method": "GET", "headers": []}
+    exchange = _Exchange(_ReadBody(), loop, wire)
 
     async def run() -> None:
         try:
@@ -514,7 +515,8 @@ async def drain_background() -> None:
         await asyncio.wait(list(_background))
 
 
-def compile_app(app: Any, engine: Any, core: Any, fallback: Any, root_path: str = "") -> list[RouteReport]:
+def compile_app(app: Any, engine: Any, core: Any, fallback: Any, root_path: str = "", wire: type[Wire] = Wire,
+                max_body: int = COMPILED_BODY_BUFFER) -> list[RouteReport]:
     """Add every compilable route of `app` to `engine` (fallback: the app's ASGI handler for the
     requests a plan cannot decide); returns a report per route."""
     reports: list[RouteReport] = []
@@ -528,7 +530,8 @@ def compile_app(app: Any, engine: Any, core: Any, fallback: Any, root_path: str 
         why = reason
         if why is None:
             try:
-                why = _compile_route(route, earlier, engine, core, fallback, root_path)
+                why = _compile_route(route, earlier, engine, core, fallback, root_path, wire,
+                                     min(COMPILED_BODY_BUFFER, max_body))
             except NotCompilable as exc:
                 why = str(exc)
         reports.append(RouteReport(path, methods, name, why is None, why or ""))
@@ -537,7 +540,7 @@ def compile_app(app: Any, engine: Any, core: Any, fallback: Any, root_path: str 
 
 
 def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core: Any, fallback: Any,
-                   root_path: str) -> str | None:
+                   root_path: str, wire: type[Wire], body_buffer: int) -> str | None:
     if isinstance(route, WebSocketRoute):
         return "a WebSocket route"
     if not isinstance(route, APIRoute):
@@ -558,7 +561,7 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
     methods = sorted(route.methods or ())
     dependant: Dependant = inputs["dependant"]
     body = body_plan(inputs)
-    guard = None
+    provider = None
     if dependant.dependencies:
         tree = _Dependencies(core)
         endpoint_args = tree.arguments(dependant)
@@ -568,7 +571,7 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
         run = tree.runner(endpoint, is_coroutine, endpoint_args, dependant.body_params[0].name if body else None)
         # While app.dependency_overrides is not empty the engine sends the route's requests to
         # FastAPI's own path, which resolves the overrides.
-        guard = inputs["dependency_overrides_provider"]
+        provider = inputs["dependency_overrides_provider"]
     else:
         plans = [param_plan(f, "path", core) for f in dependant.path_params]
         plans += [param_plan(f, "query", core) for f in dependant.query_params]
@@ -584,9 +587,11 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
         if len(methods) != 1:
             raise NotCompilable("a response_model or response_class on a route with several methods")
         context = _endpoint_context(inputs, methods[0], root_path)
-        call, json_bytes = _with_response(run, is_coroutine, inputs, context)
+        call, json_bytes = _with_response(run, is_coroutine, inputs, context, wire)
+    # The plan holds while the overrides are empty and route.app is the handler it was read from.
+    guard = (provider, route, route.app)
     plan = (call, True, status or 200, tuple(plans), body, guard, json_bytes, False)
-    engine.add_route(methods, route.path, fallback, plan, COMPILED_BODY_BUFFER, head=False)
+    engine.add_route(methods, route.path, fallback, plan, body_buffer, head=False)
     return None
 
 

@@ -353,6 +353,21 @@ static bool no_overrides(ModuleState* st, PyObject* app) {
   return empty;
 }
 
+// A plan's guard: the dependency-overrides provider (the plan holds while its overrides are empty),
+// or (provider | None, route, handler): the plan also holds only while `route.app` is still the
+// handler it was compiled from (a library that rebuilds or wraps route.app after startup).
+static bool plan_holds(ModuleState* st, PyObject* guard) {
+  if (!PyTuple_Check(guard)) return no_overrides(st, guard);
+  if (PyTuple_GET_SIZE(guard) != 3) return false;
+  PyObject* provider = PyTuple_GET_ITEM(guard, 0);
+  if (provider != Py_None && !no_overrides(st, provider)) return false;
+  PyObject* app = PyObject_GetAttrString(PyTuple_GET_ITEM(guard, 1), "app");
+  if (!app) PyErr_Clear();
+  bool same = app == PyTuple_GET_ITEM(guard, 2);
+  Py_XDECREF(app);
+  return same;
+}
+
 static bool plain_json_type(PyTypeObject* tp) {
   return tp == &PyDict_Type || tp == &PyList_Type || tp == &PyUnicode_Type || tp == &PyLong_Type ||
          tp == &PyFloat_Type || tp == &PyBool_Type || tp == Py_TYPE(Py_None) || tp == &PyTuple_Type;
@@ -467,6 +482,39 @@ http::HandleResult on_error(Ctx& c, http::Buffer& out) {
 // `obj` (a new reference) is a value to write or a coroutine to drive.
 http::HandleResult finish_offload(Ctx& c, PyObject* obj, http::Buffer& out);
 
+// The access log for a response finished after handle() returned (an awaiting handler, a stream):
+// the request's views are gone, so its line comes from the RequestData.
+void log_access_late(Ctx& c, int status) {
+  if (c.e->access_log == Py_None) return;
+  PyObject* rd = c.reqdata;
+  if (!rd) return;
+  PyObject* method = PyObject_GetAttrString(rd, "method");
+  PyObject* raw_path = PyObject_GetAttrString(rd, "raw_path");
+  PyObject* query = PyObject_GetAttrString(rd, "query_string");
+  PyObject* client = PyObject_GetAttrString(rd, "client");
+  PyObject* version = PyObject_GetAttrString(rd, "http_version");
+  PyObject* r = nullptr;
+  if (method && raw_path && query && client && version && PyBytes_Check(raw_path) && PyBytes_Check(query)) {
+    std::string target(PyBytes_AS_STRING(raw_path), size_t(PyBytes_GET_SIZE(raw_path)));
+    if (PyBytes_GET_SIZE(query) > 0) {
+      target += '?';
+      target.append(PyBytes_AS_STRING(query), size_t(PyBytes_GET_SIZE(query)));
+    }
+    PyObject* who = client != Py_None ? Py_NewRef(client) : Py_BuildValue("(si)", "-", 0);
+    r = who ? PyObject_CallFunction(c.e->access_log, "OOs#Oi", who, method, target.data(), Py_ssize_t(target.size()),
+                                    version, status)
+            : nullptr;
+    Py_XDECREF(who);
+  }
+  if (!r) PyErr_WriteUnraisable(c.e->access_log);
+  Py_XDECREF(r);
+  Py_XDECREF(method);
+  Py_XDECREF(raw_path);
+  Py_XDECREF(query);
+  Py_XDECREF(client);
+  Py_XDECREF(version);
+}
+
 // `resp` (a new reference), a StreamingResponse: its head now (Transfer-Encoding: chunked, or a
 // close-delimited body on HTTP/1.0), then resp._engine_stream(sink) runs its iterator as a task
 // that writes through the sink; the connection stays pending until the sink is closed.
@@ -476,6 +524,7 @@ http::HandleResult start_stream(Ctx& c, PyObject* resp, http::Buffer& out) {
   const size_t start = out.size();
   int status = write_response_head(resp, conn, out);
   if (status < 0) { Py_DECREF(resp); return on_error(c, out); }
+  if (c.e->access_log != Py_None && c.request_data()) log_access_late(c, status);  // at the head, as uvicorn
   const bool bodyless = bodyless_status(status);
   if (chunked && !bodyless) out.append("Transfer-Encoding: chunked\r\n");
   out.append("\r\n");
@@ -596,7 +645,8 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
       // A foreign response class (Starlette's, callable as an ASGI app): converted to ours by
       // response_type._from_foreign(obj), then finished as one (collect, background tasks).
       // Models and other non-callable results never get here.
-      PyObject* next = PyObject_CallMethod(c.e->response_type, "_from_foreign", "O", obj);
+      PyObject* rd = c.request_data();  // the response's own __call__ reads the request's scope
+      PyObject* next = rd ? PyObject_CallMethod(c.e->response_type, "_from_foreign", "OO", obj, rd) : nullptr;
       bool converted = next != obj;  // an unknown class comes back as it was: written as JSON
       Py_DECREF(obj);
       if (!next) return on_error(c, out);
@@ -635,6 +685,15 @@ PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
   if (hr == http::HandleResult::Done && c->static_route >= 0 && c->stage == 0)
     capture_route_response(c->e, c->static_route, conn->output(), out_before);
   if (hr == http::HandleResult::Done) {
+    if (c->e->access_log != Py_None) {
+      const http::Buffer& out = conn->output();
+      int status = 0;
+      if (out.size() >= out_before + 12) {
+        const char* st = out.data() + out_before + 9;
+        status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
+      }
+      log_access_late(*c, status);
+    }
     conn->complete();
     if (c->link->kick) c->link->kick();
   }
@@ -875,7 +934,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
       goto done;
     }
     if (r.is_static && !c.head_only && c.conn_header() == ConnHeader::None) c.static_route = match_.route;
-    if (r.has_plan && (!r.guard || no_overrides(engine->st, r.guard))) {
+    if (r.has_plan && (!r.guard || plan_holds(engine->st, r.guard))) {
       // The fast path: native conversions, one vectorcall; anything unusual -> the Python handler.
       constexpr size_t kMax = 24;
       PyObject* args[kMax + 1];
