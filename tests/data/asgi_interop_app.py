@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from fasterapi import FastAPI, Request
-from fasterapi.datastructures import MutableHeaders
-from fasterapi.middleware.wsgi import WSGIMiddleware
-from fasterapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.middleware.wsgi import WSGIMiddleware
+from fastapi.responses import PlainTextResponse
+from starlette.datastructures import MutableHeaders
 
 
 class RequestIdMiddleware:

@@ -6,7 +6,7 @@ import contextvars
 import anyio
 import httpx
 
-from fasterapi import Depends, FastAPI
+from fastapi import Depends, FastAPI
 
 app = FastAPI()
 lock = anyio.Lock()
@@ -81,7 +81,7 @@ async def context(seen: str = Depends(remember)):
 
 @app.get("/sync-context")
 def sync_context(v: str = ""):
-    seen = request_value.get()  # a plain def endpoint runs on the loop thread, in the request's context
+    seen = request_value.get()  # a plain def endpoint runs on the thread pool, in a copy of the request's context
     if v:
         request_value.set(v)
     return {"seen_at_start": seen}

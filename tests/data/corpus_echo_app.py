@@ -1,67 +1,45 @@
-"""The echo endpoint of the hostile-request corpus over real sockets, matching the in-process
-driver's dispatcher (tests/native/http_driver.cpp) as far as the Python bridge allows:
+"""The echo endpoint of the hostile-request corpus over real sockets, as a Starlette app served by
+`fasterapi run` (tests/integration/test_hostile_socket.py), matching the in-process driver's
+dispatcher (tests/native/http_driver.cpp):
 
-- any method on any path answers 200 `ECHO <METHOD> <raw path> len=<body bytes> host=<Host>\n`;
-- a path `/limit/<N>` has a body limit of N bytes (native routes with a body_limit, N <= 64);
+- any method on any target answers 200 `ECHO <METHOD> <raw path> len=<body bytes> host=<Host>\n`;
 - `/status/<NNN>` answers that status (same body);
-- CORPUS_ECHO_PENDING=1: the handler really awaits before answering, so every response goes
-  through the engine's Pending path (the driver's FLAG_PENDING).
+- `/limit/<N>`: an echo like any other; the driver's per-route body limit of N bytes is the
+  server's `--max-body N` (the test starts a server with it for those cases);
+- CORPUS_ECHO_PENDING=1: the handler really awaits before answering (the driver's FLAG_PENDING).
 
-`host=` is the Host header: the bridge gives Python the header, not an absolute-form target's
-authority (see test_hostile_socket.py).
+`host=` is the Host header the application sees (for an absolute-form target the engine gives the
+target's authority, see test_hostile_socket.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
 
-from fasterapi import _core
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"]
 PENDING = os.environ.get("CORPUS_ECHO_PENDING") == "1"
 
 
-class EchoResponse:
-    def __init__(self, status_code: int, body: bytes) -> None:
-        self.status_code = status_code
-        self.raw_headers = [(b"content-type", b"text/plain")]
-        self.body = body
-
-
-def _echo_sync(req: Any) -> EchoResponse:
-    host = next((v for k, v in req.headers if k == b"host"), b"")
-    body = b"ECHO %s %s len=%d host=%s\n" % (req.method.encode("latin-1"), req.raw_path, len(req.body), host)
+async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+    request = Request(scope, receive)
+    body = await request.body()
+    if PENDING:
+        await asyncio.sleep(0)  # really suspends before answering
+    path = scope["raw_path"]
+    host = request.headers.get("host", "").encode("latin-1")
+    content = b"ECHO %s %s len=%d host=%s\n" % (request.method.encode("latin-1"), path, len(body), host)
     status = 200
-    path = req.raw_path
     if path.startswith(b"/status/") and len(path) == 11 and path[8:].isdigit():
         status = int(path[8:])
-    return EchoResponse(status, body)
+    await Response(content, status_code=status, media_type="text/plain")(scope, receive, send)
 
 
-async def _echo_async(req: Any) -> EchoResponse:
-    await asyncio.sleep(0)  # really suspends: the connection waits (Pending) for the task
-    return _echo_sync(req)
-
-
-class CorpusEchoApp:
-    def __init__(self) -> None:
-        self._engine: Any = None
-        self.limits: dict[str, int] = {}
-
-    def _build_engine(self) -> Any:
-        if self._engine is None:
-            handler = _echo_async if PENDING else _echo_sync
-            engine = _core.Engine(handler, EchoResponse, None, self._error, self.limits)
-            for n in range(65):
-                engine.add_route(METHODS, f"/limit/{n}", handler, None, n)
-            self._engine = engine
-        return self._engine
-
-    @staticmethod
-    def _error(req: Any, exc: BaseException) -> EchoResponse:
-        return EchoResponse(500, b"error\n")
-
-
-app = CorpusEchoApp()
+app = Starlette()
+# Every method on every target (also `OPTIONS *`, which no route path matches): the router's
+# fallback is the echo, so the router itself never answers 404/405.
+app.router.default = echo

@@ -3,9 +3,9 @@
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
-from fasterapi import Depends, FastAPI
-from fasterapi.dependencies.utils import get_parameterless_sub_dependant
-from fasterapi.routing import request_response
+from fastapi import Depends, FastAPI
+from fastapi.dependencies.utils import get_parameterless_sub_dependant
+from fastapi.routing import request_response
 
 _tag: ContextVar[str] = ContextVar("_tag", default="untouched")
 

@@ -1,6 +1,6 @@
 """An app behind a proxy (tests/integration/test_behind_proxy.py)."""
 
-from fasterapi import FastAPI, Request
+from fastapi import FastAPI, Request
 
 app = FastAPI()
 

@@ -4,10 +4,10 @@ import asyncio
 import os
 import time
 
-from fasterapi import FasterAPI, HTTPException, Request
-from fasterapi.responses import Response
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
 
-app = FasterAPI()
+app = FastAPI()
 
 _BLOB = b"x" * (1 << 20)
 
@@ -30,9 +30,9 @@ async def sleep(s: float = 0.5):
     return {"slept": s}
 
 
-@app.get("/block", blocking=True)
+@app.get("/block")
 def block(s: float = 0.5):
-    time.sleep(s)
+    time.sleep(s)  # a plain def endpoint: on the thread pool
     return {"blocked": s}
 
 

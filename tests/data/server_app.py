@@ -1,15 +1,16 @@
-"""The app the integration tests serve over real sockets."""
+"""The app the integration tests serve over real sockets (tests/integration/test_server.py)."""
 
 import asyncio
 import os
+import threading
 import time
 
 from pydantic import BaseModel
 
-from fasterapi import FasterAPI, HTTPException
-from fasterapi.responses import PlainTextResponse
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import PlainTextResponse
 
-app = FasterAPI()
+app = FastAPI()
 
 
 class Item(BaseModel):
@@ -23,7 +24,7 @@ def hello():
     return {"message": "Hello, World!"}
 
 
-@app.get("/plaintext")
+@app.api_route("/plaintext", methods=["GET", "HEAD"])
 def plaintext():
     return PlainTextResponse("Hello, World!")
 
@@ -46,10 +47,10 @@ async def sleep(s: float = 0.2):
     return {"slept": s}
 
 
-@app.get("/block", blocking=True)
+@app.get("/block")
 def block(s: float = 0.3):
-    time.sleep(s)
-    return {"blocked": s}
+    time.sleep(s)  # a plain def endpoint: FastAPI runs it on the thread pool
+    return {"blocked": s, "thread": threading.current_thread() is not threading.main_thread()}
 
 
 @app.get("/boom")
@@ -60,8 +61,3 @@ def boom():
 @app.get("/pid")
 def pid():
     return {"pid": os.getpid()}
-
-
-@app.post("/upload-size", body_limit=100)
-async def small_upload(item: Item):
-    return {"ok": True}

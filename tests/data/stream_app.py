@@ -2,8 +2,8 @@
 
 import asyncio
 
-from fasterapi import BackgroundTasks, FastAPI
-from fasterapi.responses import StreamingResponse
+from fastapi import BackgroundTasks, FastAPI
+from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 state = {"released": asyncio.Event(), "closed": 0, "background": 0}

@@ -1,8 +1,8 @@
 """WebSocket routes served by a real server (tests/integration/test_websockets.py)."""
 
-from fasterapi import Depends, FastAPI, Query, WebSocket, WebSocketDisconnect, WebSocketException, status
+from fastapi import Depends, FastAPI, Query, WebSocket, WebSocketDisconnect, WebSocketException, status
 
-app = FastAPI(limits={"max_websocket_message": 256 * 1024})
+app = FastAPI()
 
 
 @app.get("/plain")

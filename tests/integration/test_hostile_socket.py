@@ -1,8 +1,8 @@
 """The hostile HTTP/1.1 corpus end to end: every case over a real TCP connection to a real server.
 
 Every case of the shared corpus (<repo>/../shared/http-corpus/cases.jsonl) and of our own
-(tests/data/http/cases.jsonl) is sent to `tests/data/corpus_echo_app.py` (the corpus echo endpoint with the driver's extras:
-`/limit/<N>` body limits, `/status/<NNN>`) served by `fasterapi run`:
+(tests/data/http/cases.jsonl) is sent to `tests/data/corpus_echo_app.py` (the corpus echo endpoint
+as a Starlette app, with the driver's `/status/<NNN>`) served by `fasterapi run`:
   - as its segments are given (honouring each segment's `pause_s`; 100 ms between segments), all
     at once, byte by byte and at SEEDS seeded random splits (2 ms between pieces, so the server
     mostly sees them apart);
@@ -11,7 +11,9 @@ The verdicts are those of the in-process driver test (tests/http_corpus.py): the
 key, the global invariants (no 5xx, nothing smuggled, one Content-Length, errors close the
 connection) and the same normalized result for every split. Cases with `limits` get a server
 started with the matching --max-* flags; cases with the driver's FLAG_PENDING a server whose
-handler really awaits (every response through the engine's Pending path).
+handler really awaits (every response through the engine's Pending path). The driver's per-route
+body limit of `/limit/<N>` is a server-wide one here (a FastAPI app has no per-route limit): cases
+sending to `/limit/<N>` get a server started with `--max-body N`.
 
 For an absolute-form request-target the application sees the target's authority as its Host
 (RFC 9112 3.2.2: the authority wins over the Host header).
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import sys
 import time
@@ -52,6 +55,7 @@ from http_corpus import (  # noqa: E402
     check_run,
     modes_for,
     normalized,
+    segments_of,
 )
 
 SEEDS = 2
@@ -81,8 +85,23 @@ ALL_CASES = [c for c in SHARED_CASES + OWN_CASES if not _has_ops(c)]
 OP_CASES = [c["id"] for c in SHARED_CASES + OWN_CASES if _has_ops(c)]
 
 
+_LIMIT_PATH = re.compile(rb"^[A-Z]+ /limit/(\d+) HTTP/", re.M)
+
+
+def _limits(case: dict) -> dict[str, int]:
+    """The case's --max-* limits; a request to /limit/<N> (the driver's route with a body limit of
+    N bytes) is served with --max-body N."""
+    limits = dict(case.get("limits") or {})
+    sent = b"".join(ev[1] for ev in segments_of(case) if ev[0] == "D")
+    route_limits = {int(n) for n in _LIMIT_PATH.findall(sent)}
+    if route_limits:
+        assert len(route_limits) == 1 and "max_body" not in limits, case["id"]
+        limits["max_body"] = route_limits.pop()
+    return limits
+
+
 def _server_key(case: dict) -> str:
-    return json.dumps({"limits": case.get("limits") or {}, "pending": bool(case.get("flags", 0) & FLAG_PENDING)},
+    return json.dumps({"limits": _limits(case), "pending": bool(case.get("flags", 0) & FLAG_PENDING)},
                       sort_keys=True)
 
 

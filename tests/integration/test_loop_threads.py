@@ -25,8 +25,8 @@ def test_fallback_multiplies_worker_processes() -> None:
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="the fallback message is about Python 3.11")
 def test_cli_loop_threads_falls_back_to_processes(serve) -> None:  # type: ignore[no-untyped-def]
-    s = serve("batch_app:app", "--loop-threads", "2")
-    assert httpx.get(s.url + "/block/1").json()["n"] == 1
+    s = serve("server_app:app", "--loop-threads", "2")
+    assert httpx.get(s.url + "/items/1").json()["item_id"] == 1
     out = s.output()
     assert "--loop-threads 2" in out and "need Python 3.12+" in out
     assert "started 2 workers" in out

@@ -9,10 +9,13 @@ import signal
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+
+from fasterapi._asgi_server import DEFAULT_MAX_BODY
 
 from .conftest import Server, start_server, wait_for_port
 
@@ -83,10 +86,17 @@ def test_json_and_params(server: Server) -> None:
 
 
 def test_head_has_length_but_no_body(server: Server) -> None:
-    raw = raw_exchange(server.port, b"HEAD /json HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    # A route that declares HEAD: the GET response's length, no body.
+    raw = raw_exchange(server.port, b"HEAD /plaintext HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 ")
-    assert b"Content-Length: 27" in head
+    assert b"Content-Length: 13" in head
+    assert body == b""
+    # HEAD on a FastAPI GET route is a 405 (as under uvicorn): its length, no body.
+    raw = raw_exchange(server.port, b"HEAD /json HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405 ")
+    assert b"Content-Length: 31" in head  # {"detail":"Method Not Allowed"}
     assert body == b""
 
 
@@ -127,13 +137,19 @@ def test_expect_100_continue(server: Server) -> None:
     assert rest.startswith(b"HTTP/1.1 200 ")
 
 
-def test_body_limits_are_413_before_reading(server: Server) -> None:
-    # The route's own limit (100 bytes), decided from Content-Length before any body byte is sent.
-    raw = raw_exchange(server.port, b"POST /upload-size HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n")
+def test_body_limits_are_413_before_reading(server: Server, serve) -> None:  # type: ignore[no-untyped-def]
+    # The default limit, decided from Content-Length before any body byte is sent.
+    raw = raw_exchange(server.port, b"POST /items HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n"
+                       % (DEFAULT_MAX_BODY + 1))
     assert raw.startswith(b"HTTP/1.1 413 ")
-    # The app default (16 MiB).
-    raw = raw_exchange(server.port, b"POST /items HTTP/1.1\r\nHost: a\r\nContent-Length: 16777217\r\n\r\n")
+    # --max-body 100.
+    small = serve("server_app:app", "--max-body", "100")
+    raw = raw_exchange(small.port, b"POST /items HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 413 ")
+    body = b'{"name":"a","price":1}'
+    raw = raw_exchange(small.port, b"POST /items HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    assert raw.startswith(b"HTTP/1.1 200 ")
 
 
 def test_async_handlers_run_concurrently(server: Server) -> None:
@@ -156,10 +172,12 @@ def test_async_handlers_run_concurrently(server: Server) -> None:
 
 
 def test_blocking_handler_does_not_stall_the_loop(server: Server) -> None:
-    result: dict[str, float] = {}
+    # A plain def endpoint runs on the thread pool (as FastAPI runs it): a blocking one does not
+    # hold other requests.
+    result: dict[str, object] = {}
 
     def slow() -> None:
-        result["status"] = httpx.get(server.url + "/block", params={"s": 0.8}, timeout=5).status_code
+        result["body"] = httpx.get(server.url + "/block", params={"s": 0.8}, timeout=5).json()
 
     t = threading.Thread(target=slow)
     t.start()
@@ -168,13 +186,24 @@ def test_blocking_handler_does_not_stall_the_loop(server: Server) -> None:
     assert httpx.get(server.url + "/json").status_code == 200
     assert time.monotonic() - t0 < 0.4
     t.join()
-    assert result["status"] == 200
+    assert result["body"] == {"blocked": 0.8, "thread": True}
+
+
+def test_blocking_def_endpoints_run_side_by_side(server: Server) -> None:
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(lambda _: httpx.get(server.url + "/block?s=0.3", timeout=10).json(), range(5)))
+    took = time.monotonic() - t0
+    assert results == [{"blocked": 0.3, "thread": True}] * 5
+    assert took < 1.0, took  # five 0.3 s sleeps in parallel
 
 
 def test_handler_exception_is_500_and_worker_survives(server: Server) -> None:
     r = httpx.get(server.url + "/boom")
     assert r.status_code == 500
-    assert r.json() == {"detail": "Internal Server Error"}  # JSON, like every error body we send
+    # Starlette's answer to an unhandled exception (ServerErrorMiddleware), as under uvicorn.
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.text == "Internal Server Error"
     assert httpx.get(server.url + "/json").status_code == 200
 
 

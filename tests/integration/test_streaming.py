@@ -59,7 +59,7 @@ def test_httpx_streams_and_a_hang_up_stops_the_generator(server: Server) -> None
         if after["closed"] > before["closed"] and after["background"] > before["background"]:
             break
         time.sleep(0.05)
-    assert after["closed"] == before["closed"] + 1  # the generator's finally ran
+    assert after["closed"] == before["closed"] + 1, (before, after)  # the generator's finally ran
     assert after["background"] == before["background"] + 1  # background tasks after the body
 
 
