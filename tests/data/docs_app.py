@@ -1,13 +1,16 @@
-"""Apps for tests/integration/test_docs_browser.py: Swagger UI and ReDoc rendered offline.
+"""Apps for tests/integration/test_docs_browser.py: Swagger UI rendered offline.
 
-`app` hosts the docs with the locally served assets explicitly (FastAPI's self-hosting recipe,
-with fasterapi's helpers); `default_app` relies on FastAPI() defaults.
+`app` self-hosts the Swagger UI files as FastAPI's docs describe it ("Self-hosting JavaScript and
+CSS for docs"): the automatic docs off, the files of the swagger-ui-bundle-v2 package mounted
+with StaticFiles, and /docs made with `get_swagger_ui_html` pointing at them. No PyPI package ships
+ReDoc alone, so /redoc keeps FastAPI's CDN script. `default_app` is a plain `FastAPI()`.
 """
 
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
-
-from fasterapi import FastAPI
-from fasterapi.openapi.docs import add_docs_static_route, get_redoc_html, get_swagger_ui_html, local_asset_urls
+from swagger_ui_bundle import swagger_ui_path
 
 
 class Item(BaseModel):
@@ -27,21 +30,29 @@ def add_routes(app: FastAPI) -> None:
 
 
 app = FastAPI(title="Docs Browser Test", docs_url=None, redoc_url=None)
-prefix = add_docs_static_route(app)
-urls = local_asset_urls(prefix)
-swagger_urls = {k: v for k, v in urls.items() if k.startswith("swagger")}
-redoc_urls = {k: v for k, v in urls.items() if k.startswith("redoc")}
+app.mount("/static", StaticFiles(directory=swagger_ui_path), name="static")
 
 
 @app.get("/docs", include_in_schema=False)
-async def swagger_ui():
-    return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title + " - Swagger UI", **swagger_urls)
+async def custom_swagger_ui_html():
+    return get_swagger_ui_html(
+        openapi_url=app.openapi_url,
+        title=app.title + " - Swagger UI",
+        oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+        swagger_js_url="/static/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger-ui.css",
+        swagger_favicon_url="/static/favicon-32x32.png",
+    )
+
+
+@app.get(app.swagger_ui_oauth2_redirect_url, include_in_schema=False)
+async def swagger_ui_redirect():
+    return get_swagger_ui_oauth2_redirect_html()
 
 
 @app.get("/redoc", include_in_schema=False)
-async def redoc():
-    return get_redoc_html(openapi_url="/openapi.json", title=app.title + " - ReDoc", with_google_fonts=False,
-                          **redoc_urls)
+async def redoc_html():
+    return get_redoc_html(openapi_url=app.openapi_url, title=app.title + " - ReDoc")
 
 
 add_routes(app)
