@@ -1,137 +1,129 @@
-"""FastAPI's own tutorial tests, run against FasterAPI: the compatibility pass rate by area.
+"""FastAPI's own tutorial tests, with the REAL FastAPI: FastAPI's TestClient vs. the engine.
 
-FastAPI's sdist ships its test suite (`tests/`) and the documentation's example apps
-(`docs_src/`). This tool downloads the sdist at run time (nothing of FastAPI is committed),
-copies `tests/test_tutorial/**`, `tests/utils.py` and `docs_src/**` into a work directory,
-rewrites their `fastapi` / `starlette` imports to `fasterapi`, runs pytest on them with this
-checkout's package and prints a table of the pass rate per tutorial area.
+FastAPI's sdist ships its test suite (`tests/`) and the documentation's example apps (`docs_src/`).
+This tool downloads the sdist at run time (nothing of FastAPI is committed), copies `tests/`,
+`docs_src/` and the docs images the tests read into a work directory, makes a venv (python3.11,
+the CPython the built `_core` is for) with fastapi==VERSION, starlette, FastAPI's test dependencies
+(TEST_DEPS) and this checkout's package (a snapshot of `src/fasterapi` on the venv's path through
+a `.pth` file), then runs `tests/test_tutorial` twice, unmodified, under FastAPI's own pytest
+settings (warnings are errors, strict markers, 20 s per test):
 
-    PYTHONPATH=src python3 benchmarks/fastapi_suite.py [--version 0.165.0] [--install-deps]
-        [--work DIR] [--area body --area security ...] [--json out.json] [--markdown out.md]
-        [--show-failures]
+  (a) baseline: plain `pytest`: Starlette's TestClient talks to the apps over ASGI;
+  (b) engine:   `pytest -p fasterapi.pytest_plugin`: every TestClient sends its HTTP requests
+                through an in-memory connection of the FasterAPI engine.
 
-`--install-deps` pip-installs the test-only packages the tutorial tests import
-(TEST_DEPS below) when they are missing. Tests of features FasterAPI does not provide by design
-are still run and counted (they fail), so the rate is an honest one; `--exclude-unsupported`
-leaves out the areas in UNSUPPORTED_AREAS and reports them separately.
+It prints, per tutorial area, the tests passing on (a) and how many of those pass on (b), the
+engine request count (each run's plugin wraps `fasterapi.testclient._EngineTransport.handle_request`
+and Starlette's `_TestClientTransport.handle_request`, per test), and every test that passes on (a)
+but fails on (b) with its first error line. The figure: the fraction of baseline-passing tests
+that pass on the engine.
 
-A real `fastapi` or `starlette` import that was not rewritten fails loudly (an import hook
-refuses them), so no test passes by reaching the real FastAPI.
+    python3 benchmarks/fastapi_suite.py [--version 0.165.0] [--area body --area security ...]
+        [--work DIR] [--json out.json] [--markdown out.md] [--jobs 2] [-- extra pytest args]
+
+The venv is kept between runs (re-made when the dependency list changes).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-DEFAULT_VERSION = "0.165.0"  # the version tests/compat's oracle pins
+HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parent
+PYTHON = os.environ.get("FASTAPI_SUITE_PYTHON", "python3.11")  # the built _core is for CPython 3.11
+DEFAULT_VERSION = "0.165.0"
+STARLETTE_VERSION = "1.10.0"
 
-# pip name -> import name: what the tutorial tests (or docs_src apps) import besides FastAPI.
-TEST_DEPS = {
-    "inline-snapshot": "inline_snapshot",
-    "dirty-equals": "dirty_equals",
-    "pyjwt": "jwt",
-    "pwdlib[argon2]": "pwdlib",
-    "sqlmodel": "sqlmodel",
-    "pydantic-settings": "pydantic_settings",
-    "pyyaml": "yaml",
-    "pytest-timeout": "pytest_timeout",
-    "email-validator": "email_validator",
-    "uvicorn": "uvicorn",  # docs_src/debugging imports it (the tests mock uvicorn.run)
-    "trio>=0.26": "trio",  # anyio runs the async tests on trio too (an older trio fails with anyio 4)
-    "flask": "flask",  # docs_src/wsgi mounts a Flask app
-    "a2wsgi": "a2wsgi",  # ... through a2wsgi's WSGIMiddleware (an ASGI app)
-}
+# FastAPI's `tests` dependency group, less its linters/benchmark tools (mypy, ty, pytest-codspeed,
+# pytest-sugar, coverage) and the xdist runner.
+TEST_DEPS = [
+    "pytest>=9.0.0,<9.2", "pytest-timeout>=2.4.0", "anyio[trio]>=4.1.0,<5.0.0", "dirty-equals>=0.9.0",
+    "flask>=3.0.0,<4.0.0", "inline-snapshot>=0.21.1", "pwdlib[argon2]>=0.2.1", "pyjwt>=2.9.0",
+    "pyyaml>=5.3.1,<7.0.0", "sqlmodel>=0.0.31", "strawberry-graphql>=0.200.0,<1.0.0", "typer>=0.26.1",
+    "a2wsgi>=1.9.0,<=2.0.0", "httpx>=0.23.0,<1.0.0", "httpx2>=2.0.0", "python-slugify>=8.0.4",
+    "opentelemetry-instrumentation-fastapi>=0.65b0", "opentelemetry-sdk>=1.44.0",
+    "opentelemetry-exporter-otlp-proto-http>=1.44.0", "logfire>=5.1.0", "sentry-sdk>=2.70.0",
+    "jinja2", "python-multipart", "email-validator", "pydantic-settings", "itsdangerous", "orjson", "ujson",
+    "uvicorn",
+]
 
-# Areas whose subject is something FasterAPI does not provide (see docs/compatibility.md).
-UNSUPPORTED_AREAS = {
-    "graphql": "strawberry GraphQL (an ASGI app mounted in FastAPI)",
-    "opentelemetry": "OpenTelemetry's FastAPI instrumentation (patches Starlette internals)",
-}
+# FastAPI's [tool.pytest] settings (pyproject.toml of the sdist), plus our results plugin.
+PYTEST_INI = """[pytest]
+addopts = --strict-config --strict-markers --ignore=docs_src -p no:cacheprovider -p _suite_plugin
+strict_xfail = true
+filterwarnings =
+    error
+timeout = 20
+markers =
+    xdist_group: FastAPI's tests group some tests for pytest-xdist (not installed here)
+"""
 
-# starlette module -> the fasterapi module providing the same names.
-STARLETTE_MAP = {
-    "starlette": "fasterapi",
-    "starlette.testclient": "fasterapi.testclient",
-    "starlette.responses": "fasterapi.responses",
-    "starlette.requests": "fasterapi.requests",
-    "starlette.status": "fasterapi.status",
-    "starlette.datastructures": "fasterapi.datastructures",
-    "starlette.exceptions": "fasterapi.exceptions",
-    "starlette.background": "fasterapi.background",
-    "starlette.concurrency": "fasterapi.concurrency",
-    "starlette.staticfiles": "fasterapi.staticfiles",
-    "starlette.templating": "fasterapi.templating",
-    "starlette.routing": "fasterapi.routing",
-    "starlette.types": "fasterapi.types",
-    "starlette.websockets": "fasterapi.websockets",
-    "starlette.middleware": "fasterapi.middleware",
-    "starlette.middleware.base": "fasterapi.middleware.base",
-    "starlette.middleware.cors": "fasterapi.middleware.cors",
-    "starlette.middleware.gzip": "fasterapi.middleware.gzip",
-    "starlette.middleware.trustedhost": "fasterapi.middleware.trustedhost",
-    "starlette.middleware.httpsredirect": "fasterapi.middleware.httpsredirect",
-    "starlette.middleware.wsgi": "fasterapi.middleware.wsgi",
-}
-
-_IMPORT_RE = re.compile(r"^(?P<indent>\s*)(?P<kw>from|import)\s+(?P<mod>(?:fastapi|starlette)(?:\.[\w.]+)?)\b")
-
-
-def _map_module(mod: str) -> str:
-    if mod == "fastapi" or mod.startswith("fastapi."):
-        return "fasterapi" + mod[len("fastapi") :]
-    if mod in STARLETTE_MAP:
-        return STARLETTE_MAP[mod]
-    return "fasterapi._starlette_unmapped." + mod  # fails to import: reported as such
-
-
-def rewrite_source(text: str) -> str:
-    out = []
-    for line in text.splitlines(keepends=True):
-        m = _IMPORT_RE.match(line)
-        if m:
-            mod = m.group("mod")
-            new = _map_module(mod)
-            rest = line[m.end() :]
-            if m.group("kw") == "import" and not rest.lstrip().startswith("as") and "." not in mod:
-                # `import fastapi` -> `import fasterapi as fastapi` keeps `fastapi.X` working
-                line = f"{m.group('indent')}import {new} as {mod}{rest}"
-            else:
-                line = f"{m.group('indent')}{m.group('kw')} {new}{rest}"
-        else:
-            # dotted names inside strings: filterwarnings("ignore::fastapi.x.Y"), patch("fastapi.x")
-            line = re.sub(r"(?<=[\"':])fastapi\.(?=[a-z_])", "fasterapi.", line)
-        out.append(line)
-    return "".join(out)
-
-
-CONFTEST = '''
-"""Written by benchmarks/fastapi_suite.py: refuses real fastapi/starlette imports, records outcomes."""
-import importlib.abc
+PLUGIN = r'''
+"""Written by benchmarks/fastapi_suite.py: each test's outcome, first error line and request counts."""
 import json
 import os
-import sys
 
-
-class _Refuse(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("fastapi", "starlette"):
-            raise ImportError(f"{name}: not rewritten to fasterapi (FasterAPI compatibility run)")
-        return None
-
-
-sys.meta_path.insert(0, _Refuse())
-
+COUNTS = {"engine": 0, "asgi_testclient": 0}
 _RESULTS = {}
+_BEFORE = {}
+
+
+def _wrap(cls, name, key):
+    original = getattr(cls, name)
+
+    def wrapper(self, *a, **k):
+        COUNTS[key] += 1
+        return original(self, *a, **k)
+
+    wrapper.__name__ = original.__name__
+    setattr(cls, name, wrapper)
+
+
+def pytest_configure(config):
+    import starlette.testclient
+
+    _wrap(starlette.testclient._TestClientTransport, "handle_request", "asgi_testclient")
+    if getattr(config, "_fasterapi_engine", False) or "fasterapi.testclient" in __import__("sys").modules:
+        import fasterapi.testclient
+
+        _wrap(fasterapi.testclient._EngineTransport, "handle_request", "engine")
+
+
+def _message(report):
+    longrepr = report.longrepr
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        text = crash.message.strip()
+        return (text.splitlines()[0][:300] if text else ""), f"{os.path.basename(crash.path)}:{crash.lineno}"
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])[:300], f"{os.path.basename(str(longrepr[0]))}:{longrepr[1]}"
+    text = str(longrepr).strip().splitlines()
+    return (text[-1][:300] if text else ""), ""
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _BEFORE[nodeid] = dict(COUNTS)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    before = _BEFORE.pop(nodeid, None)
+    entry = _RESULTS.get(nodeid)
+    if before is not None and entry is not None:
+        for key, value in COUNTS.items():
+            if value - before.get(key, 0):
+                entry[key] = value - before.get(key, 0)
 
 
 def pytest_runtest_logreport(report):
@@ -142,39 +134,34 @@ def pytest_runtest_logreport(report):
             outcome = "error"
         if hasattr(report, "wasxfail"):
             outcome = "xfail" if report.skipped else "xpass"
-        _RESULTS[nodeid] = outcome
-    elif report.when == "teardown" and report.outcome == "failed" and _RESULTS.get(nodeid) == "passed":
-        _RESULTS[nodeid] = "error"
+        entry = {"outcome": outcome}
+        if outcome in ("failed", "error", "xpass"):
+            entry["message"], entry["where"] = _message(report)
+        _RESULTS[nodeid] = entry
+    elif report.when == "teardown" and report.outcome == "failed":
+        prev = _RESULTS.get(nodeid)
+        if prev is None or prev["outcome"] == "passed":
+            msg, where = _message(report)
+            _RESULTS[nodeid] = {"outcome": "error", "message": "(teardown) " + msg, "where": where}
 
 
 def pytest_collectreport(report):
     if report.outcome == "failed":
-        _RESULTS[report.nodeid + "::<collection>"] = "collect-error"
+        msg, where = _message(report)
+        _RESULTS[report.nodeid + "::<collection>"] = {"outcome": "collect-error", "message": msg, "where": where}
 
 
 def pytest_sessionfinish(session, exitstatus):
     path = os.environ.get("FASTAPI_SUITE_RESULTS")
     if path:
+        active = bool(getattr(session.config, "_fasterapi_engine", False))
         with open(path, "w") as f:
-            json.dump(_RESULTS, f)
+            json.dump({"engine_active": active, "counts": COUNTS, "tests": _RESULTS}, f)
 '''
 
-PYTEST_INI = """[pytest]
-addopts = -p no:cacheprovider --ignore=docs_src --ignore=_pkg --continue-on-collection-errors
-timeout = 60
-markers =
-    xdist_group: FastAPI's tests group some tests for pytest-xdist
-"""
 
-
-def ensure_deps(install: bool) -> list[str]:
-    import importlib.util
-
-    missing = [pip for pip, mod in TEST_DEPS.items() if importlib.util.find_spec(mod) is None]
-    if missing and install:
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", *missing])
-        missing = [pip for pip, mod in TEST_DEPS.items() if importlib.util.find_spec(mod) is None]
-    return missing
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def fetch_sdist(version: str, cache: Path) -> Path:
@@ -185,7 +172,7 @@ def fetch_sdist(version: str, cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.check_call(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+            [PYTHON, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
              f"fastapi=={version}", "-d", tmp]
         )
         (archive,) = Path(tmp).glob("fastapi-*.tar.gz")
@@ -197,47 +184,72 @@ def fetch_sdist(version: str, cache: Path) -> Path:
 
 
 def prepare(source: Path, work: Path) -> None:
-    if work.exists():
-        shutil.rmtree(work)
-    (work / "tests").mkdir(parents=True)
-    for rel in ("tests/__init__.py", "tests/utils.py"):
-        shutil.copy(source / rel, work / rel)
-    shutil.copytree(source / "tests" / "test_tutorial", work / "tests" / "test_tutorial")
-    shutil.copytree(source / "docs_src", work / "docs_src")
-    img = source / "docs" / "en" / "docs" / "img" / "favicon.png"  # read by additional_responses apps
-    if img.exists():
-        (work / img.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(img, work / img.relative_to(source))
-    for path in list(work.rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        new = rewrite_source(text)
-        if new != text:
-            path.write_text(new, encoding="utf-8")
-    # FastAPI's conftests (opentelemetry) import its other test packages; ours goes at the root.
-    for conftest in (work / "tests").rglob("conftest.py"):
-        conftest.unlink()
-    (work / "conftest.py").write_text(CONFTEST, encoding="utf-8")
+    """tests/, docs_src/ and docs/ as in the sdist (unmodified), our pytest.ini and plugin."""
+    work.mkdir(parents=True, exist_ok=True)
+    for sub in ("tests", "docs_src", "docs"):
+        if (work / sub).exists():
+            shutil.rmtree(work / sub)
+        if (source / sub).exists():
+            shutil.copytree(source / sub, work / sub)
     (work / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
+    (work / "_suite_plugin.py").write_text(PLUGIN, encoding="utf-8")
 
 
-def run(work: Path, areas: list[str], extra: list[str]) -> dict[str, str]:
-    results_file = work / "results.json"
-    env = dict(os.environ)
+def snapshot_package(work: Path) -> Path:
+    src = CHECKOUT / "src" / "fasterapi"
+    snap = work / "_pkg"
+    if snap.exists():
+        shutil.rmtree(snap)
+    shutil.copytree(src, snap / "fasterapi", ignore=shutil.ignore_patterns("__pycache__"))
+    return snap
+
+
+def ensure_venv(work: Path, version: str, snap: Path) -> Path:
+    venv = work / "venv"
+    deps = [f"fastapi=={version}", f"starlette=={STARLETTE_VERSION}", *TEST_DEPS]
+    constraints = f"fastapi=={version}\nstarlette=={STARLETTE_VERSION}\n"
+    digest = hashlib.sha1(json.dumps([deps, constraints]).encode()).hexdigest()
+    stamp = venv / ".suite-deps"
+    py = venv / "bin" / "python"
+    if not (stamp.exists() and stamp.read_text() == digest and py.exists()):
+        if venv.exists():
+            shutil.rmtree(venv)
+        log(f"[fastapi_suite] making the venv {venv}")
+        subprocess.run([PYTHON, "-m", "venv", str(venv)], check=True)
+        (venv / "constraints.txt").write_text(constraints)
+        proc = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                               "-c", str(venv / "constraints.txt"), *deps],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode:
+            raise SystemExit(f"pip install failed:\n{proc.stdout[-3000:]}")
+        stamp.write_text(digest)
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    (site / "_fasterapi_checkout.pth").write_text(str(snap) + "\n", encoding="utf-8")
+    return py
+
+
+def run(py: Path, work: Path, mode: str, areas: list[str], extra: list[str]) -> dict:
+    cwd = work / mode
+    results_file = work / f"results.{mode}.json"
+    results_file.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "FASTERAPI_TESTCLIENT")}
     env["FASTAPI_SUITE_RESULTS"] = str(results_file)
-    # A snapshot of this checkout's package (with its built _core): the run sees one consistent
-    # copy even if the tree's extension module is rebuilt meanwhile.
-    src = Path(__file__).resolve().parent.parent / "src" / "fasterapi"
-    snapshot = work / "_pkg"
-    shutil.copytree(src, snapshot / "fasterapi", ignore=shutil.ignore_patterns("__pycache__"))
-    env["PYTHONPATH"] = os.pathsep.join([str(work), str(snapshot), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = str(cwd)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PATH"] = f"{py.parent}{os.pathsep}{env.get('PATH', '')}"
     targets = [f"tests/test_tutorial/test_{a}" for a in areas] if areas else ["tests/test_tutorial"]
-    cmd = [sys.executable, "-m", "pytest", "-q", "-rN", "--tb=no", "-p", "no:randomly", *targets, *extra]
-    proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    (work / "pytest.log").write_text(proc.stdout, encoding="utf-8")
+    plugin = ["-p", "fasterapi.pytest_plugin"] if mode == "engine" else []
+    cmd = [str(py), "-m", "pytest", "-q", "-rN", "--tb=short", *plugin, *targets, *extra]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    (work / f"pytest.{mode}.log").write_text(" ".join(cmd) + "\n\n" + proc.stdout, encoding="utf-8")
     if not results_file.exists():
         print(proc.stdout[-5000:])
-        raise SystemExit("pytest did not finish (see the output above)")
-    return json.loads(results_file.read_text(encoding="utf-8"))
+        raise SystemExit(f"the {mode} pytest run did not finish (see the output above)")
+    saved = json.loads(results_file.read_text(encoding="utf-8"))
+    saved["seconds"] = round(time.monotonic() - t0, 1)
+    return saved
 
 
 def area_of(nodeid: str) -> str:
@@ -246,78 +258,121 @@ def area_of(nodeid: str) -> str:
         name = parts[parts.index("test_tutorial") + 1]
     except (ValueError, IndexError):
         return "(other)"
-    return name[len("test_") :] if name.startswith("test_") else name
+    name = name.split("::")[0]
+    return name[len("test_"):] if name.startswith("test_") else name
 
 
-def summarize(results: dict[str, str]) -> dict[str, dict[str, int]]:
-    table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for nodeid, outcome in results.items():
-        table[area_of(nodeid)][outcome] += 1
-    return {k: dict(v) for k, v in sorted(table.items())}
+PASS = ("passed", "xfail")
 
 
-def _counts(row: dict[str, int]) -> tuple[int, int, int]:
-    passed = row.get("passed", 0) + row.get("xfail", 0)
-    failed = row.get("failed", 0) + row.get("error", 0) + row.get("collect-error", 0) + row.get("xpass", 0)
-    return passed, failed, row.get("skipped", 0)
+def first_line(entry: dict) -> str:
+    msg = (entry.get("message") or "(no message)").replace("|", "\\|")
+    where = entry.get("where", "")
+    return f"{entry['outcome']}: {msg[:200]}" + (f" [{where}]" if where else "")
 
 
-def markdown(table: dict[str, dict[str, int]], exclude: set[str]) -> str:
-    lines = ["| area | passed | failed | skipped | pass rate |", "| --- | ---: | ---: | ---: | ---: |"]
-    tot_p = tot_f = tot_s = 0
-    for area, row in table.items():
-        if area in exclude:
-            continue
-        p, f, s = _counts(row)
-        tot_p, tot_f, tot_s = tot_p + p, tot_f + f, tot_s + s
-        rate = f"{100 * p / (p + f):.0f}%" if p + f else "-"
-        lines.append(f"| {area} | {p} | {f} | {s} | {rate} |")
-    rate = f"{100 * tot_p / (tot_p + tot_f):.1f}%" if tot_p + tot_f else "-"
-    lines.append(f"| **total** | **{tot_p}** | **{tot_f}** | **{tot_s}** | **{rate}** |")
-    return "\n".join(lines)
+def report(base: dict, eng: dict, version: str, commit: str) -> tuple[str, dict]:
+    b, e = base["tests"], eng["tests"]
+    rows: dict[str, Counter] = defaultdict(Counter)
+    regressions: dict[str, dict] = {}
+    for nodeid, entry in b.items():
+        row = rows[area_of(nodeid)]
+        row["tests"] += 1
+        other = e.get(nodeid, {"outcome": "missing", "message": "not run on the engine"})
+        if other.get("engine"):
+            row["through"] += 1
+            row["requests"] += other["engine"]
+        if entry["outcome"] in PASS:
+            row["base"] += 1
+            if other["outcome"] in PASS:
+                row["both"] += 1
+            else:
+                regressions[nodeid] = other
+        elif other["outcome"] in PASS:
+            row["engine_only"] += 1
+    lines = [f"FastAPI {version} tutorial tests (tests/test_tutorial, real FastAPI, starlette {STARLETTE_VERSION}): "
+             f"baseline (ASGI TestClient) vs engine (-p fasterapi.pytest_plugin); fasterapi commit {commit}, "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; baseline {base['seconds']}s, engine {eng['seconds']}s",
+             "",
+             "| area | tests | pass (a) baseline | of those pass (b) engine | rate | engine requests | tests through the engine |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    tot: Counter = Counter()
+    for area in sorted(rows):
+        r = rows[area]
+        tot.update(r)
+        if r["base"] == r["both"] and area not in {area_of(k) for k in regressions}:
+            continue  # listed in the total only
+        rate = f"{100 * r['both'] / r['base']:.1f}%" if r["base"] else "-"
+        lines.append(f"| {area} | {r['tests']} | {r['base']} | {r['both']} | {rate} | {r['requests']} | {r['through']} |")
+    clean = [a for a in sorted(rows) if rows[a]["base"] == rows[a]["both"]]
+    rate = f"{100 * tot['both'] / tot['base']:.2f}%" if tot["base"] else "-"
+    lines.append(f"| every other area ({len(clean)}) | {sum(rows[a]['tests'] for a in clean)} | "
+                 f"{sum(rows[a]['base'] for a in clean)} | {sum(rows[a]['both'] for a in clean)} | 100% | "
+                 f"{sum(rows[a]['requests'] for a in clean)} | {sum(rows[a]['through'] for a in clean)} |")
+    lines.append(f"| **total** | **{tot['tests']}** | **{tot['base']}** | **{tot['both']}** | **{rate}** | "
+                 f"**{tot['requests']}** | **{tot['through']}** |")
+    notes = []
+    if not eng.get("engine_active"):
+        notes.append("engine run: the fasterapi pytest plugin did not install the engine TestClient")
+    if base.get("engine_active"):
+        notes.append("baseline run: the fasterapi pytest plugin was active")
+    if tot["engine_only"]:
+        notes.append(f"{tot['engine_only']} tests fail on the baseline but pass on the engine")
+    lines += [""] + notes
+    lines.append("\nTests passing on the baseline but not on the engine (first error line):")
+    lines += [f"- `{k}`: {first_line(v)}" for k, v in sorted(regressions.items())] or ["(none)"]
+    baseline_failures = {k: v for k, v in b.items() if v["outcome"] not in PASS + ("skipped",)}
+    if baseline_failures:
+        lines.append(f"\nFailing on the baseline too (not counted), {len(baseline_failures)}:")
+        lines += [f"- `{k}`: {first_line(v)}" for k, v in sorted(baseline_failures.items())]
+    summary = {"baseline_passed": tot["base"], "both_passed": tot["both"], "tests": tot["tests"],
+               "engine_requests": tot["requests"], "tests_through_engine": tot["through"],
+               "regressions": regressions}
+    return "\n".join(lines), summary
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(CHECKOUT), "status", "--porcelain", "src"], capture_output=True,
+                               text=True).stdout.strip()
+        return out + ("+dirty src" if dirty else "")
+    except (subprocess.CalledProcessError, OSError):
+        return "?"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", default=DEFAULT_VERSION)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "fasterapi-fastapi-suite")
-    parser.add_argument("--work", type=Path, default=None, help="where the rewritten tests go")
+    parser.add_argument("--work", type=Path, default=None, help="where the tests and the venv go")
     parser.add_argument("--area", action="append", default=[], help="only this tutorial area (repeatable)")
-    parser.add_argument("--install-deps", action="store_true", help="pip-install missing test-only deps")
-    parser.add_argument("--exclude-unsupported", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2, help="2: the baseline and engine runs side by side")
     parser.add_argument("--json", type=Path, help="write per-test outcomes here")
-    parser.add_argument("--markdown", type=Path, help="write the table here")
-    parser.add_argument("--show-failures", action="store_true", help="list failing test ids")
+    parser.add_argument("--markdown", type=Path, help="write the report here")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args()
 
-    missing = ensure_deps(args.install_deps)
-    if missing:
-        print(f"missing test-only packages (tests needing them fail): {', '.join(missing)}; "
-              "use --install-deps", file=sys.stderr)
     source = fetch_sdist(args.version, args.cache)
-    work = args.work or (args.cache / f"run-{args.version}")
-    prepare(source, work)
-    results = run(work, args.area, args.pytest_args)
-    table = summarize(results)
-    exclude = set(UNSUPPORTED_AREAS) if args.exclude_unsupported else set()
-    text = markdown(table, exclude)
-    print(f"FastAPI {args.version} tutorial tests against FasterAPI ({work})\n")
+    work = (args.work or (args.cache / f"run-{args.version}")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    for mode in ("baseline", "engine"):  # a copy each: tutorial apps write files (sqlite) in the cwd
+        prepare(source, work / mode)
+    snap = snapshot_package(work)
+    py = ensure_venv(work, args.version, snap)
+    commit = git_commit()
+    with ThreadPoolExecutor(max_workers=max(1, min(2, args.jobs))) as pool:
+        base_f = pool.submit(run, py, work, "baseline", args.area, args.pytest_args)
+        eng_f = pool.submit(run, py, work, "engine", args.area, args.pytest_args)
+        base, eng = base_f.result(), eng_f.result()
+    text, summary = report(base, eng, args.version, commit)
     print(text)
-    if exclude:
-        print("\nleft out (not supported by design):")
-        for area in sorted(exclude & set(table)):
-            p, f, s = _counts(table[area])
-            print(f"  {area}: {p} passed, {f} failed - {UNSUPPORTED_AREAS[area]}")
-    if args.show_failures:
-        print()
-        for nodeid, outcome in sorted(results.items()):
-            if outcome not in ("passed", "skipped", "xfail"):
-                print(f"{outcome:14} {nodeid}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, sort_keys=True), encoding="utf-8")
     if args.markdown:
         args.markdown.write_text(text + "\n", encoding="utf-8")
+    if args.json:
+        args.json.write_text(json.dumps({"baseline": base, "engine": eng, "summary": summary}, indent=1,
+                                        sort_keys=True), encoding="utf-8")
 
 
 if __name__ == "__main__":
