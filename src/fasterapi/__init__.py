@@ -128,6 +128,8 @@ class FasterAPI(_fastapi.FastAPI):
 
 FastAPI = FasterAPI
 
+from .compiler import inline as inline  # noqa: E402 - after the aliases: it imports fastapi's modules
+
 
 def get_include() -> str:
     """The directory holding fasterapi_native.h, for building native route handlers."""

@@ -476,14 +476,14 @@ def _log_unhandled(req: Any, exc: BaseException) -> Wire:
     return internal_error()
 
 
-def build_engine(app: ASGIApp, scope_maker: ScopeMaker,
-                 limits: dict[str, int] | None = None) -> tuple[Any, AsgiHttp, list[Any]]:
+def build_engine(app: ASGIApp, scope_maker: ScopeMaker, limits: dict[str, int] | None = None,
+                 def_inline: bool = False) -> tuple[Any, AsgiHttp, list[Any]]:
     """An engine for `app`: a FastAPI app's compilable routes as native plans (fasterapi.compiler),
     every other request through the app's ASGI interface. Returns the engine, the ASGI handler and
     the compiler's report per route."""
     from . import _core
     from ._asgi_ws import make_websocket_handler
-    from .compiler import AppErrors, compile_app, json_default
+    from .compiler import COMPILED_BODY_BUFFER, AppErrors, CompileOptions, compile_app, json_default
 
     wire = Wire.for_engine(scope_maker)
     handler = AsgiHttp(app, scope_maker, wire)
@@ -491,6 +491,6 @@ def build_engine(app: ASGIApp, scope_maker: ScopeMaker,
     engine = _core.Engine(handler, wire, json_default, errors, {"max_body": DEFAULT_MAX_BODY, **(limits or {})})
     engine.stream_bodies = True
     engine.websocket_handler = make_websocket_handler(app, make_scope=lambda req: scope_maker(req, "websocket"))
-    max_body = engine.max_body
-    reports = compile_app(app, engine, _core, handler, scope_maker.root_path, wire, max_body)
+    options = CompileOptions(scope_maker.root_path, wire, min(COMPILED_BODY_BUFFER, engine.max_body), def_inline)
+    reports = compile_app(app, engine, _core, handler, options)
     return engine, handler, reports

@@ -50,6 +50,29 @@ COMPILED_BODY_BUFFER = 1 << 20
 _NONE = type(None)
 
 
+@dataclasses.dataclass(frozen=True)
+class CompileOptions:
+    """How an engine compiles an app's routes."""
+
+    root_path: str = ""
+    wire: type[Wire] = Wire
+    body_buffer: int = COMPILED_BODY_BUFFER  # a compiled route's body is buffered up to this
+    # Plain `def` endpoints and dependencies called inline on the loop thread instead of FastAPI's
+    # thread pool (`fasterapi run --def-inline`, or `@fasterapi.inline` on one function): much
+    # faster, but a `def` that blocks stalls every request of the worker.
+    def_inline: bool = False
+
+    def inline(self, call: Callable[..., Any]) -> bool:
+        return self.def_inline or bool(getattr(call, "__fasterapi_inline__", False))
+
+
+def inline(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a plain `def` endpoint or dependency as safe to call on the loop thread (it never
+    blocks): compiled routes then call it inline rather than through the thread pool."""
+    func.__fasterapi_inline__ = True  # type: ignore[attr-defined]
+    return func
+
+
 class NotCompilable(Exception):
     """The route stays on the ASGI path; the message says why."""
 
@@ -240,8 +263,14 @@ def _plain_endpoint(inputs: dict[str, Any]) -> tuple[Callable[..., Any], bool]:
     return call, bool(inputs["is_coroutine"])
 
 
-def _threadpool_call(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """A `def` endpoint as FastAPI runs it: on the thread pool (anyio.from_thread works inside)."""
+def _sync_call(endpoint: Callable[..., Any], options: CompileOptions) -> Callable[..., Any]:
+    """A `def` endpoint as an awaitable call: as FastAPI runs it, on the thread pool
+    (anyio.from_thread works inside), or inline when opted in."""
+    if options.inline(endpoint):
+        async def inline_call(**values: Any) -> Any:
+            return endpoint(**values)
+
+        return inline_call
 
     async def call(**values: Any) -> Any:
         return await run_in_threadpool(endpoint, **values)
@@ -268,10 +297,12 @@ class _Dependencies:
     converted by the engine before anything runs; anything it cannot decide sends the request to
     FastAPI's own path before any dependency ran, so nothing runs twice."""
 
-    def __init__(self, core: Any) -> None:
+    def __init__(self, core: Any, options: CompileOptions) -> None:
         self.core = core
+        self.options = options
         self.params: list[tuple[Any, ...]] = []  # the plan's parameters: p0, p1, ...
-        self.steps: list[tuple[int, Callable[..., Any], bool, tuple[tuple[str, bool, Any], ...]]] = []
+        # (slot, call, "async" | "pool" | "inline", arguments)
+        self.steps: list[tuple[int, Callable[..., Any], str, tuple[tuple[str, bool, Any], ...]]] = []
         self.cache: dict[Any, int] = {}
 
     def arguments(self, dependant: Dependant) -> tuple[tuple[str, bool, Any], ...]:
@@ -292,7 +323,8 @@ class _Dependencies:
             else:
                 sub_args = self.arguments(sub)
                 slot = len(self.steps)
-                self.steps.append((slot, call, _is_coroutine(call), sub_args))
+                mode = "async" if _is_coroutine(call) else "inline" if self.options.inline(call) else "pool"
+                self.steps.append((slot, call, mode, sub_args))
                 self.cache.setdefault(key, slot)
             if sub.name is not None:
                 args.append((sub.name, False, slot))
@@ -308,16 +340,22 @@ class _Dependencies:
     def runner(self, endpoint: Callable[..., Any], is_coroutine: bool, endpoint_args: tuple[tuple[str, bool, Any], ...],
                body_name: str | None) -> Callable[..., Any]:
         steps = tuple(self.steps)
+        call_endpoint = endpoint if is_coroutine else _sync_call(endpoint, self.options)
 
         async def run(**given: Any) -> Any:
             solved: list[Any] = [None] * len(steps)
-            for slot, call, is_coro, args in steps:
+            for slot, call, mode, args in steps:
                 kwargs = {name: given[key] if is_param else solved[key] for name, is_param, key in args}
-                solved[slot] = await call(**kwargs) if is_coro else await run_in_threadpool(call, **kwargs)
+                if mode == "async":
+                    solved[slot] = await call(**kwargs)
+                elif mode == "pool":
+                    solved[slot] = await run_in_threadpool(call, **kwargs)
+                else:
+                    solved[slot] = call(**kwargs)
             kwargs = {name: given[key] if is_param else solved[key] for name, is_param, key in endpoint_args}
             if body_name is not None:
                 kwargs[body_name] = given["body"]
-            return await endpoint(**kwargs) if is_coroutine else await run_in_threadpool(endpoint, **kwargs)
+            return await call_endpoint(**kwargs)
 
         return run
 
@@ -515,10 +553,11 @@ async def drain_background() -> None:
         await asyncio.wait(list(_background))
 
 
-def compile_app(app: Any, engine: Any, core: Any, fallback: Any, root_path: str = "", wire: type[Wire] = Wire,
-                max_body: int = COMPILED_BODY_BUFFER) -> list[RouteReport]:
+def compile_app(app: Any, engine: Any, core: Any, fallback: Any,
+                options: CompileOptions | None = None) -> list[RouteReport]:
     """Add every compilable route of `app` to `engine` (fallback: the app's ASGI handler for the
     requests a plan cannot decide); returns a report per route."""
+    options = options or CompileOptions()
     reports: list[RouteReport] = []
     reason = app_reason(app)
     routes: Sequence[BaseRoute] = getattr(getattr(app, "router", None), "routes", ())
@@ -530,8 +569,7 @@ def compile_app(app: Any, engine: Any, core: Any, fallback: Any, root_path: str 
         why = reason
         if why is None:
             try:
-                why = _compile_route(route, earlier, engine, core, fallback, root_path, wire,
-                                     min(COMPILED_BODY_BUFFER, max_body))
+                why = _compile_route(route, earlier, engine, core, fallback, options)
             except NotCompilable as exc:
                 why = str(exc)
         reports.append(RouteReport(path, methods, name, why is None, why or ""))
@@ -540,7 +578,7 @@ def compile_app(app: Any, engine: Any, core: Any, fallback: Any, root_path: str 
 
 
 def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core: Any, fallback: Any,
-                   root_path: str, wire: type[Wire], body_buffer: int) -> str | None:
+                   options: CompileOptions) -> str | None:
     if isinstance(route, WebSocketRoute):
         return "a WebSocket route"
     if not isinstance(route, APIRoute):
@@ -563,7 +601,7 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
     body = body_plan(inputs)
     provider = None
     if dependant.dependencies:
-        tree = _Dependencies(core)
+        tree = _Dependencies(core, options)
         endpoint_args = tree.arguments(dependant)
         plans = tree.params
         if body is not None:
@@ -577,21 +615,25 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
         plans += [param_plan(f, "query", core) for f in dependant.query_params]
         plans += [param_plan(f, "header", core) for f in dependant.header_params]
         plans += [param_plan(f, "cookie", core) for f in dependant.cookie_params]
-        run = endpoint if is_coroutine else _threadpool_call(endpoint)
+        run = endpoint if is_coroutine else _sync_call(endpoint, options)
     default_json = getattr(inputs["response_class"], "value", None) is JSONResponse
     if inputs["response_field"] is None and default_json:
         # FastAPI's jsonable_encoder + JSONResponse: the engine's JSON writer (json_default for
         # the types it does not know) writes the same bytes.
         call, json_bytes = run, False
+        if not is_coroutine and not dependant.dependencies and options.inline(endpoint):
+            call = endpoint  # called synchronously by the engine: no coroutine at all
     else:
         if len(methods) != 1:
             raise NotCompilable("a response_model or response_class on a route with several methods")
-        context = _endpoint_context(inputs, methods[0], root_path)
-        call, json_bytes = _with_response(run, is_coroutine, inputs, context, wire)
+        context = _endpoint_context(inputs, methods[0], options.root_path)
+        # (an inline def validates its response inline too: serialize_response's is_coroutine)
+        call, json_bytes = _with_response(run, is_coroutine or options.inline(endpoint), inputs, context,
+                                          options.wire)
     # The plan holds while the overrides are empty and route.app is the handler it was read from.
     guard = (provider, route, route.app)
-    plan = (call, True, status or 200, tuple(plans), body, guard, json_bytes, False)
-    engine.add_route(methods, route.path, fallback, plan, body_buffer, head=False)
+    plan = (call, call is not endpoint or is_coroutine, status or 200, tuple(plans), body, guard, json_bytes, False)
+    engine.add_route(methods, route.path, fallback, plan, options.body_buffer, head=False)
     return None
 
 

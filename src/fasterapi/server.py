@@ -40,6 +40,9 @@ class Config:
     # asyncio.timeout and httpx.AsyncClient need one); True steps it inline first and makes a task
     # only if it really awaits (faster, but no current task before the first real await).
     inline_async: bool = False
+    # plain `def` endpoints/dependencies of compiled routes called inline on the loop thread instead
+    # of FastAPI's thread pool (faster; a blocking def stalls the worker)
+    def_inline: bool = False
     reuse_port: bool = True
     backlog: int = 1024
     # limits (bytes / counts); None: the app's own setting (FasterAPI(limits=...)) or the default
@@ -120,7 +123,7 @@ async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
         # The engine is built once startup is done (uvicorn serves the app only then): routes the
         # lifespan added or rebuilt (`route.app = ...`, fastapi-pagination) are compiled as they are.
         scope_maker = config.scope_maker(lifespan.state)
-        engine, handler, _reports = build_engine(app, scope_maker, config.limits())
+        engine, handler, _reports = build_engine(app, scope_maker, config.limits(), config.def_inline)
         if config.access_log:
             engine.access_log = _log_access
         if not config.inline_async:

@@ -361,7 +361,7 @@ static bool plan_holds(ModuleState* st, PyObject* guard) {
   if (PyTuple_GET_SIZE(guard) != 3) return false;
   PyObject* provider = PyTuple_GET_ITEM(guard, 0);
   if (provider != Py_None && !no_overrides(st, provider)) return false;
-  PyObject* app = PyObject_GetAttrString(PyTuple_GET_ITEM(guard, 1), "app");
+  PyObject* app = PyObject_GetAttr(PyTuple_GET_ITEM(guard, 1), st->str_app);
   if (!app) PyErr_Clear();
   bool same = app == PyTuple_GET_ITEM(guard, 2);
   Py_XDECREF(app);

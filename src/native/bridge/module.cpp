@@ -863,6 +863,8 @@ int core_exec(PyObject* m) {
   if (!st->required || PyModule_AddObjectRef(m, "REQUIRED", st->required) < 0) return -1;
   st->str_dependency_overrides = PyUnicode_InternFromString("dependency_overrides");
   if (!st->str_dependency_overrides) return -1;
+  st->str_app = PyUnicode_InternFromString("app");
+  if (!st->str_app) return -1;
   if (PyModule_AddFunctions(m, bench_methods) < 0) return -1;
   return 0;
 }
@@ -881,6 +883,7 @@ int core_traverse(PyObject* m, visitproc visit, void* arg) {
   Py_VISIT(st->body_reader_type);
   Py_VISIT(st->required);
   Py_VISIT(st->str_dependency_overrides);
+  Py_VISIT(st->str_app);
   return 0;
 }
 int core_clear(PyObject* m) {
@@ -897,6 +900,7 @@ int core_clear(PyObject* m) {
   Py_CLEAR(st->body_reader_type);
   Py_CLEAR(st->required);
   Py_CLEAR(st->str_dependency_overrides);
+  Py_CLEAR(st->str_app);
   return 0;
 }
 void core_free(void* m) { core_clear(static_cast<PyObject*>(m)); }

@@ -18,6 +18,7 @@ struct ModuleState {
   PyTypeObject* body_reader_type;  // BodyReader (body_reader.cpp)
   PyObject* required;  // the _core.REQUIRED sentinel
   PyObject* str_dependency_overrides;  // interned "dependency_overrides"
+  PyObject* str_app;                   // interned "app" (a compiled route's guard reads route.app)
 };
 
 extern PyModuleDef core_module;
