@@ -130,7 +130,7 @@ def spawn_server_tied(app_ref: str, *args: str, env: dict[str, str] | None = Non
     proc = subprocess.Popen(cmd, cwd=DATA, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             preexec_fn=_die_with_parent)
     server = Server(proc, port)
-    server.wait_ready = lambda: wait_for_port(port, proc)  # type: ignore[attr-defined]
+    server.wait_ready = lambda timeout=15.0: wait_for_port(port, proc, timeout)  # type: ignore[attr-defined]
     return server
 
 
