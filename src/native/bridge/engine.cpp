@@ -667,6 +667,25 @@ void capture_route_response(EngineObject* e, int route, const http::Buffer& out,
   if (!r.static_response) r.static_response = capture_static(out, from);
 }
 
+// Did the streamed body of this request fail before its response was made?
+bool streamed_body_failed(Ctx& c, http::Connection& conn) {
+  if (conn.body_failure()) return true;
+  if (!conn.peer_closed() || !c.reqdata) return false;
+  PyObject* reader = PyObject_GetAttrString(c.reqdata, "body_reader");
+  if (!reader) { PyErr_Clear(); return false; }
+  bool cut = false;
+  if (reader != Py_None) {
+    PyObject* aborted = PyObject_GetAttrString(reader, "aborted");
+    PyObject* done = PyObject_GetAttrString(reader, "done");
+    cut = aborted == Py_True && done != Py_True;
+    Py_XDECREF(aborted);
+    Py_XDECREF(done);
+    PyErr_Clear();
+  }
+  Py_DECREF(reader);
+  return cut;
+}
+
 PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
   // done(task): called by the asyncio task when the handler finishes.
   auto* comp = reinterpret_cast<CompletionObject*>(self);
@@ -679,6 +698,17 @@ PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
   // (reading stopped: a streamed body failed meanwhile; the connection closes after this)
   if (conn->draining() || conn->reading_stopped()) c->close = true;
   PyObject* res = PyObject_CallMethod(task, "result", nullptr);
+  if (streamed_body_failed(*c, *conn)) {
+    // The engine refused the streamed body (malformed, over the limit, too slow: its own 4xx
+    // verdict, as for a buffered body) or the client went away mid-body (no answer at all): what
+    // the app made of the disconnect it was told about is not sent.
+    if (!res) PyErr_Clear();
+    Py_XDECREF(res);
+    if (int status = conn->body_failure()) http::write_error(conn->output(), status, true);
+    conn->complete();
+    if (c->link->kick) c->link->kick();
+    Py_RETURN_NONE;
+  }
   conn->output().materialize();  // positions below stay valid
   size_t out_before = conn->output().size();
   http::HandleResult hr = res ? finish(*c, res, conn->output()) : on_error(*c, conn->output());

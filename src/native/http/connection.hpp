@@ -83,6 +83,7 @@ class Connection {
   int body_failure() const { return body_failure_; }
   // Reading has stopped: the connection closes once the pending response (if any) is out.
   bool reading_stopped() const { return stopped_; }
+  bool peer_closed() const { return eof_; }  // the client's FIN arrived
 
   Buffer& output() { return out_; }
   // True when the connection must be closed once output() has been flushed
