@@ -1,19 +1,21 @@
-"""One app, served by every contender: FasterAPI by default, FastAPI when BENCH_FRAMEWORK=fastapi."""
+"""The benchmark app: plain FastAPI, as the FastAPI docs write it, served unmodified by every server.
+
+    fasterapi run bench_app:app_async        uvicorn bench_app:app_async        granian ... bench_app:app_async
+    fasterapi run bench_app:app_sync         (the same routes with `def` handlers)
+
+Two apps with the same four routes, one per handler style: `app_async` (`async def`) and
+`app_sync` (`def`, which FastAPI runs in its thread pool).
+
+BENCH_MIDDLEWARE=asgi adds one pure ASGI pass-through middleware to both apps (`app.add_middleware`):
+FasterAPI compiles no route of an app with middleware, so every request takes the ASGI path
+(`python -m fasterapi routes bench_app:app_async` shows it).
+"""
 
 import os
 
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-
-if os.environ.get("BENCH_FRAMEWORK") == "fastapi":
-    from fastapi import Depends
-    from fastapi import FastAPI as App
-    from fastapi.responses import PlainTextResponse
-else:
-    from fasterapi import Depends
-    from fasterapi import FasterAPI as App
-    from fasterapi.responses import PlainTextResponse
-
-app = App()
 
 
 class Item(BaseModel):
@@ -22,37 +24,69 @@ class Item(BaseModel):
     tags: list[str] = []
 
 
-@app.get("/plaintext")
-def plaintext():
-    return PlainTextResponse("Hello, World!")
+# ---- async def handlers -----------------------------------------------------------------------
+
+app_async = FastAPI()
 
 
-@app.get("/json")
-def hello():
+@app_async.get("/plaintext", response_class=PlainTextResponse)
+async def plaintext():
+    return "Hello, World!"
+
+
+@app_async.get("/json")
+async def json():
     return {"message": "Hello, World!"}
 
 
-@app.get("/items/{item_id}")
-def read_item(item_id: int, q: str | None = None):
+@app_async.get("/items/{item_id}")
+async def read_item(item_id: int, q: str | None = None):
     return {"item_id": item_id, "q": q}
 
 
-@app.post("/items")
+@app_async.post("/items")
 async def create_item(item: Item):
     return item
 
 
-# The same route with a dependency and a response_model (FastAPI compatibility issue: it must stay
-# within 2x the in-process cost of /items without them).
-class ItemOut(BaseModel):
-    name: str
-    price: float
+# ---- def handlers -----------------------------------------------------------------------------
+
+app_sync = FastAPI()
 
 
-def current_user(token: str = "guest") -> str:
-    return token
+@app_sync.get("/plaintext", response_class=PlainTextResponse)
+def plaintext_sync():
+    return "Hello, World!"
 
 
-@app.post("/items/checked", response_model=ItemOut)
-async def create_item_checked(item: Item, user: str = Depends(current_user)):
+@app_sync.get("/json")
+def json_sync():
+    return {"message": "Hello, World!"}
+
+
+@app_sync.get("/items/{item_id}")
+def read_item_sync(item_id: int, q: str | None = None):
+    return {"item_id": item_id, "q": q}
+
+
+@app_sync.post("/items")
+def create_item_sync(item: Item):
     return item
+
+
+# ---- the ASGI path: the same apps behind one pure ASGI middleware -----------------------------
+
+
+class PassThroughMiddleware:
+    """A pure ASGI middleware that only passes every message through (Starlette's docs' pattern)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        await self.app(scope, receive, send)
+
+
+if os.environ.get("BENCH_MIDDLEWARE") == "asgi":
+    app_async.add_middleware(PassThroughMiddleware)
+    app_sync.add_middleware(PassThroughMiddleware)

@@ -1,34 +1,90 @@
-"""Over-the-wire benchmark: every server pinned to CPU 0, wrk pinned to CPU 1, same app, one run.
+"""Over the wire: one FastAPI app (bench_app.py) served unmodified by every server, all in one run.
 
-    bash benchmarks/setup.sh && python benchmarks/wire.py [--duration 10] [--only json,items]
+    bash benchmarks/setup.sh
+    python benchmarks/wire.py [--duration 10] [--only json,items] [--styles async,sync] [--paths direct,asgi]
 
-Prints a markdown table of req/s, p99 and the ratio of FasterAPI to each peer.
+Servers, each pinned to CPU 0 (`taskset -c 0`), one worker/process each:
+  fasterapi        `python -m fasterapi run bench_app:app_<style>` (this interpreter: set PYTHONPATH to
+                   a snapshot of src/ in a development tree); in the direct `def` section also with
+                   `--def-inline` (compiled `def` endpoints on the loop thread, not the thread pool)
+  uvicorn          FastAPI on uvicorn, uvloop + httptools (benchmarks/.venv-peers)
+  granian          FastAPI on Granian, `--interface asgi`, one worker (benchmarks/.venv-peers)
+  socketify        FastAPI on socketify's ASGI server, if installed in the peers' environment
+and wrk pinned to CPU 1: `taskset -c 1 wrk -t1 -c64 -d<duration>s --latency`, a warm-up run per endpoint
+(--warmup seconds, 2 by default).
+
+Sections, one table each, for both handler styles (`async def` app_async, `def` app_sync):
+  direct  the app as written: FasterAPI serves the routes it compiles natively, the rest via ASGI
+  asgi    the same app with one pure ASGI pass-through middleware (BENCH_MIDDLEWARE=asgi): FasterAPI
+          compiles nothing, every request goes through the app's ASGI interface on the engine
+plus nginx `return 200` (one worker, CPU 0) with the plaintext and JSON bodies, as a reference row.
+
+Besides req/s and p99, every run records the server's CPU time per request (utime + stime from
+/proc/<pid>/stat of the server's process tree, before and after the measured wrk run, divided by
+the requests wrk completed) and how busy wrk's own CPU was: where wrk is near 100% and the server
+well below, wrk is the bottleneck and CPU-µs/request is the figure to compare.
+Results go to stdout (markdown) and benchmarks/results/wire.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import http.client
 import json
 import os
 import re
+import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / ".venv-peers" / "bin"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
+POST_BODY = '{"name":"widget","price":9.5,"tags":["a","b"]}'
+# name -> (method, path, wrk script, expected response body)
 ENDPOINTS = {
-    "plaintext": ("/plaintext", None),
-    "json": ("/json", None),
-    "items": ("/items/123?q=abc", None),
-    "post_items": ("/items", "post.lua"),
-    "post_checked": ("/items/checked?token=t1", "post.lua"),  # + Depends + response_model
-    "plaintext_pipelined16": ("/plaintext", "pipeline.lua"),
+    "plaintext": ("GET", "/plaintext", None, b"Hello, World!"),
+    "json": ("GET", "/json", None, b'{"message":"Hello, World!"}'),
+    "items": ("GET", "/items/123?q=abc", None, b'{"item_id":123,"q":"abc"}'),
+    "post_items": ("POST", "/items", "post.lua", POST_BODY.encode()),
+    # 16 requests per write: wrk's cost per request falls 16-fold, so the server is the limit
+    "json_pipelined16": ("GET", "/json", "pipeline_path.lua", b'{"message":"Hello, World!"}'),
 }
+ASGI_SECTION_SKIPS = {"json_pipelined16"}  # unless named in --only
+SERVERS = ("fasterapi", "fasterapi --def-inline", "uvicorn", "granian", "socketify")
+# `fasterapi run --def-inline` calls the `def` endpoints of compiled routes on the loop thread instead
+# of FastAPI's thread pool (opt-in: only for defs that never block); measured where it applies
+DEF_INLINE_SECTIONS = {"direct/sync"}
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port};
+    location = /plaintext {{ default_type text/plain; return 200 'Hello, World!'; }}
+    location = /json {{ default_type application/json; return 200 '{{"message":"Hello, World!"}}'; }}
+  }}
+}}
+"""
 
 
 def free_port() -> int:
@@ -37,25 +93,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def servers(port: int) -> dict[str, tuple[list[str], dict[str, str]]]:
-    fastapi_env = {"BENCH_FRAMEWORK": "fastapi"}
-    return {
-        "fasterapi": ([sys.executable, "-m", "fasterapi", "run", "bench_app:app", "--port", str(port)], {}),
-        "fastapi+uvicorn": (
-            [str(PEERS / "uvicorn"), "bench_app:app", "--port", str(port), "--loop", "uvloop", "--http",
-             "httptools", "--no-access-log", "--log-level", "warning"],
-            fastapi_env,
-        ),
-        "fastapi+granian": (
-            [str(PEERS / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1", "--log-level", "warning", "bench_app:app"],
-            fastapi_env,
-        ),
-    }
+def server_cmd(name: str, app: str, port: int) -> list[str] | None:
+    if name.startswith("fasterapi"):
+        return [sys.executable, "-m", "fasterapi", "run", app, "--port", str(port), "--log-level", "warning",
+                *name.split()[1:]]
+    if name == "uvicorn":
+        return [str(PEERS / "uvicorn"), app, "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+                "--no-access-log", "--log-level", "warning"]
+    if name == "granian":
+        return [str(PEERS / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--log-level", "warning", app]
+    if name == "socketify":
+        py = PEERS / "python"
+        ok = subprocess.run([str(py), "-c", "import socketify"], capture_output=True).returncode == 0
+        if not ok:
+            return None
+        return [str(py), "-m", "socketify", app, "--port", str(port), "--interface", "asgi",
+                "--disable-listen-log", "true"]
+    raise ValueError(name)
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
+    for _ in range(600):
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.returncode}")
         try:
@@ -66,6 +125,54 @@ def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("server did not start")
 
 
+def check(port: int, method: str, path: str, expected: bytes) -> str:
+    """'' when the server answers 200 with the expected body, else what it answered."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        body = POST_BODY if method == "POST" else None
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        resp = conn.getresponse()
+        data = resp.read()
+    finally:
+        conn.close()
+    return "" if resp.status == 200 and data == expected else f"{resp.status} {data[:80]!r}"
+
+
+# ---- CPU accounting ---------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(ppid, utime + stime in ticks) of a process (all its threads)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st:
+                children.setdefault(st[0], []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def cpu_ticks(pids: list[int]) -> int:
+    return sum(st[1] for pid in pids if (st := _stat(pid)))
+
+
+# ---- wrk --------------------------------------------------------------------------------------
+
+
 def to_ms(value: str) -> float:
     m = re.match(r"([\d.]+)(us|ms|s)", value)
     if not m:
@@ -74,21 +181,208 @@ def to_ms(value: str) -> float:
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
 
 
-def run_wrk(url: str, script: str | None, duration: int, connections: int) -> dict[str, float]:
+def run_wrk(url: str, script: str | None, duration: int, connections: int, server_pid: int | None = None) -> dict:
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if script:
         cmd += ["-s", str(HERE / script)]
+    pids = tree(server_pid) if server_pid else []
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0, t0 = cpu_ticks(pids), time.monotonic()
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    cpu1, t1 = cpu_ticks(pids), time.monotonic()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     p99 = re.search(r"\s99%\s+(\S+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock_err = re.search(r"Socket errors: (.*)", out)
+    server_s = (cpu1 - cpu0) / CLK_TCK
+    wrk_s = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     return {
         "rps": rps,
+        "requests": requests,
         "p99_ms": to_ms(p99.group(1)) if p99 else float("nan"),
         "non2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": sock_err.group(1) if sock_err else "",
+        "server_cpu_us_per_req": server_s * 1e6 / requests if requests and pids else float("nan"),
+        "server_cpu_pct": 100 * server_s / (t1 - t0) if pids else float("nan"),
+        "wrk_cpu_pct": 100 * wrk_s / (t1 - t0),
     }
+
+
+def measure(name: str, proc: subprocess.Popen[bytes], port: int, endpoints: dict, args: argparse.Namespace,
+            results: dict) -> None:
+    for ep, (method, path, script, expected) in endpoints.items():
+        bad = check(port, method, path, expected)
+        if bad:
+            print(f"  {name} {ep}: unexpected answer {bad}: skipped", file=sys.stderr)
+            results[ep] = {"error": f"wrong answer: {bad}"}
+            continue
+        url = f"http://127.0.0.1:{port}{path}"
+        try:
+            run_wrk(url, script, args.warmup, args.connections)  # warm-up
+            r = run_wrk(url, script, args.duration, args.connections, proc.pid)
+        except (subprocess.CalledProcessError, AttributeError) as exc:
+            print(f"  {name} {ep}: wrk failed: {exc}", file=sys.stderr)
+            results[ep] = {"error": "wrk failed"}
+            continue
+        if r["rps"] == 0:
+            r["error"] = f"no response (socket errors: {r['socket_errors']})"
+        results[ep] = r
+        print(f"  {name:10} {ep:11} {r['rps']:>10,.0f} req/s  p99 {r['p99_ms']:.2f} ms  "
+              f"{r['server_cpu_us_per_req']:.2f} CPU-µs/req  server {r['server_cpu_pct']:.0f}%  "
+              f"wrk {r['wrk_cpu_pct']:.0f}%  non2xx {r['non2xx']} {r['socket_errors']}", file=sys.stderr)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def fasterapi_routes(app: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """`fasterapi routes app`: its summary line, and route path -> 'compiled' or 'ASGI'."""
+    out = subprocess.run([sys.executable, "-m", "fasterapi", "routes", app], cwd=HERE, env=env,
+                         capture_output=True, text=True).stdout
+    lines = out.strip().splitlines()
+    paths = {}
+    for ln in lines[:-1]:
+        _methods, path, status = ln.split(None, 2)
+        paths[path] = "compiled" if status == "compiled" else "ASGI"
+    bench = {p: v for p, v in paths.items() if p in ("/plaintext", "/json", "/items/{item_id}", "/items")}
+    compiled = sum(v == "compiled" for v in bench.values())
+    return f"{lines[-1] if lines else '?'} (the benchmark's 4 routes: {compiled} of {len(bench)})", paths
+
+
+def route_of(path: str) -> str:
+    path = path.split("?")[0]
+    return "/items/{item_id}" if path.startswith("/items/") else path
+
+
+def run_section(path_kind: str, style: str, servers: list[str], endpoints: dict, args: argparse.Namespace) -> dict:
+    app = f"bench_app:app_{style}"
+    env = dict(os.environ)
+    env.pop("BENCH_MIDDLEWARE", None)
+    if path_kind == "asgi":
+        env["BENCH_MIDDLEWARE"] = "asgi"
+    summary, paths = fasterapi_routes(app, env)
+    if path_kind == "asgi" and not args.only:
+        endpoints = {k: v for k, v in endpoints.items() if k not in ASGI_SECTION_SKIPS}
+    section: dict = {"app": app, "middleware": path_kind == "asgi", "routes": summary, "servers": {},
+                     "fasterapi_path": {ep: paths.get(route_of(v[1]), "?") for ep, v in endpoints.items()}}
+    print(f"[{path_kind} / {style}] {app}{' + BENCH_MIDDLEWARE=asgi' if path_kind == 'asgi' else ''}: "
+          f"fasterapi routes: {section['routes']}", file=sys.stderr)
+    for name in servers:
+        if name == "fasterapi --def-inline" and f"{path_kind}/{style}" not in DEF_INLINE_SECTIONS:
+            continue
+        port = free_port()
+        cmd = server_cmd(name, app, port)
+        if cmd is None:
+            print(f"  {name}: not installed, skipped", file=sys.stderr)
+            continue
+        proc = subprocess.Popen(["taskset", "-c", "0", *cmd], cwd=HERE, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(port, proc)
+            time.sleep(0.5)  # workers of multi-process servers up
+            section["servers"][name] = {}
+            measure(name, proc, port, endpoints, args, section["servers"][name])
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            print(f"  {name}: {exc}", file=sys.stderr)
+        finally:
+            stop(proc)
+    return section
+
+
+def run_nginx(endpoints: dict, args: argparse.Namespace) -> dict:
+    if shutil.which("nginx") is None:
+        return {}
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
+        proc = subprocess.Popen(["taskset", "-c", "0", "nginx", "-p", tmp, "-c", str(conf)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(port, proc)
+            print("[reference] nginx return 200", file=sys.stderr)
+            bodies = ("plaintext", "json", "json_pipelined16")
+            measure("nginx", proc, port, {k: v for k, v in endpoints.items() if k in bodies},
+                    args, results)
+        finally:
+            stop(proc)
+    return results
+
+
+# ---- report -----------------------------------------------------------------------------------
+
+
+def fmt_rps(r: dict | None) -> str:
+    if r is None:
+        return "—"
+    if "error" in r:
+        return r["error"].replace("|", "\\|")
+    p99 = "" if not r["p99_ms"] > 0 else f" ({r['p99_ms']:.2f})"  # wrk: no percentiles for scripts with request()
+    return f"{r['rps']:,.0f}{p99}" + (f" [{r['non2xx']} non-2xx]" if r["non2xx"] else "")
+
+
+def fmt_cpu(r: dict | None) -> str:
+    if r is None or "error" in r:
+        return "—"
+    return f"{r['server_cpu_us_per_req']:.1f} ({r['server_cpu_pct']:.0f}% / {r['wrk_cpu_pct']:.0f}%)"
+
+
+def report(data: dict) -> str:
+    out = [f"wrk -t1 -c{data['connections']} -d{data['duration']}s, server on CPU 0, wrk on CPU 1, one run "
+           f"({data['started']} – {data['finished']} UTC)", ""]
+    nginx = data.get("nginx") or {}
+    for key, section in data["sections"].items():
+        res = section["servers"]
+        names = [n for n in SERVERS if n in res]
+        peers = [n for n in names if not n.startswith("fasterapi")]
+        eps = [ep for ep in data["endpoints"] if any(ep in res[n] for n in names)]
+        out.append(f"### {key}: `{section['app']}`" + (" + pure ASGI middleware (BENCH_MIDDLEWARE=asgi)"
+                                                        if section["middleware"] else ""))
+        out.append("")
+        out.append(f"`fasterapi routes`: {section['routes']}")
+        out.append("")
+        ours = [n for n in names if n.startswith("fasterapi")]
+        # ratios: each FasterAPI variant to uvicorn and Granian (the peers FastAPI's docs deploy on)
+        pairs = [(a, b) for a in ours for b in peers if b in ("uvicorn", "granian")]
+        label = lambda a, b: f"{a.replace('fasterapi', 'FA')} × {b}"  # noqa: E731
+        out.append("| endpoint (FasterAPI's path) | " + " | ".join(f"{n} req/s (p99 ms)" for n in names)
+                   + "".join(f" | {label(a, b)}" for a, b in pairs) + " |")
+        out.append("|" + "---|" + "---:|" * (len(names) + len(pairs)))
+        for ep in eps:
+            row = f"| {ep} ({section['fasterapi_path'].get(ep, '?')}) | "
+            row += " | ".join(fmt_rps(res[n].get(ep)) for n in names)
+            for a_name, b_name in pairs:
+                a, b = res[a_name].get(ep), res[b_name].get(ep)
+                ok = a and b and a.get("rps", 0) > 0 and b.get("rps", 0) > 0
+                row += f" | {a['rps'] / b['rps']:.1f}×" if ok else " | —"
+            out.append(row + " |")
+        out.append("")
+        out.append("Server CPU-µs per request (server CPU % / wrk CPU % during the run):")
+        out.append("")
+        out.append("| endpoint (FasterAPI's path) | " + " | ".join(names) + " |")
+        out.append("|" + "---|" + "---:|" * len(names))
+        for ep in eps:
+            out.append(f"| {ep} ({section['fasterapi_path'].get(ep, '?')}) | "
+                       + " | ".join(fmt_cpu(res[n].get(ep)) for n in names) + " |")
+        out.append("")
+    if nginx:
+        out.append("### reference: nginx `return 200` (one worker)")
+        out.append("")
+        out.append("| endpoint | req/s (p99 ms) | CPU-µs/req (server % / wrk %) |")
+        out.append("|---|---|---|")
+        for ep, r in nginx.items():
+            out.append(f"| {ep} | {fmt_rps(r)} | {fmt_cpu(r)} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def main() -> None:
@@ -96,47 +390,27 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--only", default="", help="comma-separated endpoint names")
-    ap.add_argument("--servers", default="fasterapi,fastapi+uvicorn,fastapi+granian")
+    ap.add_argument("--servers", default=",".join(SERVERS))
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of wrk before each measured run")
+    ap.add_argument("--styles", default="async,sync")
+    ap.add_argument("--paths", default="direct,asgi")
+    ap.add_argument("--no-nginx", action="store_true")
     args = ap.parse_args()
     endpoints = {k: v for k, v in ENDPOINTS.items() if not args.only or k in args.only.split(",")}
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for name in args.servers.split(","):
-        port = free_port()
-        cmd, extra_env = servers(port)[name]
-        env = dict(os.environ, **extra_env)
-        proc = subprocess.Popen(["taskset", "-c", "0", *cmd], cwd=HERE, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_port(port, proc)
-            results[name] = {}
-            for ep, (path, script) in endpoints.items():
-                url = f"http://127.0.0.1:{port}{path}"
-                run_wrk(url, script, 2, args.connections)  # warm-up
-                results[name][ep] = run_wrk(url, script, args.duration, args.connections)
-                print(f"{name:18} {ep:22} {results[name][ep]}", file=sys.stderr)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    now = lambda: datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
+    data: dict = {"duration": args.duration, "connections": args.connections, "endpoints": list(endpoints),
+                  "started": now(), "sections": {}}
+    for path_kind in args.paths.split(","):
+        for style in args.styles.split(","):
+            data["sections"][f"{path_kind}/{style}"] = run_section(
+                path_kind, style, args.servers.split(","), endpoints, args)
+    if not args.no_nginx:
+        data["nginx"] = run_nginx(endpoints, args)
+    data["finished"] = now()
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
-    (out_dir / "wire.json").write_text(json.dumps(results, indent=2))
-    names = list(results)
-    print(f"\nwrk -t1 -c{args.connections} -d{args.duration}s, server on CPU 0, wrk on CPU 1 (same run)\n")
-    header = "| endpoint | " + " | ".join(f"{n} req/s (p99 ms)" for n in names)
-    peers = [n for n in names if n != "fasterapi"]
-    header += "".join(f" | × {p}" for p in peers) + " |"
-    print(header)
-    print("|" + "---|" * (1 + len(names) + len(peers)))
-    for ep in endpoints:
-        row = f"| {ep} | " + " | ".join(
-            f"{results[n][ep]['rps']:,.0f} ({results[n][ep]['p99_ms']:.2f})" for n in names)
-        if "fasterapi" in results:
-            for p in peers:
-                row += f" | {results['fasterapi'][ep]['rps'] / results[p][ep]['rps']:.1f}×"
-        print(row + " |")
+    (out_dir / "wire.json").write_text(json.dumps(data, indent=2))
+    print(report(data))
 
 
 if __name__ == "__main__":
