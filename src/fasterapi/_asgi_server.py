@@ -361,6 +361,7 @@ class AsgiHttp:
         self.app = app
         self.scope_maker = scope_maker
         self.wire = wire
+        self.loop_ref: Any = None  # the compiler's LoopRef (build_engine)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def __call__(self, req: Any) -> Awaitable[Any]:
@@ -483,7 +484,7 @@ def build_engine(app: ASGIApp, scope_maker: ScopeMaker, limits: dict[str, int] |
     the compiler's report per route."""
     from . import _core
     from ._asgi_ws import make_websocket_handler
-    from .compiler import COMPILED_BODY_BUFFER, AppErrors, CompileOptions, compile_app, json_default
+    from .compiler import COMPILED_BODY_BUFFER, AppErrors, CompileOptions, LoopRef, compile_app, json_default
 
     wire = Wire.for_engine(scope_maker)
     handler = AsgiHttp(app, scope_maker, wire)
@@ -491,6 +492,12 @@ def build_engine(app: ASGIApp, scope_maker: ScopeMaker, limits: dict[str, int] |
     engine = _core.Engine(handler, wire, json_default, errors, {"max_body": DEFAULT_MAX_BODY, **(limits or {})})
     engine.stream_bodies = True
     engine.websocket_handler = make_websocket_handler(app, make_scope=lambda req: scope_maker(req, "websocket"))
-    options = CompileOptions(scope_maker.root_path, wire, min(COMPILED_BODY_BUFFER, engine.max_body), def_inline)
+    loop_ref = LoopRef()
+    with contextlib.suppress(RuntimeError):  # built outside a loop: set by the caller that drives it
+        asyncio.get_running_loop()
+        loop_ref.update()
+    handler.loop_ref = loop_ref
+    options = CompileOptions(scope_maker.root_path, wire, min(COMPILED_BODY_BUFFER, engine.max_body), def_inline,
+                             loop_ref)
     reports = compile_app(app, engine, _core, handler, options)
     return engine, handler, reports

@@ -62,6 +62,12 @@ class CompileOptions:
     # faster, but a `def` that blocks stalls every request of the worker.
     def_inline: bool = False
 
+    # Where the engine's loop is, for anyio (a LoopRef; None: no native pool). Plain `def` endpoints
+    # of compiled routes then run on the engine's native pool (a lock-free ring, no asyncio future
+    # per call), with the loop's token set in the worker thread, so anyio.from_thread works in them
+    # as in the threads of FastAPI's run_in_threadpool.
+    loop_ref: LoopRef | None = None
+
     def inline(self, call: Callable[..., Any]) -> bool:
         return self.def_inline or bool(getattr(call, "__fasterapi_inline__", False))
 
@@ -261,6 +267,38 @@ def _plain_endpoint(inputs: dict[str, Any]) -> tuple[Callable[..., Any], bool]:
     if call is None or inspect.isasyncgenfunction(call) or inspect.isgeneratorfunction(call):
         raise NotCompilable("a generator endpoint")
     return call, bool(inputs["is_coroutine"])
+
+
+class LoopRef:
+    """The anyio token of the loop the engine runs on (updated by an in-memory caller whose loop
+    changes: a TestClient used without `with` runs each request on a new one)."""
+
+    __slots__ = ("token",)
+
+    def __init__(self) -> None:
+        self.token: Any = None
+
+    def update(self) -> None:
+        import anyio.lowlevel
+
+        self.token = anyio.lowlevel.current_token()
+
+
+class _PoolCall:
+    """A `def` endpoint as the engine's native pool calls it: in a worker thread that anyio knows
+    the loop of (`anyio.from_thread.run` works, as in the threads of FastAPI's run_in_threadpool)."""
+
+    __slots__ = ("endpoint", "loop")
+
+    def __init__(self, endpoint: Callable[..., Any], loop: LoopRef) -> None:
+        self.endpoint = endpoint
+        self.loop = loop
+
+    def __call__(self, **values: Any) -> Any:
+        from anyio._core._eventloop import threadlocals
+
+        threadlocals.current_token = self.loop.token
+        return self.endpoint(**values)
 
 
 def _sync_call(endpoint: Callable[..., Any], options: CompileOptions) -> Callable[..., Any]:
@@ -623,6 +661,8 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
         call, json_bytes = run, False
         if not is_coroutine and not dependant.dependencies and options.inline(endpoint):
             call = endpoint  # called synchronously by the engine: no coroutine at all
+        elif not is_coroutine and not dependant.dependencies and options.loop_ref is not None:
+            call = _PoolCall(endpoint, options.loop_ref)  # on the engine's native pool
     else:
         if len(methods) != 1:
             raise NotCompilable("a response_model or response_class on a route with several methods")
@@ -632,8 +672,12 @@ def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core
                                           options.wire)
     # The plan holds while the overrides are empty and route.app is the handler it was read from.
     guard = (provider, route, route.app)
-    plan = (call, call is not endpoint or is_coroutine, status or 200, tuple(plans), body, guard, json_bytes, False)
+    on_pool = isinstance(call, _PoolCall)
+    is_async = not on_pool and (call is not endpoint or is_coroutine)
+    plan = (call, is_async, status or 200, tuple(plans), body, guard, json_bytes, False)
     engine.add_route(methods, route.path, fallback, plan, options.body_buffer, head=False)
+    if on_pool:
+        engine.set_blocking(engine.route_count - 1)
     return None
 
 

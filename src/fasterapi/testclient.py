@@ -128,7 +128,12 @@ class _EngineTransport(httpx.BaseTransport):
 
         _CALL.set(call)  # this task's context: the handlers and the tasks they start see it
         ERRORS.set(call)
-        conn = self.engine().connection(client=self.asgi.client)
+        engine = self.engine()
+        # The engine's hub (results of `def` endpoints run on its native pool) is watched by this
+        # loop; a served engine's socket loop watches it itself.
+        _runtime.watch_hub(engine.hub_fd, engine)
+        self._handler.loop_ref.update()  # (each request may come on a new portal loop)
+        conn = engine.connection(client=self.asgi.client)
         loop = asyncio.get_running_loop()
         done = loop.create_future()
 

@@ -20,6 +20,22 @@ def block() -> dict[str, float]:
     return {"slept": 0.5}
 
 
+async def _loop_thread() -> int:
+    import threading
+
+    return threading.get_ident()
+
+
+@app.get("/from-thread")
+def from_thread() -> dict[str, int]:
+    """A `def` endpoint calling back into the loop, as FastAPI's thread pool allows."""
+    import threading
+
+    import anyio.from_thread
+
+    return {"loop": anyio.from_thread.run(_loop_thread), "worker": threading.get_ident()}
+
+
 @app.get("/fast")
 async def fast() -> dict[str, str]:
     return {"ok": "yes"}

@@ -46,6 +46,12 @@ def test_blocking_def_endpoints_do_not_stall_the_loop(server: Server) -> None:
     assert max(finished) - start < 1.4, max(finished) - start  # one after another: >= 2 s
 
 
+def test_anyio_from_thread_works_in_a_compiled_def_endpoint(server: Server) -> None:
+    """`def` endpoints run off the loop (the engine's native pool), and can call back into it."""
+    got = httpx.get(f"{server.url}/from-thread").json()
+    assert got["loop"] != got["worker"]
+
+
 def test_unhandled_exception_is_starlettes_plain_500(server: Server) -> None:
     r = httpx.get(f"{server.url}/boom")
     assert r.status_code == 500
