@@ -1,5 +1,7 @@
-"""The echo endpoint the hostile-request corpus assumes, built on the bare engine (no API layer):
-any method on any path answers 200 `ECHO <METHOD> <raw path> len=<body bytes> host=<Host>`."""
+"""The echo endpoint the hostile-request corpus assumes, built on the bare engine (no application
+layer) for the in-process parser test (tests/integration/test_h11_differential.py): any method on
+any path answers 200 `ECHO <METHOD> <raw path> len=<body bytes> host=<Host>`. Not an ASGI app (not
+for `fasterapi run`): over sockets the corpus is served by the Starlette app of corpus_echo_app.py."""
 
 from __future__ import annotations
 

@@ -82,10 +82,3 @@ def serve() -> Iterator[Callable[..., Server]]:
     yield _serve
     for s in started:
         s.stop()
-
-
-@pytest.fixture(scope="module")
-def echo_server() -> Iterator[Server]:
-    s = start_server("echo_app:app", "--header-timeout", "2", "--keepalive-timeout", "2")
-    yield s
-    s.stop()

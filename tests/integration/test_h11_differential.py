@@ -98,7 +98,8 @@ def _http10_te(rest: bytes) -> bool:
 def _host_syntax(rest: bytes) -> bool:
     for m in re.finditer(rb"\n[Hh][Oo][Ss][Tt]:[ \t]*([^\r\n]*)", rest):
         v = m.group(1).strip(b" \t")
-        if not re.fullmatch(rb"([A-Za-z0-9\-._~!$&'()*+;=%]+|\[[0-9A-Fa-f:.vV]+\])(:[0-9]*)?", v):
+        # uri-host: a reg-name (unreserved, sub-delims, pct-encoded: "%" HEXDIG HEXDIG) or an IP literal
+        if not re.fullmatch(rb"((?:[A-Za-z0-9\-._~!$&'()*+;=]|%[0-9A-Fa-f]{2})+|\[[0-9A-Fa-f:.vV]+\])(:[0-9]*)?", v):
             return True
     return False
 
