@@ -21,11 +21,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 PENDING = os.environ.get("CORPUS_ECHO_PENDING") == "1"
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "websocket":  # no WebSocket endpoint: refused, as Starlette's router refuses
+        await WebSocketClose()(scope, receive, send)
+        return
     request = Request(scope, receive)
     body = await request.body()
     if PENDING:
