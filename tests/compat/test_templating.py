@@ -73,17 +73,6 @@ def test_response_keeps_template_and_context(templates_dir: Path) -> None:
     assert response.context["id"] == 1 and "request" in response.context
 
 
-def test_old_style_call_warns(templates_dir: Path) -> None:
-    app, templates = make_app(templates_dir)
-
-    @app.get("/old", response_class=HTMLResponse)
-    def old(request: Request):
-        return templates.TemplateResponse("item.html", {"request": request, "id": 3})
-
-    with pytest.warns(DeprecationWarning):
-        assert "<h1>Item 3</h1>" in TestClient(app).get("/old").text
-
-
 def test_directory_or_env_required() -> None:
     with pytest.raises(AssertionError):
         Jinja2Templates()
