@@ -2,15 +2,15 @@
 
 Set FASTERAPI_REFERENCE=1 (in a venv with fastapi installed) to run the very same tests against
 FastAPI itself: `fasterapi` is then an alias of `fastapi`, which checks that the expectations
-encoded here are FastAPI's behaviour. Tests of FasterAPI-only behaviour are marked `fasterapi_only`.
+encoded here are FastAPI's behaviour. Every test runs in both modes: there is no FasterAPI-only
+behaviour left to skip. engine_reports.py says which routes the engine compiles (tests use it to
+make sure they exercise the native path; it checks nothing in reference mode, which has no engine).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-
-import pytest
 
 REFERENCE = os.environ.get("FASTERAPI_REFERENCE") == "1"
 
@@ -30,16 +30,3 @@ if REFERENCE:
     import starlette.middleware.base
 
     sys.modules["fasterapi.middleware.base"] = starlette.middleware.base
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "fasterapi_only: behaviour where FasterAPI deliberately differs")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not REFERENCE:
-        return
-    skip = pytest.mark.skip(reason="FasterAPI-specific behaviour")
-    for item in items:
-        if "fasterapi_only" in item.keywords:
-            item.add_marker(skip)

@@ -1,7 +1,6 @@
 """Apps that import from `starlette` directly next to `fasterapi` (imports FastAPI apps keep when
-`fastapi` is rewritten): Starlette's responses, HTTPException, Request/Response/BackgroundTasks/
-UploadFile annotations, TestClient and middleware meet the FasterAPI engine and behave as under
-FastAPI. Needs the real `starlette` package (the `test` extra); FasterAPI never imports it.
+`fastapi` is rewritten): Starlette's responses, HTTPException, Request/Response/BackgroundTasks
+annotations, TestClient and middleware meet the FasterAPI engine and behave as under FastAPI.
 
 With FASTERAPI_REFERENCE=1 the same tests run against FastAPI (see conftest.py).
 """
@@ -19,7 +18,6 @@ from pydantic import BaseModel  # noqa: E402
 from starlette import status  # noqa: E402
 from starlette.background import BackgroundTask, BackgroundTasks  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
-from starlette.datastructures import UploadFile  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 from starlette.requests import HTTPConnection, Request  # noqa: E402
 from starlette.responses import (  # noqa: E402
@@ -36,12 +34,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette 1.x: "install httpx2" deprecation
     from starlette.testclient import TestClient as StarletteTestClient
 
-from fasterapi import Depends, FastAPI, File, HTTPException  # noqa: E402
+from engine_reports import assert_compiled  # noqa: E402
+from fasterapi import Depends, FastAPI, HTTPException  # noqa: E402
 from fasterapi.testclient import TestClient  # noqa: E402
-
-
-def engine_stats(app: FastAPI) -> dict[str, int]:
-    return app._build_engine().stats  # type: ignore[attr-defined]
 
 
 class Item(BaseModel):
@@ -193,25 +188,21 @@ def test_starlette_file_response(tmp_path):
     assert (r.headers["content-range"], r.headers["content-length"]) == ("bytes 5-12/14", "8")
 
 
-@pytest.mark.fasterapi_only
-def test_dict_routes_stay_on_the_native_fast_path():
+def test_dict_routes_and_starlette_responses_on_compiled_routes():
     app = responses_app([])
+    # The engine compiles these routes: dicts, models and returned Starlette responses are written
+    # by the compiled plan, not rerouted through the ASGI path.
+    assert_compiled(app, "GET /dict", "GET /model", "GET /html", "GET /with-param/{n}")
     client = TestClient(app)
-    before = dict(engine_stats(app))
     assert client.get("/dict").json() == {"plain": True}
     assert client.get("/model").json() == {"name": "m", "price": 1.5}
-    # Starlette responses from fast-path endpoints: converted by the engine, not rerouted.
     assert client.get("/html").text == "<b>hi</b>"
     r = client.get("/with-param/3")
     assert (r.json(), r.headers["x-n"], r.headers["content-length"]) == ({"n": 3, "q": "x"}, "3", "15")
-    after = engine_stats(app)
-    assert after["fast_path"] - before["fast_path"] == 4
-    assert after["python_path"] == before["python_path"]
 
 
-@pytest.mark.fasterapi_only
-def test_starlette_responses_on_compiled_fast_paths():
-    """Endpoints with compiled dependencies / response_model on the native fast path."""
+def test_starlette_responses_on_compiled_routes_with_dependencies():
+    """Endpoints with compiled dependencies / response_model returning Starlette responses."""
 
     def dep(q: str = "d") -> str:
         return q
@@ -226,21 +217,18 @@ def test_starlette_responses_on_compiled_fast_paths():
     def model(raw: bool = False):
         return PlainTextResponse("raw", status_code=206) if raw else {"name": "n", "extra": 1}
 
-    @app.get("/blocking", blocking=True)
-    def blocking():
+    @app.get("/pool")
+    def pool():
         return HTMLResponse("<i>pool</i>")
 
+    assert_compiled(app, "GET /dep", "GET /model", "GET /pool")
     client = TestClient(app)
-    stats = engine_stats(app)
-    before = dict(stats)
     r = client.get("/dep?q=z")
     assert (r.json(), r.headers["x-v"]) == ({"v": "z"}, "z")
     assert client.get("/model").json() == {"name": "n", "price": 0.0}
     r = client.get("/model?raw=true")
     assert (r.status_code, r.text) == (206, "raw")
-    after = engine_stats(app)
-    assert (after["fast_path"] - before["fast_path"], after["python_path"] - before["python_path"]) == (3, 0)
-    r = client.get("/blocking")
+    r = client.get("/pool")
     assert (r.text, r.headers["content-type"]) == ("<i>pool</i>", "text/html; charset=utf-8")
 
 
@@ -487,45 +475,6 @@ def test_starlette_request_response_background_parameters():
     # None of these parameters is a query parameter or a body.
     params = client.get("/openapi.json").json()["paths"]["/info/{name}"]["get"]["parameters"]
     assert [p["name"] for p in params] == ["name"]
-
-
-@pytest.mark.fasterapi_only
-def test_starlette_upload_file_parameters():
-    """FastAPI 0.165 refuses `starlette.datastructures.UploadFile` annotations (not a pydantic type;
-    its own UploadFile subclasses Starlette's); FasterAPI takes them as file parameters."""
-    app = FastAPI()
-
-    @app.post("/one")
-    async def one(file: UploadFile):
-        return {"filename": file.filename, "content": (await file.read()).decode(), "type": file.content_type}
-
-    @app.post("/many")
-    async def many(files: list[UploadFile]):
-        return [f.filename for f in files]
-
-    @app.post("/optional")
-    async def optional(file: UploadFile | None = None):
-        return {"file": None if file is None else file.filename}
-
-    @app.post("/annotated")
-    async def annotated(file: Annotated[UploadFile, File(description="a file")]):
-        return {"size": file.size}
-
-    client = TestClient(app)
-    r = client.post("/one", files={"file": ("a.txt", b"hello", "text/plain")})
-    assert r.json() == {"filename": "a.txt", "content": "hello", "type": "text/plain"}
-    r = client.post("/many", files=[("files", ("a", b"1")), ("files", ("b", b"2"))])
-    assert r.json() == ["a", "b"]
-    assert client.post("/optional").json() == {"file": None}
-    assert client.post("/optional", files={"file": ("c", b"3")}).json() == {"file": "c"}
-    assert client.post("/annotated", files={"file": ("d", b"1234")}).json() == {"size": 4}
-    r = client.post("/one")
-    assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body", "file"]
-    schema = client.get("/openapi.json").json()["components"]["schemas"]["Body_one_one_post"]
-    assert schema["properties"]["file"] == {
-        "type": "string", "contentMediaType": "application/octet-stream", "title": "File"
-    }
 
 
 def test_starlette_run_in_threadpool():

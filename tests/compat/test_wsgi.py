@@ -92,18 +92,6 @@ def test_iterable_chunks():
     assert r.text == "one;two;"
 
 
-@pytest.mark.fasterapi_only
-def test_write_callable():
-    """PEP 3333's write() returned by start_response (Starlette's returns None)."""
-
-    def app(environ, start_response):
-        write = start_response("200 OK", [("Content-Type", "text/plain")])
-        write(b"written;")
-        return [b"returned"]
-
-    assert TestClient(make_app(app)).get("/v1/").text == "written;returned"
-
-
 def test_exception_in_the_wsgi_app():
     app = make_app(failing_app)
     with pytest.raises(ValueError, match="wsgi boom"):
