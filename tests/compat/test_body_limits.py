@@ -59,14 +59,22 @@ def test_tutorial_app() -> None:
     assert response.status_code == 413
 
 
-@pytest.mark.fasterapi_only
-def test_413_body_is_json() -> None:
-    # FastAPI answers a too large Content-Length with Starlette's text/plain "Content Too Large"
-    # (and a too large chunked body with this JSON); the engine answers JSON in both cases, before
-    # reading the body.
+def test_413_bodies() -> None:
+    # FastAPI answers a too large Content-Length with Starlette's text/plain "Content Too Large",
+    # before reading the body, and a too large chunked body (no Content-Length) with JSON.
     app = FastAPI(max_body_size=5)
     app.post("/")(echo)
-    response = TestClient(app).post("/", content=b"123456")
+    client = TestClient(app)
+    response = client.post("/", content=b"123456")
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.content == b"Content Too Large"
+
+    def chunks():
+        yield b"123"
+        yield b"456"
+
+    response = client.post("/", content=chunks())  # sent with Transfer-Encoding: chunked
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"detail": "Content Too Large"}

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import pytest
 
+from engine_reports import assert_compiled
 from fasterapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Security
 from fasterapi.security import SecurityScopes
 from fasterapi.testclient import TestClient
@@ -351,23 +352,32 @@ def test_repeated_requests_do_not_leak_state(path):
         assert client.get(path).status_code == 200
 
 
-@pytest.mark.fasterapi_only  # FastAPI always runs def endpoints on its thread pool
-def test_sync_in_threadpool_runs_def_endpoints_off_the_loop_thread():
+def test_def_endpoints_and_dependencies_run_off_the_loop_thread():
+    """FastAPI runs `def` endpoints and dependencies on its thread pool (where anyio.from_thread
+    works) and `async def` ones on the event loop; the engine's compiled plans must do the same."""
+    import asyncio
     import threading
 
-    app = FastAPI(sync_in_threadpool=True)
+    import anyio.from_thread
 
-    def dep(q: int = 1) -> int:
-        return q * 2
+    app = FastAPI()
+
+    async def loop_thread() -> int:
+        return threading.get_ident()
+
+    def dep(q: int = 1) -> tuple[int, int]:
+        return q * 2, threading.get_ident()
 
     @app.get("/t")
-    def t(d: int = Depends(dep)):
-        return {"d": d, "main": threading.current_thread() is threading.main_thread()}
+    def t(loop: int = Depends(loop_thread), d: tuple[int, int] = Depends(dep)):
+        anyio.from_thread.run(asyncio.sleep, 0)  # a worker thread of the loop's pool
+        return {"d": d[0], "dep_on_loop": d[1] == loop, "endpoint_on_loop": threading.get_ident() == loop}
 
     @app.get("/a")
-    async def a():
-        return {"main": threading.current_thread() is threading.main_thread()}
+    async def a(loop: int = Depends(loop_thread)):
+        return {"endpoint_on_loop": threading.get_ident() == loop}
 
+    assert_compiled(app, "GET /t", "GET /a")
     client = TestClient(app)
-    assert client.get("/t?q=4").json() == {"d": 8, "main": False}
-    assert client.get("/a").json() == {"main": True}  # async endpoints stay on the loop
+    assert client.get("/t?q=4").json() == {"d": 8, "dep_on_loop": False, "endpoint_on_loop": False}
+    assert client.get("/a").json() == {"endpoint_on_loop": True}

@@ -1,11 +1,8 @@
-"""Lifespan, startup/shutdown events, app.state, background tasks, and FasterAPI route extras."""
+"""Lifespan, startup/shutdown events, app.state, background tasks."""
 
 import asyncio
-import threading
 from contextlib import asynccontextmanager
 from typing import Annotated
-
-import pytest
 
 from fasterapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
 from fasterapi.responses import JSONResponse
@@ -134,35 +131,3 @@ def test_app_state_set_at_creation():
     client = TestClient(app)
     assert client.get("/").json() == 1
     assert client.get("/").json() == 2
-
-
-@pytest.mark.fasterapi_only
-def test_blocking_route_runs_in_thread_pool():
-    app = FastAPI()
-    main = threading.get_ident()
-
-    @app.get("/blocking", blocking=True)
-    def blocking():
-        return {"other_thread": threading.get_ident() != main}
-
-    @app.get("/inline")
-    def inline():
-        return {"other_thread": threading.get_ident() != main}
-
-    client = TestClient(app)
-    assert client.get("/blocking").json() == {"other_thread": True}
-    assert client.get("/inline").json() == {"other_thread": False}
-
-
-@pytest.mark.fasterapi_only
-def test_body_limit_per_route():
-    app = FastAPI()
-
-    @app.post("/small", body_limit=10)
-    def small(payload: dict):
-        return payload
-
-    client = TestClient(app)
-    assert client.post("/small", json={"a": 1}).json() == {"a": 1}
-    r = client.post("/small", json={"a": "x" * 100})
-    assert r.status_code == 413

@@ -7,7 +7,6 @@ and `bytes` are `{"type": "string", "contentMediaType": "application/octet-strea
 
 from typing import Annotated
 
-import pytest
 from pydantic import BaseModel, ConfigDict
 
 from fasterapi import FastAPI, File, Form, Query, UploadFile
@@ -33,16 +32,6 @@ def _token_app() -> FastAPI:
     return app
 
 
-@pytest.mark.fasterapi_only  # our route.body_field is the Body_ model itself
-def test_body_field_model_keeps_signature_defaults_and_aliases() -> None:
-    body = _route(_token_app(), "/token").body_field
-    assert body is not None and body.name == "Body_token_token_post"
-    schema = body.annotation.model_json_schema(by_alias=True)
-    assert schema["required"] == ["username", "password"]
-    assert schema["properties"]["scope"]["default"] == ""
-    assert "client-id" in schema["properties"]
-
-
 def test_form_defaults_from_the_signature_are_documented_and_optional() -> None:
     app = _token_app()
     doc = TestClient(app).get("/openapi.json").json()
@@ -53,23 +42,6 @@ def test_form_defaults_from_the_signature_are_documented_and_optional() -> None:
 
     client = TestClient(app)
     assert client.post("/token", data={"username": "a", "password": "b"}).json() == {"username": "a", "scope": ""}
-
-
-@pytest.mark.fasterapi_only  # ModelField internals
-def test_type_adapter_carries_the_signature_default() -> None:
-    app = FastAPI()
-
-    @app.get("/items")
-    def items(limit: Annotated[int, Query(ge=1)] = 10) -> dict[str, int]:
-        return {"limit": limit}
-
-    (field,) = _route(app, "/items").dependant.query_params
-    schema = field.type_adapter.json_schema()
-    assert schema["default"] == 10
-    assert schema["minimum"] == 1
-    parameter = TestClient(app).get("/openapi.json").json()["paths"]["/items"]["get"]["parameters"][0]
-    assert parameter["required"] is False
-    assert parameter["schema"] == {"type": "integer", "minimum": 1, "default": 10, "title": "Limit"}
 
 
 def test_upload_file_and_bytes_schemas() -> None:
