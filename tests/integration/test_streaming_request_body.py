@@ -125,6 +125,13 @@ class App:
             except Aborted as exc:
                 self.record("watch", {"aborted": True, "received": exc.args[0], "done": reader.done})
                 return Resp(400, {"aborted": True})
+        if path == "/hang":  # told the body failed, it does not answer for a long while
+            try:
+                await read_body(reader)
+            except Aborted:
+                self.record("hang", True)
+            await asyncio.sleep(3)
+            return Resp(200, {})
         if path == "/late-ignore":  # answers after a while, without reading the body
             await asyncio.sleep(0.05)
             self.keep.append(reader)
@@ -446,7 +453,8 @@ def test_expect_100_continue(served: Served) -> None:
 
 def test_body_deadline_applies_while_the_handler_waits(app: App) -> None:
     """A client that stalls mid-body while the handler waits for it: the body deadline aborts
-    the reader and closes the connection."""
+    the reader; once the handler is done the client gets the 408 (as for a buffered body) and the
+    connection closes."""
     app.events.pop("watch", None)
     s_ = Served(app, {"max_body": MiB}, {"body_timeout_ms": 300, "body_min_rate": 1_000_000})
     try:
@@ -454,7 +462,28 @@ def test_body_deadline_applies_while_the_handler_waits(app: App) -> None:
         s.sendall(head("/watch", 1000) + b"x" * 10)
         assert app.event("watch").wait(10)
         assert app.seen["watch"]["aborted"] and app.seen["watch"]["received"] == 10
-        assert Reader(s).closed()
+        r = Reader(s)
+        status, headers, _ = r.response()
+        assert status == 408 and headers.get("connection") == "close"
+        assert r.closed()
+        s.close()
+    finally:
+        s_.stop()
+
+
+def test_body_deadline_then_a_handler_that_never_answers_is_closed(app: App) -> None:
+    """After the body deadline the handler has another body_timeout to answer, then the
+    connection is closed without a response."""
+    app.events.pop("hang", None)
+    s_ = Served(app, {"max_body": MiB}, {"body_timeout_ms": 300, "body_min_rate": 1_000_000})
+    try:
+        s = s_.connect()
+        s.sendall(head("/hang", 1000) + b"x" * 10)
+        t0 = time.monotonic()
+        assert app.event("hang").wait(10)
+        r = Reader(s)
+        assert r.closed() and r.buf == b""
+        assert time.monotonic() - t0 < 2.5  # (the handler answers only after 3 s)
         s.close()
     finally:
         s_.stop()

@@ -19,13 +19,13 @@ namespace {
 constexpr auto make_escape_table() {
   struct Table { unsigned char v[256]; } t{};
   for (int c = 0; c < 0x20; ++c) t.v[c] = 'u';
-  t.v['\b'] = 'b';
-  t.v['\t'] = 't';
-  t.v['\n'] = 'n';
-  t.v['\f'] = 'f';
-  t.v['\r'] = 'r';
-  t.v['"'] = '"';
-  t.v['\\'] = '\\';
+  t.v[int('\b')] = 'b';  // (int: clang's -Wchar-subscripts, an error under -Werror)
+  t.v[int('\t')] = 't';
+  t.v[int('\n')] = 'n';
+  t.v[int('\f')] = 'f';
+  t.v[int('\r')] = 'r';
+  t.v[int('"')] = '"';
+  t.v[int('\\')] = '\\';
   return t;
 }
 constexpr auto kEscape = make_escape_table();

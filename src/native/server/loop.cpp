@@ -42,6 +42,7 @@ struct Server::Conn {
   uint64_t body_start = 0;     // when the body started (0: not reading a body)
   uint64_t body_bytes = 0;
   uint64_t linger_until = 0;   // >0: output done, write side shut, draining input until then
+  uint64_t answer_until = 0;   // >0: a streamed body timed out; its handler has until then to answer
   bool dead = false;
 
   Conn(int f, std::unique_ptr<ConnectionDispatcher> d, const http::Limits& lim)
@@ -431,9 +432,12 @@ void Server::sweep() {
       if (now >= c.linger_until) close_conn(c);
       continue;
     }
-    // A handler is running: its time is its own; but a body it streams in is still the client's
-    // to send, under the body deadline.
-    if (c.proto.pending() && !c.proto.reading_body()) continue;
+    // A handler is running: its time is its own (but a body it streams in is still the client's to
+    // send, under the body deadline; once that fired, the handler gets a bounded time to answer).
+    if (c.proto.pending() && !c.proto.reading_body()) {
+      if (c.answer_until && now >= c.answer_until) close_conn(c);
+      continue;
+    }
     if (!c.proto.output().empty()) {
       // Unsent output: the client must keep reading. Progress is a send(), or the kernel send
       // queue shrinking (the client acknowledged bytes: it reads, if slowly; send() only resumes
@@ -470,7 +474,13 @@ void Server::sweep() {
         ++stats_.timeouts;
         c.proto.fail(408);
         flush(c);
-        if (!c.dead && !c.linger_until) close_conn(c);
+        if (c.proto.pending()) {
+          // A streamed body: its handler was dispatched and is told through its reader; its
+          // answer (the bridge sends the 408 then) is the last one, then the connection closes.
+          c.answer_until = now + cfg_.body_timeout_ms;
+        } else if (!c.dead && !c.linger_until) {
+          close_conn(c);
+        }
       }
       continue;
     }
