@@ -24,6 +24,7 @@ What a compiled route does, per request, in the engine:
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 import inspect
@@ -298,7 +299,9 @@ class _PoolCall:
         from anyio._core._eventloop import threadlocals
 
         threadlocals.current_token = self.loop.token
-        return self.endpoint(**values)
+        # A context of its own per call, as run_in_threadpool gives each: a ContextVar one request
+        # sets in the worker thread never reaches the next.
+        return contextvars.Context().run(self.endpoint, **values)
 
 
 def _sync_call(endpoint: Callable[..., Any], options: CompileOptions) -> Callable[..., Any]:

@@ -67,16 +67,22 @@ class _TestScope(ScopeMaker):
 
 
 def _encode_request(request: httpx.Request, body: bytes) -> bytes:
+    """The request as HTTP/1.1 bytes: a body httpx streams (Transfer-Encoding: chunked) is sent
+    chunked, as a client on a socket sends it; otherwise with its length."""
     target = request.url.raw_path or b"/"
     lines = [request.method.encode("ascii") + b" " + target + b" HTTP/1.1"]
+    chunked = False
     has_length = False
     for name, value in request.headers.raw:
         lname = name.lower()
         if lname == b"transfer-encoding":
-            continue  # the body is read whole here: sent with its length
+            chunked = True
         if lname == b"content-length":
             has_length = True
         lines.append(name + b": " + value)
+    if chunked:
+        payload = (b"%x\r\n" % len(body) + body + b"\r\n" if body else b"") + b"0\r\n\r\n"
+        return b"\r\n".join(lines) + b"\r\n\r\n" + payload
     if body and not has_length:
         lines.append(b"Content-Length: " + str(len(body)).encode())
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
