@@ -45,7 +45,9 @@ DEFAULT_MAX_BODY = 1 << 30
 
 STREAM_HIGH_WATER = 256 * 1024
 STREAM_LOW_WATER = 64 * 1024
-_ASGI = {"version": "3.0", "spec_version": "2.4"}
+# spec 2.3, as uvicorn: Starlette then listens for http.disconnect while it streams (and runs the
+# response's background task after a hang-up), and send() after a disconnect is a no-op.
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
 _TEXT_500 = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
@@ -254,7 +256,7 @@ class _Exchange:
             raise RuntimeError("http.response.body before http.response.start")
         if self.finished.done():
             if self.disconnected:
-                raise ClientDisconnected()
+                return  # the client is gone: nothing more to send (receive() says http.disconnect)
             raise RuntimeError("http.response.body after the response was complete")
         if self.sink is None and self.sink_ready is None:
             if not more:  # the common case: the whole body in one message (or the last of a few)
@@ -279,7 +281,7 @@ class _Exchange:
             body = b""
         if body and not sink.write(body):
             self._client_gone()
-            raise ClientDisconnected()
+            return
         if not more:
             sink.close()
             self._finish()
@@ -289,7 +291,6 @@ class _Exchange:
                 await asyncio.sleep(0.002)
             if sink.closed:
                 self._client_gone()
-                raise ClientDisconnected()
 
     def attach_sink(self, sink: Any) -> None:
         self.sink = sink

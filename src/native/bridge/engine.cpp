@@ -484,6 +484,13 @@ http::HandleResult finish_offload(Ctx& c, PyObject* obj, http::Buffer& out);
 
 // The access log for a response finished after handle() returned (an awaiting handler, a stream):
 // the request's views are gone, so its line comes from the RequestData.
+// The status of the response written at `from` ("HTTP/1.1 NNN ...").
+int written_status(const http::Buffer& out, size_t from) {
+  if (out.size() < from + 12) return 0;
+  const char* st = out.data() + from + 9;
+  return (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
+}
+
 void log_access_late(Ctx& c, int status) {
   if (c.e->access_log == Py_None) return;
   PyObject* rd = c.reqdata;
@@ -716,13 +723,7 @@ PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
     capture_route_response(c->e, c->static_route, conn->output(), out_before);
   if (hr == http::HandleResult::Done) {
     if (c->e->access_log != Py_None) {
-      const http::Buffer& out = conn->output();
-      int status = 0;
-      if (out.size() >= out_before + 12) {
-        const char* st = out.data() + out_before + 9;
-        status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
-      }
-      log_access_late(*c, status);
+      log_access_late(*c, written_status(conn->output(), out_before));
     }
     conn->complete();
     if (c->link->kick) c->link->kick();
@@ -803,8 +804,11 @@ void deferred_finish(Deferred* d, PyObject* value, int status) {
   }
   if (conn->draining() || conn->reading_stopped()) c.close = true;
   if (status > 0) c.status = status;
+  conn->output().materialize();  // positions below stay valid
+  const size_t out_before = conn->output().size();
   http::HandleResult hr = value ? finish(c, value, conn->output()) : on_error(c, conn->output());
   if (hr == http::HandleResult::Done) {
+    if (c.e->access_log != Py_None) log_access_late(c, written_status(conn->output(), out_before));
     conn->complete();
     if (c.link->kick) c.link->kick();
   }
