@@ -51,10 +51,6 @@ _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _TEXT_500 = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
-class ClientDisconnected(OSError):
-    """send() after the client went away (as uvicorn's): Starlette turns it into ClientDisconnect."""
-
-
 class Wire:
     """A complete response for the engine: status, headers as sent by the app, the whole body."""
 
@@ -318,7 +314,7 @@ class _Exchange:
     def app_ended(self, exc: BaseException | None) -> None:
         """The app returned or raised: answer the engine if nothing was answered yet, else end
         the stream (cut short after an error, so the client never takes it for a whole body)."""
-        if exc is not None and not isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
+        if exc is not None and not isinstance(exc, asyncio.CancelledError):
             if not (self.disconnected and _is_client_disconnect(exc)):
                 logger.error("Exception in ASGI application", exc_info=exc)
         if not self.first.done():
