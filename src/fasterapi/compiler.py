@@ -30,10 +30,11 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, params
+from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -118,7 +119,7 @@ def _reference_codes() -> tuple[types.CodeType, types.CodeType]:
     return outer.__code__, inner.__code__
 
 
-def handler_inputs(route: APIRoute) -> dict[str, Any]:
+def handler_inputs(route: Any) -> dict[str, Any]:
     """The values FastAPI's request handler for `route` closes over, or NotCompilable when
     `route.app` is not FastAPI's own handler (a custom route class or a replaced app)."""
     outer_code, inner_code = _reference_codes()
@@ -478,9 +479,14 @@ def app_reason(app: Any) -> str | None:
     return None
 
 
-def _overlaps(earlier: BaseRoute, path: str) -> bool:
-    """Could `earlier` match some path `path`'s template matches? Conservative: True unless the
-    two differ in a literal segment at the same position."""
+def _overlaps(earlier: Any, path: str, methods: set[str]) -> bool:
+    """Could `earlier` fully match some request (method, path) that `path`'s template and `methods`
+    match? Only a full match shadows a later route (a method mismatch is a partial match, and the
+    router goes on to the first full one). Conservative: True unless the methods are disjoint or
+    the two templates differ in a literal segment at the same position."""
+    earlier_methods = getattr(earlier, "methods", None)
+    if earlier_methods and methods and not (set(earlier_methods) & methods):
+        return False
     if isinstance(earlier, Mount):
         prefix = earlier.path.rstrip("/")
         return (path == prefix or path.startswith(prefix + "/") or "{" in prefix
@@ -602,8 +608,8 @@ def compile_app(app: Any, engine: Any, core: Any, fallback: Any,
     reports: list[RouteReport] = []
     reason = app_reason(app)
     routes: Sequence[BaseRoute] = getattr(getattr(app, "router", None), "routes", ())
-    earlier: list[BaseRoute] = []
-    for route in routes:
+    earlier: list[Any] = []
+    for route in match_order(routes):
         methods = tuple(sorted(getattr(route, "methods", None) or ()))
         path = getattr(route, "path", "")
         name = getattr(route, "name", "") or ""
@@ -618,17 +624,67 @@ def compile_app(app: Any, engine: Any, core: Any, fallback: Any,
     return reports
 
 
-def _compile_route(route: BaseRoute, earlier: list[BaseRoute], engine: Any, core: Any, fallback: Any,
+class _Opaque:
+    """A route of an included router whose paths the compiler does not know (a Host, a frontend
+    route group): every later route may be shadowed by it."""
+
+    path = None
+
+    def __init__(self, route: Any) -> None:
+        self.route = route
+
+    def __repr__(self) -> str:
+        return type(self.route).__name__
+
+
+def match_order(routes: Sequence[BaseRoute]) -> Iterator[Any]:
+    """The app's routes in the order FastAPI's router tries them, routers included with
+    `include_router` opened in place. FastAPI keeps an included router as one route that matches
+    its own routes in order, each under the include's prefix, dependencies and response class (an
+    effective route context, with a request handler of its own); first FULL match wins, as in the
+    flat list this yields. APIRoute-like contexts are yielded whole (compilable); other routes of
+    an included router as the prefixed Starlette route FastAPI matches, else as `_Opaque`."""
+    included = getattr(fastapi_routing, "_IncludedRouter", None)
+    for route in routes:
+        if included is not None and isinstance(route, included):
+            yield from _included_order(route, included)
+        else:
+            yield route
+
+
+def _included_order(router: Any, included: type) -> Iterator[Any]:
+    for candidate in router.effective_candidates():
+        if isinstance(candidate, included):
+            yield from _included_order(candidate, included)
+        elif isinstance(candidate.original_route, APIRoute):
+            yield candidate
+        elif candidate.starlette_route is not None:
+            yield candidate.starlette_route
+        else:
+            yield _Opaque(candidate.original_route)
+
+
+def _is_api_route(route: Any) -> bool:
+    """An APIRoute, or an included one (its effective context: the prefixed path and the handler
+    FastAPI built for the include)."""
+    return isinstance(route, APIRoute) or isinstance(getattr(route, "original_route", None), APIRoute)
+
+
+def _compile_route(route: Any, earlier: list[Any], engine: Any, core: Any, fallback: Any,
                    options: CompileOptions) -> str | None:
     if isinstance(route, WebSocketRoute):
         return "a WebSocket route"
-    if not isinstance(route, APIRoute):
+    if isinstance(route, _Opaque):
+        return f"a {route!r} route (served by the app)"
+    if not _is_api_route(route):
         kinds = {Mount: "a mount", Route: "a Starlette route"}
         kind = next((v for k, v in kinds.items() if isinstance(route, k)), type(route).__name__)
         return f"{kind} (served by the app)"
     for other in earlier:
-        if _overlaps(other, route.path):
+        if _overlaps(other, route.path, set(route.methods or ())):
             return f"an earlier route ({getattr(other, 'path', other)!r}) may match the same paths"
+    if getattr(route, "max_body_size", None) is not None:
+        raise NotCompilable("max_body_size is set (FastAPI's body limit middleware)")
     _path_convertors_plain(route.path)
     inputs = handler_inputs(route)
     status = inputs["status_code"]
