@@ -44,7 +44,7 @@ subset=("$@")
 set +e
 env PYTHONPATH="$work/pkg" \
   LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)" \
-  ASAN_OPTIONS="detect_leaks=1:log_path=$work/logs/asan:detect_stack_use_after_return=0:fast_unwind_on_malloc=0" \
+  ASAN_OPTIONS="detect_leaks=1:log_path=$work/logs/asan:detect_stack_use_after_return=0" \
   LSAN_OPTIONS="${LSAN_OPTIONS-suppressions=$PWD/.ci/lsan-python.supp:print_suppressions=0}" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$work/logs/ubsan" \
   PYTHONMALLOC=malloc FASTERAPI_SANITIZED=1 \
