@@ -65,6 +65,9 @@ class Wire:
 
     # Each engine's responses are of its own subclass, which knows the engine's scope rules.
     scope_maker: ScopeMaker | None = None
+    # How the app's pass-through middleware edit the headers of a compiled route's response
+    # (fasterapi.compiler.MiddlewareBypass), or None.
+    compiled_edit: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]] | None = None
 
     @classmethod
     def _from_foreign(cls, response: Any, req: Any) -> Any:

@@ -77,6 +77,11 @@ class Engine:
     # matched, or python_routing) is handed over at head-complete with RequestData.body_reader
     stream_bodies: bool
     python_routing_headers: tuple[str, ...]  # with python_routing: only requests with one of these
+    # header lines added to the JSON responses of compiled routes; set from [(name, value)] bytes pairs
+    @property
+    def compiled_headers(self) -> bytes: ...
+    @compiled_headers.setter
+    def compiled_headers(self, value: Sequence[tuple[bytes, bytes]]) -> None: ...
     access_log: Callable[[tuple[str, int], str, str, str, int], None] | None
     # WebSocket handshakes (a GET with Upgrade: websocket): None answers 403 (fasterapi._ws_server)
     websocket_handler: Callable[[RequestData, WebSocketLink], None] | None

@@ -41,9 +41,10 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, get_request_handler, request_response, serialize_response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, compile_path
 
-from ._asgi_server import ERRORS, ScopeMaker, Wire, internal_error
+from ._asgi_server import ERRORS, ScopeMaker, Wire, _headers_of, internal_error
 
 _SCALARS: dict[Any, str] = {int: "int", float: "float", str: "str", bool: "bool"}
 # A compiled route validates its JSON body whole: it buffers up to this much; a larger or chunked
@@ -441,7 +442,8 @@ def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str
         if dump_json:
             return content
         response = response_class(content, **args)
-        return wire(response.status_code, response.raw_headers, response.body)
+        raw = response.raw_headers if wire.compiled_edit is None else wire.compiled_edit(response.raw_headers)
+        return wire(response.status_code, raw, response.body)
 
     return call, dump_json
 
@@ -466,8 +468,9 @@ def app_reason(app: Any) -> str | None:
     cls = type(app)
     if cls.__call__ is not FastAPI.__call__ or cls.build_middleware_stack is not FastAPI.build_middleware_stack:
         return "the app overrides __call__ or build_middleware_stack"
-    if app.user_middleware:
-        names = ", ".join(getattr(m.cls, "__name__", repr(m.cls)) for m in app.user_middleware)
+    others = [m for m in app.user_middleware if m.cls not in _PASS_THROUGH]  # type: ignore[comparison-overlap]
+    if others:
+        names = ", ".join(getattr(m.cls, "__name__", repr(m.cls)) for m in others)
         return f"middleware ({names}) sees every request"
     if app.debug:
         return "debug=True (Starlette's debug error pages)"
@@ -477,6 +480,62 @@ def app_reason(app: Any) -> str | None:
     if telemetry is not None and telemetry.enabled():
         return "FastAPI telemetry is enabled (its spans need the ASGI path)"
     return None
+
+
+# ---- middleware that lets some requests through ---------------------------------------------------
+
+
+def _vary_origin(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """CORSMiddleware's edit of a response to a request without an Origin header (its `send`: the
+    Vary headers joined into one, then Origin)."""
+    from starlette.datastructures import MutableHeaders
+
+    headers = MutableHeaders(raw=list(raw))
+    headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+    return headers.raw
+
+
+# Middleware classes (exactly these, not subclasses) whose effect on a request that lacks certain
+# headers is a fixed edit of the response's headers: {class: (those request headers, the edit)}.
+# A request carrying one of the headers goes through the app (and the middleware); the others may be
+# served by compiled routes, their responses edited as the middleware would.
+_PASS_THROUGH: dict[type, tuple[tuple[str, ...], Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]]]] = {
+    CORSMiddleware: (("origin",), _vary_origin),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MiddlewareBypass:
+    """What the app's pass-through middleware ask of compiled routes: the request headers that send
+    a request to the app, and the edit of every response made inside the middleware (by the route or
+    by an exception handler; not ServerErrorMiddleware's 500, which is outside them)."""
+
+    request_headers: tuple[str, ...]
+    edits: tuple[Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]], ...]  # innermost first
+
+    @classmethod
+    def of(cls, app: Any) -> MiddlewareBypass | None:
+        middleware = list(getattr(app, "user_middleware", ()))
+        if not middleware:
+            return None
+        names: list[str] = []
+        edits = []
+        for m in reversed(middleware):  # user_middleware[0] is the outermost
+            headers, edit = _PASS_THROUGH[m.cls]
+            names += [h for h in headers if h not in names]
+            edits.append(edit)
+        return cls(tuple(names), tuple(edits))
+
+    def edit(self, raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        for edit in self.edits:
+            raw = edit(raw)
+        return raw
+
+    def apply(self, engine: Any, wire: type[Wire]) -> None:
+        engine.python_routing = True
+        engine.python_routing_headers = self.request_headers
+        engine.compiled_headers = self.edit([])  # the JSON responses the engine writes itself
+        wire.compiled_edit = self.edit
 
 
 def _overlaps(earlier: Any, path: str, methods: set[str]) -> bool:
@@ -558,6 +617,18 @@ async def _no_body() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
+def _edited_send(send: Callable[[Any], Any], edit: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]]
+                 ) -> Callable[[Any], Any]:
+    """`send` behind the app's pass-through middleware: the response head edited as they would."""
+
+    async def edited(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": edit(_headers_of(message))}
+        await send(message)
+
+    return edited
+
+
 class _ReadBody:
     """The request as a response's own __call__ sees it: its body was read by the route."""
 
@@ -573,10 +644,11 @@ async def to_wire(response: Any, scope: dict[str, Any], wire: type[Wire]) -> Any
 
     loop = asyncio.get_running_loop()
     exchange = _Exchange(_ReadBody(), loop, wire)
+    send = exchange.send if wire.compiled_edit is None else _edited_send(exchange.send, wire.compiled_edit)
 
     async def run() -> None:
         try:
-            await response(scope, exchange.receive, exchange.send)
+            await response(scope, exchange.receive, send)
         except BaseException as exc:  # noqa: BLE001
             exchange.app_ended(exc)
             return
@@ -607,6 +679,12 @@ def compile_app(app: Any, engine: Any, core: Any, fallback: Any,
     options = options or CompileOptions()
     reports: list[RouteReport] = []
     reason = app_reason(app)
+    if reason is None:
+        bypass = MiddlewareBypass.of(app)
+        if bypass is not None:
+            if options.wire is Wire:  # (the edit is set on the engine's own Wire class)
+                options = dataclasses.replace(options, wire=Wire.for_engine(ScopeMaker(options.root_path)))
+            bypass.apply(engine, options.wire)
     routes: Sequence[BaseRoute] = getattr(getattr(app, "router", None), "routes", ())
     earlier: list[Any] = []
     for route in match_order(routes):

@@ -15,13 +15,13 @@ from typing import Annotated, Any
 
 import pytest
 import starlette.testclient
-from pydantic import BaseModel
-from starlette.routing import Mount
-from starlette.responses import PlainTextResponse as StarlettePlain
-
 from engine_reports import assert_compiled
-from fasterapi import APIRouter, Depends, FastAPI, Header, HTTPException
 from fasterapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
+from starlette.responses import PlainTextResponse as StarlettePlain
+from starlette.routing import Mount
+
+from fasterapi import APIRouter, Depends, FastAPI, Header, HTTPException
 from fasterapi.testclient import TestClient
 
 

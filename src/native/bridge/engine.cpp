@@ -157,6 +157,7 @@ static int write_json_response(EngineObject* e, PyObject* value, int status, boo
   size_t start = out.size();
   write_status_line(out, status);
   out.append("Content-Type: application/json\r\n");
+  out.append(*e->compiled_headers);
   write_conn_header(out, conn);
   out.append("Content-Length: ");
   constexpr size_t kDigits = 20;
@@ -208,6 +209,7 @@ static int write_json_via_dumps(EngineObject* e, PyObject* value, int status, bo
   }
   write_status_line(out, status);
   out.append("Content-Type: application/json\r\n");
+  out.append(*e->compiled_headers);
   write_conn_header(out, conn);
   out.append("Content-Length: ");
   append_uint(out, uint64_t(PyBytes_GET_SIZE(body)));
@@ -328,10 +330,11 @@ static int write_response_object(PyObject* result, bool head_only, ConnHeader co
 // A JSON body already rendered (pydantic's to_json for a response_model): head, then the bytes,
 // referenced rather than copied when large.
 static void write_json_bytes(PyObject* body, int status, bool head_only, ConnHeader conn, http::Buffer& out,
-                             int64_t zero_copy_min) {
+                             int64_t zero_copy_min, const std::string& extra_headers) {
   size_t len = size_t(PyBytes_GET_SIZE(body));
   write_status_line(out, status);
   out.append("Content-Type: application/json\r\n");
+  out.append(extra_headers);
   write_conn_header(out, conn);
   out.append("Content-Length: ");
   append_uint(out, len);
@@ -616,7 +619,8 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
   }
   if (c.json_bytes && PyBytes_CheckExact(obj)) {
     c.json_bytes = false;
-    write_json_bytes(obj, c.status, c.head_only, c.conn_header(), out, c.e->perf->zero_copy_min);
+    write_json_bytes(obj, c.status, c.head_only, c.conn_header(), out, c.e->perf->zero_copy_min,
+                     *c.e->compiled_headers);
     Py_DECREF(obj);
     return http::HandleResult::Done;
   }

@@ -65,6 +65,10 @@ struct EngineObject {
   // empty: always. A middleware that leaves requests without its header untouched (CORS: origin,
   // GZip: accept-encoding) keeps the other requests on the native routes and fast plans.
   std::vector<std::string>* python_routing_headers;
+  // Header lines ("name: value\r\n") the engine adds to every JSON response of a compiled route:
+  // what the app's recognised middleware adds to a response for a request it lets through
+  // untouched (CORS without an Origin: `vary: Origin`). Responses made in Python are edited there.
+  std::string* compiled_headers;
   // None: a handler's coroutine takes its first step inline (continued as a task only if it
   // awaits). Else task_starter(coro, done) runs it as an asyncio task from its first step, so
   // code that needs a current task (anyio, asyncio.timeout, httpx.AsyncClient) works there too.

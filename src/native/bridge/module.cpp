@@ -16,6 +16,7 @@
 #include "bridge/perf.hpp"
 #include "bridge/pyjson.hpp"
 #include "bridge/state.hpp"
+#include "http/response.hpp"
 #include "server/loop.hpp"
 
 namespace fb = fasterapi::bridge;
@@ -62,6 +63,7 @@ PyObject* engine_new(PyTypeObject* tp, PyObject*, PyObject*) {
   self->limits = new fh::Limits();
   self->perf = new PerfState();
   self->python_routing_headers = new std::vector<std::string>();
+  self->compiled_headers = new std::string();
   self->access_log = Py_NewRef(Py_None);
   self->websocket_handler = Py_NewRef(Py_None);
   self->task_starter = Py_NewRef(Py_None);
@@ -156,6 +158,7 @@ void engine_dealloc(PyObject* o) {
   delete self->limits;
   delete self->perf;
   delete self->python_routing_headers;
+  delete self->compiled_headers;
   tp->tp_free(o);
   Py_DECREF(tp);
 }
@@ -401,7 +404,44 @@ int engine_prh_set(PyObject* o, PyObject* v, void*) {
   return 0;
 }
 
-PyGetSetDef engine_getset[] = {{"route_count", engine_routes, nullptr, "number of routes", nullptr},
+PyObject* engine_ch_get(PyObject* o, void*) {
+  const std::string& h = *reinterpret_cast<EngineObject*>(o)->compiled_headers;
+  return PyBytes_FromStringAndSize(h.data(), Py_ssize_t(h.size()));
+}
+
+// compiled_headers = [(name, value), ...] (bytes): validated here, kept as ready header lines.
+int engine_ch_set(PyObject* o, PyObject* v, void*) {
+  auto* self = reinterpret_cast<EngineObject*>(o);
+  if (!v) { PyErr_SetString(PyExc_AttributeError, "cannot delete compiled_headers"); return -1; }
+  PyObject* seq = PySequence_Fast(v, "compiled_headers must be a sequence of (name, value) bytes pairs");
+  if (!seq) return -1;
+  std::string lines;
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
+    PyObject* pair = PySequence_Fast_GET_ITEM(seq, i);
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(pair, 0)) ||
+        !PyBytes_Check(PyTuple_GET_ITEM(pair, 1))) {
+      Py_DECREF(seq);
+      PyErr_SetString(PyExc_TypeError, "compiled_headers items must be (bytes, bytes) pairs");
+      return -1;
+    }
+    std::string_view name(PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 0)), size_t(PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 0))));
+    std::string_view value(PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 1)), size_t(PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 1))));
+    if (!fh::valid_header_name(name) || !fh::valid_header_value(value)) {
+      Py_DECREF(seq);
+      PyErr_SetString(PyExc_ValueError, "invalid character in a compiled_headers name or value");
+      return -1;
+    }
+    lines.append(name).append(": ").append(value).append("\r\n");
+  }
+  Py_DECREF(seq);
+  *self->compiled_headers = std::move(lines);
+  return 0;
+}
+
+PyGetSetDef engine_getset[] = {{"compiled_headers", engine_ch_get, engine_ch_set,
+                                "header lines added to the JSON responses of compiled routes (set from "
+                                "[(name, value)] bytes pairs)", nullptr},
+                               {"route_count", engine_routes, nullptr, "number of routes", nullptr},
                                {"python_routing_headers", engine_prh_get, engine_prh_set,
                                 "with python_routing: route in Python only requests carrying one of these headers "
                                 "(empty: every request)", nullptr},
