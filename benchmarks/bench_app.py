@@ -7,8 +7,10 @@ Two apps with the same four routes, one per handler style: `app_async` (`async d
 `app_sync` (`def`, which FastAPI runs in its thread pool).
 
 BENCH_MIDDLEWARE=asgi adds one pure ASGI pass-through middleware to both apps (`app.add_middleware`):
-FasterAPI compiles no route of an app with middleware, so every request takes the ASGI path
+FasterAPI compiles no route of an app with such middleware, so every request takes the ASGI path
 (`python -m fasterapi routes bench_app:app_async` shows it).
+BENCH_MIDDLEWARE=cors adds CORSMiddleware as FastAPI's docs set it up: requests without an Origin
+header (wrk's) stay on the compiled routes.
 """
 
 import os
@@ -90,3 +92,8 @@ class PassThroughMiddleware:
 if os.environ.get("BENCH_MIDDLEWARE") == "asgi":
     app_async.add_middleware(PassThroughMiddleware)
     app_sync.add_middleware(PassThroughMiddleware)
+elif os.environ.get("BENCH_MIDDLEWARE") == "cors":  # the docs' CORS setup; wrk sends no Origin
+    from fastapi.middleware.cors import CORSMiddleware
+
+    for _app in (app_async, app_sync):
+        _app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])

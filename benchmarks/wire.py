@@ -17,6 +17,8 @@ Sections, one table each, for both handler styles (`async def` app_async, `def` 
   direct  the app as written: FasterAPI serves the routes it compiles natively, the rest via ASGI
   asgi    the same app with one pure ASGI pass-through middleware (BENCH_MIDDLEWARE=asgi): FasterAPI
           compiles nothing, every request goes through the app's ASGI interface on the engine
+  cors    (only with --paths cors) the app with CORSMiddleware (BENCH_MIDDLEWARE=cors): wrk sends no
+          Origin, so FasterAPI serves the compiled routes and adds CORS's `Vary: Origin`
 plus nginx `return 200` (one worker, CPU 0) with the plaintext and JSON bodies, as a reference row.
 
 Besides req/s and p99, every run records the server's CPU time per request (utime + stime from
@@ -266,14 +268,14 @@ def run_section(path_kind: str, style: str, servers: list[str], endpoints: dict,
     app = f"bench_app:app_{style}"
     env = dict(os.environ)
     env.pop("BENCH_MIDDLEWARE", None)
-    if path_kind == "asgi":
-        env["BENCH_MIDDLEWARE"] = "asgi"
+    if path_kind in ("asgi", "cors"):
+        env["BENCH_MIDDLEWARE"] = path_kind
     summary, paths = fasterapi_routes(app, env)
     if path_kind == "asgi" and not args.only:
         endpoints = {k: v for k, v in endpoints.items() if k not in ASGI_SECTION_SKIPS}
-    section: dict = {"app": app, "middleware": path_kind == "asgi", "routes": summary, "servers": {},
+    section: dict = {"app": app, "middleware": path_kind if path_kind != "direct" else None, "routes": summary, "servers": {},
                      "fasterapi_path": {ep: paths.get(route_of(v[1]), "?") for ep, v in endpoints.items()}}
-    print(f"[{path_kind} / {style}] {app}{' + BENCH_MIDDLEWARE=asgi' if path_kind == 'asgi' else ''}: "
+    print(f"[{path_kind} / {style}] {app}{f' + BENCH_MIDDLEWARE={path_kind}' if path_kind != 'direct' else ''}: "
           f"fasterapi routes: {section['routes']}", file=sys.stderr)
     for name in servers:
         if name == "fasterapi --def-inline" and f"{path_kind}/{style}" not in DEF_INLINE_SECTIONS:
@@ -345,7 +347,7 @@ def report(data: dict) -> str:
         names = [n for n in SERVERS if n in res]
         peers = [n for n in names if not n.startswith("fasterapi")]
         eps = [ep for ep in data["endpoints"] if any(ep in res[n] for n in names)]
-        out.append(f"### {key}: `{section['app']}`" + (" + pure ASGI middleware (BENCH_MIDDLEWARE=asgi)"
+        out.append(f"### {key}: `{section['app']}`" + (f" + BENCH_MIDDLEWARE={section['middleware']}"
                                                         if section["middleware"] else ""))
         out.append("")
         out.append(f"`fasterapi routes`: {section['routes']}")
