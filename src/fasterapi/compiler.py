@@ -448,6 +448,38 @@ def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str
     return call, dump_json
 
 
+def _text_plan(inputs: dict[str, Any], wire: type[Wire]) -> tuple[bytes, Callable[[Any], Any]] | None:
+    """For a route whose response class is exactly PlainTextResponse or HTMLResponse (no
+    response_model): (its Content-Type line, finish). FastAPI makes `response_class(
+    jsonable_encoder(result), status_code=...)`: for a str result that is the UTF-8 bytes with
+    content-type and content-length headers only, which the engine writes itself; finish(result)
+    does what FastAPI does for any other result (a returned Response is sent as it is)."""
+    from starlette.responses import HTMLResponse, PlainTextResponse, Response
+
+    response_class = inputs["actual_response_class"]
+    if response_class not in (PlainTextResponse, HTMLResponse) or response_class.charset != "utf-8":
+        return None
+    status = inputs["status_code"]
+    args: dict[str, Any] = {"background": None}
+    if status:
+        args["status_code"] = status
+    probe = response_class("\u00e9", **args)
+    names = sorted(name for name, _ in probe.raw_headers)
+    if names != [b"content-length", b"content-type"] or probe.body != "\u00e9".encode():
+        return None
+    content_type = dict(probe.raw_headers)[b"content-type"]
+
+    def finish(raw: Any) -> Any:
+        if isinstance(raw, Response):
+            return raw
+        response = response_class(jsonable_encoder(raw), **args)
+        edit = wire.compiled_edit
+        return wire(response.status_code, response.raw_headers if edit is None else edit(response.raw_headers),
+                    response.body)
+
+    return b"content-type: " + content_type + b"\r\n", finish
+
+
 def _endpoint_context(inputs: dict[str, Any], method: str, root_path: str) -> dict[str, Any]:
     from fastapi.routing import _extract_endpoint_context
 
@@ -792,7 +824,14 @@ def _compile_route(route: Any, earlier: list[Any], engine: Any, core: Any, fallb
         plans += [param_plan(f, "cookie", core) for f in dependant.cookie_params]
         run = endpoint if is_coroutine else _sync_call(endpoint, options)
     default_json = getattr(inputs["response_class"], "value", None) is JSONResponse
-    if inputs["response_field"] is None and default_json:
+    text = _text_plan(inputs, options.wire) if inputs["response_field"] is None and not default_json else None
+    if text is not None:
+        # PlainTextResponse/HTMLResponse of a str: the engine writes it; other results go to
+        # text[1], which makes FastAPI's response of them.
+        call, json_bytes = run, False
+        if not is_coroutine and not dependant.dependencies and options.inline(endpoint):
+            call = endpoint
+    elif inputs["response_field"] is None and default_json:
         # FastAPI's jsonable_encoder + JSONResponse: the engine's JSON writer (json_default for
         # the types it does not know) writes the same bytes.
         call, json_bytes = run, False
@@ -811,7 +850,7 @@ def _compile_route(route: Any, earlier: list[Any], engine: Any, core: Any, fallb
     guard = (provider, route, route.app)
     on_pool = isinstance(call, _PoolCall)
     is_async = not on_pool and (call is not endpoint or is_coroutine)
-    plan = (call, is_async, status or 200, tuple(plans), body, guard, json_bytes, False)
+    plan = (call, is_async, status or 200, tuple(plans), body, guard, json_bytes, False, text)
     engine.add_route(methods, route.path, fallback, plan, options.body_buffer, head=False)
     if on_pool:
         engine.set_blocking(engine.route_count - 1)

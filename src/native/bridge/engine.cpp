@@ -386,6 +386,25 @@ int write_result(EngineObject* e, PyObject* result, int default_status, bool hea
   return write_json_response(e, result, default_status, head_only, conn, out);
 }
 
+// A str result of a text route (PlainTextResponse/HTMLResponse): the head with the route's
+// Content-Type line, then the UTF-8 body. Returns -1 with a Python exception (a lone surrogate:
+// Starlette's encode fails alike) and out unchanged.
+static int write_text(PyObject* str, PyObject* content_type_line, int status, bool head_only, ConnHeader conn,
+                      http::Buffer& out, const std::string& extra_headers) {
+  Py_ssize_t n;
+  const char* s = PyUnicode_AsUTF8AndSize(str, &n);
+  if (!s) return -1;
+  write_status_line(out, status);
+  out.append(std::string_view(PyBytes_AS_STRING(content_type_line), size_t(PyBytes_GET_SIZE(content_type_line))));
+  out.append(extra_headers);
+  write_conn_header(out, conn);
+  out.append("Content-Length: ");
+  append_uint(out, uint64_t(n));
+  out.append("\r\n\r\n");
+  if (!head_only) out.append(std::string_view(s, size_t(n)));
+  return 0;
+}
+
 // ---- running handlers -------------------------------------------------------------------------
 
 namespace {
@@ -406,6 +425,7 @@ struct Ctx {
   bool http10 = false;
   bool fast = false;  // the result came from a fast-path endpoint (may still need Python)
   bool json_bytes = false;  // a bytes result is the JSON body (a compiled response_model)
+  PyObject* text = nullptr;  // Route::text (borrowed: the engine, which holds it, outlives the request)
   int stage = 0;  // 0: the handler's result; 1: the error handler's result
   int static_route = -1;  // a constant route whose response is to be captured
 
@@ -459,6 +479,7 @@ void log_exception(const char* message) {
 
 // The exception set now: ask the Python layer's error handler for a response, or answer 500.
 http::HandleResult on_error(Ctx& c, http::Buffer& out) {
+  c.text = nullptr;  // the error handler's answer is a response, never the route's text
   if (c.stage > 0 || !c.e->error_handler || c.e->error_handler == Py_None) {
     log_exception("Exception in request handler");
     write_500(out, c.conn_header());
@@ -616,6 +637,20 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
       Py_DECREF(ok);
       return http::HandleResult::Pending;
     }
+  }
+  if (c.text) {
+    PyObject* text = c.text;
+    c.text = nullptr;
+    if (PyUnicode_CheckExact(obj)) {
+      int rc = write_text(obj, PyTuple_GET_ITEM(text, 0), c.status, c.head_only, c.conn_header(), out,
+                          *c.e->compiled_headers);
+      Py_DECREF(obj);
+      return rc < 0 ? on_error(c, out) : http::HandleResult::Done;
+    }
+    PyObject* next = PyObject_CallOneArg(PyTuple_GET_ITEM(text, 1), obj);
+    Py_DECREF(obj);
+    if (!next) return on_error(c, out);
+    return finish(c, next, out);
   }
   if (c.json_bytes && PyBytes_CheckExact(obj)) {
     c.json_bytes = false;
@@ -1082,6 +1117,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
         c.status = r.status;
         c.fast = true;
         c.json_bytes = r.json_bytes;
+        c.text = r.text;
         hr = result ? finish(c, result, out) : on_error(c, out);
         goto done;
       }

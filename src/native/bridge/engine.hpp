@@ -39,6 +39,10 @@ struct Route {
   PyObject* guard = nullptr;  // an app: its dependency_overrides non-empty -> the Python path
   bool json_bytes = false;    // the plan's call returns the JSON body as bytes (response_model)
   bool wants_request = false; // the plan's call takes request_data= (the RequestData), last
+  // (content_type_line: bytes, finish) or null: a str result is the body, written with this
+  // Content-Type line (a PlainTextResponse/HTMLResponse route); anything else goes to finish(result),
+  // which returns the response FastAPI would make of it (or raises).
+  PyObject* text = nullptr;
 };
 
 struct EngineObject {

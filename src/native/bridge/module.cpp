@@ -98,6 +98,7 @@ void clear_route(Route& r) {
   Py_CLEAR(r.body_validator);
   Py_CLEAR(r.native);
   Py_CLEAR(r.guard);
+  Py_CLEAR(r.text);
   for (auto& p : r.params) Py_CLEAR(p.default_value);
 }
 
@@ -120,6 +121,7 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
       Py_VISIT(r.body_validator);
       Py_VISIT(r.native);
       Py_VISIT(r.guard);
+      Py_VISIT(r.text);
       for (auto& p : r.params) Py_VISIT(p.default_value);
     }
   if (self->perf) Py_VISIT(self->perf->dumps);
@@ -207,16 +209,23 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   r.is_static = is_static;
   if (native != Py_None) r.native = Py_NewRef(native);
   if (plan != Py_None) {
-    // (endpoint, is_async, status_code, params, body[, guard, json_bytes, wants_request])
-    PyObject *endpoint, *is_async, *params, *body, *guard = Py_None;
+    // (endpoint, is_async, status_code, params, body[, guard, json_bytes, wants_request, text])
+    PyObject *endpoint, *is_async, *params, *body, *guard = Py_None, *text = Py_None;
     int status, json_bytes = 0, wants_request = 0;
-    if (!PyArg_ParseTuple(plan, "OOiOO|Opp", &endpoint, &is_async, &status, &params, &body, &guard, &json_bytes,
-                          &wants_request)) {
+    if (!PyArg_ParseTuple(plan, "OOiOO|OppO", &endpoint, &is_async, &status, &params, &body, &guard, &json_bytes,
+                          &wants_request, &text)) {
+      clear_route(r);
+      return nullptr;
+    }
+    if (text != Py_None && (!PyTuple_Check(text) || PyTuple_GET_SIZE(text) != 2 ||
+                            !PyBytes_Check(PyTuple_GET_ITEM(text, 0)) || !PyCallable_Check(PyTuple_GET_ITEM(text, 1)))) {
+      PyErr_SetString(PyExc_TypeError, "plan text must be (content-type line: bytes, finish: callable)");
       clear_route(r);
       return nullptr;
     }
     r.has_plan = true;
     if (guard != Py_None) r.guard = Py_NewRef(guard);
+    if (text != Py_None) r.text = Py_NewRef(text);
     r.json_bytes = json_bytes;
     r.wants_request = wants_request;
     r.endpoint = Py_NewRef(endpoint);
