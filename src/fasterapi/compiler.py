@@ -831,6 +831,8 @@ def _compile_route(route: Any, earlier: list[Any], engine: Any, core: Any, fallb
         call, json_bytes = run, False
         if not is_coroutine and not dependant.dependencies and options.inline(endpoint):
             call = endpoint
+        elif not is_coroutine and not dependant.dependencies and options.loop_ref is not None:
+            call = _PoolCall(endpoint, options.loop_ref)  # on the engine's native pool
     elif inputs["response_field"] is None and default_json:
         # FastAPI's jsonable_encoder + JSONResponse: the engine's JSON writer (json_default for
         # the types it does not know) writes the same bytes.

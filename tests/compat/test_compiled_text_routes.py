@@ -43,6 +43,14 @@ def build(cors: bool) -> FastAPI:
     def html(n: int = 1) -> str:
         return "<p>" * n
 
+    @app.get("/def-plain", response_class=PlainTextResponse)  # a def: on the engine's native pool
+    def def_plain(kind: str = "str") -> Any:
+        values: dict[str, Any] = {"str": "pooled", "int": 7, "none": None,
+                                  "response": PlainTextResponse("own", status_code=203)}
+        if kind == "raise":
+            raise HTTPException(418, "teapot")
+        return values[kind]
+
     @app.post("/created", response_class=PlainTextResponse, status_code=201)
     async def created() -> str:
         return "made"
@@ -62,7 +70,7 @@ def build(cors: bool) -> FastAPI:
 
 
 APPS = {"plain": build(False), "cors": build(True)}
-ROUTES = ["GET /plain", "GET /html", "POST /created", "GET /greet", "GET /r/routed"]
+ROUTES = ["GET /plain", "GET /html", "GET /def-plain", "POST /created", "GET /greet", "GET /r/routed"]
 
 
 @pytest.mark.parametrize("name", APPS)
@@ -76,6 +84,7 @@ CASES = [
       ("empty", "unicode", "int", "none", "bytes", "list", "surrogate", "response", "json", "raise", "missing")],
     ("get", "/html", {}),
     ("get", "/html?n=3", {}),
+    *[("get", f"/def-plain?kind={k}", {}) for k in ("str", "int", "none", "response", "raise", "missing")],
     ("get", "/html?n=x", {}),
     ("post", "/created", {}),
     ("get", "/greet", {}),

@@ -1100,6 +1100,8 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
         // blocking=True: the endpoint runs on the native pool; the connection waits for its result.
         c.status = r.status;
         c.fast = true;
+        c.json_bytes = r.json_bytes;
+        c.text = r.text;
         if (Deferred* d = defer(c)) {
           hr = offload_blocking(engine, r.endpoint, args, n, r.kwnames, d);
           goto done;
