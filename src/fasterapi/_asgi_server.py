@@ -74,6 +74,13 @@ class Wire:
         """A Starlette Response a compiled endpoint returned: the engine's answer, made by the
         response's own ASGI __call__ with the request's scope (Range and conditional requests,
         streaming and background tasks as sent)."""
+        from starlette.responses import Response
+
+        if type(response).__call__ is Response.__call__ and response.background is None:
+            # Response.__call__ sends exactly its status, raw headers and body: no need to run it.
+            edit = cls.compiled_edit
+            raw = response.raw_headers
+            return cls(response.status_code, list(raw) if edit is None else edit(raw), response.body)
         from .compiler import to_wire
 
         assert cls.scope_maker is not None
