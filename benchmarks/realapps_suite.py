@@ -6,16 +6,16 @@ twice, with the REAL FastAPI and Starlette installed:
 
   (a) baseline: plain `pytest`: Starlette's TestClient talks to the app over ASGI;
   (b) engine:   `pytest -p fasterapi.pytest_plugin`: every `starlette.testclient.TestClient` (so
-                `fastapi.testclient.TestClient`) sends its HTTP requests through an in-memory
-                connection of the FasterAPI engine (C++ parser, router, compiled plans, ASGI bridge).
+                `fastapi.testclient.TestClient`) and every httpx `ASGITransport` (under asyncio)
+                sends its HTTP requests through an in-memory connection of the FasterAPI engine
+                (C++ parser, router, compiled plans, ASGI bridge).
 
 and reports, per library: the tests passing on (a), how many of those also pass on (b), and each
 test that passes on (a) but fails on (b) with its first error line. The overall figure is the
 fraction of baseline-passing tests that pass on the engine.
 
-Only `TestClient` requests go through the engine: a test that uses
-`httpx.AsyncClient(transport=ASGITransport(app))` talks ASGI directly in both runs. So each run
-also counts, per test, the requests each client made (a `.pth` start-up hook in the venv wraps
+A test that talks ASGI some other way (its own ASGI calls, `ASGITransport` under trio) does so in
+both runs. So each run also counts, per test, the requests each client made (a `.pth` start-up hook in the venv wraps
 `fasterapi.testclient._EngineTransport.handle_request`, Starlette's `_TestClientTransport` and
 httpx's `ASGITransport` when their modules load, and writes the counts at exit): the report gives
 the engine request count per library and how many tests sent at least one request through it.
@@ -242,7 +242,8 @@ COUNT_HOOK = r'''
 """Written by benchmarks/realapps_suite.py: counts the requests each test client makes.
 
 Loaded at start-up by `_realapps_count.pth`. When a client module loads, its transport's request
-method is wrapped: `fasterapi.testclient._EngineTransport.handle_request` (the engine),
+method is wrapped: `fasterapi.testclient._EngineTransport.handle_request` and
+`_EngineASGI.exchange` (the engine: TestClient, and httpx's ASGITransport once the plugin is in),
 `starlette.testclient._TestClientTransport.handle_request` (ASGI, TestClient),
 `httpx[2]._transports.asgi.ASGITransport.handle_async_request` (ASGI, AsyncClient). With
 REALAPPS_COUNT_DIR set, the totals are written to DIR/<pid>.json at exit.
@@ -275,7 +276,8 @@ def _wrap(cls, name, key):
 
 
 _PATCHES = {
-    "fasterapi.testclient": lambda m: _wrap(m._EngineTransport, "handle_request", "engine"),
+    "fasterapi.testclient": lambda m: (_wrap(m._EngineTransport, "handle_request", "engine"),
+                                       _wrap(m._EngineASGI, "exchange", "engine")),
     "starlette.testclient": lambda m: _wrap(m._TestClientTransport, "handle_request", "asgi_testclient"),
     "httpx._transports.asgi": lambda m: _wrap(m.ASGITransport, "handle_async_request", "asgi_httpx"),
     "httpx2._transports.asgi": lambda m: _wrap(m.ASGITransport, "handle_async_request", "asgi_httpx"),

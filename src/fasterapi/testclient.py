@@ -162,6 +162,93 @@ class _EngineTransport(httpx.BaseTransport):
         return bytes(out)
 
 
+class _EngineASGI:
+    """httpx's `ASGITransport` (`httpx.AsyncClient(transport=ASGITransport(app))`), served by an
+    in-memory engine connection on the test's own asyncio loop: the transport's app, root_path,
+    client and raise_app_exceptions are honoured as httpx honours them. Under another async
+    library (trio) the transport keeps talking ASGI."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.engine: Any = None
+        self.handler: Any = None
+
+    @staticmethod
+    async def handle(transport: Any, request: Any, original: Any) -> Any:
+        import asyncio
+
+        import sniffio
+
+        if sniffio.current_async_library() != "asyncio":
+            return await original(transport, request)
+        state = transport.__dict__.get("_fasterapi_engine")
+        if state is None:
+            state = transport.__dict__["_fasterapi_engine"] = _EngineASGI(transport)
+        body = await request.aread()
+        port = request.url.port or {"http": 80, "https": 443}.get(request.url.scheme, 80)
+        call = _Call(request.url.scheme, (request.url.host, port))
+        # In a task of its own: the request's context variables stay out of the test's context.
+        raw = await asyncio.ensure_future(state.exchange(_encode_request(request, body), call))
+        if call.errors and getattr(transport, "raise_app_exceptions", True):
+            raise call.errors[0]
+        status, headers, content = parse_response(raw)
+        if request.method == "HEAD":
+            content = b""
+        module = type(request).__module__.split(".")[0]  # httpx or httpx2: answer in the caller's kind
+        client_lib = httpx if module == httpx.__name__ else __import__(module)
+        return client_lib.Response(status, headers=headers, stream=client_lib.ByteStream(content), request=request)
+
+    async def exchange(self, raw: bytes, call: _Call) -> bytes:
+        import asyncio
+
+        _CALL.set(call)
+        ERRORS.set(call)
+        if self.engine is None:
+            scope = _TestScope(getattr(self.transport, "root_path", ""), None, None)
+            self.engine, self.handler, _reports = build_engine(self.transport.app, scope)
+        engine = self.engine
+        _runtime.watch_hub(engine.hub_fd, engine)
+        self.handler.loop_ref.update()
+        conn = engine.connection(client=tuple(getattr(self.transport, "client", ("127.0.0.1", 123))))
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def wake() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        conn.waiter = wake
+        await _runtime.feed_inline(conn, raw)
+        out = conn.read()
+        while conn.pending:
+            await done
+            done = loop.create_future()
+            out += conn.read()
+        out += conn.read()
+        await self.handler.drain(None)
+        await drain_background()
+        return bytes(out)
+
+
+def _install_asgi_transport(module_name: str) -> None:
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return
+    cls = module.ASGITransport
+    if getattr(cls.handle_async_request, "__fasterapi__", False):
+        return
+    original = cls.handle_async_request
+
+    async def handle_async_request(self: Any, request: Any) -> Any:
+        return await _EngineASGI.handle(self, request, original)
+
+    handle_async_request.__fasterapi__ = True  # type: ignore[attr-defined]
+    cls.handle_async_request = handle_async_request
+
+
 def _engine_init(self: Any, *args: Any, **kwargs: Any) -> None:
     _ORIGINAL_INIT(self, *args, **kwargs)
     asgi = self._transport
@@ -182,5 +269,8 @@ class TestClient(_st.TestClient):
 
 
 def install() -> None:
-    """Every starlette/fastapi TestClient made from now on is served by the engine."""
+    """Every starlette/fastapi TestClient made from now on, and every httpx `ASGITransport`
+    (httpx and httpx2), is served by the engine."""
     _st.TestClient.__init__ = _engine_init  # type: ignore[method-assign]
+    _install_asgi_transport("httpx")
+    _install_asgi_transport("httpx2")
