@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fasterapi.responses import StreamingResponse
 
 from fasterapi import FastAPI, HTTPException, Request
 from fasterapi import testclient as engine_testclient
-from fasterapi.responses import StreamingResponse
 
 
 def make_app() -> FastAPI:
