@@ -325,7 +325,9 @@ class _Exchange:
         """The app returned or raised: answer the engine if nothing was answered yet, else end
         the stream (cut short after an error, so the client never takes it for a whole body)."""
         if exc is not None and not isinstance(exc, asyncio.CancelledError):
-            if not (self.disconnected and _is_client_disconnect(exc)):
+            # (a test client, ERRORS set, hands the exception to the test instead, as Starlette's
+            # and httpx's in-process transports do: no server log there)
+            if not (self.disconnected and _is_client_disconnect(exc)) and ERRORS.get() is None:
                 logger.error("Exception in ASGI application", exc_info=exc)
         if not self.first.done():
             if exc is None and self.status and self.sink_ready is None:

@@ -628,12 +628,13 @@ class AppErrors:
             handler = _lookup_exception_handler(handlers, exc)  # type: ignore[arg-type]
         if handler is None:
             handler = self.app.exception_handlers.get(500) or self.app.exception_handlers.get(Exception)
-            import logging
-
-            logging.getLogger("fasterapi.error").error("Exception in ASGI application", exc_info=exc)
             observer = ERRORS.get()
-            if observer is not None:
+            if observer is not None:  # a test client: the exception goes to the test, not the log
                 observer.errors.append(exc)
+            else:
+                import logging
+
+                logging.getLogger("fasterapi.error").error("Exception in ASGI application", exc_info=exc)
             if handler is None:
                 return internal_error(self.wire)
         scope = self.scope_maker(req)

@@ -177,9 +177,9 @@ class _EngineASGI:
     async def handle(transport: Any, request: Any, original: Any) -> Any:
         import asyncio
 
-        import sniffio
-
-        if sniffio.current_async_library() != "asyncio":
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # trio: the transport keeps talking ASGI
             return await original(transport, request)
         state = transport.__dict__.get("_fasterapi_engine")
         if state is None:
