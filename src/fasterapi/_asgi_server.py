@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -105,11 +104,6 @@ class _Stream:
         self._exchange.attach_sink(sink)
 
 
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
 def _headers_of(message: Message) -> list[tuple[bytes, bytes]]:
     return [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
 
@@ -187,13 +181,13 @@ class _Exchange:
     """One request's ASGI conversation: the app's receive/send against the engine."""
 
     __slots__ = ("req", "loop", "wire", "first", "status", "headers", "declared", "sink", "sink_ready",
-                 "finished", "body_done", "disconnected", "failed")
+                 "finished", "body_done", "disconnected", "failed", "body_waiter")
 
     def __init__(self, req: Any, loop: asyncio.AbstractEventLoop, wire: type[Wire] = Wire) -> None:
         self.req = req
         self.loop = loop
         self.wire = wire
-        self.failed = False  # the app raised after its head and before any body
+        self.failed = False  # the response cannot complete (the app raised, the request failed): cut it
         self.first: asyncio.Future[Any] = loop.create_future()  # Wire or _Stream, for the engine
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
@@ -203,6 +197,7 @@ class _Exchange:
         self.finished: asyncio.Future[None] = loop.create_future()  # the response is complete
         self.body_done = False
         self.disconnected = False
+        self.body_waiter: asyncio.Future[None] | None = None  # receive() waits for the reader
 
     # ---- receive ------------------------------------------------------------------------------
 
@@ -226,11 +221,54 @@ class _Exchange:
                 return {"type": "http.request", "body": chunk, "more_body": not reader.done}
             if reader.aborted:
                 self.body_done = True
-                self.disconnected = True
+                self._body_failed()
                 return {"type": "http.disconnect"}
             waiter = self.loop.create_future()
-            reader.waiter = functools.partial(_wake, waiter)
+            self.body_waiter = waiter
+            reader.waiter = self._on_body
             await waiter
+
+    def watch_body(self) -> None:
+        """Hear of the streamed body's end or failure even while the app is not reading it."""
+        reader = self.req.body_reader
+        if reader is not None:
+            reader.waiter = self._on_body
+
+    def unwatch_body(self) -> None:
+        reader = self.req.body_reader
+        if reader is not None:
+            reader.waiter = None  # (the reader holds the exchange through it)
+
+    def _on_body(self) -> None:
+        """The reader's waiter (called once per setting, from the engine): bytes arrived, the body
+        ended or it failed."""
+        waiting, self.body_waiter = self.body_waiter, None
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
+        reader = self.req.body_reader
+        if reader.aborted:
+            if not self.finished.done():
+                self.loop.call_soon(self._body_failed)  # (not from inside the engine's callback)
+        elif not reader.done:
+            reader.waiter = self._on_body
+
+    def _body_failed(self) -> None:
+        """The request body can no longer complete (a body deadline, bad framing, over the limit,
+        the client gone). Before the response started, the engine answers at once with its own
+        verdict (408, 400, 413 with Connection: close, or nothing to a client that left), as for a
+        buffered body, whatever the app is doing; the app is told http.disconnect and what it
+        sends from then on goes nowhere. A response already started is cut (never made to look
+        complete)."""
+        self.disconnected = True
+        if self.finished.done():
+            return
+        if not self.first.done():
+            self._answer(internal_error(self.wire))  # (replaced by the engine's verdict)
+            return
+        self.failed = True
+        if self.sink is not None:
+            self.sink.abort()
+            self._finish()
 
     async def _wait_finished(self) -> None:
         while not self.finished.done():
@@ -399,6 +437,7 @@ class AsgiHttp:
     async def serve(self, req: Any) -> Any:
         loop = asyncio.get_running_loop()
         exchange = _Exchange(req, loop, self.wire)
+        exchange.watch_body()
         task = loop.create_task(self._run(self.scope_maker(req), exchange))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -408,6 +447,7 @@ class AsgiHttp:
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except BaseException as exc:  # noqa: BLE001 - every outcome is answered on the wire
+            exchange.unwatch_body()
             exchange.app_ended(exc)
             observer = ERRORS.get()
             if observer is not None:
@@ -415,6 +455,7 @@ class AsgiHttp:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             return
+        exchange.unwatch_body()
         exchange.app_ended(None)
 
     async def drain(self, timeout: float | None) -> None:

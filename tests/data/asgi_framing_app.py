@@ -4,6 +4,7 @@ names, plus Starlette's own FileResponse and StreamingResponse."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from typing import Any
@@ -87,6 +88,14 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 break
         await send(_start())
         await send(_body(str(size).encode(), False))
+        return
+    if path == "/upload-busy":  # takes the first chunk, then is busy for a while (not reading)
+        message = await receive()
+        await asyncio.sleep(10)
+        while message.get("more_body"):
+            message = await receive()
+        await send(_start())
+        await send(_body(b"done", False))
         return
     if path == "/upload-started":  # answers first, then reads the body
         await send(_start())

@@ -71,6 +71,12 @@ PyObject* sink_write(PyObject* o, PyObject* arg) {
 PyObject* sink_close(PyObject* o, PyObject*) {
   auto* s = reinterpret_cast<SinkObject*>(o);
   if (http::Connection* conn = live(s)) {
+    if (conn->body_failure()) {
+      // The request's streamed body failed after this response started (a deadline, bad framing,
+      // over the limit): the response is cut, never made to look complete.
+      end(s, conn, true);
+      Py_RETURN_NONE;
+    }
     if (s->chunked && !s->head_only) conn->output().append("0\r\n\r\n");
     // A close-delimited body ends with the connection; so does a body short of its Content-Length
     // (the client sees it truncated, never complete).
