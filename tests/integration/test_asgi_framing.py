@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -273,3 +274,27 @@ def test_a_content_length_stream_then_the_next_request_on_the_connection(servers
             conn.close()
         assert first.body == FILE_DATA and first.complete
         assert second.body == b"".join(bytes([65 + i]) * 1000 for i in range(4)) and second.complete
+
+
+def test_a_compiled_routes_file_response_keeps_its_length(tmp_path: Any) -> None:
+    """A compiled endpoint that returns a FileResponse: the response's own __call__ runs on the
+    engine (Wire._from_foreign), the same framing (in memory, through fasterapi's TestClient)."""
+    from fastapi import FastAPI
+    from fastapi.responses import FileResponse
+
+    from fasterapi._asgi_server import ScopeMaker, build_engine
+    from fasterapi.testclient import TestClient
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(FILE_DATA)
+    app = FastAPI()
+
+    @app.get("/f")
+    async def f() -> FileResponse:
+        return FileResponse(path)
+
+    assert [r.compiled for r in build_engine(app, ScopeMaker())[2] if r.path == "/f"] == [True]
+    with TestClient(app) as client:
+        r = client.get("/f")
+    assert r.status_code == 200 and r.content == FILE_DATA
+    assert r.headers["content-length"] == str(len(FILE_DATA)) and "transfer-encoding" not in r.headers
