@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -97,28 +96,42 @@ def internal_error(wire: type[Wire] = Wire) -> Wire:
 
 
 class _Stream:
-    """A response whose body is still being sent: the engine writes its head, then hands the sink."""
+    """A response whose body is still being sent: the engine writes its head, then hands the sink.
+    `content_length`: the app's own Content-Length (the body is framed by it, not chunked)."""
 
-    __slots__ = ("status_code", "raw_headers", "body", "needs_collect", "_exchange")
+    __slots__ = ("status_code", "raw_headers", "body", "needs_collect", "content_length", "_exchange")
 
-    def __init__(self, exchange: _Exchange, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, exchange: _Exchange, status: int, headers: list[tuple[bytes, bytes]],
+                 content_length: int | None = None) -> None:
         self.status_code = status
         self.raw_headers = headers
         self.body = b""
         self.needs_collect = True
+        self.content_length = content_length
         self._exchange = exchange
 
     def _engine_stream(self, sink: Any) -> None:
         self._exchange.attach_sink(sink)
 
 
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
 def _headers_of(message: Message) -> list[tuple[bytes, bytes]]:
     return [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The Content-Length the app set (uvicorn frames the body by it), or None: none, or the app
+    also named a transfer coding (then the engine frames it)."""
+    length = None
+    for name, value in headers:
+        lname = name.lower()
+        if lname == b"content-length":
+            text = value.strip()
+            if not text.isdigit():
+                return None
+            length = int(text)
+        elif lname == b"transfer-encoding":
+            return None
+    return length
 
 
 class ScopeMaker:
@@ -177,23 +190,24 @@ class ScopeMaker:
 class _Exchange:
     """One request's ASGI conversation: the app's receive/send against the engine."""
 
-    __slots__ = ("req", "loop", "wire", "first", "status", "headers", "parts", "sink", "sink_ready",
-                 "finished", "body_done", "disconnected", "failed")
+    __slots__ = ("req", "loop", "wire", "first", "status", "headers", "declared", "sink", "sink_ready",
+                 "finished", "body_done", "disconnected", "failed", "body_waiter")
 
     def __init__(self, req: Any, loop: asyncio.AbstractEventLoop, wire: type[Wire] = Wire) -> None:
         self.req = req
         self.loop = loop
         self.wire = wire
-        self.failed = False  # the app raised after its head and before any body
+        self.failed = False  # the response cannot complete (the app raised, the request failed): cut it
         self.first: asyncio.Future[Any] = loop.create_future()  # Wire or _Stream, for the engine
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.parts: list[bytes] = []
+        self.declared: int | None = None  # the app's Content-Length
         self.sink: Any = None
         self.sink_ready: asyncio.Future[None] | None = None
         self.finished: asyncio.Future[None] = loop.create_future()  # the response is complete
         self.body_done = False
         self.disconnected = False
+        self.body_waiter: asyncio.Future[None] | None = None  # receive() waits for the reader
 
     # ---- receive ------------------------------------------------------------------------------
 
@@ -217,11 +231,54 @@ class _Exchange:
                 return {"type": "http.request", "body": chunk, "more_body": not reader.done}
             if reader.aborted:
                 self.body_done = True
-                self.disconnected = True
+                self._body_failed()
                 return {"type": "http.disconnect"}
             waiter = self.loop.create_future()
-            reader.waiter = functools.partial(_wake, waiter)
+            self.body_waiter = waiter
+            reader.waiter = self._on_body
             await waiter
+
+    def watch_body(self) -> None:
+        """Hear of the streamed body's end or failure even while the app is not reading it."""
+        reader = self.req.body_reader
+        if reader is not None:
+            reader.waiter = self._on_body
+
+    def unwatch_body(self) -> None:
+        reader = self.req.body_reader
+        if reader is not None:
+            reader.waiter = None  # (the reader holds the exchange through it)
+
+    def _on_body(self) -> None:
+        """The reader's waiter (called once per setting, from the engine): bytes arrived, the body
+        ended or it failed."""
+        waiting, self.body_waiter = self.body_waiter, None
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
+        reader = self.req.body_reader
+        if reader.aborted:
+            if not self.finished.done():
+                self.loop.call_soon(self._body_failed)  # (not from inside the engine's callback)
+        elif not reader.done:
+            reader.waiter = self._on_body
+
+    def _body_failed(self) -> None:
+        """The request body can no longer complete (a body deadline, bad framing, over the limit,
+        the client gone). Before the response started, the engine answers at once with its own
+        verdict (408, 400, 413 with Connection: close, or nothing to a client that left), as for a
+        buffered body, whatever the app is doing; the app is told http.disconnect and what it
+        sends from then on goes nowhere. A response already started is cut (never made to look
+        complete)."""
+        self.disconnected = True
+        if self.finished.done():
+            return
+        if not self.first.done():
+            self._answer(internal_error(self.wire))  # (replaced by the engine's verdict)
+            return
+        self.failed = True
+        if self.sink is not None:
+            self.sink.abort()
+            self._finish()
 
     async def _wait_finished(self) -> None:
         while not self.finished.done():
@@ -248,6 +305,7 @@ class _Exchange:
                 raise RuntimeError("http.response.start sent twice")
             self.status = int(message["status"])
             self.headers = _headers_of(message)
+            self.declared = _declared_length(self.headers)
         elif kind == "http.response.debug":  # Starlette's templates, for the TestClient
             observer = ERRORS.get()
             if observer is not None:
@@ -265,30 +323,48 @@ class _Exchange:
                 return  # the client is gone: nothing more to send (receive() says http.disconnect)
             raise RuntimeError("http.response.body after the response was complete")
         if self.sink is None and self.sink_ready is None:
-            if not more:  # the common case: the whole body in one message (or the last of a few)
-                self.parts.append(body)
-                self._answer(self.wire(self.status, self.headers, b"".join(self.parts)))
+            if not more and (self.declared is None or self.declared == len(body) or not self._is_head()):
+                # The common case: the whole body in one message, written with its length. (One
+                # whose declared length is wrong, a middleware that copied a stale header, gets
+                # the length of what it sent: the whole response is here before its head leaves,
+                # and that is the response Starlette's TestClient shows. uvicorn, which wrote the
+                # head at http.response.start, cuts it.)
+                self._answer(self.wire(self.status, self.headers, body))
                 return
-            if not body and not self.parts:
-                return  # an empty first chunk says nothing yet
-            self.sink_ready = self.loop.create_future()
-            self.first.set_result(_Stream(self, self.status, self.headers))
+            # Several messages (even an empty first one): the head goes out now and the body as
+            # sent, framed by the app's Content-Length if it set one, else chunked (as uvicorn).
+            # So does a HEAD response's one message: the app's length is what the client is told.
+            self._start_stream()
         if self.sink is None:
             assert self.sink_ready is not None
             await self.sink_ready
         await self._stream(body, more)
 
+    def _is_head(self) -> bool:
+        return getattr(self.req, "method", "") == "HEAD"
+
+    def _start_stream(self) -> None:
+        self.sink_ready = self.loop.create_future()
+        self.first.set_result(_Stream(self, self.status, self.headers, self.declared))
+
     async def _stream(self, body: bytes, more: bool) -> None:
         sink = self.sink
-        if self.parts:  # what came before the sink was there
-            body = b"".join([*self.parts, body])
-            self.parts.clear()
         if sink.head_only:
             body = b""
-        if body and not sink.write(body):
-            self._client_gone()
-            return
+        if body:
+            try:
+                sent = sink.write(body)
+            except RuntimeError:  # past the declared Content-Length: the sink closed the connection
+                self._client_gone()
+                raise
+            if not sent:
+                self._client_gone()
+                return
         if not more:
+            if sink.remaining > 0:  # short of the declared Content-Length: cut, never complete
+                sink.abort()
+                self._client_gone()
+                raise RuntimeError("Response content shorter than Content-Length")
             sink.close()
             self._finish()
             return
@@ -330,15 +406,14 @@ class _Exchange:
             if not (self.disconnected and _is_client_disconnect(exc)) and ERRORS.get() is None:
                 logger.error("Exception in ASGI application", exc_info=exc)
         if not self.first.done():
-            if exc is None and self.status and self.sink_ready is None:
-                # started, never finished its body: what was sent is the body
-                self._answer(self.wire(self.status, self.headers, b"".join(self.parts)))
-            elif exc is not None and self.status:
+            if self.status:
                 # The head was sent (uvicorn writes it at http.response.start): it goes out, then
-                # the connection closes with the body cut short.
+                # the connection closes with the body cut short (an error, or a return before
+                # the body ended).
+                if exc is None:
+                    logger.error("ASGI callable returned without completing response.")
                 self.failed = True
-                self.sink_ready = self.loop.create_future()
-                self.first.set_result(_Stream(self, self.status, self.headers))
+                self._start_stream()
             else:
                 if exc is None:
                     logger.error("ASGI callable returned without completing its response")
@@ -348,10 +423,11 @@ class _Exchange:
             return
         sink = self.sink
         if sink is not None:
+            # Returned without more_body=False, or failed: the connection closes with the body
+            # cut short (uvicorn), never a complete-looking response.
             if exc is None and not self.disconnected:
-                sink.close()  # returned without more_body=False: the body ends here
-            else:
-                sink.abort()
+                logger.error("ASGI callable returned without completing response.")
+            sink.abort()
         elif self.sink_ready is not None:
             # The head is out and the sink not attached yet: the engine will hand it; end then.
             self.sink_ready.add_done_callback(lambda _f: self.app_ended(exc))
@@ -379,6 +455,7 @@ class AsgiHttp:
     async def serve(self, req: Any) -> Any:
         loop = asyncio.get_running_loop()
         exchange = _Exchange(req, loop, self.wire)
+        exchange.watch_body()
         task = loop.create_task(self._run(self.scope_maker(req), exchange))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -388,6 +465,7 @@ class AsgiHttp:
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except BaseException as exc:  # noqa: BLE001 - every outcome is answered on the wire
+            exchange.unwatch_body()
             exchange.app_ended(exc)
             observer = ERRORS.get()
             if observer is not None:
@@ -395,6 +473,7 @@ class AsgiHttp:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             return
+        exchange.unwatch_body()
         exchange.app_ended(None)
 
     async def drain(self, timeout: float | None) -> None:

@@ -105,9 +105,10 @@ def make_websocket_handler(
     `scope_base` is read at each handshake, so it may be filled in after this call:
     `scope_base["state"]` (the lifespan state) is copied into each scope, and
     `scope_base["server"]`, the listening (host, port), is the scope's "server" when the engine
-    gives none (`RequestData.server` is None today). `make_scope(req)`, when given, makes the scope's
-    base instead of `websocket_scope` (e.g. with proxy-header and root-path rules); "subprotocols"
-    and "extensions" are added when it leaves them out.
+    gives none (`RequestData.server`: the socket's address; None on an in-memory connection).
+    `make_scope(req)`, when given, makes the scope's base instead of `websocket_scope` (e.g. with
+    proxy-header and root-path rules); "subprotocols" and "extensions" are added when it leaves
+    them out.
     """
 
     def handler(req: Any, link: Any) -> None:

@@ -136,6 +136,7 @@ class StreamSink:
     backlog: int  # bytes written and not yet sent
     closed: bool  # closed, aborted, or the client went away
     head_only: bool  # HEAD / 204 / 304: no body; close() at once
+    remaining: int  # bytes the app's Content-Length still owes (-1: none declared; write() past it raises)
     def write(self, data: bytes | bytearray | memoryview) -> bool: ...  # False once the client is gone
     def close(self) -> None: ...  # the body is complete (last chunk)
     def abort(self) -> None: ...  # close the connection: the body truncated

@@ -500,6 +500,9 @@ def app_reason(app: Any) -> str | None:
     cls = type(app)
     if cls.__call__ is not FastAPI.__call__ or cls.build_middleware_stack is not FastAPI.build_middleware_stack:
         return "the app overrides __call__ or build_middleware_stack"
+    if getattr(app.build_middleware_stack, "__func__", None) is not FastAPI.build_middleware_stack:
+        # set on the instance (OpenTelemetry's FastAPIInstrumentor.instrument_app wraps the stack)
+        return "build_middleware_stack is replaced on the app"
     others = [m for m in app.user_middleware if m.cls not in _PASS_THROUGH]  # type: ignore[comparison-overlap]
     if others:
         names = ", ".join(getattr(m.cls, "__name__", repr(m.cls)) for m in others)

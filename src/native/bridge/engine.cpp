@@ -436,6 +436,7 @@ struct Ctx {
   PyObject* request_data() {
     if (!reqdata && req) {
       reqdata = make_request_data(e->st, *req, path, match, *host, port);
+      if (reqdata && !link->local_host.empty()) set_request_server(reqdata, link->local_host, link->local_port);
       ++e->perf->counters.request_data;
     }
     return reqdata;
@@ -549,17 +550,42 @@ void log_access_late(Ctx& c, int status) {
 // `resp` (a new reference), a StreamingResponse: its head now (Transfer-Encoding: chunked, or a
 // close-delimited body on HTTP/1.0), then resp._engine_stream(sink) runs its iterator as a task
 // that writes through the sink; the connection stays pending until the sink is closed.
+// A streaming response's own Content-Length (`resp.content_length`, an int; absent or None: -1).
+static int64_t declared_length(PyObject* resp) {
+  PyObject* v = PyObject_GetAttrString(resp, "content_length");
+  if (!v) {
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -2;
+    PyErr_Clear();
+    return -1;
+  }
+  long long n = v == Py_None ? -1 : PyLong_AsLongLong(v);
+  Py_DECREF(v);
+  if (n == -1 && PyErr_Occurred()) return -2;
+  return n < 0 ? -1 : int64_t(n);
+}
+
 http::HandleResult start_stream(Ctx& c, PyObject* resp, http::Buffer& out) {
-  const bool chunked = !c.http10;
-  const ConnHeader conn = c.http10 ? ConnHeader::Close : c.conn_header();
+  // With the app's Content-Length the body is framed by it (as uvicorn sends it, keep-alive on
+  // HTTP/1.0 too); without, chunked (close-delimited on HTTP/1.0).
+  const int64_t length = declared_length(resp);
+  if (length == -2) { Py_DECREF(resp); return on_error(c, out); }
+  const bool framed = length >= 0;
+  const bool chunked = !c.http10 && !framed;
+  const ConnHeader conn = c.http10 && !framed ? ConnHeader::Close : c.conn_header();
   const size_t start = out.size();
   int status = write_response_head(resp, conn, out);
   if (status < 0) { Py_DECREF(resp); return on_error(c, out); }
   if (c.e->access_log != Py_None && c.request_data()) log_access_late(c, status);  // at the head, as uvicorn
   const bool bodyless = bodyless_status(status);
-  if (chunked && !bodyless) out.append("Transfer-Encoding: chunked\r\n");
+  if (framed && !bodyless) {
+    out.append("Content-Length: ");
+    append_uint(out, uint64_t(length));
+    out.append("\r\n");
+  } else if (chunked && !bodyless) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
   out.append("\r\n");
-  PyObject* sink = make_stream_sink(c.e, c.link, chunked, c.head_only || bodyless);
+  PyObject* sink = make_stream_sink(c.e, c.link, chunked, c.head_only || bodyless, framed && !bodyless ? length : -1);
   PyObject* r = sink ? PyObject_CallMethod(resp, "_engine_stream", "O", sink) : nullptr;
   Py_DECREF(resp);
   if (!r) {

@@ -174,6 +174,12 @@ PyObject* make_request_data(ModuleState* st, const http::Request& req, std::stri
   return reinterpret_cast<PyObject*>(self);
 }
 
+void set_request_server(PyObject* request_data, const std::string& host, int port) {
+  RequestFields& f = *reinterpret_cast<RequestDataObject*>(request_data)->f;
+  f.server_host = host;
+  f.server_port = port;
+}
+
 void set_body_reader(PyObject* request_data, PyObject* reader) {
   Py_XSETREF(reinterpret_cast<RequestDataObject*>(request_data)->cache[kBodyReader], reader);
 }

@@ -25,6 +25,9 @@ struct RequestFields {
 PyObject* make_request_data(ModuleState* st, const http::Request& req, std::string_view decoded_path,
                             const router::Match* match, const std::string& client_host, int client_port);
 
+// Sets RequestData.server: the address the request's connection was accepted on (none if empty).
+void set_request_server(PyObject* request_data, const std::string& host, int port);
+
 // Sets RequestData.body_reader (None until then); steals `reader`.
 void set_body_reader(PyObject* request_data, PyObject* reader);
 

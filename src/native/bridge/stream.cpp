@@ -12,6 +12,7 @@ struct SinkObject {
   bool chunked;
   bool head_only;
   bool done;  // closed or aborted: nothing more is written
+  int64_t remaining;  // a body framed by the app's Content-Length: bytes still owed (-1: not framed so)
 };
 
 http::Connection* live(SinkObject* s) { return s->done ? nullptr : (*s->link)->conn; }
@@ -38,7 +39,18 @@ PyObject* sink_write(PyObject* o, PyObject* arg) {
   size_t n = size_t(view.len);
   if (n > 0 && !s->head_only) {
     http::Buffer& out = conn->output();
-    if (s->chunked) {
+    if (s->remaining >= 0) {
+      if (n > uint64_t(s->remaining)) {
+        // Never past the declared length (the rest would be read as the next response): nothing
+        // of this chunk goes out, the connection closes with the body cut short (uvicorn raises).
+        PyBuffer_Release(&view);
+        end(s, conn, true);
+        PyErr_SetString(PyExc_RuntimeError, "Response content longer than Content-Length");
+        return nullptr;
+      }
+      s->remaining -= int64_t(n);
+      out.append(static_cast<const char*>(view.buf), n);
+    } else if (s->chunked) {
       char size[20];
       auto [p, ec] = std::to_chars(size, size + sizeof size, n, 16);
       (void)ec;
@@ -59,8 +71,17 @@ PyObject* sink_write(PyObject* o, PyObject* arg) {
 PyObject* sink_close(PyObject* o, PyObject*) {
   auto* s = reinterpret_cast<SinkObject*>(o);
   if (http::Connection* conn = live(s)) {
+    if (conn->body_failure()) {
+      // The request's streamed body failed after this response started (a deadline, bad framing,
+      // over the limit): the response is cut, never made to look complete.
+      end(s, conn, true);
+      Py_RETURN_NONE;
+    }
     if (s->chunked && !s->head_only) conn->output().append("0\r\n\r\n");
-    end(s, conn, !s->chunked && !s->head_only);
+    // A close-delimited body ends with the connection; so does a body short of its Content-Length
+    // (the client sees it truncated, never complete).
+    bool framed = s->remaining >= 0;
+    end(s, conn, !s->head_only && (framed ? s->remaining > 0 : !s->chunked));
   }
   s->done = true;
   Py_RETURN_NONE;
@@ -82,6 +103,11 @@ PyObject* sink_backlog(PyObject* o, void*) {
 }
 
 PyObject* sink_head_only(PyObject* o, void*) { return PyBool_FromLong(reinterpret_cast<SinkObject*>(o)->head_only); }
+
+PyObject* sink_remaining(PyObject* o, void*) {
+  auto* s = reinterpret_cast<SinkObject*>(o);
+  return PyLong_FromLongLong(s->head_only ? (s->remaining < 0 ? -1 : 0) : s->remaining);
+}
 
 PyObject* sink_closed(PyObject* o, void*) { return PyBool_FromLong(live(reinterpret_cast<SinkObject*>(o)) == nullptr); }
 
@@ -105,6 +131,8 @@ PyMethodDef sink_methods[] = {
 PyGetSetDef sink_getset[] = {
     {"backlog", sink_backlog, nullptr, "bytes written and not yet sent", nullptr},
     {"closed", sink_closed, nullptr, "True once closed, aborted or the client went away", nullptr},
+    {"remaining", sink_remaining, nullptr,
+     "bytes the declared Content-Length still owes (-1: no declared length; 0 on a head-only sink)", nullptr},
     {"head_only", sink_head_only, nullptr, "the response has no body (HEAD, 204, 304): close() at once", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
@@ -122,7 +150,7 @@ PyType_Spec stream_sink_spec = {"fasterapi._core.StreamSink", sizeof(SinkObject)
 void stream_sink_detach(PyObject* sink) { reinterpret_cast<SinkObject*>(sink)->done = true; }
 
 PyObject* make_stream_sink(EngineObject* e, const std::shared_ptr<server::ConnLink>& link, bool chunked,
-                           bool head_only) {
+                           bool head_only, int64_t content_length) {
   PyTypeObject* tp = e->st->stream_type;
   auto* s = reinterpret_cast<SinkObject*>(tp->tp_alloc(tp, 0));
   if (!s) return nullptr;
@@ -130,6 +158,7 @@ PyObject* make_stream_sink(EngineObject* e, const std::shared_ptr<server::ConnLi
   s->chunked = chunked;
   s->head_only = head_only;
   s->done = false;
+  s->remaining = content_length;
   return reinterpret_cast<PyObject*>(s);
 }
 

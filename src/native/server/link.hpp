@@ -2,6 +2,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "http/connection.hpp"
 
@@ -10,6 +11,8 @@ namespace fasterapi::server {
 struct ConnLink {
   http::Connection* conn = nullptr;  // null once the connection is gone: drop the late response
   std::function<void()> kick;        // after Connection::complete(): flush and resume reading
+  std::string local_host;            // the socket's own address (ASGI scope["server"]); empty: none
+  int local_port = 0;
 };
 
 // A Dispatcher bound to one connection (the bridge implements it).

@@ -100,12 +100,16 @@ int Server::listen(const std::string& host, int port, bool reuse_port, int backl
   return bound;
 }
 
-static void peer_of(int fd, std::string& host, int& port) {
+// The connection's peer address, or (local) its own: the address it was accepted on, as uvicorn
+// gives it in scope["server"] (a wildcard listener: the address the client reached).
+static void peer_of(int fd, std::string& host, int& port, bool local = false) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   char buf[INET6_ADDRSTRLEN] = {0};
   port = 0;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+  int rc = local ? getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                 : getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return;
   if (ss.ss_family == AF_INET) {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
     inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
@@ -176,6 +180,7 @@ void Server::adopt(int fd, const std::string& host, int port) {
   Conn* cp = c.get();
   cp->last_activity = now_ms();
   cp->dispatcher->link->conn = &cp->proto;
+  peer_of(fd, cp->dispatcher->link->local_host, cp->dispatcher->link->local_port, true);
   cp->dispatcher->link->kick = [this, fd] {
     auto it = conns_.find(fd);
     if (it == conns_.end() || it->second->dead) return;
