@@ -78,7 +78,8 @@ class Engine:
     # matched, or python_routing) is handed over at head-complete with RequestData.body_reader
     stream_bodies: bool
     python_routing_headers: tuple[str, ...]  # with python_routing: only requests with one of these
-    access_log: Callable[[tuple[str, int], str, str, str, int], None] | None
+    # (client, method, target, HTTP version, status, X-Forwarded-For value or b"")
+    access_log: Callable[[tuple[str, int], str, str, str, int, bytes], None] | None
     # WebSocket handshakes (a GET with Upgrade: websocket): None answers 403 (fasterapi._ws_server)
     websocket_handler: Callable[[RequestData, WebSocketLink], None] | None
     route_count: int

@@ -163,9 +163,21 @@ def _phrase(status: int) -> str:
         return ""
 
 
-def _log_access(client: tuple[str, int], method: str, target: str, version: str, status: int) -> None:
-    access_logger.info('%s:%d - "%s %s HTTP/%s" %d %s', client[0], client[1], method, target, version, status,
-                       _phrase(status))
+def access_logger_for(trust: ProxyTrust | None) -> Callable[..., None]:
+    """The engine's access-log hook, in uvicorn's format: `client - "GET / HTTP/1.1" 200 OK`, the
+    client taken from X-Forwarded-For when the peer is a trusted proxy (as the ASGI scope's)."""
+
+    def log(client: tuple[str, int], method: str, target: str, version: str, status: int,
+            forwarded_for: bytes = b"") -> None:
+        host, port = client
+        if forwarded_for and trust is not None and host in trust:
+            real = trust.client_host(forwarded_for.decode("latin-1"))
+            if real is not None:
+                host, port = real, 0
+        access_logger.info('%s:%d - "%s %s HTTP/%s" %d %s', host, port, method, target, version, status,
+                           _phrase(status))
+
+    return log
 
 
 # ---- the listening socket ---------------------------------------------------------------------
@@ -350,7 +362,7 @@ async def serve(app: Any, config: Config, *, ready: Callable[[int], None] | None
             # lifespan added or rebuilt (`route.app = ...`, fastapi-pagination) are compiled as they are.
             scope_maker = config.scope_maker(lifespan.state)
             engine, handler, _reports = build_engine(app, scope_maker, config.limits(), config.def_inline)
-            log: Callable[..., None] | None = _log_access if config.access_log else None
+            log: Callable[..., None] | None = access_logger_for(scope_maker.trust) if config.access_log else None
             if config.limit_max_requests > 0:
 
                 def retire() -> None:

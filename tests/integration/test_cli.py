@@ -254,3 +254,49 @@ def test_help_groups_the_options(tmp_path: Path) -> None:
                    "--app-dir", "--limit-max-requests", "--timeout-graceful-shutdown", "--timeout-keep-alive",
                    "--log-config"):
         assert option in r.stdout, option
+
+
+PROXY_APP = '''
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
+app = FastAPI()
+
+@app.get("/compiled")
+def compiled():
+    return {"ok": True}
+
+@app.get("/asgi")
+async def asgi(request: Request):
+    return {"client": request.client.host}
+
+@app.get("/stream")
+def stream():
+    return StreamingResponse(iter([b"a", b"b"]))
+'''
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_access_log_names_the_client_behind_a_trusted_proxy(tmp_path: Path, trusted: bool) -> None:
+    (tmp_path / "main.py").write_text(PROXY_APP)
+    port = free_port()
+    allow = "127.0.0.1" if trusted else "10.9.9.9"
+    server = serve(["run", "main.py", "--port", str(port), "--access-log", "--forwarded-allow-ips", allow],
+                   tmp_path, port=port, path="/compiled")
+    headers = {"X-Forwarded-For": "203.0.113.7, 127.0.0.1"}
+    try:
+        for path in ("/compiled", "/asgi", "/stream"):
+            with httpx.Client(timeout=10) as c:
+                r = c.get(f"http://127.0.0.1:{port}{path}", headers=headers)
+                assert r.status_code == 200
+                if path == "/asgi":  # the scope says the same
+                    assert r.json()["client"] == ("203.0.113.7" if trusted else "127.0.0.1")
+    finally:
+        assert server.stop() == 0
+    lines = server.stderr().splitlines()
+    for path in ("/compiled", "/asgi", "/stream"):
+        logged = [ln for ln in lines if f'"GET {path} HTTP/1.1" 200 OK' in ln]
+        assert logged, (path, server.stderr())
+        if trusted:
+            assert f'INFO: 203.0.113.7:0 - "GET {path} HTTP/1.1" 200 OK' in logged, logged
+        else:
+            assert all(ln.startswith("INFO: 127.0.0.1:") for ln in logged), logged

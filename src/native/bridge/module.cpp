@@ -310,7 +310,8 @@ PyMemberDef engine_members[] = {
     {"stream_bodies", T_BOOL, offsetof(EngineObject, stream_bodies), 0,
      "requests with a body that go to app_handler get it streamed: RequestData.body_reader"},
     {"access_log", T_OBJECT, offsetof(EngineObject, access_log), 0,
-     "None, or callable((host, port), method, target, http_version, status) after each response"},
+     "None, or callable((host, port), method, target, http_version, status, x_forwarded_for) after each "
+     "response (x_forwarded_for: the header's bytes, b'' if absent)"},
     {"task_starter", T_OBJECT, offsetof(EngineObject, task_starter), 0,
      "None (coroutines stepped inline first), or callable(coro, done) running each as an asyncio task"},
     {"websocket_handler", T_OBJECT, offsetof(EngineObject, websocket_handler), 0,
