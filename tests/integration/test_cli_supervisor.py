@@ -5,9 +5,11 @@ inherited file descriptors."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import textwrap
 import time
 from collections import Counter
@@ -16,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ._cli_helpers import Proc, alive, children, fasterapi, free_port, listener, serve, wait_until
+from ._cli_helpers import Proc, alive, children, cli_env, fasterapi, free_port, listener, serve, wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -344,8 +346,6 @@ def test_cli_and_api_share_the_checks() -> None:
         from fasterapi import FastAPI
         FastAPI().run(workers=0)
     ''')
-    import sys
-
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
                        env={**os.environ, "PYTHONPATH": os.pathsep.join(
                            os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)})
@@ -353,3 +353,32 @@ def test_cli_and_api_share_the_checks() -> None:
 
 
 assert DATA.is_dir()
+
+
+@pytest.mark.skipif(not shutil.which("systemd-socket-activate"), reason="needs systemd-socket-activate")
+def test_systemd_socket_activation(app_dir: Path) -> None:
+    # docs/deployment.md's recipe: systemd binds the port and starts the server with the socket as
+    # fd 3 (systemd-socket-activate does what a .socket unit does, started on the first connection).
+    port = free_port()
+    env = cli_env()
+    keep = [f"-E{k}={env[k]}" for k in ("PYTHONPATH", "PATH") if env.get(k)]  # it passes no other variable
+    p = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", *keep, sys.executable, "-m",
+                          "fasterapi", "run", "main:app", "--fd", "3", "--workers", "2"], cwd=app_dir,
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: _pid_or_none(port), 30)
+        pids = Counter(httpx.get(f"http://127.0.0.1:{port}/pid", timeout=10).json()["pid"] for _ in range(20))
+        assert len(pids) >= 1 and all(pid != p.pid for pid in pids)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _pid_or_none(port: int) -> int | None:
+    try:
+        return int(httpx.get(f"http://127.0.0.1:{port}/pid", timeout=10).json()["pid"])
+    except httpx.TransportError:
+        return None
