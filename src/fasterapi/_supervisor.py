@@ -55,7 +55,7 @@ class _StartupCapture(logging.Filter):
         self.text = ""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
+        if record.msg == "Exception in lifespan" and record.exc_info and record.exc_info[1] is not None:
             if not self.text:
                 self.text = "".join(traceback.format_exception(record.exc_info[1]))
             return False
