@@ -300,3 +300,32 @@ def test_access_log_names_the_client_behind_a_trusted_proxy(tmp_path: Path, trus
             assert f'INFO: 203.0.113.7:0 - "GET {path} HTTP/1.1" 200 OK' in logged, logged
         else:
             assert all(ln.startswith("INFO: 127.0.0.1:") for ln in logged), logged
+
+
+def test_reload_dir_include_exclude(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(APP.format(name="app"))
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "settings.toml").write_text("a = 1\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "ignored.py").write_text("x = 1\n")
+    port = free_port()
+    server = serve(["run", "main.py", "--reload", "--reload-dir", "conf", "--reload-include", "*.toml",
+                    "--port", str(port)], tmp_path, port=port)
+    try:
+        first = children(server.pid)
+        (tmp_path / "other" / "ignored.py").write_text("x = 2\n")  # not under a watched directory
+        time.sleep(2.5)
+        assert children(server.pid) == first
+        (tmp_path / "conf" / "settings.toml").write_text("a = 2\n")  # watched, included
+        assert wait_until(lambda: children(server.pid) not in (first, set()), 30), server.stderr()
+        assert wait_until(lambda: _version(port) == 1, 30)
+    finally:
+        assert server.stop() == 0
+    assert "changes in conf/settings.toml: reloading" in server.stderr()
+
+
+def test_routes_takes_a_path_too(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(APP.format(name="app"))
+    r = fasterapi("routes", "main.py", cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "GET          /" in r.stdout and "routes compiled" in r.stdout
