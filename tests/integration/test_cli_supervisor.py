@@ -294,7 +294,8 @@ def test_limit_max_requests_recycles_workers_without_failed_requests(app_dir: Pa
             pids = list(pool.map(get, range(120)))
         assert len(pids) == 120  # no request failed
         assert len(set(pids)) >= 4, Counter(pids)  # 20 (+ up to 10% jitter) requests per worker
-        assert max(Counter(pids).values()) <= 22 + 1, Counter(pids)
+        # at most the limit with its jitter (22), plus what the 4 clients had sent it meanwhile
+        assert max(Counter(pids).values()) <= 22 + 4, Counter(pids)
         assert server.proc.poll() is None
     finally:
         assert server.stop() == 0
