@@ -1,8 +1,9 @@
 """Serving an app: one worker in this process, or a supervisor with N worker processes.
 
 Every byte on the socket is handled by the C++ engine (`_core.Server`); this module only owns
-the process model: the asyncio loop that the engine's epoll fd is registered with (so `async def`
-handlers and the engine share one thread), signals, lifespan, draining and worker supervision.
+the process model: the listening socket (bound here, once, and shared by every worker), the
+asyncio loop that the engine's epoll fd is registered with (so `async def` handlers and the
+engine share one thread), signals, lifespan, draining and worker supervision (_supervisor.py).
 """
 
 from __future__ import annotations
@@ -10,16 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
+import http
 import logging
 import os
+import random
 import signal
+import socket
+import stat
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from . import _core, _runtime
-from ._asgi_server import Lifespan, ScopeMaker, build_engine
+from ._asgi_server import Lifespan, LifespanFailed, ScopeMaker, build_engine
 from ._connection import ProxyTrust
 
 logger = logging.getLogger("fasterapi.server")
@@ -43,8 +50,14 @@ class Config:
     # plain `def` endpoints/dependencies of compiled routes called inline on the loop thread instead
     # of FastAPI's thread pool (faster; a blocking def stalls the worker)
     def_inline: bool = False
-    reuse_port: bool = True
     backlog: int = 1024
+    # Where to listen instead of host:port: a unix socket path (bound here), or the number of a
+    # socket already bound that this process inherited (systemd socket activation, --fd).
+    uds: str | None = None
+    fd: int | None = None
+    # A worker that served this many requests stops gracefully and the supervisor starts another
+    # (each worker's limit gets up to 10% of jitter, so they do not recycle together); 0: never.
+    limit_max_requests: int = 0
     # limits (bytes / counts); None: the app's own setting (FasterAPI(limits=...)) or the default
     max_request_line: int | None = None
     max_head: int | None = None
@@ -67,6 +80,29 @@ class Config:
     proxy_headers: bool = True
     forwarded_allow_ips: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Operator mistakes, found before anything starts (StartupError with exit code 2)."""
+        if self.workers < 1:
+            raise StartupError(f"--workers must be at least 1 (got {self.workers})", 2)
+        if self.loop_threads < 1:
+            raise StartupError(f"--loop-threads must be at least 1 (got {self.loop_threads})", 2)
+        if self.uds is None and self.fd is None and not 0 <= self.port <= 65535:
+            raise StartupError(f"--port must be within 0..65535 (got {self.port})", 2)
+        if self.limit_max_requests < 0:
+            raise StartupError(f"--limit-max-requests must be 0 or more (got {self.limit_max_requests})", 2)
+        if self.backlog < 1:
+            raise StartupError(f"--backlog must be at least 1 (got {self.backlog})", 2)
+        if self.uds is not None and self.fd is not None:
+            raise StartupError("--uds and --fd are exclusive", 2)
+
+    def where(self) -> str:
+        if self.uds is not None:
+            return f"unix:{self.uds}"
+        if self.fd is not None:
+            return f"fd {self.fd}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     def scope_maker(self, state: dict[str, Any] | None = None) -> ScopeMaker:
         """The ASGI scope rules of this server: root path, trusted proxies, the lifespan state."""
@@ -100,59 +136,300 @@ class Config:
         }
 
 
-def _log_access(client: tuple[str, int], method: str, target: str, version: str, status: int) -> None:
-    access_logger.info('%s:%d - "%s %s HTTP/%s" %d', client[0], client[1], method, target, version, status)
+class StartupError(Exception):
+    """The server cannot start: one line for the operator, and the process's exit code (2: a
+    mistake in the command line or the app reference; 1: the environment, e.g. the port is taken)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
-async def serve(app: Any, config: Config, *, ready: Any = None) -> None:
-    """Serve `app` on this thread's running asyncio loop until SIGTERM/SIGINT (or `stop()`)."""
+def cause_of(exc: BaseException) -> str:
+    """One line for why a worker could not start."""
+    if isinstance(exc, LifespanFailed):
+        # Starlette's failure message is the whole traceback: its last line names the error
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        return f"lifespan startup failed: {lines[-1].strip() if lines else 'no message'}"
+    if isinstance(exc, StartupError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def access_logger_for(trust: ProxyTrust | None) -> Callable[..., None]:
+    """The engine's access-log hook, in uvicorn's format: `client - "GET / HTTP/1.1" 200 OK`, the
+    client taken from X-Forwarded-For when the peer is a trusted proxy (as the ASGI scope's)."""
+
+    def log(client: tuple[str, int], method: str, target: str, version: str, status: int,
+            forwarded_for: bytes = b"") -> None:
+        host, port = client
+        if forwarded_for and trust is not None and host in trust:
+            real = trust.client_host(forwarded_for.decode("latin-1"))
+            if real is not None:
+                host, port = real, 0
+        access_logger.info('%s:%d - "%s %s HTTP/%s" %d %s', host, port, method, target, version, status,
+                           _phrase(status))
+
+    return log
+
+
+# ---- the listening socket ---------------------------------------------------------------------
+
+
+def bind_socket(config: Config) -> socket.socket:
+    """The listening socket of `config`: bound here without SO_REUSEPORT, so a port (or unix socket)
+    that another process serves is "address already in use", never a port silently shared. Workers
+    inherit it (fork) and accept on it. Raises StartupError."""
+    if config.fd is not None:
+        return _adopt_fd(config.fd, config.backlog)
+    if config.uds is not None:
+        return _bind_unix(config.uds, config.backlog)
+    try:
+        infos = socket.getaddrinfo(config.host or None, config.port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                                   socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartupError(f"unknown host {config.host!r}: {exc.strerror}", 2) from None
+    last: OSError | None = None
+    for family, kind, proto, _name, addr in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT only, on Linux
+            sock.bind(addr)
+            sock.listen(config.backlog)
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(f"cannot listen on {config.where()}: address already in use") from None
+            last = exc
+            continue
+        sock.set_inheritable(True)
+        return sock
+    why = last.strerror if last is not None and last.strerror else str(last)
+    raise StartupError(f"cannot listen on {config.where()}: {why}")
+
+
+def bind_sockets(config: Config, n: int) -> list[socket.socket]:
+    """The listening sockets of a supervisor with `n` workers. On TCP, one SO_REUSEPORT socket per
+    worker (the kernel spreads new connections over them evenly; one shared socket would wake every
+    worker and the busiest one, first awake, would take most), bound after a first bind without
+    SO_REUSEPORT proved the port free, and with a BPF program that steers connections to these n
+    sockets only: a process that joins the port later with SO_REUSEPORT gets none. A unix socket
+    or --fd: one socket, shared."""
+    first = bind_socket(config)
+    if n == 1 or first.family not in (socket.AF_INET, socket.AF_INET6) or config.fd is not None:
+        return [first]
+    address = first.getsockname()
+    family = first.family
+    first.close()
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+            sock.listen(config.backlog)
+            sock.set_inheritable(True)
+        _steer(socks[0], n)
+    except OSError as exc:
+        for sock in socks:
+            sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"cannot listen on {config.where()}: address already in use") from None
+        raise StartupError(f"cannot listen on {config.where()}: {exc.strerror or exc}") from None
+    return socks
+
+
+SO_ATTACH_REUSEPORT_CBPF = 51
+
+
+def _steer(sock: socket.socket, n: int) -> None:
+    """Attach `A = random() % n; return A` to the port's SO_REUSEPORT group: each new connection goes
+    to one of its first n sockets (ours), never to one a later process added."""
+    import ctypes
+    import struct
+
+    code = [
+        (0x20, 0, 0, (-0x1000 + 56) & 0xFFFFFFFF),  # ld [SKF_AD_OFF + SKF_AD_RANDOM]
+        (0x94, 0, 0, n),  # mod #n
+        (0x16, 0, 0, 0),  # ret a
+    ]
+    program = ctypes.create_string_buffer(b"".join(struct.pack("=HBBI", *ins) for ins in code))
+    fprog = struct.pack("@HP", len(code), ctypes.addressof(program))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog)
+    except OSError as exc:  # an old kernel: the default hash spreads over every socket of the group
+        logger.warning("cannot attach the SO_REUSEPORT steering program (%s): another process that binds "
+                       "this port with SO_REUSEPORT would share its connections", exc.strerror or exc)
+
+
+def _bind_unix(path: str, backlog: int) -> socket.socket:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None:
+        if not stat.S_ISSOCK(mode):
+            raise StartupError(f"cannot listen on unix:{path}: the path exists and is not a socket")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)  # a socket file nobody listens on (a server that was killed)
+            else:
+                raise StartupError(f"cannot listen on unix:{path}: address already in use")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o666)  # as uvicorn: the proxy in front usually runs as another user
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"cannot listen on unix:{path}: address already in use") from None
+        raise StartupError(f"cannot listen on unix:{path}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _adopt_fd(fd: int, backlog: int) -> socket.socket:
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise StartupError(f"--fd {fd}: not a socket ({exc.strerror or exc})") from None
+    if sock.type != socket.SOCK_STREAM:
+        sock.detach()
+        raise StartupError(f"--fd {fd}: not a stream socket")
+    try:
+        sock.listen(backlog)  # systemd passes it listening already; a bound one starts here
+    except OSError as exc:
+        sock.detach()
+        raise StartupError(f"--fd {fd}: cannot listen: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def describe_socket(sock: socket.socket) -> tuple[str, tuple[str, int] | None]:
+    """(a URL for the startup line, the ASGI scope's "server" address) of a listening socket."""
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        path = name if isinstance(name, str) else name.decode(errors="replace")
+        return f"http://unix:{path}", None
+    host, port = name[0], name[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}", (host, port)
+
+
+# ---- one worker -------------------------------------------------------------------------------
+
+
+async def serve(app: Any, config: Config, *, ready: Callable[[int], None] | None = None,
+                sock: socket.socket | None = None, on_retire: Callable[[], None] | None = None) -> None:
+    """Serve `app` on this thread's running asyncio loop until SIGTERM/SIGINT (or `stop()`).
+
+    `sock`: the listening socket to accept on (the supervisor's, shared by its workers); None:
+    bind one from `config` here. `on_retire`: called once --limit-max-requests is reached (the
+    worker then drains and returns as on SIGTERM)."""
     loop = asyncio.get_running_loop()
     server: Any = None
     stop = asyncio.Event()
+    own_sock = sock is None
+    if sock is None:
+        sock = bind_socket(config)
+    listening = sock
 
     def on_signal() -> None:
         stop.set()
         # stop accepting right here, one loop iteration before the drain below
         if server is not None and server.listening:
             server.begin_shutdown()
+        listening.close()  # this process's reference: new connections go to the other workers
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, on_signal)
-    async with Lifespan(app) as lifespan:
-        # The engine is built once startup is done (uvicorn serves the app only then): routes the
-        # lifespan added or rebuilt (`route.app = ...`, fastapi-pagination) are compiled as they are.
-        scope_maker = config.scope_maker(lifespan.state)
-        engine, handler, _reports = build_engine(app, scope_maker, config.limits(), config.def_inline)
-        if config.access_log:
-            engine.access_log = _log_access
-        if not config.inline_async:
-            # Each async handler runs in an asyncio task from its first step, as under uvicorn.
-            engine.task_starter = _runtime.start_task
-        server = _core.Server(engine, config.server_config())
-        port = server.listen(config.host, config.port, config.reuse_port, config.backlog)
-        scope_maker.server = (config.host, port)
-        loop.add_reader(server.fileno(), server.poll)
-        sweeper = loop.create_task(_sweep(server))
-        logger.info("FasterAPI running on http://%s:%d (pid %d)", config.host, port, os.getpid())
-        if ready is not None:
-            ready(port)
-        try:
-            await stop.wait()
-        finally:
-            # Drain: stop accepting at once, let in-flight requests finish, close idle keep-alives.
-            server.begin_shutdown()
-            deadline = time.monotonic() + config.shutdown_timeout
-            while server.connections and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            if server.connections:
-                logger.warning("shutdown deadline: closing %d connections", server.connections)
-            server.close_all()
-            await handler.drain(1.0)  # background tasks that outlived their response
-            sweeper.cancel()
-            _runtime.close_workers(loop)
-            loop.remove_reader(server.fileno())
+    try:
+        async with Lifespan(app) as lifespan:
+            # The engine is built once startup is done (uvicorn serves the app only then): routes the
+            # lifespan added or rebuilt (`route.app = ...`, fastapi-pagination) are compiled as they are.
+            scope_maker = config.scope_maker(lifespan.state)
+            engine, handler, _reports = build_engine(app, scope_maker, config.limits(), config.def_inline)
+            log: Callable[..., None] | None = access_logger_for(scope_maker.trust) if config.access_log else None
+            if config.limit_max_requests > 0:
+
+                def retire() -> None:
+                    if on_retire is not None:
+                        on_retire()
+                    on_signal()
+
+                log = _request_counter(config.limit_max_requests, log, retire)
+            if log is not None:
+                engine.access_log = log
+            if not config.inline_async:
+                # Each async handler runs in an asyncio task from its first step, as under uvicorn.
+                engine.task_starter = _runtime.start_task
+            if stop.is_set():  # SIGTERM during the startup: shut down without serving
+                return
+            server = _core.Server(engine, config.server_config())
+            port = server.listen_fd(sock)
+            url, scope_maker.server = describe_socket(sock)
+            loop.add_reader(server.fileno(), server.poll)
+            sweeper = loop.create_task(_sweep(server))
+            logger.info("FasterAPI running on %s (pid %d)", url, os.getpid())
+            if ready is not None:
+                ready(port)
+            try:
+                await stop.wait()
+            finally:
+                # Drain: stop accepting at once, let in-flight requests finish, close idle keep-alives.
+                server.begin_shutdown()
+                listening.close()
+                deadline = time.monotonic() + config.shutdown_timeout
+                while server.connections and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                if server.connections:
+                    logger.warning("shutdown deadline: closing %d connections", server.connections)
+                server.close_all()
+                await handler.drain(1.0)  # background tasks that outlived their response
+                sweeper.cancel()
+                _runtime.close_workers(loop)
+                loop.remove_reader(server.fileno())
+    finally:
+        if own_sock:
+            listening.close()
+            _remove_uds(config)
     logger.info("worker %d stopped", os.getpid())
+
+
+def _request_counter(limit: int, log: Callable[..., None] | None, retire: Callable[[], Any]) -> Callable[..., None]:
+    """An access-log hook that counts responses and retires the worker at `limit` (plus jitter)."""
+    limit += random.randint(0, limit // 10)
+    count = 0
+
+    def counted(*args: Any) -> None:
+        nonlocal count
+        if log is not None:
+            log(*args)
+        count += 1
+        if count == limit:
+            logger.info("worker %d served %d requests (--limit-max-requests): restarting it", os.getpid(), count)
+            asyncio.get_running_loop().call_soon(retire)
+
+    return counted
+
+
+def _remove_uds(config: Config) -> None:
+    if config.uds is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(config.uds)
 
 
 async def _sweep(server: Any) -> None:
@@ -165,87 +442,12 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-def run_worker(app: Any, config: Config) -> None:
+def run_worker(app: Any, config: Config, sock: socket.socket | None = None, **kw: Any) -> None:
     loop = _new_loop()
     try:
-        loop.run_until_complete(serve(app, config))
+        loop.run_until_complete(serve(app, config, sock=sock, **kw))
     finally:
         loop.close()
-
-
-def _spawn(app: Any, config: Config) -> int:
-    pid = os.fork()
-    if pid == 0:  # the worker
-        code = 0
-        try:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into SIGTERM
-            run_worker(app, config)
-        except BaseException:  # noqa: BLE001 - a worker must never fall back into the supervisor
-            logger.exception("worker failed")
-            code = 1
-        finally:
-            logging.shutdown()
-            os._exit(code)
-    return pid
-
-
-def supervise(app: Any, config: Config) -> None:
-    """N worker processes on one port (SO_REUSEPORT); a worker that dies is replaced."""
-    stopping = False
-    workers: dict[int, float] = {}  # pid -> when it was started
-    signalled: set[int] = set()
-
-    def forward() -> None:
-        for pid in list(workers):
-            if pid not in signalled:
-                signalled.add(pid)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
-
-    def on_signal(signum: int, frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-        forward()  # at once: the workers close their listening sockets now, not at the next poll
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    for _ in range(config.workers):
-        workers[_spawn(app, config)] = time.monotonic()
-    logger.info("supervisor %d started %d workers", os.getpid(), len(workers))
-    quick_deaths = 0
-    while not stopping:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = 0, 0
-        if pid and pid in workers:
-            lived = time.monotonic() - workers.pop(pid)
-            logger.warning("worker %d exited (status %d); starting another", pid, status)
-            # A worker that dies at once (a broken app) is restarted with a growing pause, not in a
-            # fork loop; one that ran for a while is replaced immediately.
-            quick_deaths = quick_deaths + 1 if lived < 1.0 else 0
-            if quick_deaths > 1:
-                time.sleep(min(0.1 * 2 ** (quick_deaths - 2), 5.0))
-            if not stopping:
-                workers[_spawn(app, config)] = time.monotonic()
-            continue
-        time.sleep(0.05)
-    forward()  # (a worker started while the signal was handled)
-    deadline = time.monotonic() + config.shutdown_timeout + 5
-    while workers and time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid:
-            workers.pop(pid, None)
-        else:
-            time.sleep(0.02)
-    for pid in workers:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    logger.info("supervisor stopped")
 
 
 def loop_threads_unavailable() -> str:
@@ -288,7 +490,9 @@ def _raise_nofile(config: Config) -> None:
 
 
 def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, **options: Any) -> None:
-    """Serve `app` (the entry point behind `app.run()` and `fasterapi run`)."""
+    """Serve `app` (the entry point behind `app.run()` and `fasterapi run`). A server that cannot
+    start exits (SystemExit) after one line on stderr: code 2 for a mistake in the options, 1 for
+    the environment (the port is taken) or an app that fails before it serves."""
     known = {f for f in Config.__dataclass_fields__}
     unknown = set(options) - known
     if unknown:
@@ -296,10 +500,35 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
     config = Config(host=host, port=port, workers=workers, **options)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    if config.loop_threads > 1:
-        config = _loop_threads_fallback(config)
-    _raise_nofile(config)
-    if config.workers > 1:
-        supervise(app, config)
-    else:
-        run_worker(app, config)
+    try:
+        config.validate()
+        if config.loop_threads > 1:
+            config = _loop_threads_fallback(config)
+        _raise_nofile(config)
+        socks = bind_sockets(config, config.workers)
+    except StartupError as exc:
+        exit_with(exc)
+    try:
+        if config.workers > 1 or config.limit_max_requests > 0:
+            from ._supervisor import supervise
+
+            code = supervise(app, config, socks)
+            if code:
+                raise SystemExit(code)
+        else:
+            try:
+                run_worker(app, config, socks[0])
+            except LifespanFailed as exc:
+                exit_with(StartupError(cause_of(exc)))
+    finally:
+        for sock in socks:
+            sock.close()
+        _remove_uds(config)
+
+
+def exit_with(exc: StartupError) -> NoReturn:
+    """One line on stderr, then the exit code."""
+    sys.stdout.flush()
+    sys.stderr.write(f"error: {exc}\n")
+    sys.stderr.flush()
+    raise SystemExit(exc.code)

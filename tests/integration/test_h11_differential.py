@@ -84,6 +84,11 @@ def _bad_target(rest: bytes) -> bool:
                 return True
             if not t.startswith(b"/") and not re.match(rb"https?://", t, re.I):
                 return True  # asterisk-form / authority-form outside OPTIONS / CONNECT, or junk
+            m = re.match(rb"https?://([^/?#]*)", t, re.I)
+            if m:  # absolute-form: its authority must be host[:port] with a host (RFC 9112 3.2.2)
+                host, colon, port = m.group(1).rpartition(b":") if b":" in m.group(1) else (m.group(1), b"", b"")
+                if not host or (colon and not port.isdigit() and not host.startswith(b"[")):
+                    return True
     return False
 
 
@@ -182,7 +187,8 @@ POLICIES: dict[str, tuple[str, str, Callable[[bytes], bool]]] = {
     "obs-fold": (STRICTER, "obsolete line folding is a 400 (RFC 9112 5.2: reject or replace)", _has_obs_fold),
     "te-and-cl": (STRICTER, "Transfer-Encoding with Content-Length is a 400 (h11 lets chunked win)", _te_and_cl),
     "repeated-content-length": (STRICTER, "a repeated Content-Length, even identical, is a 400", _repeated_cl),
-    "target-bytes": (STRICTER, "'#', a malformed %-escape or a non-origin/absolute form in the target is a 400",
+    "target-bytes": (STRICTER, "'#', a malformed %-escape, a non-origin/absolute form or an absolute form "
+                     "without host[:port] in the target is a 400",
                      _bad_target),
     "version": (STRICTER, "HTTP versions other than 1.0/1.1 are a 505", _version),
     "http10-chunked": (STRICTER, "Transfer-Encoding on HTTP/1.0 is a 400", _http10_te),

@@ -533,9 +533,25 @@ void log_access_late(Ctx& c, int status) {
       target.append(PyBytes_AS_STRING(query), size_t(PyBytes_GET_SIZE(query)));
     }
     PyObject* who = client != Py_None ? Py_NewRef(client) : Py_BuildValue("(si)", "-", 0);
-    r = who ? PyObject_CallFunction(c.e->access_log, "OOs#Oi", who, method, target.data(), Py_ssize_t(target.size()),
-                                    version, status)
-            : nullptr;
+    // X-Forwarded-For (b"" if absent): the log names the client behind a trusted proxy
+    PyObject* xff = nullptr;
+    PyObject* headers = PyObject_GetAttrString(rd, "headers");
+    if (headers && PyList_Check(headers)) {
+      for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers) && !xff; ++i) {
+        PyObject* h = PyList_GET_ITEM(headers, i);
+        if (PyTuple_Check(h) && PyTuple_GET_SIZE(h) == 2 && PyBytes_Check(PyTuple_GET_ITEM(h, 0)) &&
+            std::string_view(PyBytes_AS_STRING(PyTuple_GET_ITEM(h, 0)),
+                             size_t(PyBytes_GET_SIZE(PyTuple_GET_ITEM(h, 0)))) == "x-forwarded-for")
+          xff = Py_NewRef(PyTuple_GET_ITEM(h, 1));
+      }
+    }
+    PyErr_Clear();
+    Py_XDECREF(headers);
+    if (!xff) xff = PyBytes_FromStringAndSize("", 0);
+    r = who && xff ? PyObject_CallFunction(c.e->access_log, "OOs#OiO", who, method, target.data(),
+                                           Py_ssize_t(target.size()), version, status, xff)
+                   : nullptr;
+    Py_XDECREF(xff);
     Py_XDECREF(who);
   }
   if (!r) PyErr_WriteUnraisable(c.e->access_log);
@@ -1175,10 +1191,12 @@ done:
       const char* s = out.data() + out_before + 9;
       status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     }
-    PyObject* r = PyObject_CallFunction(engine->access_log, "(s#i)s#s#si", client_host.data(),
+    std::string_view xff = req.header("x-forwarded-for");  // the client behind a trusted proxy
+    PyObject* r = PyObject_CallFunction(engine->access_log, "(s#i)s#s#siy#", client_host.data(),
                                         Py_ssize_t(client_host.size()), client_port, req.method.data(),
                                         Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
-                                        req.version_minor == 0 ? "1.0" : "1.1", status);
+                                        req.version_minor == 0 ? "1.0" : "1.1", status, xff.data(),
+                                        Py_ssize_t(xff.size()));
     if (!r) PyErr_WriteUnraisable(engine->access_log);
     Py_XDECREF(r);
   }

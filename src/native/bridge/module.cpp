@@ -322,7 +322,8 @@ PyMemberDef engine_members[] = {
     {"stream_bodies", T_BOOL, offsetof(EngineObject, stream_bodies), 0,
      "requests with a body that go to app_handler get it streamed: RequestData.body_reader"},
     {"access_log", T_OBJECT, offsetof(EngineObject, access_log), 0,
-     "None, or callable((host, port), method, target, http_version, status) after each response"},
+     "None, or callable((host, port), method, target, http_version, status, x_forwarded_for) after each "
+     "response (x_forwarded_for: the header's bytes, b'' if absent)"},
     {"task_starter", T_OBJECT, offsetof(EngineObject, task_starter), 0,
      "None (coroutines stepped inline first), or callable(coro, done) running each as an asyncio task"},
     {"websocket_handler", T_OBJECT, offsetof(EngineObject, websocket_handler), 0,
@@ -660,6 +661,18 @@ PyObject* server_listen(PyObject* o, PyObject* args, PyObject* kw) {
   }
 }
 
+PyObject* server_listen_fd(PyObject* o, PyObject* arg) {
+  auto* self = reinterpret_cast<ServerObject*>(o);
+  int fd = PyObject_AsFileDescriptor(arg);
+  if (fd < 0) return nullptr;
+  try {
+    return PyLong_FromLong(self->server->listen_fd(fd));
+  } catch (const std::exception& ex) {
+    PyErr_SetString(PyExc_OSError, ex.what());
+    return nullptr;
+  }
+}
+
 PyObject* server_poll(PyObject* o, PyObject* args) {
   auto* self = reinterpret_cast<ServerObject*>(o);
   int timeout = 0;
@@ -716,6 +729,9 @@ void server_dealloc(PyObject* o) {
 PyMethodDef server_methods[] = {
     {"listen", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(server_listen)),
      METH_VARARGS | METH_KEYWORDS, "listen(host, port, reuse_port=True, backlog=1024) -> bound port"},
+    {"listen_fd", server_listen_fd, METH_O,
+     "listen_fd(fd) -> bound port (0: a unix socket): accept on a duplicate of an existing listening socket "
+     "(an int or an object with fileno())"},
     {"poll", server_poll, METH_VARARGS, "poll(timeout_ms=0) -> events handled"},
     {"sweep", server_sweep, METH_NOARGS, "enforce deadlines"},
     {"begin_shutdown", server_shutdown, METH_NOARGS, "stop accepting; close idle connections"},

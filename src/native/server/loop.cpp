@@ -100,6 +100,41 @@ int Server::listen(const std::string& host, int port, bool reuse_port, int backl
   return bound;
 }
 
+int Server::listen_fd(int fd) {
+  int type = 0, accepting = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+    throw std::runtime_error("fd " + std::to_string(fd) + ": not a socket: " + strerror(errno));
+  len = sizeof accepting;
+  if (type != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting)
+    throw std::runtime_error("fd " + std::to_string(fd) + ": not a listening stream socket");
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) throw std::runtime_error(std::string("dup: ") + strerror(errno));
+  int flags = fcntl(own, F_GETFL);
+  if (flags < 0 || fcntl(own, F_SETFL, flags | O_NONBLOCK) != 0) {
+    int err = errno;
+    ::close(own);
+    throw std::runtime_error(std::string("fcntl(O_NONBLOCK): ") + strerror(err));
+  }
+  sockaddr_storage ss{};
+  len = sizeof ss;
+  int bound = 0;
+  if (getsockname(own, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (ss.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    else if (ss.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = own;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, own, &ev) != 0) {
+    int err = errno;
+    ::close(own);
+    throw std::runtime_error(std::string("epoll_ctl(listen): ") + strerror(err));
+  }
+  listen_fds_.push_back(own);
+  return bound;
+}
+
 // The connection's peer address, or (local) its own: the address it was accepted on, as uvicorn
 // gives it in scope["server"] (a wildcard listener: the address the client reached).
 static void peer_of(int fd, std::string& host, int& port, bool local = false) {

@@ -42,6 +42,12 @@ class Server {
   // Binds and listens (SO_REUSEADDR, SO_REUSEPORT when reuse_port). Returns the bound port.
   // Throws std::runtime_error with errno text on failure.
   int listen(const std::string& host, int port, bool reuse_port, int backlog = 1024);
+  // Serves an existing listening stream socket (bound and listened on by the owner: a supervisor
+  // that shares one socket among its workers, systemd's socket activation, a unix socket). The
+  // Server accepts on a duplicate of fd (made non-blocking) and closes only that duplicate.
+  // Returns the bound TCP port (0 for a unix socket). Throws std::runtime_error when fd is not a
+  // listening stream socket.
+  int listen_fd(int fd);
   int epoll_fd() const { return epfd_; }
   // Watch one more fd of the owner's (an eventfd or timerfd that other threads or timers make
   // readable): poll() calls on_ready() when it is. Not a connection; never closed by the Server.
