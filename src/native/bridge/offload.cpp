@@ -111,7 +111,11 @@ Offload* get(EngineObject* e) {
   if (e->offload) return e->offload;
   auto* o = new Offload();
   o->e = e;
+#ifdef PYPY_VERSION
+  o->interp = PyInterpreterState_Head();  // PyPy has one interpreter (and no PyInterpreterState_Get)
+#else
   o->interp = PyInterpreterState_Get();
+#endif
   o->hub = epoll_create1(EPOLL_CLOEXEC);
   o->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (o->hub < 0 || o->tfd < 0) {
@@ -850,6 +854,7 @@ void offload_free(EngineObject* e) {
     Py_END_ALLOW_THREADS
     // The workers' thread states, unless the interpreter already freed them (it deletes every
     // thread state it still lists when it is torn down, and an engine may outlive that).
+#ifndef PYPY_VERSION
     for (PyThreadState* ts : o->tstates) {
       bool listed = false;
       for (PyThreadState* t = PyInterpreterState_ThreadHead(o->interp); t && !listed; t = PyThreadState_Next(t))
@@ -859,6 +864,9 @@ void offload_free(EngineObject* e) {
         PyThreadState_Delete(ts);
       }
     }
+#endif
+    // (PyPy: cpyext cannot walk an interpreter's thread states; PyThreadState_New there is the
+    // calling thread's own execution context, which PyPy drops when that thread ends.)
     o->pool.reset();
   }
   for (auto& b : o->batchers)
