@@ -10,6 +10,7 @@
 #include "bridge/perf.hpp"
 #include "bridge/offload.hpp"
 #include "bridge/pyjson.hpp"
+#include "bridge/pypy_compat.hpp"
 #include "bridge/request_data.hpp"
 #include "bridge/stream.hpp"
 #include "bridge/websocket.hpp"

@@ -1,6 +1,7 @@
 // The native blocking pool and the micro-batch collectors (see offload.hpp).
 #include "bridge/offload.hpp"
 #include "http/ascii.hpp"
+#include "bridge/pypy_compat.hpp"
 
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
