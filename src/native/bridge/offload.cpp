@@ -154,7 +154,17 @@ server::WorkerPool* pool_of(Offload* o) {
   server::WorkerPool::Hooks hooks;
   // Each worker gets its own thread state in the engine's interpreter (sub-interpreters included);
   // it takes the GIL with it only around a handler call.
+#ifdef PYPY_VERSION
+  // cpyext: a worker thread's state is the one PyGILState_Ensure makes on that thread (using the
+  // state of PyThreadState_New crashes PyPy); released at once, then taken as on CPython.
+  (void)interp;
+  hooks.on_start = [ts](int i) {
+    PyGILState_Ensure();
+    (*ts)[size_t(i)] = PyEval_SaveThread();
+  };
+#else
   hooks.on_start = [interp, ts](int i) { (*ts)[size_t(i)] = PyThreadState_New(interp); };
+#endif
   // The GIL is taken once for a run of consecutive jobs (the eval loop still hands it over to a
   // waiting thread every switch interval), not once per job.
   hooks.enter = [ts](int i) { PyEval_RestoreThread((*ts)[size_t(i)]); };
@@ -866,8 +876,8 @@ void offload_free(EngineObject* e) {
       }
     }
 #endif
-    // (PyPy: cpyext cannot walk an interpreter's thread states; PyThreadState_New there is the
-    // calling thread's own execution context, which PyPy drops when that thread ends.)
+    // (PyPy: cpyext cannot walk an interpreter's thread states; the workers' states, from
+    // PyGILState_Ensure, are left to PyPy.)
     o->pool.reset();
   }
   for (auto& b : o->batchers)
