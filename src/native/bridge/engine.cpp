@@ -649,7 +649,11 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
         if (!next) return on_error(c, out);
         return finish(c, next, out);
       }
+#ifdef PYPY_VERSION
+    } else if (PyCallable_Check(obj) && type_defines(Py_TYPE(obj), "init_headers")) {  // cpyext: no tp_call
+#else
     } else if (Py_TYPE(obj)->tp_call && type_defines(Py_TYPE(obj), "init_headers")) {
+#endif
       // A foreign response class (Starlette's, callable as an ASGI app): converted to ours by
       // response_type._from_foreign(obj), then finished as one (collect, background tasks).
       // Models and other non-callable results never get here.
