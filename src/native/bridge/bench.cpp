@@ -167,6 +167,7 @@ PyObject* bench_cpu(PyObject* m, PyObject* args) {
   return out;
 }
 
+#ifndef PYPY_VERSION  // PyPy's cpyext has no PyMem_GetAllocator/SetAllocator (and no CPython allocator)
 // ---- allocation counting: a hook around the object and mem allocators -------------------------
 
 struct CountingAlloc {
@@ -232,6 +233,12 @@ PyObject* bench_allocs(PyObject* m, PyObject* args) {
                        "realloc", double(g_counts[0].reallocs + g_counts[1].reallocs) / dn, "bytes",
                        double(g_counts[0].bytes + g_counts[1].bytes) / dn);
 }
+#else
+PyObject* bench_allocs(PyObject*, PyObject*) {
+  PyErr_SetString(PyExc_NotImplementedError, "bench_allocs counts CPython's allocator calls: not on PyPy");
+  return nullptr;
+}
+#endif
 
 // bench_send(response, iterations) -> median ns of one send() of `response` on a TCP loopback
 // connection (TCP_NODELAY, the receiver drains between sends, outside the timing).

@@ -10,6 +10,7 @@
 #include "bridge/perf.hpp"
 #include "bridge/offload.hpp"
 #include "bridge/pyjson.hpp"
+#include "bridge/pypy_compat.hpp"
 #include "bridge/request_data.hpp"
 #include "bridge/stream.hpp"
 #include "bridge/websocket.hpp"
@@ -729,7 +730,11 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
         if (!next) return on_error(c, out);
         return finish(c, next, out);
       }
+#ifdef PYPY_VERSION
+    } else if (PyCallable_Check(obj) && type_defines(Py_TYPE(obj), "init_headers")) {  // cpyext: no tp_call
+#else
     } else if (Py_TYPE(obj)->tp_call && type_defines(Py_TYPE(obj), "init_headers")) {
+#endif
       // A foreign response class (Starlette's, callable as an ASGI app): converted to ours by
       // response_type._from_foreign(obj), then finished as one (collect, background tasks).
       // Models and other non-callable results never get here.
@@ -960,6 +965,42 @@ uint64_t BridgeDispatcher::body_limit(const http::Request& head) {
   return engine->limits->max_body;
 }
 
+#ifdef PYPY_VERSION
+// PyPy's cpyext has no PyContext_CopyCurrent/Enter/Exit; its contextvars (lib_pypy/_contextvars.py)
+// keep the current context in __pypy__.get/set_contextvar_context, as Context.run does. Enter sets
+// a copy of the current context and returns the previous one (None: none yet) for exit to restore.
+// (One interpreter on PyPy: the functions are looked up once, process-wide.)
+static PyObject* pypy_context_enter() {
+  static PyObject *get = nullptr, *set = nullptr, *copy = nullptr;
+  if (!copy) {
+    PyObject* pypy = PyImport_ImportModule("__pypy__");
+    PyObject* cv = pypy ? PyImport_ImportModule("_contextvars") : nullptr;
+    if (cv) {
+      get = PyObject_GetAttrString(pypy, "get_contextvar_context");
+      set = PyObject_GetAttrString(pypy, "set_contextvar_context");
+      copy = get && set ? PyObject_GetAttrString(cv, "copy_context") : nullptr;
+    }
+    Py_XDECREF(pypy);
+    Py_XDECREF(cv);
+    if (!copy) return nullptr;
+  }
+  PyObject* prev = PyObject_CallNoArgs(get);
+  PyObject* ctx = prev ? PyObject_CallNoArgs(copy) : nullptr;
+  PyObject* r = ctx ? PyObject_CallOneArg(set, ctx) : nullptr;
+  Py_XDECREF(ctx);
+  if (!r) Py_CLEAR(prev);
+  Py_XDECREF(r);
+  return prev;
+}
+static int pypy_context_exit(PyObject* prev) {
+  PyObject* pypy = PyImport_ImportModule("__pypy__");
+  PyObject* r = pypy ? PyObject_CallMethod(pypy, "set_contextvar_context", "O", prev) : nullptr;
+  Py_XDECREF(pypy);
+  Py_XDECREF(r);
+  return r ? 0 : -1;
+}
+#endif
+
 http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buffer& out) {
   stage_mark(kHandleStart);
   if (!routed_) route(req);
@@ -992,8 +1033,12 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   // ASGI server's task per request would: a ContextVar a handler sets never reaches the next.
   PyObject* context = nullptr;
   if (engine->task_starter != Py_None) {
+#ifdef PYPY_VERSION
+    context = pypy_context_enter();  // the previous context, restored at done:
+#else
     context = PyContext_CopyCurrent();
     if (context && PyContext_Enter(context) < 0) Py_CLEAR(context);
+#endif
     if (!context) PyErr_Clear();
   }
   Ctx c{engine, link};
@@ -1177,7 +1222,11 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   }
 done:
   if (context) {
+#ifdef PYPY_VERSION
+    if (pypy_context_exit(context) < 0) PyErr_WriteUnraisable(context);
+#else
     if (PyContext_Exit(context) < 0) PyErr_WriteUnraisable(context);
+#endif
     Py_DECREF(context);
   }
   if (c.static_route >= 0 && hr == http::HandleResult::Done && c.stage == 0)

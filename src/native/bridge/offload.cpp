@@ -1,6 +1,7 @@
 // The native blocking pool and the micro-batch collectors (see offload.hpp).
 #include "bridge/offload.hpp"
 #include "http/ascii.hpp"
+#include "bridge/pypy_compat.hpp"
 
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -111,7 +112,11 @@ Offload* get(EngineObject* e) {
   if (e->offload) return e->offload;
   auto* o = new Offload();
   o->e = e;
+#ifdef PYPY_VERSION
+  o->interp = PyInterpreterState_Head();  // PyPy has one interpreter (and no PyInterpreterState_Get)
+#else
   o->interp = PyInterpreterState_Get();
+#endif
   o->hub = epoll_create1(EPOLL_CLOEXEC);
   o->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (o->hub < 0 || o->tfd < 0) {
@@ -149,7 +154,17 @@ server::WorkerPool* pool_of(Offload* o) {
   server::WorkerPool::Hooks hooks;
   // Each worker gets its own thread state in the engine's interpreter (sub-interpreters included);
   // it takes the GIL with it only around a handler call.
+#ifdef PYPY_VERSION
+  // cpyext: a worker thread's state is the one PyGILState_Ensure makes on that thread (using the
+  // state of PyThreadState_New crashes PyPy); released at once, then taken as on CPython.
+  (void)interp;
+  hooks.on_start = [ts](int i) {
+    PyGILState_Ensure();
+    (*ts)[size_t(i)] = PyEval_SaveThread();
+  };
+#else
   hooks.on_start = [interp, ts](int i) { (*ts)[size_t(i)] = PyThreadState_New(interp); };
+#endif
   // The GIL is taken once for a run of consecutive jobs (the eval loop still hands it over to a
   // waiting thread every switch interval), not once per job.
   hooks.enter = [ts](int i) { PyEval_RestoreThread((*ts)[size_t(i)]); };
@@ -850,6 +865,7 @@ void offload_free(EngineObject* e) {
     Py_END_ALLOW_THREADS
     // The workers' thread states, unless the interpreter already freed them (it deletes every
     // thread state it still lists when it is torn down, and an engine may outlive that).
+#ifndef PYPY_VERSION
     for (PyThreadState* ts : o->tstates) {
       bool listed = false;
       for (PyThreadState* t = PyInterpreterState_ThreadHead(o->interp); t && !listed; t = PyThreadState_Next(t))
@@ -859,6 +875,9 @@ void offload_free(EngineObject* e) {
         PyThreadState_Delete(ts);
       }
     }
+#endif
+    // (PyPy: cpyext cannot walk an interpreter's thread states; the workers' states, from
+    // PyGILState_Ensure, are left to PyPy.)
     o->pool.reset();
   }
   for (auto& b : o->batchers)

@@ -127,7 +127,11 @@ int Writer::list_items(PyObject* const* items, PyObject* seq, bool is_list) {
   for (Py_ssize_t i = 0;; ++i) {
     if (is_list) {
       if (i >= PyList_GET_SIZE(seq)) break;
+#ifdef PYPY_VERSION
+      items = PySequence_Fast_ITEMS(seq);  // cpyext's PyListObject has no ob_item
+#else
       items = reinterpret_cast<PyListObject*>(seq)->ob_item;
+#endif
     } else if (i >= n) {
       break;
     }
@@ -324,7 +328,11 @@ int Writer::value(PyObject* obj) {
   if (t == &PyLong_Type) return integer(obj, false);
   if (t == &PyList_Type) return list_items(nullptr, obj, true);
   if (t == &PyFloat_Type) return floating(obj, false);
+#ifdef PYPY_VERSION
+  if (t == &PyTuple_Type) return list_items(PySequence_Fast_ITEMS(obj), obj, false);
+#else
   if (t == &PyTuple_Type) return list_items(reinterpret_cast<PyTupleObject*>(obj)->ob_item, obj, false);
+#endif
   return slow(obj);
 }
 
