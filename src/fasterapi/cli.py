@@ -132,7 +132,7 @@ def load_env_file(path: str) -> None:
     if not os.path.isfile(path):
         raise StartupError(f"--env-file {path}: no such file", 2)
     try:
-        from dotenv import load_dotenv
+        from dotenv import load_dotenv  # type: ignore[import-not-found]
     except ImportError:
         _load_env_simple(path)
     else:
