@@ -89,6 +89,8 @@ def _bad_target(rest: bytes) -> bool:
                 host, colon, port = m.group(1).rpartition(b":") if b":" in m.group(1) else (m.group(1), b"", b"")
                 if not host or (colon and not port.isdigit() and not host.startswith(b"[")):
                     return True
+                if not host.startswith(b"[") and not re.fullmatch(rb"[A-Za-z0-9._~%-]+", host):
+                    return True  # a host that is not a DNS-style name or IPv4 (',', '!', ...)
     return False
 
 
