@@ -88,6 +88,38 @@ def _encode_request(request: httpx.Request, body: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
+async def _serve(engine: Any, handler: Any, raw: bytes, client: Any) -> bytes:
+    """One request's bytes through an in-memory connection of `engine` on this loop; its response
+    bytes once the app has returned."""
+    import asyncio
+
+    # The engine's hub (results of `def` endpoints run on its native pool) is watched by this
+    # loop; a served engine's socket loop watches it itself.
+    _runtime.watch_hub(engine.hub_fd, engine)
+    handler.loop_ref.update()  # (each request may come on a new loop)
+    conn = engine.connection(client=client)
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def wake() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    conn.waiter = wake
+    await _runtime.feed_inline(conn, raw)  # continuations stay in this task
+    out = conn.read()
+    while conn.pending:
+        await done
+        done = loop.create_future()
+        out += conn.read()
+    out += conn.read()
+    # As Starlette's client: the request returns once the app has returned, background tasks
+    # (run by the response after its body) included, so their errors reach the test too.
+    await handler.drain(None)
+    await drain_background()
+    return bytes(out)
+
+
 class _EngineTransport(httpx.BaseTransport):
     """HTTP requests through an in-memory engine connection; WebSocket sessions through
     Starlette's own transport (the ASGI interface)."""
@@ -130,36 +162,10 @@ class _EngineTransport(httpx.BaseTransport):
         return response
 
     async def _exchange(self, raw: bytes, call: _Call) -> bytes:
-        import asyncio
-
         _CALL.set(call)  # this task's context: the handlers and the tasks they start see it
         ERRORS.set(call)
         engine = self.engine()
-        # The engine's hub (results of `def` endpoints run on its native pool) is watched by this
-        # loop; a served engine's socket loop watches it itself.
-        _runtime.watch_hub(engine.hub_fd, engine)
-        self._handler.loop_ref.update()  # (each request may come on a new portal loop)
-        conn = engine.connection(client=self.asgi.client)
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-
-        def wake() -> None:
-            if not done.done():
-                done.set_result(None)
-
-        conn.waiter = wake
-        await _runtime.feed_inline(conn, raw)  # continuations stay in this task
-        out = conn.read()
-        while conn.pending:
-            await done
-            done = loop.create_future()
-            out += conn.read()
-        out += conn.read()
-        # As Starlette's client: the request returns once the app has returned, background tasks
-        # (run by the response after its body) included, so their errors reach the test too.
-        await self._handler.drain(None)
-        await drain_background()
-        return bytes(out)
+        return await _serve(engine, self._handler, raw, self.asgi.client)
 
 
 class _EngineASGI:
@@ -199,7 +205,6 @@ class _EngineASGI:
         return client_lib.Response(status, headers=headers, stream=client_lib.ByteStream(content), request=request)
 
     async def exchange(self, raw: bytes, call: _Call) -> bytes:
-        import asyncio
 
         _CALL.set(call)
         ERRORS.set(call)
@@ -207,27 +212,7 @@ class _EngineASGI:
             scope = _TestScope(getattr(self.transport, "root_path", ""), None, None)
             self.engine, self.handler, _reports = build_engine(self.transport.app, scope)
         engine = self.engine
-        _runtime.watch_hub(engine.hub_fd, engine)
-        self.handler.loop_ref.update()
-        conn = engine.connection(client=tuple(getattr(self.transport, "client", ("127.0.0.1", 123))))
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-
-        def wake() -> None:
-            if not done.done():
-                done.set_result(None)
-
-        conn.waiter = wake
-        await _runtime.feed_inline(conn, raw)
-        out = conn.read()
-        while conn.pending:
-            await done
-            done = loop.create_future()
-            out += conn.read()
-        out += conn.read()
-        await self.handler.drain(None)
-        await drain_background()
-        return bytes(out)
+        return await _serve(engine, self.handler, raw, tuple(getattr(self.transport, "client", ("127.0.0.1", 123))))
 
 
 def _install_asgi_transport(module_name: str) -> None:
