@@ -5,6 +5,7 @@ real file edited), the access log in uvicorn's format, --help."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ._cli_helpers import children, fasterapi, free_port, serve, wait_until
+from ._cli_helpers import children, cli_env, fasterapi, free_port, serve, wait_until
 
 APP = '''
 import os
@@ -193,12 +194,25 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-@pytest.mark.parametrize("command", ["run --reload", "dev"])
+def _without_watchfiles(tmp_path: Path) -> dict[str, str]:
+    """An environment where `import watchfiles` fails, as on PyPy (no wheel there): the reloader
+    has to poll the files instead."""
+    hide = tmp_path.parent / f"{tmp_path.name}-nowatch" / "watchfiles"
+    hide.mkdir(parents=True)
+    (hide / "__init__.py").write_text("raise ImportError('watchfiles hidden by the test')\n")
+    return {"PYTHONPATH": os.pathsep.join([str(hide.parent), *cli_env()["PYTHONPATH"].split(os.pathsep)])
+            if cli_env().get("PYTHONPATH") else str(hide.parent)}
+
+
+@pytest.mark.parametrize("command", ["run --reload", "dev", "run --reload polling"])
 def test_reload_on_a_real_edit(tmp_path: Path, command: str) -> None:
     (tmp_path / "main.py").write_text(APP.format(name="app"))
     (tmp_path / "notes.txt").write_text("not watched")
     port = free_port()
-    server = serve([*command.split(), "main.py", "--port", str(port)], tmp_path, port=port)
+    polling = command.endswith("polling")
+    env = _without_watchfiles(tmp_path) if polling else None
+    server = serve([*command.removesuffix(" polling").split(), "main.py", "--port", str(port)], tmp_path,
+                   port=port, env=env)
     try:
         assert get(port).json()["version"] == 1
         first = children(server.pid)
@@ -221,6 +235,7 @@ def test_reload_on_a_real_edit(tmp_path: Path, command: str) -> None:
     finally:
         assert server.stop() == 0
     assert "changes in main.py: reloading" in server.stderr()
+    assert ("(polling: watchfiles is not installed)" in server.stderr()) == polling, server.stderr()
     with pytest.raises(httpx.TransportError):
         get(port)
 
