@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # CI: FasterAPI built and tested on the other interpreters it supports: CPython 3.12 and 3.13 (the
-# machine image's pyenv), CPython 3.14 and PyPy 3.11 (Debian's packages, in a debootstrap chroot of
+# machine image's pyenv), free-threaded CPython 3.13t (built here from the upstream tarball in
+# Debian trixie's python3.13 source package: no Debian suite ships a free-threaded build; ~3 min,
+# kept between runs), CPython 3.14 and PyPy 3.11 (Debian's packages, in a debootstrap chroot of
 # Debian testing, since this Debian release has neither). For each: a venv, `pip install` of the
 # checkout (the C++ extension built by scikit-build-core, -j2), the test deps, then the test core:
 # tests/unit (less the static checks: ruff/mypy, interpreter-independent, run on the main step),
 # tests/integration/test_server.py, tests/integration/test_real_fastapi.py,
 # tests/compat/test_compiled_vs_fastapi.py. docs/compatibility.md "Interpreters" has the figures.
 #
-#   bash .ci/interpreters.sh [cp312 cp313 cp314 pypy]     (default: all four)
+#   bash .ci/interpreters.sh [cp312 cp313 cp313t cp314 pypy]     (default: all five)
 #
 # Needs root (debootstrap, chroot, mount) and network access to the Debian mirror apt uses and to
 # PyPI. Without them it fails: it never skips an interpreter. Environment knobs:
+#   FA_PY313T (default /opt/fasterapi-ci/py313t)  where the free-threaded build is installed;
 #   FA_CHROOT (default /opt/fasterapi-ci/forky)  where the testing-suite chroot lives (kept between
 #             runs: a ready one is reused, ~40 s to make); FA_SUITE (default forky);
 #   DEBIAN_MIRROR (default: the first mirror of this machine's apt sources).
@@ -18,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 CMAKE_BUILD_PARALLEL_LEVEL=2
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(cp312 cp313 cp314 pypy)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(cp312 cp313 cp313t cp314 pypy)
 suite=${FA_SUITE:-forky}
 root=${FA_CHROOT:-/opt/fasterapi-ci/$suite}
 work=$(mktemp -d /tmp/fa-interp.XXXXXX)
@@ -98,6 +101,41 @@ pyenv_python() {  # pyenv_python 3.12 -> the image's pyenv CPython of that versi
   echo "$p"
 }
 
+# ---- free-threaded CPython 3.13t from trixie's python3.13 source package -----------------------
+py313t_prefix=${FA_PY313T:-/opt/fasterapi-ci/py313t}
+build_py313t() {  # configure --disable-gil; no PGO/LTO (CI time); its output on stderr
+    [ -n "$mirror" ] || die "no Debian mirror in the apt sources (set DEBIAN_MIRROR)"
+    local pkgs=(build-essential pkg-config libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev
+                libsqlite3-dev libreadline-dev libncurses-dev uuid-dev xz-utils) missing=() p
+    for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+      apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install the CPython build dependencies"
+    fi
+    local w=$work/py313t o
+    mkdir -p "$w/lists/partial" "$w/src"
+    printf 'Types: deb-src\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: %s\n' "$mirror" \
+      /usr/share/keyrings/debian-archive-keyring.gpg > "$w/trixie-src.sources"
+    o=(-o "Dir::Etc::sourcelist=$w/trixie-src.sources" -o Dir::Etc::sourceparts=/nonexistent
+       -o "Dir::State::Lists=$w/lists")
+    say "cp313t: fetching python3.13's source (trixie) and building it with --disable-gil"
+    apt-get "${o[@]}" update -qq || die "cp313t: apt-get update (trixie deb-src)"
+    (cd "$w/src" && apt-get "${o[@]}" source --download-only -qq python3.13 >/dev/null 2>&1) \
+      || die "cp313t: apt-get source python3.13"
+    tar -xJf "$w"/src/*.orig.tar.xz -C "$w/src"
+    local d; d=$(echo "$w"/src/Python-*/)
+    (cd "$d" && ./configure -q --disable-gil --prefix="$py313t_prefix" >/dev/null \
+       && make -s -j2 >/dev/null 2>"$w/make.err" && make -s install >/dev/null 2>>"$w/make.err") \
+      || { tail -30 "$w/make.err"; die "cp313t: build"; }
+    rm -rf "$w"
+}
+need_py313t() {  # builds it once, prints the interpreter
+  local py=$py313t_prefix/bin/python3.13t
+  [ -x "$py" ] || build_py313t >&2
+  "$py" -c 'import sys; assert not sys._is_gil_enabled()' || die "cp313t: the GIL is on in $py"
+  echo "$py"
+}
+
 # ---- one interpreter: build, install, test -----------------------------------------------------
 results=()
 run_one() {  # run_one TAG PYTHON [CHROOT]
@@ -127,9 +165,11 @@ run_one() {  # run_one TAG PYTHON [CHROOT]
   [ "$tag" != pypy ] || excl=(--deselect tests/unit/test_json.py::test_dict_subclass_items_override
     --deselect tests/integration/test_real_fastapi.py::test_100_mb_upload_is_accepted_in_bounded_memory)
   out=$("${run[@]}" sh -c "cd $base/$tag-tests && exec timeout 1200 $base/$tag-venv/bin/python -m pytest \
-        -o addopts='' -q -p no:cacheprovider -rs ${core[*]} ${excl[*]}" 2>&1) || rc=$?
+        -o addopts='' -q -p no:cacheprovider -rfEs ${core[*]} ${excl[*]}" 2>&1) || rc=$?
   printf '%s\n' "$out" | grep -E '^(FAILED|ERROR|SKIPPED)' || true
-  local summary; summary=$(printf '%s\n' "$out" | tail -1)
+  # the summary line, wherever it is (a thread's traceback printed at exit may follow it)
+  local summary; summary=$(printf '%s\n' "$out" | grep -E '^=* ?[0-9]+ (passed|failed)|^=* ?[0-9]+ .* in [0-9.]+s' | tail -1)
+  [ -n "$summary" ] || summary="no pytest summary (crashed?): $(printf '%s\n' "$out" | tail -1)"
   results+=("$tag: $summary (total $((SECONDS - t0)) s)")
   say "$tag: $summary"
   if [ $rc -ne 0 ]; then printf '%s\n' "$out" | tail -60; return 1; fi
@@ -140,9 +180,10 @@ for t in "${targets[@]}"; do
   case $t in
     cp312) run_one cp312 "$(pyenv_python 3.12)" || fail=1 ;;
     cp313) run_one cp313 "$(pyenv_python 3.13)" || fail=1 ;;
+    cp313t) py=$(need_py313t) || die "cp313t: no interpreter"; run_one cp313t "$py" || fail=1 ;;
     cp314) need_chroot; run_one cp314 /usr/bin/python3.14 "$root" || fail=1 ;;
     pypy) need_chroot; run_one pypy /usr/bin/pypy3 "$root" || fail=1 ;;
-    *) die "unknown target $t (cp312 cp313 cp314 pypy)" ;;
+    *) die "unknown target $t (cp312 cp313 cp313t cp314 pypy)" ;;
   esac
 done
 say "summary:"; printf '  %s\n' "${results[@]}"
