@@ -9,6 +9,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <stdexcept>
 
@@ -74,7 +75,11 @@ void load_identity(SSL_CTX* ctx, const Options& o) {
   int ok = SSL_CTX_use_PrivateKey_file(ctx, keyfile.c_str(), SSL_FILETYPE_PEM);
   SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);  // the options do not outlive this call
   if (ok != 1) {
+    unsigned long e = ERR_peek_last_error();
+    bool mismatch = ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
     std::string why = openssl_reason();
+    if (mismatch)
+      throw std::runtime_error("--ssl-keyfile " + keyfile + ": does not match the certificate in " + o.certfile);
     throw std::runtime_error("--ssl-keyfile " + keyfile + ": cannot load the private key (" +
                              (o.password.empty() ? why + "; encrypted? give --ssl-keyfile-password" : why) + ")");
   }
