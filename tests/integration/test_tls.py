@@ -23,8 +23,17 @@ from ._cli_helpers import Proc, fasterapi, free_port, serve, wait_until
 APP = '''
 import asyncio
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 app = FastAPI()
+
+@app.post("/len")
+async def length(request: Request):
+    body = await request.body()
+    return {"n": len(body), "sum": sum(body[::4096])}
+
+@app.get("/big")
+def big():
+    return Response(bytes(range(256)) * 8192, media_type="application/octet-stream")
 
 @app.get("/compiled")
 def compiled():
@@ -171,6 +180,23 @@ def test_keep_alive_and_pipelining_over_tls(certs: Path, tls_server: tuple[Proc,
         s.sendall(b"GET /compiled HTTP/1.1\r\nHost: x\r\n\r\n")
         assert _read_response(s, buf).startswith(b"HTTP/1.1 200")
         assert s.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_large_bodies_both_ways_over_tls(certs: Path, tls_server: tuple[Proc, int]) -> None:
+    # many TLS records each way: reads past one record per event, partial writes resumed on EPOLLOUT
+    _, port = tls_server
+    body = bytes((i * 7) % 251 for i in range(3 * 1024 * 1024))
+    with httpx.Client(verify=_client_ctx(certs), timeout=20) as c:
+        r = c.post(f"https://127.0.0.1:{port}/len", content=body)
+        assert r.json() == {"n": len(body), "sum": sum(body[::4096])}
+        r = c.get(f"https://127.0.0.1:{port}/big")
+        assert r.content == bytes(range(256)) * 8192
+        with c.stream("GET", f"https://127.0.0.1:{port}/big") as slow:  # a client that reads slowly
+            got = b""
+            for chunk in slow.iter_bytes(65536):
+                got += chunk
+                time.sleep(0.01)
+        assert got == bytes(range(256)) * 8192
 
 
 def test_streamed_response_over_tls(certs: Path, tls_server: tuple[Proc, int]) -> None:
