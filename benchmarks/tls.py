@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wire import HERE, run_wrk, stop, wait_port, free_port  # noqa: I001 (benchmarks/ is on sys.path)
+from wire import HERE, free_port, run_wrk, stop, wait_port  # benchmarks/ is on sys.path (run as a script)
 
 EXPECTED = b'{"message":"Hello, World!"}'
 
@@ -112,7 +112,7 @@ def main() -> None:
     args = p.parse_args()
     if not (args.peers / "uvicorn").exists():
         sys.exit(f"no uvicorn in {args.peers}: run benchmarks/setup.sh or give --peers")
-    data: dict = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    data: dict = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                   "duration": args.duration, "connections": args.connections, "servers": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tls = make_cert(Path(tmp))
