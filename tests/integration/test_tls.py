@@ -353,13 +353,14 @@ def _serial(certs: Path, port: int) -> int:
         return int(str(cert["serialNumber"]), 16)
 
 
-def test_sighup_reloads_the_certificate_keeping_open_connections(certs: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sighup_reloads_the_certificate_keeping_open_connections(certs: Path, tmp_path: Path, workers: int) -> None:
     for name in ("main.py", "ca.pem"):
         shutil.copy(certs / name, tmp_path / name)
     shutil.copy(certs / "server.pem", tmp_path / "live.pem")
     shutil.copy(certs / "server.key", tmp_path / "live.key")
-    # --workers 2: the supervisor forwards SIGHUP to each worker
-    proc, port = _start(tmp_path, "--workers", "2", cert="live.pem", key="live.key")
+    # --workers 2: the supervisor forwards SIGHUP to each worker; 1: the server process itself
+    proc, port = _start(tmp_path, "--workers", str(workers), cert="live.pem", key="live.key")
     try:
         assert {_serial(tmp_path, port) for _ in range(6)} == {1001}
         old = _tls_socket(tmp_path, port)
@@ -369,7 +370,7 @@ def test_sighup_reloads_the_certificate_keeping_open_connections(certs: Path, tm
         shutil.copy(certs / "server2.pem", tmp_path / "live.pem")
         shutil.copy(certs / "server2.key", tmp_path / "live.key")
         proc.proc.send_signal(signal.SIGHUP)
-        assert wait_until(lambda: proc.stderr().count("TLS certificate reloaded") >= 2, 10), proc.stderr()
+        assert wait_until(lambda: proc.stderr().count("TLS certificate reloaded") == workers, 10), proc.stderr()
         assert {_serial(tmp_path, port) for _ in range(6)} == {2002}
         old.sendall(b"GET /compiled HTTP/1.1\r\nHost: x\r\n\r\n")  # the old connection still works
         assert _read_response(old, buf).startswith(b"HTTP/1.1 200")
