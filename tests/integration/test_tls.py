@@ -4,6 +4,7 @@ curl, `openssl s_client`, the ssl module on raw sockets and the websockets libra
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -63,8 +64,16 @@ async def ws(websocket: WebSocket):
 PASSWORD = "s3cret-pass"
 
 
+def _tool(cmd: list[str], *, cwd: Path | None = None, check: bool = False,
+          input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """An external client (curl, openssl) without the sanitizer runtimes .ci/sanitizers.sh
+    preloads into this process: curl hangs with libasan preloaded, and it is not under test."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    return subprocess.run(cmd, env=env, cwd=cwd, check=check, input=input, capture_output=True, text=True, timeout=30)
+
+
 def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+    _tool(["openssl", *args], cwd=cwd, check=True)
 
 
 def _server_cert(d: Path, name: str, serial: int) -> None:
@@ -156,15 +165,13 @@ def test_httpx_over_https_verifies_the_certificate(certs: Path, tls_server: tupl
 
 def test_curl_with_cacert_and_alpn(certs: Path, tls_server: tuple[Proc, int]) -> None:
     _, port = tls_server
-    r = subprocess.run(["curl", "-sS", "-v", "--cacert", str(certs / "ca.pem"), f"https://localhost:{port}/compiled"],
-                       capture_output=True, text=True, timeout=20)
+    r = _tool(["curl", "-sS", "-v", "--cacert", str(certs / "ca.pem"), f"https://localhost:{port}/compiled"])
     assert r.returncode == 0, r.stderr
     assert r.stdout == '{"ok":true}'
     alpn = [ln for ln in r.stderr.splitlines() if "ALPN" in ln and "accepted" in ln]
     assert alpn and "http/1.1" in alpn[0], r.stderr
     # h2 offered first: the server picks http/1.1, the only protocol it speaks
-    r = subprocess.run(["openssl", "s_client", "-alpn", "h2,http/1.1", "-connect", f"127.0.0.1:{port}"],
-                       input="", capture_output=True, text=True, timeout=20)
+    r = _tool(["openssl", "s_client", "-alpn", "h2,http/1.1", "-connect", f"127.0.0.1:{port}"], input="")
     assert "ALPN protocol: http/1.1" in r.stdout, r.stdout
 
 
@@ -223,12 +230,11 @@ def test_websocket_over_wss(certs: Path, tls_server: tuple[Proc, int]) -> None:
 def test_tls_1_1_is_refused(tls_server: tuple[Proc, int]) -> None:
     _, port = tls_server
     # SECLEVEL=0 so that the client is willing to speak TLS 1.1: the refusal is the server's
-    r = subprocess.run(["openssl", "s_client", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-connect",
-                        f"127.0.0.1:{port}"], input="", capture_output=True, text=True, timeout=20)
+    r = _tool(["openssl", "s_client", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-connect", f"127.0.0.1:{port}"],
+              input="")
     assert r.returncode != 0
     assert "alert protocol version" in r.stdout + r.stderr, r.stdout + r.stderr
-    r = subprocess.run(["openssl", "s_client", "-tls1_2", "-connect", f"127.0.0.1:{port}"],
-                       input="", capture_output=True, text=True, timeout=20)
+    r = _tool(["openssl", "s_client", "-tls1_2", "-connect", f"127.0.0.1:{port}"], input="")
     assert r.returncode == 0 and "Protocol  : TLSv1.2" in r.stdout
 
 
