@@ -118,11 +118,12 @@ std::shared_ptr<Context> make_context(const Options& o) {
   // cost and a past source of bugs), the server's cipher order.
   SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
   SSL_CTX_set_options(raw, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF  // OpenSSL 3 (1.1.1 reports such an EOF as SSL_ERROR_SYSCALL, handled alike)
+  // A peer closing without close_notify reads as a plain close, as on a plain connection: HTTP
+  // framing, not TLS, says whether a message was complete. (OpenSSL 1.1.1 reports such an EOF
+  // as SSL_ERROR_SYSCALL with errno 0, which receive() maps alike.)
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
   SSL_CTX_set_options(raw, SSL_OP_IGNORE_UNEXPECTED_EOF);
 #endif
-  // (IGNORE_UNEXPECTED_EOF: a peer closing without close_notify reads as a plain close, as
-  // on a plain connection; HTTP framing, not TLS, says whether a message was complete.)
   // The loop retries a write with its output buffer, which may have moved or grown meanwhile.
   SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
