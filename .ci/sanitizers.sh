@@ -38,6 +38,7 @@ subset=("$@")
   tests/integration/test_real_fastapi.py
   tests/integration/test_streaming_request_body.py
   tests/integration/test_asgi_websockets.py
+  tests/integration/test_tls.py
 )
 # (deselected: the peak-memory tests, since ASan's quarantine keeps freed memory resident, and the
 # static checks, which test no native code)

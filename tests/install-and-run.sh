@@ -18,6 +18,10 @@ command -v curl >/dev/null || need+=(curl)
 # systemd-socket-activate hands it a socket (test_cli_supervisor.py)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v systemd-socket-activate >/dev/null || need+=(systemd)
+# OpenSSL: the engine's TLS is built against libssl-dev (pip install below builds the engine);
+# the openssl command makes the test certificates (tests/integration/test_tls.py)
+dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
     echo "the test suite needs Debian packages: apt-get install ${need[*]} (as root)" >&2

@@ -110,6 +110,8 @@ def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int) -> W
                     other.close()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into SIGTERM
+            if config.tls:  # a reload before the worker serves: it loads the new files at its start anyway
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)
             code = _worker_main(app, config, sock, w)
         finally:
             logging.shutdown()
@@ -166,15 +168,23 @@ def supervise(app: Any, config: Config, socks: list[socket.socket]) -> int:
             sock.close()  # new connections are refused now, not queued for workers that are leaving
         forward()  # at once: the workers close their listening sockets now, not at the next poll
 
+    def reload_tls(signum: int, frame: Any) -> None:
+        # SIGHUP: each worker reloads its TLS files (new connections get the new certificate).
+        for w in list(workers.values()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(w.pid, signal.SIGHUP)
+
     def start(slot: int) -> None:
         w = _spawn(app, config, socks, slot)
         workers[w.pid] = w
 
     from .server import describe_socket
 
-    url, _ = describe_socket(socks[0])
+    url, _ = describe_socket(socks[0], config.tls)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if config.tls:
+        signal.signal(signal.SIGHUP, reload_tls)
     for slot in range(config.workers):
         start(slot)
     logger.info("supervisor %d started %d workers", os.getpid(), len(workers))

@@ -281,6 +281,14 @@ def _serve_options(r: argparse.ArgumentParser, d: Config, *, dev: bool) -> None:
     g.add_argument("--forwarded-allow-ips", default=d.forwarded_allow_ips,
                    help="trusted proxies: comma-separated IPs or networks, or '*' "
                         "(default: $FORWARDED_ALLOW_IPS or 127.0.0.1)")
+    g = r.add_argument_group("TLS (as uvicorn; SIGHUP reloads the files)")
+    g.add_argument("--ssl-certfile", default=None, help="PEM certificate chain: serve HTTPS")
+    g.add_argument("--ssl-keyfile", default=None, help="PEM private key (default: in the certfile)")
+    g.add_argument("--ssl-keyfile-password", default=None, help="the private key's password")
+    g.add_argument("--ssl-ca-certs", default=None, help="PEM CA certificates that client certificates must chain to")
+    g.add_argument("--ssl-cert-reqs", type=int, choices=[0, 1, 2], default=d.ssl_cert_reqs,
+                   help="client certificates: 0 none, 1 optional, 2 required (ssl.CERT_*; default: 0)")
+    g.add_argument("--ssl-ciphers", default=None, help="OpenSSL cipher list for TLS 1.2 (default: OpenSSL's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,6 +347,12 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
         uds=args.uds,
         fd=args.fd,
         limit_max_requests=args.limit_max_requests,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        ssl_keyfile_password=args.ssl_keyfile_password,
+        ssl_ca_certs=args.ssl_ca_certs,
+        ssl_cert_reqs=args.ssl_cert_reqs,
+        ssl_ciphers=args.ssl_ciphers,
     )
 
 

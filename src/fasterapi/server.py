@@ -79,6 +79,16 @@ class Config:
     root_path: str = ""
     proxy_headers: bool = True
     forwarded_allow_ips: str | None = None
+    # TLS at the app, as uvicorn's --ssl-* (docs/deployment.md "TLS at the app"): PEM files;
+    # ssl_cert_reqs as Python's ssl.CERT_NONE/OPTIONAL/REQUIRED (0/1/2) for client certificates
+    # checked against ssl_ca_certs; ssl_ciphers an OpenSSL cipher list (TLS 1.2; None: OpenSSL's).
+    # SIGHUP reloads the files: new connections get the new certificate, open ones keep theirs.
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_keyfile_password: str | None = None
+    ssl_ca_certs: str | None = None
+    ssl_cert_reqs: int = 0
+    ssl_ciphers: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -95,6 +105,34 @@ class Config:
             raise StartupError(f"--backlog must be at least 1 (got {self.backlog})", 2)
         if self.uds is not None and self.fd is not None:
             raise StartupError("--uds and --fd are exclusive", 2)
+        self.check_tls()
+
+    @property
+    def tls(self) -> bool:
+        return self.ssl_certfile is not None
+
+    def tls_options(self) -> dict[str, Any]:
+        """The keyword arguments of _core.Server.set_tls() / _core.check_tls()."""
+        return {
+            "certfile": self.ssl_certfile,
+            "keyfile": self.ssl_keyfile,
+            "password": self.ssl_keyfile_password,
+            "ca_certs": self.ssl_ca_certs,
+            "cert_reqs": self.ssl_cert_reqs,
+            "ciphers": self.ssl_ciphers,
+        }
+
+    def check_tls(self) -> None:
+        """Loads the --ssl-* files once, before any worker starts: a bad file or password is one
+        line and exit code 2 here, not a worker failing at its start."""
+        if not self.tls:
+            if self.ssl_keyfile is not None or self.ssl_ca_certs is not None:
+                raise StartupError("--ssl-keyfile and --ssl-ca-certs need --ssl-certfile", 2)
+            return
+        try:
+            _core.check_tls(**self.tls_options())
+        except (ValueError, RuntimeError) as exc:
+            raise StartupError(str(exc), 2) from None
 
     def where(self) -> str:
         if self.uds is not None:
@@ -317,15 +355,27 @@ def _adopt_fd(fd: int, backlog: int) -> socket.socket:
     return sock
 
 
-def describe_socket(sock: socket.socket) -> tuple[str, tuple[str, int] | None]:
+def describe_socket(sock: socket.socket, tls: bool = False) -> tuple[str, tuple[str, int] | None]:
     """(a URL for the startup line, the ASGI scope's "server" address) of a listening socket."""
+    scheme = "https" if tls else "http"
     name = sock.getsockname()
     if sock.family == socket.AF_UNIX:
         path = name if isinstance(name, str) else name.decode(errors="replace")
-        return f"http://unix:{path}", None
+        return f"{scheme}://unix:{path}", None
     host, port = name[0], name[1]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}", (host, port)
+    return f"{scheme}://{shown}:{port}", (host, port)
+
+
+def _reload_tls(server: Any, config: Config) -> None:
+    """SIGHUP: load the --ssl-* files again for new connections (open ones keep theirs). A file
+    that fails to load now keeps the previous certificate, with one error line."""
+    try:
+        server.set_tls(**config.tls_options())
+    except (ValueError, RuntimeError) as exc:
+        logger.error("SIGHUP: TLS files not reloaded, still serving the previous certificate: %s", exc)
+    else:
+        logger.info("SIGHUP: TLS certificate reloaded (pid %d)", os.getpid())
 
 
 # ---- one worker -------------------------------------------------------------------------------
@@ -379,8 +429,12 @@ async def serve(app: Any, config: Config, *, ready: Callable[[int], None] | None
             if stop.is_set():  # SIGTERM during the startup: shut down without serving
                 return
             server = _core.Server(engine, config.server_config())
+            if config.tls:
+                server.set_tls(**config.tls_options())
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(signal.SIGHUP, _reload_tls, server, config)
             port = server.listen_fd(sock)
-            url, scope_maker.server = describe_socket(sock)
+            url, scope_maker.server = describe_socket(sock, config.tls)
             loop.add_reader(server.fileno(), server.poll)
             sweeper = loop.create_task(_sweep(server))
             logger.info("FasterAPI running on %s (pid %d)", url, os.getpid())

@@ -437,7 +437,7 @@ struct Ctx {
   PyObject* request_data() {
     if (!reqdata && req) {
       reqdata = make_request_data(e->st, *req, path, match, *host, port);
-      if (reqdata && !link->local_host.empty()) set_request_server(reqdata, link->local_host, link->local_port);
+      if (reqdata) set_request_connection(reqdata, *link);
       ++e->perf->counters.request_data;
     }
     return reqdata;

@@ -673,6 +673,46 @@ PyObject* server_listen_fd(PyObject* o, PyObject* arg) {
   }
 }
 
+// The --ssl-* options as keywords (uvicorn's names without the ssl_ prefix) into tls::Options.
+bool parse_tls_options(PyObject* args, PyObject* kw, fasterapi::tls::Options& o) {
+  static const char* names[] = {"certfile", "keyfile", "password", "ca_certs", "cert_reqs", "ciphers", nullptr};
+  const char *cert, *key = nullptr, *pw = nullptr, *ca = nullptr, *ciphers = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzziz", const_cast<char**>(names), &cert, &key, &pw, &ca,
+                                   &o.cert_reqs, &ciphers))
+    return false;
+  o.certfile = cert;
+  o.keyfile = key ? key : "";
+  o.password = pw ? pw : "";
+  o.ca_certs = ca ? ca : "";
+  o.ciphers = ciphers ? ciphers : "";
+  return true;
+}
+
+// Loads a TLS context; on an operator mistake (a file, the password, the options) a ValueError
+// with one line, on a build without TLS a RuntimeError.
+std::shared_ptr<fasterapi::tls::Context> load_tls(PyObject* args, PyObject* kw) {
+  fasterapi::tls::Options o;
+  if (!parse_tls_options(args, kw, o)) return nullptr;
+  if (!fasterapi::tls::available()) {
+    PyErr_SetString(PyExc_RuntimeError, "this build of FasterAPI has no TLS: rebuild with libssl-dev installed");
+    return nullptr;
+  }
+  try {
+    return fasterapi::tls::make_context(o);
+  } catch (const std::exception& ex) {
+    PyErr_SetString(PyExc_ValueError, ex.what());
+    return nullptr;
+  }
+}
+
+PyObject* server_set_tls(PyObject* o, PyObject* args, PyObject* kw) {
+  auto ctx = load_tls(args, kw);
+  if (!ctx) return nullptr;
+  reinterpret_cast<ServerObject*>(o)->server->set_tls(std::move(ctx));
+  Py_RETURN_NONE;
+}
+PyObject* server_tls(PyObject* o, void*) { return PyBool_FromLong(reinterpret_cast<ServerObject*>(o)->server->tls()); }
+
 PyObject* server_poll(PyObject* o, PyObject* args) {
   auto* self = reinterpret_cast<ServerObject*>(o);
   int timeout = 0;
@@ -737,10 +777,16 @@ PyMethodDef server_methods[] = {
     {"begin_shutdown", server_shutdown, METH_NOARGS, "stop accepting; close idle connections"},
     {"close_all", server_close_all, METH_NOARGS, "close every connection now"},
     {"fileno", server_fileno, METH_NOARGS, "the epoll fd (readable when there is work)"},
+    {"set_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(server_set_tls)),
+     METH_VARARGS | METH_KEYWORDS,
+     "set_tls(certfile, keyfile=None, password=None, ca_certs=None, cert_reqs=0, ciphers=None): TLS for the "
+     "connections accepted from now on (again: a certificate reload; open connections keep theirs). "
+     "ValueError with one line for a bad file, password or option"},
     {nullptr, nullptr, 0, nullptr}};
 PyGetSetDef server_getset[] = {{"connections", server_connections, nullptr, "open connections", nullptr},
                                {"listening", server_listening, nullptr, "accepting connections", nullptr},
                                {"stats", server_stats, nullptr, "counters", nullptr},
+                               {"tls", server_tls, nullptr, "new connections are TLS", nullptr},
                                {nullptr, nullptr, nullptr, nullptr, nullptr}};
 PyType_Slot server_slots[] = {{Py_tp_new, reinterpret_cast<void*>(server_new)},
                               {Py_tp_dealloc, reinterpret_cast<void*>(server_dealloc)},
@@ -894,7 +940,19 @@ PyObject* core_bench_route(PyObject* m, PyObject* args) {
   return out;
 }
 
+PyObject* core_tls_available(PyObject*, PyObject*) { return PyBool_FromLong(fasterapi::tls::available()); }
+
+PyObject* core_check_tls(PyObject*, PyObject* args, PyObject* kw) {
+  if (!load_tls(args, kw)) return nullptr;
+  Py_RETURN_NONE;
+}
+
 PyMethodDef core_methods[] = {
+    {"tls_available", core_tls_available, METH_NOARGS, "tls_available() -> bool: this build has TLS (OpenSSL)"},
+    {"check_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(core_check_tls)),
+     METH_VARARGS | METH_KEYWORDS,
+     "check_tls(certfile, keyfile=None, password=None, ca_certs=None, cert_reqs=0, ciphers=None): load the "
+     "options as set_tls() would, then drop them (the supervisor's check before its workers start)"},
     {"bench_parse", core_bench_parse, METH_VARARGS,
      "bench_parse(request, iterations, batch=1000) -> [ns per request per batch]"},
     {"bench_route", core_bench_route, METH_VARARGS,

@@ -79,7 +79,9 @@ int set_slot(PyObject* o, PyObject* value, void* closure) {
   return 0;
 }
 
-PyObject* scheme_get(PyObject*, void*) { return PyUnicode_FromString("http"); }
+PyObject* scheme_get(PyObject* o, void*) {
+  return PyUnicode_FromString(reinterpret_cast<RequestDataObject*>(o)->f->https ? "https" : "http");
+}
 
 #define SLOT(name, id, doc) {name, get_slot, set_slot, doc, reinterpret_cast<void*>(intptr_t(id))}
 PyGetSetDef getset[] = {
@@ -94,7 +96,7 @@ PyGetSetDef getset[] = {
     SLOT("server", kServer, "(host, port) or None"),
     SLOT("http_version", kVersion, "'1.1' or '1.0'"),
     SLOT("path_params", kParams, "router captures (dict[str, str])"),
-    {"scheme", scheme_get, nullptr, "always 'http' (TLS terminates in front)", nullptr},
+    {"scheme", scheme_get, nullptr, "'https' on a TLS connection served by the engine, else 'http'", nullptr},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 #undef SLOT
@@ -174,10 +176,11 @@ PyObject* make_request_data(ModuleState* st, const http::Request& req, std::stri
   return reinterpret_cast<PyObject*>(self);
 }
 
-void set_request_server(PyObject* request_data, const std::string& host, int port) {
+void set_request_connection(PyObject* request_data, const server::ConnLink& link) {
   RequestFields& f = *reinterpret_cast<RequestDataObject*>(request_data)->f;
-  f.server_host = host;
-  f.server_port = port;
+  f.server_host = link.local_host;
+  f.server_port = link.local_port;
+  f.https = link.tls;
 }
 
 void set_body_reader(PyObject* request_data, PyObject* reader) {

@@ -275,7 +275,7 @@ http::HandleResult handle_websocket(EngineObject* e, const std::shared_ptr<serve
   lo->accept = new std::string(ws::accept_value(key));
   lo->max_message = e->limits->max_websocket_message;
   PyObject* rd = make_request_data(e->st, req, decoded_path, nullptr, host, port);
-  if (rd && !link->local_host.empty()) set_request_server(rd, link->local_host, link->local_port);
+  if (rd) set_request_connection(rd, *link);
   PyObject* args[] = {rd, reinterpret_cast<PyObject*>(lo)};
   PyObject* r = rd ? PyObject_Vectorcall(handler, args, 2, nullptr) : nullptr;
   Py_XDECREF(rd);

@@ -44,6 +44,8 @@ struct Server::Conn {
   uint64_t linger_until = 0;   // >0: output done, write side shut, draining input until then
   uint64_t answer_until = 0;   // >0: a streamed body timed out; its handler has until then to answer
   bool dead = false;
+  std::unique_ptr<tls::Session> tls;  // null: a plain connection
+  uint64_t accepted_at = 0;           // the handshake's deadline clock
 
   Conn(int f, std::unique_ptr<ConnectionDispatcher> d, const http::Limits& lim)
       : fd(f), dispatcher(std::move(d)), proto(lim, *dispatcher) {}
@@ -171,6 +173,18 @@ static void refuse(int fd) {
   ::close(fd);
 }
 
+// Plain HTTP sent to the TLS port (OpenSSL recognised a request line instead of a ClientHello):
+// a plain-text 400 says what went wrong, then the connection closes (drained first, as refuse()).
+static void answer_plain_http(int fd) {
+  http::Buffer bad;
+  http::write_error(bad, 400, true);
+  char sink[4096];
+  while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {}
+  (void)!::send(fd, bad.data(), bad.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {}
+}
+
 void Server::accept_ready(int lfd) {
   for (int i = 0; i < 64; ++i) {  // bounded: let other connections run between bursts
     int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -213,7 +227,17 @@ void Server::adopt(int fd, const std::string& host, int port) {
   if (auto old = conns_.find(fd); old != conns_.end()) conns_.erase(old);
   auto c = std::make_unique<Conn>(fd, factory_(host, port), cfg_.limits);
   Conn* cp = c.get();
-  cp->last_activity = now_ms();
+  cp->last_activity = cp->accepted_at = now_ms();
+  if (tls_) {
+    try {
+      cp->tls = std::make_unique<tls::Session>(tls_, fd);
+    } catch (const std::exception&) {
+      ::close(fd);  // out of memory in OpenSSL: refuse this one, keep serving the others
+      ++stats_.refused;
+      return;
+    }
+    cp->dispatcher->link->tls = true;
+  }
   cp->dispatcher->link->conn = &cp->proto;
   peer_of(fd, cp->dispatcher->link->local_host, cp->dispatcher->link->local_port, true);
   cp->dispatcher->link->kick = [this, fd] {
@@ -261,7 +285,7 @@ void Server::on_readable(Conn& c) {
   // Bounded per event: one busy client cannot starve the others.
   for (int i = 0; i < 4 && !c.dead; ++i) {
     if (!can_read(c)) break;  // backpressure: leave bytes in the kernel until we can use them
-    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    ssize_t n = receive(c, buf, sizeof buf);
     if (n > 0) {
       c.last_activity = now_ms();
       if (c.linger_until) continue;  // closing: discard
@@ -282,7 +306,8 @@ void Server::on_readable(Conn& c) {
         c.body_bytes += size_t(n);
       }
       flush(c);
-      if (size_t(n) < sizeof buf) break;
+      // A short read: the input is drained (a TLS read returns one record, at most 16 KiB).
+      if (size_t(n) < (c.tls ? 16384 : sizeof buf)) break;
     } else if (n == 0) {
       if (c.linger_until) { close_conn(c); return; }
       c.proto.on_eof();
@@ -291,11 +316,17 @@ void Server::on_readable(Conn& c) {
       return;
     } else {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+      if (c.tls && c.tls->plain_http()) answer_plain_http(c.fd);
       close_conn(c);
       return;
     }
   }
   if (!c.dead) update_interest(c);
+}
+
+// The socket's reads and writes: through the TLS session when the connection has one.
+ssize_t Server::receive(Conn& c, char* buf, size_t n) {
+  return c.tls ? c.tls->receive(buf, n) : ::recv(c.fd, buf, n, 0);
 }
 
 // Output with a body referenced rather than copied (Buffer::attach): head and body in one sendmsg.
@@ -308,12 +339,19 @@ static ssize_t send_with_attached(int fd, const http::Buffer& out) {
   return ::sendmsg(fd, &m, MSG_NOSIGNAL);
 }
 
+ssize_t Server::transmit(Conn& c, const http::Buffer& out) {
+  if (c.tls) {  // one record at a time; own bytes first, then attached ones (consume() spans both)
+    std::string_view a = out.attached();
+    return out.size() ? c.tls->transmit(out.data(), out.size()) : c.tls->transmit(a.data(), a.size());
+  }
+  return out.attached().empty() ? ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL) : send_with_attached(c.fd, out);
+}
+
 void Server::flush(Conn& c) {
   http::Buffer& out = c.proto.output();
   if (!out.empty() && !c.write_since) c.write_since = now_ms();
   while (!out.empty()) {
-    ssize_t n = out.attached().empty() ? ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL)
-                                       : send_with_attached(c.fd, out);
+    ssize_t n = transmit(c, out);
     if (n > 0) {
       out.consume(size_t(n));
       c.last_activity = c.write_since = now_ms();
@@ -348,6 +386,7 @@ void Server::flush(Conn& c) {
 // After a response that ends the connection: stop writing, read and discard what the client
 // still sends for a moment, so our close does not turn into a RST that destroys the response.
 void Server::start_linger(Conn& c) {
+  if (c.tls) c.tls->close_notify();
   ::shutdown(c.fd, SHUT_WR);
   c.linger_until = now_ms() + cfg_.linger_ms;
   update_interest(c);
@@ -361,6 +400,7 @@ void Server::update_interest(Conn& c) {
   uint32_t want = 0;
   if (can_read(c)) want |= EPOLLIN | EPOLLRDHUP;
   if (!c.proto.output().empty() && !c.linger_until) want |= EPOLLOUT;
+  if (c.tls && c.tls->receive_wants_write()) want |= EPOLLOUT;  // a handshake flight to finish
   if (want != c.events) {
     epoll_event ev{};
     ev.events = want;
@@ -433,6 +473,8 @@ int Server::poll(int timeout_ms) {
     uint32_t ev = events[i].events;
     if (ev & EPOLLOUT) flush(c);
     if (c.dead) continue;
+    if ((ev & EPOLLOUT) && c.tls && c.tls->receive_wants_write()) on_readable(c);
+    if (c.dead) continue;
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
       if ((ev & (EPOLLHUP | EPOLLERR)) && !(ev & EPOLLIN)) { close_conn(c); continue; }
       on_readable(c);
@@ -470,6 +512,16 @@ void Server::sweep() {
     if (c.dead) continue;
     if (c.linger_until) {
       if (now >= c.linger_until) close_conn(c);
+      continue;
+    }
+    if (c.tls && c.tls->handshaking()) {
+      // The handshake is part of the head: it must end within the head deadline from the
+      // accept, however slowly its bytes trickle in (a stalled or garbage handshake is closed).
+      uint32_t allowed = draining_ ? kFreshGraceMs : cfg_.header_timeout_ms;
+      if (now - c.accepted_at >= allowed) {
+        ++stats_.timeouts;
+        close_conn(c);
+      }
       continue;
     }
     // A handler is running: its time is its own (but a body it streams in is still the client's to

@@ -11,6 +11,7 @@
 
 #include "http/connection.hpp"
 #include "server/link.hpp"
+#include "tls/tls.hpp"
 
 namespace fasterapi::server {
 
@@ -64,6 +65,10 @@ class Server {
   void begin_shutdown();
   // Close everything now (the hard deadline).
   void close_all();
+  // TLS for connections accepted from now on (null: plain). Open connections keep the context
+  // they started with, so a certificate reload drops none of them.
+  void set_tls(std::shared_ptr<tls::Context> ctx) { tls_ = std::move(ctx); }
+  bool tls() const { return tls_ != nullptr; }
   size_t connections() const { return conns_.size(); }
   bool listening() const { return !listen_fds_.empty(); }
   const Stats& stats() const { return stats_; }
@@ -82,6 +87,8 @@ class Server {
   void pause_accept();
   void destroy(int fd);
   void start_linger(Conn& c);
+  ssize_t receive(Conn& c, char* buf, size_t n);  // TLS when the connection has a session
+  ssize_t transmit(Conn& c, const http::Buffer& out);
 
   Config cfg_;
   DispatcherFactory factory_;
@@ -93,6 +100,7 @@ class Server {
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
   std::vector<int> doomed_;  // fds to destroy at the end of this poll (never mid-dispatch)
   bool draining_ = false;
+  std::shared_ptr<tls::Context> tls_;
   Stats stats_;
 };
 
