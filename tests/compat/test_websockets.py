@@ -138,8 +138,11 @@ room = Room()
 
 @app.websocket("/chat/{name}")
 async def chat(websocket: WebSocket, name: str):
-    await websocket.accept()
+    # A member before the handshake completes: the client may send as soon as it sees the accept,
+    # and another member's broadcast may run before this task resumes after accept() (a real
+    # server's send suspends there; under uvicorn the same order is possible).
     room.members.append(websocket)
+    await websocket.accept()
     try:
         while True:
             text = await websocket.receive_text()
