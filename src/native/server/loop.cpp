@@ -263,6 +263,7 @@ void Server::on_readable(Conn& c) {
     if (!can_read(c)) break;  // backpressure: leave bytes in the kernel until we can use them
     ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
     if (n > 0) {
+      stats_.bytes_received += uint64_t(n);
       c.last_activity = now_ms();
       if (c.linger_until) continue;  // closing: discard
       bool had_body = c.proto.reading_body();
@@ -315,6 +316,7 @@ void Server::flush(Conn& c) {
     ssize_t n = out.attached().empty() ? ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL)
                                        : send_with_attached(c.fd, out);
     if (n > 0) {
+      stats_.bytes_sent += uint64_t(n);
       out.consume(size_t(n));
       c.last_activity = c.write_since = now_ms();
       c.outq = -1;
