@@ -183,6 +183,7 @@ void render_workers(std::string& out) {
   out += "# HELP fasterapi_worker_up 1 while the worker in this slot serves.\n# TYPE fasterapi_worker_up gauge\n";
   for (int w = 0; w < n; ++w) {
     const WorkerSlot& s = g_region->slots[w];
+    if (!s.pid.get()) continue;  // a spare slot never used (two per worker: see _supervisor.py)
     out += "fasterapi_worker_up{worker=\"";
     put_uint(out, uint64_t(w));
     out += "\",pid=\"";
