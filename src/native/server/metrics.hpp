@@ -75,8 +75,8 @@ void note_route(int index, std::string_view methods, std::string_view path_templ
 
 extern WorkerSlot* g_slot;  // null: metrics off (the only test on the fast path)
 inline bool enabled() { return g_slot != nullptr; }
-// The request target's path is the metrics path.
-bool is_scrape(std::string_view target);
+// The request's path (the target before '?', not decoded) is the metrics path.
+bool is_scrape(std::string_view path);
 
 // The socket loop's own totals, copied into the slot (at each sweep and before a scrape).
 void publish_server(uint64_t accepted, uint64_t closed, uint64_t bytes_received, uint64_t bytes_sent);
@@ -90,7 +90,7 @@ class RequestTimer {
 
  private:
   int slot_ = -1;
-  uint64_t start_ns_ = 0;
+  uint64_t start_ = 0;  // clock ticks (metrics.cpp)
 };
 
 // The Prometheus text exposition (format 0.0.4) of the whole region.
