@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import struct
 import textwrap
 import threading
 import time
@@ -23,6 +24,7 @@ APP = textwrap.dedent('''
     import asyncio
     import os
     from fastapi import FastAPI, Request
+    from fastapi.responses import StreamingResponse
 
     app = FastAPI()
 
@@ -50,6 +52,14 @@ APP = textwrap.dedent('''
     @app.get("/pid")
     async def pid():
         return {"pid": os.getpid()}
+
+    @app.get("/stream")
+    async def stream():
+        async def chunks():
+            for i in range(3):
+                await asyncio.sleep(0.15)
+                yield b"chunk %d\\n" % i
+        return StreamingResponse(chunks())
 ''')
 
 APP_SHADOWED = textwrap.dedent('''
@@ -251,6 +261,42 @@ def test_open_connections_and_worker_restart(two_workers: tuple[Proc, str]) -> N
     assert isinstance(final, dict)
     assert value(final, "fasterapi_requests_total", method="GET", route="/json", status="2xx") == before
     assert value(final, "fasterapi_worker_restarts_total") == 1
+
+
+def test_streamed_response_and_abandoned_request(app_dir: Path) -> None:
+    """A streamed response counts when its last chunk is written (its whole duration); a request whose
+    client leaves before the answer leaves nothing in flight and no response counted."""
+    port = free_port()
+    p = serve(["run", "main:app", "--port", str(port), "--metrics-path", "/metrics"], app_dir, port=port,
+              path="/metrics")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=10) as c:
+            r = c.get("/stream")
+            assert r.text == "chunk 0\nchunk 1\nchunk 2\n"
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"GET /slow?t=0.5 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.1)
+            during, _ = scrape(base)
+            assert value(during, "fasterapi_requests_in_flight", method="GET", route="/slow") == 1
+            # a reset, not a FIN: the server hears of it while the response is pending (a FIN is only
+            # read once reading resumes, after the response, which then counts as written)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        time.sleep(0.8)  # the handler finished meanwhile; its answer was dropped
+        samples, _ = scrape(base)
+        stream_series = [dict(labels)["route"] for (name, labels), v in samples.items()
+                         if name == "fasterapi_request_duration_seconds_count" and v == 1
+                         and dict(labels)["route"] not in ("/pid",)]  # (the in-flight scrape's /pid)
+        assert len(stream_series) == 1, stream_series
+        route = stream_series[0]
+        method = "GET" if route == "/stream" else "*"
+        # three chunks 0.15 s apart: the whole response took 0.45 s or more
+        assert value(samples, "fasterapi_request_duration_seconds_bucket", method=method, route=route, le="0.25") == 0
+        assert value(samples, "fasterapi_request_duration_seconds_sum", method=method, route=route) >= 0.45
+        assert value(samples, "fasterapi_requests_in_flight", method="GET", route="/slow") == 0
+        assert value(samples, "fasterapi_request_duration_seconds_count", method="GET", route="/slow") == 0
+    finally:
+        p.stop()
 
 
 def test_metrics_off_by_default(app_dir: Path) -> None:
