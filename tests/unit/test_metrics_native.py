@@ -96,3 +96,12 @@ def test_attach_needs_a_slot() -> None:
         _core.metrics_attach(1, "/metrics")
     with pytest.raises(ValueError):
         _core.metrics_attach(0, "metrics")
+
+
+def test_scrape_keeps_an_http10_keep_alive(metrics: None) -> None:
+    engine, _handler, _reports = build_engine(app, ScopeMaker())
+    conn = engine.connection(("127.0.0.1", 5000))
+    conn.feed(b"GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    assert b"\r\nConnection: keep-alive\r\n" in conn.read()
+    conn.feed(b"GET /metrics HTTP/1.0\r\n\r\n")
+    assert b"\r\nConnection: close\r\n" in conn.read()

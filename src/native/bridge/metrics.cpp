@@ -29,12 +29,16 @@ bool BridgeDispatcher::metrics_begin(const http::Request& req, http::Buffer& out
   // The engine answers the metrics path itself, before the app's routes (it shadows them; the CLI
   // refuses an app with a route at that path). Scrapes are not counted.
   if (req.method != "GET" && req.method != "HEAD") {
-    http::write_response(out, 405, "application/json", "Allow: GET, HEAD\r\n", R"({"detail":"Method Not Allowed"})",
-                         !req.keep_alive, req.is_head);
+    http::write_response(out, 405, "application/json",
+                         req.keep_alive && req.version_minor == 0 ? "Allow: GET, HEAD\r\nConnection: keep-alive\r\n"
+                                                                  : "Allow: GET, HEAD\r\n",
+                         R"({"detail":"Method Not Allowed"})", !req.keep_alive, req.is_head);
     return true;
   }
   const std::string body = m::render();
-  http::write_response(out, 200, m::kContentType, "", body, !req.keep_alive, req.is_head);
+  // An HTTP/1.0 client keeps the connection only when told so (HTTP/1.1's default needs no line).
+  const std::string_view conn = req.keep_alive && req.version_minor == 0 ? "Connection: keep-alive\r\n" : "";
+  http::write_response(out, 200, m::kContentType, conn, body, !req.keep_alive, req.is_head);
   return true;
 }
 
