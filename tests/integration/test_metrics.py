@@ -299,6 +299,30 @@ def test_streamed_response_and_abandoned_request(app_dir: Path) -> None:
         p.stop()
 
 
+def test_totals_survive_recycled_workers(app_dir: Path) -> None:
+    """--limit-max-requests: each replacement starts while the retiring worker drains, in a spare slot
+    (two writers never share one); the totals over all slots stay exact and the restarts are counted."""
+    port = free_port()
+    p = serve(["run", "main:app", "--port", str(port), "--workers", "1", "--limit-max-requests", "10",
+               "--metrics-path", "/metrics"], app_dir, port=port, path="/metrics")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(30):
+            with httpx.Client(base_url=base, timeout=10) as c:
+                assert c.get("/json").status_code == 200
+
+        def settled() -> Samples | None:
+            s = parse(httpx.get(base + "/metrics", timeout=10).text)[0]
+            return s if value(s, "fasterapi_worker_restarts_total") >= 2 else None
+
+        samples = wait_until(settled, 20, 0.2)
+        assert isinstance(samples, dict), p.stderr()
+        assert value(samples, "fasterapi_requests_total", method="GET", route="/json", status="2xx") == 30
+        assert value(samples, "fasterapi_request_duration_seconds_count", method="GET", route="/json") == 30
+    finally:
+        p.stop()
+
+
 def test_metrics_off_by_default(app_dir: Path) -> None:
     port = free_port()
     p = serve(["run", "main:app", "--port", str(port)], app_dir, port=port, path="/json")
