@@ -4,6 +4,11 @@ socket this process bound (so no other process can join the port), started, watc
 - A worker tells the supervisor through a pipe when it serves ("R"), when it retires after
   --limit-max-requests ("M"), or why it failed before serving ("F" and a JSON object with the
   traceback and a one-line cause).
+- Metrics (--metrics-path): the supervisor maps the shared counters region before the first fork
+  (`_core.metrics_create`), with two slots per worker so that a retiring worker that still drains
+  and its replacement never write the same slot; each worker is given a free slot, a dead worker's
+  slot keeps its totals (counters stay monotonic) and loses its gauges, and every replacement
+  counts in `fasterapi_worker_restarts_total`.
 - Fail fast: a worker of the first generation that fails before it serves stops the server (the
   cause on one line, the traceback once, exit code 1); so does a crash loop later (5 workers in a
   row that die before serving or within a second of it). Other deaths are replaced at once, a
@@ -25,6 +30,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import _core
+
 if TYPE_CHECKING:
     from .server import Config
 
@@ -39,6 +46,7 @@ class Worker:
     pid: int
     slot: int  # which of the listening sockets it accepts on
     pipe: int
+    mslot: int  # its slot of the metrics region
     started: float
     ready_at: float | None = None
     retiring: bool = False
@@ -68,7 +76,7 @@ def _write_all(fd: int, data: bytes) -> None:
             data = data[os.write(fd, data):]
 
 
-def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int) -> int:
+def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int, mslot: int) -> int:
     from .server import cause_of, run_worker
 
     ready_sent = False
@@ -86,7 +94,7 @@ def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int) -> in
         _write_all(pipe, b"M")
 
     try:
-        run_worker(app, config, sock, ready=ready, on_retire=retire)
+        run_worker(app, config, sock, ready=ready, on_retire=retire, metrics_slot=mslot)
     except BaseException as exc:  # noqa: BLE001 - a worker must never fall back into the supervisor
         if ready_sent:
             logger.exception("worker %d failed", os.getpid())
@@ -97,7 +105,7 @@ def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int) -> in
     return 0
 
 
-def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int) -> Worker:
+def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int, mslot: int) -> Worker:
     sock = socks[slot % len(socks)]
     r, w = os.pipe()
     pid = os.fork()
@@ -112,13 +120,13 @@ def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int) -> W
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into SIGTERM
             if config.tls:  # a reload before the worker serves: it loads the new files at its start anyway
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)
-            code = _worker_main(app, config, sock, w)
+            code = _worker_main(app, config, sock, w, mslot)
         finally:
             logging.shutdown()
             os._exit(code)
     os.close(w)
     os.set_blocking(r, False)
-    return Worker(pid, slot, r, time.monotonic())
+    return Worker(pid, slot, r, mslot, time.monotonic())
 
 
 def _read(w: Worker) -> None:
@@ -174,9 +182,20 @@ def supervise(app: Any, config: Config, socks: list[socket.socket]) -> int:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(w.pid, signal.SIGHUP)
 
+    metrics = config.metrics_path is not None
+    if metrics:
+        _core.metrics_create(2 * config.workers)
+    started = 0
+
     def start(slot: int) -> None:
-        w = _spawn(app, config, socks, slot)
+        nonlocal started
+        taken = {w.mslot for w in workers.values()}
+        mslot = next(i for i in range(2 * config.workers) if i not in taken)
+        w = _spawn(app, config, socks, slot, mslot)
         workers[w.pid] = w
+        started += 1
+        if metrics and started > config.workers:
+            _core.metrics_restart()
 
     from .server import describe_socket
 
@@ -215,6 +234,8 @@ def supervise(app: Any, config: Config, socks: list[socket.socket]) -> int:
             dead = workers.pop(pid, None)
             if dead is None:
                 continue
+            if metrics:
+                _core.metrics_down(dead.mslot)
             _read(dead)
             os.close(dead.pipe)
             if dead.retiring and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:

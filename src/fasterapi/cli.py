@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from .server import Config, StartupError, exit_with, run
 
 RELOAD_FD_ENV = "FASTERAPI_RELOAD_FD"  # set by the reloader for the server process it runs
+METRICS_PATH_ENV = "FASTERAPI_METRICS_PATH"  # the default of --metrics-path
 DEFAULT_PATHS = ("main.py", "app.py", "api.py", "app/main.py", "app/app.py", "app/api.py")
 
 
@@ -256,6 +257,15 @@ def _serve_options(r: argparse.ArgumentParser, d: Config, *, dev: bool) -> None:
     g.add_argument("--log-config", default=None, help="logging configuration: .json or .yaml (dictConfig), else .ini")
     g.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False,
                    help="log every request, as uvicorn (default: off)")
+    g = r.add_argument_group("metrics and headers")
+    g.add_argument("--metrics-path", default=os.environ.get(METRICS_PATH_ENV) or None,
+                   help="answer GET at this path with Prometheus metrics counted by the engine (per route and "
+                        "worker, summed over the workers; answered before the app's routes; default: "
+                        f"${METRICS_PATH_ENV}, else off)")
+    g.add_argument("--server-header", action=argparse.BooleanOptionalAction, default=d.server_header,
+                   help="send 'server: fasterapi' with every response (default: on)")
+    g.add_argument("--date-header", action=argparse.BooleanOptionalAction, default=d.date_header,
+                   help="send a Date header with every response (default: on)")
     g = r.add_argument_group("limits")
     g.add_argument("--max-body", type=int, default=None,
                    help="request body limit in bytes (413 above; 1 GiB: bodies stream in bounded memory)")
@@ -353,6 +363,9 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
         ssl_ca_certs=args.ssl_ca_certs,
         ssl_cert_reqs=args.ssl_cert_reqs,
         ssl_ciphers=args.ssl_ciphers,
+        metrics_path=args.metrics_path,
+        server_header=args.server_header,
+        date_header=args.date_header,
     )
 
 

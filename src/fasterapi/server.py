@@ -89,6 +89,12 @@ class Config:
     ssl_ca_certs: str | None = None
     ssl_cert_reqs: int = 0
     ssl_ciphers: str | None = None
+    # Prometheus metrics counted by the engine (server/metrics.hpp) and answered at this path by
+    # the engine itself, before the app's routes; None: off (nothing is counted).
+    metrics_path: str | None = None
+    # The Date and Server lines of every response head (uvicorn's --no-date-header/--no-server-header)
+    date_header: bool = True
+    server_header: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -105,6 +111,8 @@ class Config:
             raise StartupError(f"--backlog must be at least 1 (got {self.backlog})", 2)
         if self.uds is not None and self.fd is not None:
             raise StartupError("--uds and --fd are exclusive", 2)
+        if self.metrics_path is not None and (not self.metrics_path.startswith("/") or "?" in self.metrics_path):
+            raise StartupError(f"--metrics-path must be a path starting with '/' (got {self.metrics_path!r})", 2)
         self.check_tls()
 
     @property
@@ -133,6 +141,16 @@ class Config:
             _core.check_tls(**self.tls_options())
         except (ValueError, RuntimeError) as exc:
             raise StartupError(str(exc), 2) from None
+
+    def check_app(self, app: Any) -> None:
+        """The metrics path is answered before the app's routes: an app route at that very path
+        would never be reached, so it is refused (StartupError with exit code 2)."""
+        if self.metrics_path is None:
+            return
+        for route in getattr(app, "routes", ()):
+            if getattr(route, "path", None) == self.metrics_path:
+                raise StartupError(f"--metrics-path {self.metrics_path}: the app has a route at this path "
+                                   "(the engine answers it first); choose another path", 2)
 
     def where(self) -> str:
         if self.uds is not None:
@@ -382,12 +400,14 @@ def _reload_tls(server: Any, config: Config) -> None:
 
 
 async def serve(app: Any, config: Config, *, ready: Callable[[int], None] | None = None,
-                sock: socket.socket | None = None, on_retire: Callable[[], None] | None = None) -> None:
+                sock: socket.socket | None = None, on_retire: Callable[[], None] | None = None,
+                metrics_slot: int = 0) -> None:
     """Serve `app` on this thread's running asyncio loop until SIGTERM/SIGINT (or `stop()`).
 
     `sock`: the listening socket to accept on (the supervisor's, shared by its workers); None:
     bind one from `config` here. `on_retire`: called once --limit-max-requests is reached (the
-    worker then drains and returns as on SIGTERM)."""
+    worker then drains and returns as on SIGTERM). `metrics_slot`: this worker's slot of the metrics
+    region (the supervisor's; a region of one slot is made here when there is none)."""
     loop = asyncio.get_running_loop()
     server: Any = None
     stop = asyncio.Event()
@@ -428,6 +448,9 @@ async def serve(app: Any, config: Config, *, ready: Callable[[int], None] | None
                 engine.task_starter = _runtime.start_task
             if stop.is_set():  # SIGTERM during the startup: shut down without serving
                 return
+            _core.set_default_headers(date=config.date_header, server=config.server_header)
+            if config.metrics_path is not None:
+                _core.metrics_attach(metrics_slot, config.metrics_path)
             server = _core.Server(engine, config.server_config())
             if config.tls:
                 server.set_tls(**config.tls_options())
@@ -456,6 +479,8 @@ async def serve(app: Any, config: Config, *, ready: Callable[[int], None] | None
                 sweeper.cancel()
                 _runtime.close_workers(loop)
                 loop.remove_reader(server.fileno())
+                if config.metrics_path is not None:
+                    _core.metrics_detach()
     finally:
         if own_sock:
             listening.close()
@@ -556,6 +581,7 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
         config.validate()
+        config.check_app(app)
         if config.loop_threads > 1:
             config = _loop_threads_fallback(config)
         _raise_nofile(config)

@@ -115,6 +115,7 @@ void append_uint(http::Buffer& out, uint64_t v) {
 }
 
 void write_status_line(http::Buffer& out, int status) {
+  out.last_status = status;
   if (status == 200) {
     out.append("HTTP/1.1 200 OK\r\n");
   } else {
@@ -1008,6 +1009,7 @@ http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buff
   out.materialize();  // a zero-copy body still in the output is copied in first (pipelining)
   if (req.websocket_upgrade)  // a WebSocket handshake (bridge/websocket.cpp)
     return handle_websocket(engine, link, req, path_, client_host, client_port, out);
+  if (server::metrics::enabled() && metrics_begin(req, out)) return http::HandleResult::Done;
   if (match_.kind == router::Match::Found && engine->access_log == Py_None) {
     // Constant and native routes need no request context at all.
     Route& r = (*engine->routes)[size_t(match_.route)];

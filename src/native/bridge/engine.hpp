@@ -8,6 +8,7 @@
 #include "http/connection.hpp"
 #include "router/router.hpp"
 #include "server/link.hpp"
+#include "server/metrics.hpp"
 
 namespace fasterapi::bridge {
 
@@ -87,6 +88,7 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
   uint64_t body_limit(const http::Request& head) override;
   bool stream_body(const http::Request& head) override;
   http::HandleResult handle(const http::Request& req, http::Buffer& out) override;
+  void response_end(int status) override { timer_.end(status); }
 
   EngineObject* engine;  // strong ref
   std::string client_host;
@@ -95,6 +97,9 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
  private:
   bool route(const http::Request& req);
   bool attach_body_reader(PyObject* request_data);
+  // Metrics on: answers a scrape of the metrics path (true), else starts the request's timer.
+  bool metrics_begin(const http::Request& req, http::Buffer& out);  // bridge/metrics.cpp
+  server::metrics::RequestTimer timer_;
   std::string path_;       // percent-decoded path of the request in flight
   router::Match match_;
   bool routed_ = false;

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "bridge/engine.hpp"
+#include "bridge/metrics.hpp"
 #include "bridge/offload.hpp"
 #include "bridge/native_route.hpp"
 #include "bridge/perf.hpp"
@@ -283,6 +284,7 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
     return nullptr;
   }
   self->routes->push_back(std::move(r));
+  note_route_label(int(self->routes->size()) - 1, methods, path);  // the metrics' route label
   Py_RETURN_NONE;
 }
 
@@ -724,6 +726,7 @@ PyObject* server_poll(PyObject* o, PyObject* args) {
 
 PyObject* server_sweep(PyObject* o, PyObject*) {
   reinterpret_cast<ServerObject*>(o)->server->sweep();
+  publish_server_metrics(reinterpret_cast<ServerObject*>(o)->server->stats());  // cheap when metrics are off
   Py_RETURN_NONE;
 }
 PyObject* server_shutdown(PyObject* o, PyObject*) {
@@ -961,6 +964,7 @@ PyMethodDef core_methods[] = {
      "bench_connection(engine, request, iterations, batch=1000) -> [ns per request per batch]"},
     {"dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(core_dumps)),
      METH_FASTCALL | METH_KEYWORDS, "dumps(obj, default=None) -> bytes: the engine's JSON writer"},
+    METRICS_METHODS
     {nullptr, nullptr, 0, nullptr}};
 
 int core_exec(PyObject* m) {

@@ -18,6 +18,7 @@ namespace {
 using http::iequals;
 
 void put_status_line(http::Buffer& out, int status) {
+  out.last_status = status;
   if (status == 200) {
     out.append("HTTP/1.1 200 OK\r\n");
   } else {
@@ -227,6 +228,7 @@ void run_native(NativeHandlerObject* h, const http::Request& req, std::string_vi
 
 void write_static(const StaticResponse& s, bool head_only, ConnHeader conn, http::Buffer& out) {
   out.append(s.status_line);
+  out.last_status = s.status;
   out.append(http::date_and_server_headers());
   put_conn_header(out, conn);
   out.append(head_only ? std::string_view(s.rest).substr(0, s.body_offset) : std::string_view(s.rest));
@@ -244,16 +246,15 @@ std::shared_ptr<const StaticResponse> capture_static(const http::Buffer& out, si
   if (eol == std::string_view::npos || all.size() < 12 || all.substr(0, 9) != "HTTP/1.1 ") return nullptr;
   int status = (all[9] - '0') * 100 + (all[10] - '0') * 10 + (all[11] - '0');
   if (status < 200 || status >= 400) return nullptr;
-  std::string_view ds = http::date_and_server_headers();
-  // The Date/Server lines follow the status line; they are written fresh on every replay.
-  std::string_view after = all.substr(eol + 2);
-  if (after.substr(0, 6) != "Date: ") return nullptr;
-  size_t date_end = after.find("\r\n");
-  if (date_end == std::string_view::npos) return nullptr;
-  size_t server_end = after.find("\r\n", date_end + 2);
-  if (server_end == std::string_view::npos || after.substr(date_end + 2, 8) != "Server: ") return nullptr;
-  (void)ds;
-  std::string_view rest = after.substr(server_end + 2);
+  // The Date/Server lines (either may be switched off) follow the status line; they are written
+  // fresh on every replay.
+  std::string_view rest = all.substr(eol + 2);
+  for (std::string_view name : {std::string_view("Date: "), std::string_view("Server: ")}) {
+    if (rest.substr(0, name.size()) != name) continue;
+    size_t end = rest.find("\r\n");
+    if (end == std::string_view::npos) return nullptr;
+    rest = rest.substr(end + 2);
+  }
   size_t head_end = rest.find("\r\n\r\n");
   size_t blank = rest.substr(0, 2) == "\r\n" ? 0 : head_end;  // no header lines at all
   if (blank == std::string_view::npos) return nullptr;
@@ -269,6 +270,7 @@ std::shared_ptr<const StaticResponse> capture_static(const http::Buffer& out, si
   }
   auto s = std::make_shared<StaticResponse>();
   s->status_line.assign(all.substr(0, eol + 2));
+  s->status = status;
   s->rest.assign(rest);
   s->body_offset = body_offset;
   return s;

@@ -35,6 +35,7 @@ struct StaticResponse {
   std::string status_line;  // "HTTP/1.1 200 OK\r\n"
   std::string rest;         // the other header lines, the blank line, then the body
   size_t body_offset = 0;   // where the body starts in `rest` (HEAD stops here)
+  int status = 200;         // of status_line
 };
 
 // Serves a captured constant response.

@@ -28,6 +28,11 @@ class Buffer {
   bool empty() const { return start_ == end_ && !ext_owner_; }
   std::string_view view() const { return {data(), size()}; }
 
+  // The status of the last response head written into this (output) buffer, set by the writers
+  // of status lines: the connection reads it back when the response is complete (the metrics'
+  // status class; a streamed head may be sent long before then). 0: none since the reset.
+  int last_status = 0;
+
   // Writable tail of at least n bytes; call commit(k) after writing k <= n bytes.
   char* prepare(size_t n) {
     if (ext_owner_) materialize();  // bytes after attached ones: keep the order, copy them in

@@ -94,6 +94,7 @@ Connection::~Connection() {
     ws_->on_close(ws::kAbnormal, {});
   }
   detach_body();  // the transport went away mid-body
+  if (pending_) dispatcher_.response_end(0);  // a response that will never be complete
 }
 
 bool Connection::paused() const {
@@ -134,6 +135,7 @@ void Connection::complete() {
   if (!pending_) return;
   pending_ = false;
   ++served_;
+  dispatcher_.response_end(out_.last_status);
   if (streaming_) drop_body();
   if (stopped_) {
     close_after_flush_ = true;
@@ -760,6 +762,7 @@ void Connection::dispatch(size_t consumed) {
   // so the response carries "Connection: close".
   bool keep = conn_keep_alive_ && !draining_ && !(eof_ && in_.size() == consumed);
   r.keep_alive = keep;
+  out_.last_status = 0;
   HandleResult hr = dispatcher_.handle(r, out_);
 
   in_.consume(consumed);
@@ -770,8 +773,12 @@ void Connection::dispatch(size_t consumed) {
     if (body_.capacity() > kKeepBody) std::string().swap(body_);
     else body_.clear();
   }
-  if (hr == HandleResult::Pending) pending_ = true;
-  else ++served_;
+  if (hr == HandleResult::Pending) {
+    pending_ = true;
+  } else {
+    ++served_;
+    dispatcher_.response_end(out_.last_status);
+  }
   if (!keep || close_requested_) {
     stop_reading();
     return;
@@ -800,6 +807,7 @@ void Connection::dispatch_head() {
   body_failure_ = 0;
   body_paused_ = false;
   sink_.reset();
+  out_.last_status = 0;
   HandleResult hr = dispatcher_.handle(r, out_);
   r.body_streamed = false;
 
@@ -813,6 +821,7 @@ void Connection::dispatch_head() {
     pending_ = true;
   } else {
     ++served_;
+    dispatcher_.response_end(out_.last_status);
     drop_body();
   }
 }

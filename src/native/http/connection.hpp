@@ -55,6 +55,9 @@ class Dispatcher {
   // whole response to `out` (use ResponseHead in response.hpp) or return Pending and call
   // complete() later.
   virtual HandleResult handle(const Request& req, Buffer& out) = 0;
+  // The response to the request last handled is complete (Done, or complete() after Pending):
+  // `status` is the last status line written for it, 0 when none was (the client went away).
+  virtual void response_end(int status) { (void)status; }
 };
 
 class Connection {

@@ -3,6 +3,7 @@
 // memcpy into one prepared region of the output buffer (no temporaries, no formatting library).
 #include "response.hpp"
 
+#include <atomic>
 #include <cstring>
 #include <ctime>
 
@@ -82,10 +83,15 @@ namespace {
 
 struct DateCache {
   time_t second = -1;
+  unsigned generation = 0;
   size_t len = 0;
   char buf[80];
 };
 thread_local DateCache t_date;
+// --no-date-header / --no-server-header (uvicorn's switches): set once before serving; a change
+// bumps the generation so every thread's cached lines are rebuilt.
+std::atomic<unsigned> g_header_generation{1};
+std::atomic<bool> g_send_date{true}, g_send_server{true};
 
 inline char* put(char* p, std::string_view s) {
   std::memcpy(p, s.data(), s.size());
@@ -117,7 +123,15 @@ inline char* u64_to_dec(uint64_t v, char* end) {
 std::string_view date_and_server_headers() {
   time_t now = ::time(nullptr);
   DateCache& c = t_date;
-  if (now != c.second) {
+  const unsigned generation = g_header_generation.load(std::memory_order_relaxed);
+  if (now != c.second || generation != c.generation) {
+    c.generation = generation;
+    if (!g_send_date.load(std::memory_order_relaxed)) {
+      c.len = 0;
+      if (g_send_server.load(std::memory_order_relaxed)) c.len = size_t(put(c.buf, "Server: fasterapi\r\n") - c.buf);
+      c.second = now;
+      return {c.buf, c.len};
+    }
     static const char kDays[] = "SunMonTueWedThuFriSat";
     static const char kMonths[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     struct tm tm;
@@ -138,17 +152,25 @@ std::string_view date_and_server_headers() {
     p = put2(p, tm.tm_min);
     *p++ = ':';
     p = put2(p, tm.tm_sec);
-    p = put(p, " GMT\r\nServer: fasterapi\r\n");
+    p = put(p, " GMT\r\n");
+    if (g_send_server.load(std::memory_order_relaxed)) p = put(p, "Server: fasterapi\r\n");
     c.len = size_t(p - c.buf);
     c.second = now;
   }
   return {c.buf, c.len};
 }
 
+void set_default_headers(bool date, bool server) {
+  g_send_date.store(date, std::memory_order_relaxed);
+  g_send_server.store(server, std::memory_order_relaxed);
+  g_header_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
 void write_response(Buffer& out, int status, std::string_view content_type,
                     std::string_view extra_headers, std::string_view body, bool close,
                     bool head_only) {
   if (status < 100 || status > 999) status = 500;
+  out.last_status = status;
   const std::string_view reason = reason_phrase(status);
   const std::string_view date = date_and_server_headers();
   // 1xx, 204 and 304 carry no content; 1xx and 204 must not have a Content-Length

@@ -11,7 +11,10 @@ namespace fasterapi::http {
 std::string_view reason_phrase(int status);
 
 // "Date: <IMF-fixdate>\r\nServer: fasterapi\r\n", recomputed at most once per second.
+// Either line may be switched off (set_default_headers): then it is missing, or the view is empty.
 std::string_view date_and_server_headers();
+// Whether date_and_server_headers() carries each line (default both; process-wide, set before serving).
+void set_default_headers(bool date, bool server);
 
 // Writes "HTTP/1.1 <status> <reason>\r\n" + Date/Server + Content-Length + the given extra
 // header lines (each already "Name: value\r\n", validated by the caller) + "Connection: close" when

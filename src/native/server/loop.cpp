@@ -287,6 +287,7 @@ void Server::on_readable(Conn& c) {
     if (!can_read(c)) break;  // backpressure: leave bytes in the kernel until we can use them
     ssize_t n = receive(c, buf, sizeof buf);
     if (n > 0) {
+      stats_.bytes_received += uint64_t(n);
       c.last_activity = now_ms();
       if (c.linger_until) continue;  // closing: discard
       bool had_body = c.proto.reading_body();
@@ -353,6 +354,7 @@ void Server::flush(Conn& c) {
   while (!out.empty()) {
     ssize_t n = transmit(c, out);
     if (n > 0) {
+      stats_.bytes_sent += uint64_t(n);
       out.consume(size_t(n));
       c.last_activity = c.write_since = now_ms();
       c.outq = -1;

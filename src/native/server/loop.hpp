@@ -28,6 +28,7 @@ struct Config {
 
 struct Stats {
   uint64_t accepted = 0, refused = 0, closed = 0, timeouts = 0, requests = 0;
+  uint64_t bytes_received = 0, bytes_sent = 0;  // socket payload, for the metrics (server/metrics.hpp)
 };
 
 using DispatcherFactory =
