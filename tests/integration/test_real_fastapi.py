@@ -101,7 +101,10 @@ def test_request_stream_arrives_in_chunks(server: Server, framing: str) -> None:
     assert got["size"] == size
     assert got["chunks"] >= 64, got  # delivered as it arrived, not as one buffered chunk
     grown_mb = (_hwm_kb(server) - before) / 1024
-    assert grown_mb <= 32 + (64 if framing == "content-length" else 0), grown_mb  # (the client's own copy is not ours)
+    # A body held whole would grow the peak by its 64 MB; streamed, the peak grows by what the
+    # allocator keeps (up to ~42 MB seen on free-threaded 3.13t, mimalloc, with the
+    # machine loaded). The client's own copy of a Content-Length body is not ours.
+    assert grown_mb <= 48 + (64 if framing == "content-length" else 0), grown_mb
 
 
 def _arrival_times(url: str) -> list[float]:
