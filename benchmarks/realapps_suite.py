@@ -310,6 +310,23 @@ PROJECTS: dict[str, Project] = {
         deps=["itsdangerous"],
         args=["tests"],
     ),
+    "axioms-fastapi": Project(
+        version="0.0.13",
+        deps=["sqlmodel", "jwcrypto"],
+        args=["tests"],
+        paths=["tests"],  # its tests import `conftest` as a module
+    ),
+    "propelauth-fastapi": Project(
+        version="4.4.0",
+        deps=["requests-mock", "cryptography"],
+        args=["tests"],
+        paths=["."],
+    ),
+    "opentelemetry-instrumentation-starlette": Project(
+        version="0.66b1",
+        deps=["opentelemetry-test-utils", "requests"],
+        args=["tests"],
+    ),
 }
 
 COUNT_HOOK = r'''
