@@ -258,7 +258,7 @@ PROJECTS: dict[str, Project] = {
     ),
     "aioinject": Project(
         version="1.11.0",
-        deps=["asgi-lifespan", "pydantic-settings"],
+        deps=["asgi-lifespan", "pydantic-settings", "trio"],  # its anyio_backend fixture has a trio case
         args=["tests/integrations/fastapi"],
         note="its FastAPI integration tests",
     ),
@@ -273,11 +273,13 @@ PROJECTS: dict[str, Project] = {
         version="9.0.0",
         deps=["svcs", "pytest-fixture-classes", "dirty-equals", "inline-snapshot", "pydantic-settings",
               "sqlalchemy", "sqlmodel", "fastapi-pagination", "typer", "uvicorn"],
-        args=["tests"],
+        # its filterwarnings=error turns the venv's pytest-asyncio's 'loop scope unset' warning into
+        # an INTERNALERROR at start-up (it has no async tests of its own)
+        args=["-o", "asyncio_default_fixture_loop_scope=function", "tests"],
     ),
     "fastapi-amis-admin": Project(
         version="0.7.3",
-        deps=["aiosqlite", "ujson", "requests", "pydantic-settings", "uvicorn"],
+        deps=["sqlalchemy[asyncio]", "aiosqlite", "ujson", "requests", "pydantic-settings", "uvicorn"],
         args=["tests"],
     ),
     "fastapi-async-sqlalchemy": Project(
