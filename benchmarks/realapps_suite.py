@@ -282,11 +282,6 @@ PROJECTS: dict[str, Project] = {
         deps=["sqlalchemy[asyncio]", "aiosqlite", "ujson", "requests", "pydantic-settings", "uvicorn"],
         args=["tests"],
     ),
-    "fastapi-async-sqlalchemy": Project(
-        version="0.7.1.post3",
-        deps=["sqlalchemy[asyncio]", "aiosqlite", "sqlmodel"],
-        args=["tests"],
-    ),
     "starlette-i18n": Project(
         version="3.1.0",
         deps=["babel"],
