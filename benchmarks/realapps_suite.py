@@ -277,11 +277,6 @@ PROJECTS: dict[str, Project] = {
         # an INTERNALERROR at start-up (it has no async tests of its own)
         args=["-o", "asyncio_default_fixture_loop_scope=function", "tests"],
     ),
-    "fastapi-amis-admin": Project(
-        version="0.7.3",
-        deps=["sqlalchemy[asyncio]", "aiosqlite", "ujson", "requests", "pydantic-settings", "uvicorn"],
-        args=["tests"],
-    ),
     "starlette-i18n": Project(
         version="3.1.0",
         deps=["babel"],
