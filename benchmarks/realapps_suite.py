@@ -292,11 +292,6 @@ PROJECTS: dict[str, Project] = {
         deps=["tortoise-orm>=0.21", "aiosqlite"],
         args=["tests"],
     ),
-    "fastapi-proxy-lib": Project(
-        version="0.3.0",
-        deps=["asgi-lifespan", "uvicorn", "httpx-ws", "fastapi"],
-        args=["tests"],
-    ),
     "fastapi-msal": Project(
         version="2.1.7",
         deps=["itsdangerous"],
