@@ -236,6 +236,84 @@ PROJECTS: dict[str, Project] = {
         deps=[],
         args=["-o", "addopts=", "tests"],
     ),
+    # ---- added 2026-12-05: DI containers' FastAPI/Starlette integrations ------------------------
+    "dishka": Project(
+        version="1.10.1",
+        deps=["asgi-lifespan"],
+        # its noxfile runs each integration's directory in its own venv; these are the ASGI ones
+        args=["tests/integrations/fastapi", "tests/integrations/starlette"],
+        note="its FastAPI and Starlette integration tests",
+    ),
+    "wireup": Project(
+        version="2.13.0",
+        deps=["pydantic-settings"],
+        args=["test/integration/fastapi", "test/integration/starlette", "test/integration/asgi"],
+        note="its FastAPI, Starlette and ASGI integration tests",
+    ),
+    "svcs": Project(
+        version="26.2.0",
+        deps=["sybil>=6"],  # its root conftest collects the docs' examples with sybil
+        args=["tests/integrations/test_fastapi.py", "tests/integrations/test_starlette.py"],
+        note="its FastAPI and Starlette integration tests",
+    ),
+    "aioinject": Project(
+        version="1.11.0",
+        deps=["asgi-lifespan", "pydantic-settings", "trio"],  # its anyio_backend fixture has a trio case
+        args=["tests/integrations/fastapi"],
+        note="its FastAPI integration tests",
+    ),
+    "diwire": Project(
+        version="1.5.0",
+        deps=[],
+        args=["tests/integrations/fastapi", "tests/unit/internal/test_integrations_fastapi.py"],
+        note="its FastAPI integration tests",
+    ),
+    # ---- API versioning, admin, sessions/DB, i18n, CSRF, idempotency, proxy, MSAL -----------------
+    "cadwyn": Project(
+        version="9.0.0",
+        deps=["svcs", "pytest-fixture-classes", "dirty-equals", "inline-snapshot", "pydantic-settings",
+              "sqlalchemy", "sqlmodel", "fastapi-pagination", "typer", "uvicorn"],
+        # its filterwarnings=error turns the venv's pytest-asyncio's 'loop scope unset' warning into
+        # an INTERNALERROR at start-up (it has no async tests of its own)
+        args=["-o", "asyncio_default_fixture_loop_scope=function", "tests"],
+    ),
+    "starlette-i18n": Project(
+        version="3.1.0",
+        deps=["babel"],
+        args=["tests"],
+    ),
+    "asgi-csrf": Project(
+        version="0.11",
+        deps=["asgi-lifespan"],
+        args=["tests"],
+    ),
+    "fastapi-idempotency": Project(
+        version="0.1.1",
+        deps=["tortoise-orm>=0.21", "aiosqlite"],
+        args=["tests"],
+    ),
+    "fastapi-msal": Project(
+        version="2.1.7",
+        deps=["itsdangerous"],
+        args=["tests"],
+    ),
+    "axioms-fastapi": Project(
+        version="0.0.13",
+        deps=["sqlmodel", "jwcrypto"],
+        args=["tests"],
+        paths=["tests"],  # its tests import `conftest` as a module
+    ),
+    "propelauth-fastapi": Project(
+        version="4.4.0",
+        deps=["requests-mock", "cryptography"],
+        args=["tests"],
+        paths=["."],
+    ),
+    "opentelemetry-instrumentation-starlette": Project(
+        version="0.66b1",
+        deps=["opentelemetry-test-utils", "requests"],
+        args=["tests"],
+    ),
 }
 
 COUNT_HOOK = r'''
