@@ -4,9 +4,11 @@ from __future__ import annotations
 
 
 def parse_response(raw: bytes, lower_names: bool = False) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """(status, headers, body) of the final response in `raw` (interim 1xx skipped). A chunked
-    (streamed) body comes back de-chunked, its Transfer-Encoding header dropped, as an ASGI
-    server's caller sees it."""
+    """(status, headers, body) of the final response in `raw` (interim 1xx skipped), as an ASGI
+    server's in-memory caller (Starlette's TestClient, httpx's ASGITransport) sees it: a chunked
+    (streamed) body de-chunked and its Transfer-Encoding header dropped, and the engine's own
+    Date and Server lines dropped (a server adds them on the wire; the app did not send them, and
+    suites compare the headers they get with what the app set: cadwyn's)."""
     while True:
         head, sep, rest = raw.partition(b"\r\n\r\n")
         if not sep:
@@ -19,7 +21,7 @@ def parse_response(raw: bytes, lower_names: bool = False) -> tuple[int, list[tup
         headers = []
         length = None
         chunked = False
-        for line in lines[1:]:
+        for line in _without_server_lines(lines[1:]):
             name, _, value = line.partition(b":")
             value = value.strip()
             lname = name.lower()
@@ -32,6 +34,20 @@ def parse_response(raw: bytes, lower_names: bool = False) -> tuple[int, list[tup
         if chunked:
             return status, headers, dechunk(rest)
         return status, headers, rest if length is None else rest[:length]
+
+
+# The engine writes its Date (an IMF-fixdate, 29 bytes) and Server lines first, in this spelling;
+# headers the app sets come after them (Starlette's are lower-case).
+_DATE_LINE = len(b"Date: ") + 29
+
+
+def _without_server_lines(lines: list[bytes]) -> list[bytes]:
+    start = 0
+    if start < len(lines) and lines[start].startswith(b"Date: ") and len(lines[start]) == _DATE_LINE:
+        start += 1
+    if start < len(lines) and lines[start] == b"Server: fasterapi":
+        start += 1
+    return lines[start:]
 
 
 def dechunk(data: bytes) -> bytes:

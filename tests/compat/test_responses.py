@@ -336,3 +336,27 @@ def test_cookies_set_and_deleted():
 
 
 
+
+
+def test_headers_are_the_apps_as_starlettes_testclient_shows_them() -> None:
+    """The engine writes Date and Server on the wire; an in-memory client, as Starlette's, sees
+    only what the app sent (cadwyn's suite compares dict(response.headers) with an exact dict)."""
+    import starlette.testclient
+
+    app = FastAPI()
+
+    @app.get("/json")
+    def json_route() -> dict[str, int]:
+        return {"a": 1}
+
+    @app.get("/own")
+    def own() -> Response:
+        return Response("x", headers={"server": "mine", "date": "today"})
+
+    @app.get("/stream")
+    def stream() -> StreamingResponse:
+        return StreamingResponse(iter([b"a", b"b"]))
+
+    ours, theirs = TestClient(app), starlette.testclient.TestClient(app)
+    for path in ("/json", "/own", "/stream"):
+        assert sorted(ours.get(path).headers.multi_items()) == sorted(theirs.get(path).headers.multi_items()), path
