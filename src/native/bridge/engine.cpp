@@ -14,6 +14,7 @@
 #include "bridge/request_data.hpp"
 #include "bridge/stream.hpp"
 #include "bridge/websocket.hpp"
+#include "bridge/boundary.hpp"
 #include "http/response.hpp"
 
 namespace fasterapi::bridge {
@@ -147,14 +148,21 @@ void write_500(http::Buffer& out, ConnHeader conn) {
   out.append(body);
 }
 
+void write_503_close(http::Buffer& out) {
+  static constexpr std::string_view body = "{\"detail\":\"Service Unavailable\"}";
+  write_status_line(out, 503);
+  out.append("Content-Type: application/json\r\n");
+  write_conn_header(out, ConnHeader::Close);
+  out.append("Content-Length: ");
+  append_uint(out, body.size());
+  out.append("\r\n\r\n");
+  out.append(body);
+}
+
 // JSON body written straight into the output buffer after a head whose Content-Length is
 // reserved; the head is then slid against the body (or the body against the head).
-static int write_json_via_dumps(EngineObject* e, PyObject* value, int status, bool head_only, ConnHeader conn,
-                                http::Buffer& out);
-
 static int write_json_response(EngineObject* e, PyObject* value, int status, bool head_only, ConnHeader conn,
                                http::Buffer& out) {
-  if (e->perf->dumps) return write_json_via_dumps(e, value, status, head_only, conn, out);
   size_t start = out.size();
   write_status_line(out, status);
   out.append("Content-Type: application/json\r\n");
@@ -193,30 +201,6 @@ static int write_json_response(EngineObject* e, PyObject* value, int status, boo
     std::memmove(base + cl_pos + d + 4, base + body_start, len);
     out.truncate(cl_pos + d + 4 + len);
   }
-  return 0;
-}
-
-// The comparison path for benchmarks (engine.json_via_dumps): dumps(value, default) -> bytes, then
-// the bytes are copied into the output after the head, as a framework rendering with json.dumps does.
-static int write_json_via_dumps(EngineObject* e, PyObject* value, int status, bool head_only, ConnHeader conn,
-                                http::Buffer& out) {
-  PyObject* args[] = {value, e->json_default ? e->json_default : Py_None};
-  PyObject* body = PyObject_Vectorcall(e->perf->dumps, args, 2, nullptr);
-  if (!body) return -1;
-  if (!PyBytes_Check(body)) {
-    Py_DECREF(body);
-    PyErr_SetString(PyExc_TypeError, "json_via_dumps: dumps must return bytes");
-    return -1;
-  }
-  write_status_line(out, status);
-  out.append("Content-Type: application/json\r\n");
-  out.append(*e->compiled_headers);
-  write_conn_header(out, conn);
-  out.append("Content-Length: ");
-  append_uint(out, uint64_t(PyBytes_GET_SIZE(body)));
-  out.append("\r\n\r\n");
-  if (!head_only) out.append(PyBytes_AS_STRING(body), size_t(PyBytes_GET_SIZE(body)));
-  Py_DECREF(body);
   return 0;
 }
 
@@ -829,8 +813,8 @@ void completion_dealloc(PyObject* self) {
   Py_DECREF(tp);
 }
 
-PyType_Slot completion_slots[] = {{Py_tp_call, reinterpret_cast<void*>(completion_call)},
-                                  {Py_tp_dealloc, reinterpret_cast<void*>(completion_dealloc)},
+PyType_Slot completion_slots[] = {{Py_tp_call, reinterpret_cast<void*>(boundary<completion_call>)},
+                                  {Py_tp_dealloc, reinterpret_cast<void*>(boundary<completion_dealloc>)},
                                   {0, nullptr}};
 
 }  // namespace
@@ -1001,11 +985,29 @@ static int pypy_context_exit(PyObject* prev) {
 }
 #endif
 
+// Out of memory while serving one request fails that request, never the process: whatever it
+// wrote is dropped and it is answered 503 with "Connection: close" (the connection's state after a
+// half-served request is not trusted for the next one).
 http::HandleResult BridgeDispatcher::handle(const http::Request& req, http::Buffer& out) {
+  out.materialize();  // a zero-copy body still in the output is copied in first (pipelining)
+  size_t out_before = out.size();
+  try {
+    fail_allocation_if_injected();
+    return serve(req, out);
+  } catch (const std::bad_alloc&) {
+    routed_ = false;
+    if (PyErr_Occurred()) PyErr_WriteUnraisable(nullptr);
+    out.truncate(out_before);
+    write_503_close(out);
+    if (link->conn) link->conn->close_after_response();
+    return http::HandleResult::Done;
+  }
+}
+
+http::HandleResult BridgeDispatcher::serve(const http::Request& req, http::Buffer& out) {
   stage_mark(kHandleStart);
   if (!routed_) route(req);
   routed_ = false;
-  out.materialize();  // a zero-copy body still in the output is copied in first (pipelining)
   if (req.websocket_upgrade)  // a WebSocket handshake (bridge/websocket.cpp)
     return handle_websocket(engine, link, req, path_, client_host, client_port, out);
   if (match_.kind == router::Match::Found && engine->access_log == Py_None) {

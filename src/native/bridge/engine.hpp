@@ -93,6 +93,7 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
   int client_port;
 
  private:
+  http::HandleResult serve(const http::Request& req, http::Buffer& out);
   bool route(const http::Request& req);
   bool attach_body_reader(PyObject* request_data);
   std::string path_;       // percent-decoded path of the request in flight
@@ -113,5 +114,7 @@ bool as_bytes(PyObject* o, std::string_view& sv);
 
 // 500 {"detail":"Internal Server Error"}.
 void write_500(http::Buffer& out, ConnHeader conn);
+// 503 {"detail":"Service Unavailable"} with "Connection: close" (out of memory for this request).
+void write_503_close(http::Buffer& out);
 
 }  // namespace fasterapi::bridge

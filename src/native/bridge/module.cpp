@@ -16,6 +16,7 @@
 #include "bridge/perf.hpp"
 #include "bridge/pyjson.hpp"
 #include "bridge/state.hpp"
+#include "bridge/boundary.hpp"
 #include "http/response.hpp"
 #include "server/loop.hpp"
 
@@ -124,7 +125,6 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
       Py_VISIT(r.text);
       for (auto& p : r.params) Py_VISIT(p.default_value);
     }
-  if (self->perf) Py_VISIT(self->perf->dumps);
   return 0;
 }
 
@@ -142,7 +142,6 @@ int engine_clear(PyObject* o) {
   if (self->routes)
     for (auto& r : *self->routes) clear_route(r);
   if (self->perf) {
-    Py_CLEAR(self->perf->dumps);
     self->perf->pool.clear();
   }
   return 0;
@@ -308,11 +307,11 @@ PyObject* engine_match(PyObject* o, PyObject* args) {
 PyObject* engine_connection(PyObject* o, PyObject* args, PyObject* kw);
 
 PyMethodDef engine_methods[] = {
-    {"add_route", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_add_route)),
+    {"add_route", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<engine_add_route>)),
      METH_VARARGS | METH_KEYWORDS,
      "add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None, head=True)"},
-    {"match", engine_match, METH_VARARGS, "match(method, path) -> (route index | allow | None, params)"},
-    {"connection", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_connection)),
+    {"match", boundary<engine_match>, METH_VARARGS, "match(method, path) -> (route index | allow | None, params)"},
+    {"connection", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<engine_connection>)),
      METH_VARARGS | METH_KEYWORDS, "connection(client=('testclient', 50000)) -> an in-memory Connection"},
     {nullptr, nullptr, 0, nullptr}};
 
@@ -343,24 +342,6 @@ PyObject* engine_stats(PyObject* o, void*) {
                        (unsigned long long)c.python_path, "request_data", (unsigned long long)c.request_data,
                        "static_hits", (unsigned long long)c.static_hits, "native_calls",
                        (unsigned long long)c.native_calls);
-}
-PyObject* engine_json_via_dumps_get(PyObject* o, void*) {
-  return PyBool_FromLong(reinterpret_cast<EngineObject*>(o)->perf->dumps != nullptr);
-}
-int engine_json_via_dumps_set(PyObject* o, PyObject* v, void*) {
-  auto* self = reinterpret_cast<EngineObject*>(o);
-  int on = v ? PyObject_IsTrue(v) : 0;
-  if (on < 0) return -1;
-  PyObject* fn = nullptr;
-  if (on) {
-    PyObject* mod = PyImport_ImportModule("fasterapi.responses");
-    if (!mod) return -1;
-    fn = PyObject_GetAttrString(mod, "_py_dumps");
-    Py_DECREF(mod);
-    if (!fn) return -1;
-  }
-  Py_XSETREF(self->perf->dumps, fn);
-  return 0;
 }
 PyObject* engine_zero_copy_get(PyObject* o, void*) {
   return PyLong_FromLongLong(reinterpret_cast<EngineObject*>(o)->perf->zero_copy_min);
@@ -448,30 +429,28 @@ int engine_ch_set(PyObject* o, PyObject* v, void*) {
   return 0;
 }
 
-PyGetSetDef engine_getset[] = {{"compiled_headers", engine_ch_get, engine_ch_set,
+PyGetSetDef engine_getset[] = {{"compiled_headers", boundary<engine_ch_get>, boundary<engine_ch_set>,
                                 "header lines added to the JSON responses of compiled routes (set from "
                                 "[(name, value)] bytes pairs)", nullptr},
-                               {"route_count", engine_routes, nullptr, "number of routes", nullptr},
-                               {"python_routing_headers", engine_prh_get, engine_prh_set,
+                               {"route_count", boundary<engine_routes>, nullptr, "number of routes", nullptr},
+                               {"python_routing_headers", boundary<engine_prh_get>, boundary<engine_prh_set>,
                                 "with python_routing: route in Python only requests carrying one of these headers "
                                 "(empty: every request)", nullptr},
-                               {"max_body", engine_max_body, nullptr, "default body limit", nullptr},
-                               {"stats", engine_stats, nullptr,
+                               {"max_body", boundary<engine_max_body>, nullptr, "default body limit", nullptr},
+                               {"stats", boundary<engine_stats>, nullptr,
                                 "counters: fast_path, python_path, request_data, static_hits, native_calls", nullptr},
-                               {"json_via_dumps", engine_json_via_dumps_get, engine_json_via_dumps_set,
-                                "benchmark switch: render JSON results with json.dumps -> bytes -> copy", nullptr},
-                               {"zero_copy_min", engine_zero_copy_get, engine_zero_copy_set,
+                               {"zero_copy_min", boundary<engine_zero_copy_get>, boundary<engine_zero_copy_set>,
                                 "bytes/str Response bodies at least this long are sent from the object itself "
                                 "(-1: always copy)", nullptr},
-                               {"pool_params", engine_pool_get, engine_pool_set,
+                               {"pool_params", boundary<engine_pool_get>, boundary<engine_pool_set>,
                                 "reuse converted fast-path parameter objects (str/int/float) by their raw text", nullptr},
                                {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
-PyType_Slot engine_slots[] = {{Py_tp_new, reinterpret_cast<void*>(engine_new)},
-                              {Py_tp_init, reinterpret_cast<void*>(engine_init)},
-                              {Py_tp_dealloc, reinterpret_cast<void*>(engine_dealloc)},
-                              {Py_tp_traverse, reinterpret_cast<void*>(engine_traverse)},
-                              {Py_tp_clear, reinterpret_cast<void*>(engine_clear)},
+PyType_Slot engine_slots[] = {{Py_tp_new, reinterpret_cast<void*>(boundary<engine_new>)},
+                              {Py_tp_init, reinterpret_cast<void*>(boundary<engine_init>)},
+                              {Py_tp_dealloc, reinterpret_cast<void*>(boundary<engine_dealloc>)},
+                              {Py_tp_traverse, reinterpret_cast<void*>(boundary<engine_traverse>)},
+                              {Py_tp_clear, reinterpret_cast<void*>(boundary<engine_clear>)},
                               {Py_tp_methods, engine_methods},
                               {Py_tp_members, engine_members},
                               {Py_tp_getset, engine_getset},
@@ -585,18 +564,18 @@ void conn_dealloc(PyObject* o) {
 }
 
 PyMethodDef conn_methods[] = {
-    {"feed", conn_feed, METH_O, "feed(data): bytes received from the client (b'' = end of input)"},
-    {"read", conn_read, METH_NOARGS, "read() -> bytes the server has written since the last read"},
-    {"eof", conn_eof, METH_NOARGS, "the client closed its side"},
+    {"feed", boundary<conn_feed>, METH_O, "feed(data): bytes received from the client (b'' = end of input)"},
+    {"read", boundary<conn_read>, METH_NOARGS, "read() -> bytes the server has written since the last read"},
+    {"eof", boundary<conn_eof>, METH_NOARGS, "the client closed its side"},
     {nullptr, nullptr, 0, nullptr}};
 PyGetSetDef conn_getset[] = {
-    {"pending", conn_pending, nullptr, "a response is being produced by an awaiting handler", nullptr},
-    {"closed", conn_closed, nullptr, "the server will close this connection", nullptr},
-    {"waiter", conn_waiter_get, conn_waiter_set, "callable run when a pending response completes", nullptr},
+    {"pending", boundary<conn_pending>, nullptr, "a response is being produced by an awaiting handler", nullptr},
+    {"closed", boundary<conn_closed>, nullptr, "the server will close this connection", nullptr},
+    {"waiter", boundary<conn_waiter_get>, boundary<conn_waiter_set>, "callable run when a pending response completes", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
-PyType_Slot conn_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(conn_dealloc)},
-                            {Py_tp_traverse, reinterpret_cast<void*>(conn_traverse)},
-                            {Py_tp_clear, reinterpret_cast<void*>(conn_clear)},
+PyType_Slot conn_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<conn_dealloc>)},
+                            {Py_tp_traverse, reinterpret_cast<void*>(boundary<conn_traverse>)},
+                            {Py_tp_clear, reinterpret_cast<void*>(boundary<conn_clear>)},
                             {Py_tp_methods, conn_methods},
                             {Py_tp_getset, conn_getset},
                             {Py_tp_doc, const_cast<char*>("An in-memory connection: the same parser, router, "
@@ -727,24 +706,24 @@ void server_dealloc(PyObject* o) {
 }
 
 PyMethodDef server_methods[] = {
-    {"listen", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(server_listen)),
+    {"listen", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<server_listen>)),
      METH_VARARGS | METH_KEYWORDS, "listen(host, port, reuse_port=True, backlog=1024) -> bound port"},
-    {"listen_fd", server_listen_fd, METH_O,
+    {"listen_fd", boundary<server_listen_fd>, METH_O,
      "listen_fd(fd) -> bound port (0: a unix socket): accept on a duplicate of an existing listening socket "
      "(an int or an object with fileno())"},
-    {"poll", server_poll, METH_VARARGS, "poll(timeout_ms=0) -> events handled"},
-    {"sweep", server_sweep, METH_NOARGS, "enforce deadlines"},
-    {"begin_shutdown", server_shutdown, METH_NOARGS, "stop accepting; close idle connections"},
-    {"close_all", server_close_all, METH_NOARGS, "close every connection now"},
-    {"fileno", server_fileno, METH_NOARGS, "the epoll fd (readable when there is work)"},
+    {"poll", boundary<server_poll>, METH_VARARGS, "poll(timeout_ms=0) -> events handled"},
+    {"sweep", boundary<server_sweep>, METH_NOARGS, "enforce deadlines"},
+    {"begin_shutdown", boundary<server_shutdown>, METH_NOARGS, "stop accepting; close idle connections"},
+    {"close_all", boundary<server_close_all>, METH_NOARGS, "close every connection now"},
+    {"fileno", boundary<server_fileno>, METH_NOARGS, "the epoll fd (readable when there is work)"},
     {nullptr, nullptr, 0, nullptr}};
-PyGetSetDef server_getset[] = {{"connections", server_connections, nullptr, "open connections", nullptr},
-                               {"listening", server_listening, nullptr, "accepting connections", nullptr},
-                               {"stats", server_stats, nullptr, "counters", nullptr},
+PyGetSetDef server_getset[] = {{"connections", boundary<server_connections>, nullptr, "open connections", nullptr},
+                               {"listening", boundary<server_listening>, nullptr, "accepting connections", nullptr},
+                               {"stats", boundary<server_stats>, nullptr, "counters", nullptr},
                                {nullptr, nullptr, nullptr, nullptr, nullptr}};
-PyType_Slot server_slots[] = {{Py_tp_new, reinterpret_cast<void*>(server_new)},
-                              {Py_tp_dealloc, reinterpret_cast<void*>(server_dealloc)},
-                              {Py_tp_traverse, reinterpret_cast<void*>(server_traverse)},
+PyType_Slot server_slots[] = {{Py_tp_new, reinterpret_cast<void*>(boundary<server_new>)},
+                              {Py_tp_dealloc, reinterpret_cast<void*>(boundary<server_dealloc>)},
+                              {Py_tp_traverse, reinterpret_cast<void*>(boundary<server_traverse>)},
                               {Py_tp_methods, server_methods},
                               {Py_tp_getset, server_getset},
                               {Py_tp_doc, const_cast<char*>("Server(engine, config=None): the epoll socket loop")},
@@ -770,138 +749,8 @@ PyObject* core_dumps(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObjec
   return PyBytes_FromStringAndSize(out.data(), Py_ssize_t(out.size()));
 }
 
-double elapsed_ns(const timespec& a, const timespec& b) {
-  return double(b.tv_sec - a.tv_sec) * 1e9 + double(b.tv_nsec - a.tv_nsec);
-}
-
-// bench_connection(engine, request, iterations) -> list of per-batch ns/request.
-// Feeds the same request bytes `iterations` times through one in-memory connection (parser,
-// router, plan, handler, serializer) and reports the median-able timings; for benchmarks/.
-PyObject* core_bench_connection(PyObject* m, PyObject* args) {
-  PyObject* engine;
-  Py_buffer req;
-  long long iterations;
-  int batch = 1000;
-  if (!PyArg_ParseTuple(args, "Oy*L|i", &engine, &req, &iterations, &batch)) return nullptr;
-  ModuleState* st = state_of(m);
-  if (!PyObject_TypeCheck(engine, st->engine_type)) {
-    PyBuffer_Release(&req);
-    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
-    return nullptr;
-  }
-  auto* e = reinterpret_cast<EngineObject*>(engine);
-  fh::Limits limits = *e->limits;
-  BridgeDispatcher d(e, "bench", 1);
-  fh::Connection conn(limits, d);
-  d.link->conn = &conn;
-  PyObject* out = PyList_New(0);
-  const char* data = static_cast<const char*>(req.buf);
-  size_t len = size_t(req.len);
-  for (long long done = 0; done < iterations; done += batch) {
-    timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < batch; ++i) {
-      conn.on_data(data, len);
-      conn.output().clear();
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (PyErr_Occurred() || conn.pending() || conn.should_close()) {
-      if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "request did not complete synchronously");
-      Py_DECREF(out);
-      PyBuffer_Release(&req);
-      return nullptr;
-    }
-    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
-    PyList_Append(out, v);
-    Py_DECREF(v);
-  }
-  PyBuffer_Release(&req);
-  return out;
-}
-
-// A dispatcher that answers nothing: isolates the HTTP layer's own cost.
-class NullDispatcher final : public fh::Dispatcher {
- public:
-  uint64_t body_limit(const fh::Request&) override { return 1 << 20; }
-  fh::HandleResult handle(const fh::Request& req, fh::Buffer&) override {
-    sink_ += req.num_headers + req.body.size();
-    return fh::HandleResult::Done;
-  }
-  size_t sink_ = 0;
-};
-
-// bench_parse(request, iterations, batch=1000) -> [ns per request per batch]: parser + framing only.
-PyObject* core_bench_parse(PyObject*, PyObject* args) {
-  Py_buffer req;
-  long long iterations;
-  int batch = 1000;
-  if (!PyArg_ParseTuple(args, "y*L|i", &req, &iterations, &batch)) return nullptr;
-  fh::Limits limits;
-  NullDispatcher d;
-  fh::Connection conn(limits, d);
-  PyObject* out = PyList_New(0);
-  for (long long done = 0; done < iterations; done += batch) {
-    timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < batch; ++i) conn.on_data(static_cast<const char*>(req.buf), size_t(req.len));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
-    PyList_Append(out, v);
-    Py_DECREF(v);
-  }
-  PyBuffer_Release(&req);
-  if (conn.should_close()) {
-    Py_DECREF(out);
-    PyErr_SetString(PyExc_ValueError, "the request was rejected by the parser");
-    return nullptr;
-  }
-  return out;
-}
-
-// bench_route(engine, method, path, iterations, batch=1000) -> [ns per match per batch].
-PyObject* core_bench_route(PyObject* m, PyObject* args) {
-  PyObject* engine;
-  const char *method, *path;
-  long long iterations;
-  int batch = 1000;
-  if (!PyArg_ParseTuple(args, "OssL|i", &engine, &method, &path, &iterations, &batch)) return nullptr;
-  if (!PyObject_TypeCheck(engine, state_of(m)->engine_type)) {
-    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
-    return nullptr;
-  }
-  auto* e = reinterpret_cast<EngineObject*>(engine);
-  router::Match match;
-  PyObject* out = PyList_New(0);
-  std::string_view meth(method), p(path);
-  long found = 0;
-  for (long long done = 0; done < iterations; done += batch) {
-    timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < batch; ++i) {
-      e->router->match(meth, p, match);
-      found += match.kind == router::Match::Found;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
-    PyList_Append(out, v);
-    Py_DECREF(v);
-  }
-  if (found == 0) {
-    Py_DECREF(out);
-    PyErr_SetString(PyExc_ValueError, "no route matches");
-    return nullptr;
-  }
-  return out;
-}
-
 PyMethodDef core_methods[] = {
-    {"bench_parse", core_bench_parse, METH_VARARGS,
-     "bench_parse(request, iterations, batch=1000) -> [ns per request per batch]"},
-    {"bench_route", core_bench_route, METH_VARARGS,
-     "bench_route(engine, method, path, iterations, batch=1000) -> [ns per match per batch]"},
-    {"bench_connection", core_bench_connection, METH_VARARGS,
-     "bench_connection(engine, request, iterations, batch=1000) -> [ns per request per batch]"},
-    {"dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(core_dumps)),
+    {"dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<core_dumps>)),
      METH_FASTCALL | METH_KEYWORDS, "dumps(obj, default=None) -> bytes: the engine's JSON writer"},
     {nullptr, nullptr, 0, nullptr}};
 
@@ -930,7 +779,9 @@ int core_exec(PyObject* m) {
   if (!st->str_dependency_overrides) return -1;
   st->str_app = PyUnicode_InternFromString("app");
   if (!st->str_app) return -1;
-  if (PyModule_AddFunctions(m, bench_methods) < 0) return -1;
+#ifdef FASTERAPI_BENCH
+  if (PyModule_AddFunctions(m, bench_methods) < 0) return -1;  // the bench build only (CMake FASTERAPI_BENCH)
+#endif
   return 0;
 }
 
@@ -970,7 +821,7 @@ int core_clear(PyObject* m) {
 }
 void core_free(void* m) { core_clear(static_cast<PyObject*>(m)); }
 
-PyModuleDef_Slot core_slots[] = {{Py_mod_exec, reinterpret_cast<void*>(core_exec)},
+PyModuleDef_Slot core_slots[] = {{Py_mod_exec, reinterpret_cast<void*>(boundary<core_exec>)},
 #if PY_VERSION_HEX >= 0x030C0000
                                  {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif

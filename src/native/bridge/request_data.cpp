@@ -1,4 +1,5 @@
 #include "bridge/request_data.hpp"
+#include "bridge/boundary.hpp"
 
 #include <structmember.h>
 
@@ -81,7 +82,7 @@ int set_slot(PyObject* o, PyObject* value, void* closure) {
 
 PyObject* scheme_get(PyObject*, void*) { return PyUnicode_FromString("http"); }
 
-#define SLOT(name, id, doc) {name, get_slot, set_slot, doc, reinterpret_cast<void*>(intptr_t(id))}
+#define SLOT(name, id, doc) {name, boundary<get_slot>, boundary<set_slot>, doc, reinterpret_cast<void*>(intptr_t(id))}
 PyGetSetDef getset[] = {
     SLOT("method", kMethod, "request method (str)"),
     SLOT("path", kPath, "percent-decoded path (str)"),
@@ -94,7 +95,7 @@ PyGetSetDef getset[] = {
     SLOT("server", kServer, "(host, port) or None"),
     SLOT("http_version", kVersion, "'1.1' or '1.0'"),
     SLOT("path_params", kParams, "router captures (dict[str, str])"),
-    {"scheme", scheme_get, nullptr, "always 'http' (TLS terminates in front)", nullptr},
+    {"scheme", boundary<scheme_get>, nullptr, "always 'http' (TLS terminates in front)", nullptr},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 #undef SLOT
@@ -130,9 +131,9 @@ PyMemberDef members[] = {{"__dictoffset__", T_PYSSIZET, offsetof(RequestDataObje
 
 
 PyType_Slot slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(dealloc)},
-    {Py_tp_traverse, reinterpret_cast<void*>(traverse)},
-    {Py_tp_clear, reinterpret_cast<void*>(clear)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(boundary<dealloc>)},
+    {Py_tp_traverse, reinterpret_cast<void*>(boundary<traverse>)},
+    {Py_tp_clear, reinterpret_cast<void*>(boundary<clear>)},
     {Py_tp_getset, getset},
     {Py_tp_members, members},
     {Py_tp_doc, const_cast<char*>("One request, copied out of the connection buffer.")},
