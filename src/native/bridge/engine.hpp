@@ -1,6 +1,7 @@
 // The engine: routes, their compiled plans, and the Dispatcher that runs them for a connection.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ enum class ParamSource { Path, Query, Header, Cookie };
 enum class ParamKind { Int, Float, Str, Bool };
 struct StaticResponse;  // native_route.hpp
 struct PerfState;       // perf.hpp
+struct Ctx;             // one request on the Python side (engine.cpp)
+struct PlanArgs;        // a plan's call arguments (engine.cpp)
 
 struct PlanParam {
   std::string key;           // path parameter name, query alias, lower-case header name or cookie name
@@ -93,7 +96,19 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
   int client_port;
 
  private:
+  // The stages of serve(), in order (engine.cpp).
   http::HandleResult serve(const http::Request& req, http::Buffer& out);
+  bool serve_without_python(const Route& r, const http::Request& req, http::Buffer& out);
+  http::HandleResult serve_with_python(Route* r, const http::Request& req, http::Buffer& out);
+  http::HandleResult call_app_handler(Ctx& c, const http::Request& req, http::Buffer& out);
+  http::HandleResult run_route(Ctx& c, Route& r, const http::Request& req, http::Buffer& out);
+  std::optional<http::HandleResult> join_batch(Ctx& c, const http::Request& req);
+  std::optional<http::HandleResult> run_plan(Ctx& c, Route& r, const http::Request& req, http::Buffer& out);
+  bool plan_arguments(Ctx& c, const Route& r, const http::Request& req, PlanArgs& a);
+  PyObject* param_value(const PlanParam& p, const http::Request& req);
+  std::optional<std::string_view> param_text(const PlanParam& p, const http::Request& req, bool& usable);
+  http::HandleResult call_route_handler(Ctx& c, Route& r, http::Buffer& out);
+  void log_access(const http::Request& req, const http::Buffer& out, size_t from);
   bool route(const http::Request& req);
   bool attach_body_reader(PyObject* request_data);
   std::string path_;       // percent-decoded path of the request in flight

@@ -1,6 +1,6 @@
 // The native blocking pool and the micro-batch collectors (see offload.hpp).
 #include "bridge/offload.hpp"
-#include "http/ascii.hpp"
+#include "http/fields.hpp"
 #include "bridge/pypy_compat.hpp"
 #include "bridge/boundary.hpp"
 
@@ -725,13 +725,8 @@ PyGetSetDef getset[] = {
     {"pool_stats", boundary<g_pool_stats>, nullptr, "threads, outstanding, blocking_jobs", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
-bool json_media(std::string_view ct) {
-  size_t semi = ct.find(';');
-  std::string_view media = ct.substr(0, semi);
-  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
-  return media.empty() || http::iequals(media, "application/json") ||
-         (media.size() > 5 && http::iequals(media.substr(media.size() - 5), "+json"));
-}
+// A batch item's body: JSON, or no Content-Type at all (the batch's validator parses it as JSON).
+bool json_media(std::string_view ct) { return http::media_kind(ct) != http::MediaKind::Other; }
 
 }  // namespace
 
