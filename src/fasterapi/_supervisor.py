@@ -23,10 +23,21 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .server import Config
+
+
+class ServerHooks(Protocol):
+    """What the supervisor needs of fasterapi.server, passed in by it (server imports this module,
+    never the other way round)."""
+
+    def run_worker(self, app: Any, config: Config, sock: socket.socket | None = None, **kw: Any) -> None: ...
+
+    def cause_of(self, exc: BaseException) -> str: ...
+
+    def describe_socket(self, sock: socket.socket) -> tuple[str, tuple[str, int] | None]: ...
 
 logger = logging.getLogger("fasterapi.server")
 
@@ -68,8 +79,8 @@ def _write_all(fd: int, data: bytes) -> None:
             data = data[os.write(fd, data):]
 
 
-def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int) -> int:
-    from .server import cause_of, run_worker
+def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int, hooks: ServerHooks) -> int:
+    run_worker, cause_of = hooks.run_worker, hooks.cause_of
 
     ready_sent = False
     capture = _StartupCapture()
@@ -97,7 +108,7 @@ def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int) -> in
     return 0
 
 
-def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int) -> Worker:
+def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int, hooks: ServerHooks) -> Worker:
     sock = socks[slot % len(socks)]
     r, w = os.pipe()
     pid = os.fork()
@@ -110,7 +121,7 @@ def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int) -> W
                     other.close()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into SIGTERM
-            code = _worker_main(app, config, sock, w)
+            code = _worker_main(app, config, sock, w, hooks)
         finally:
             logging.shutdown()
             os._exit(code)
@@ -142,7 +153,7 @@ def _status(status: int) -> str:
     return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
-def supervise(app: Any, config: Config, socks: list[socket.socket]) -> int:
+def supervise(app: Any, config: Config, socks: list[socket.socket], hooks: ServerHooks) -> int:
     """N worker processes, worker k on socks[k] (or all on socks[0]); returns the exit code (0:
     stopped by a signal)."""
     stopping = False
@@ -167,12 +178,10 @@ def supervise(app: Any, config: Config, socks: list[socket.socket]) -> int:
         forward()  # at once: the workers close their listening sockets now, not at the next poll
 
     def start(slot: int) -> None:
-        w = _spawn(app, config, socks, slot)
+        w = _spawn(app, config, socks, slot, hooks)
         workers[w.pid] = w
 
-    from .server import describe_socket
-
-    url, _ = describe_socket(socks[0])
+    url, _ = hooks.describe_socket(socks[0])
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     for slot in range(config.workers):

@@ -8,17 +8,18 @@ from typing import Annotated, Any
 
 import pytest
 import starlette.testclient
+from fasterapi.responses import HTMLResponse
+from fasterapi.routing import APIRoute
 from pydantic import BaseModel, field_validator
 
 from fasterapi import APIRouter, Depends, FastAPI, Header, Query, Request, WebSocket
 from fasterapi.compiler import NotCompilable, RouteReport, handler_inputs, param_plan
-from fasterapi.responses import HTMLResponse
-from fasterapi.routing import APIRoute
 from fasterapi.testclient import TestClient
 
 
 def reports(app: FastAPI) -> dict[tuple[str, str], RouteReport]:
-    from fasterapi._asgi_server import ScopeMaker, build_engine
+    from fasterapi._asgi_server import ScopeMaker
+    from fasterapi._engine import build_engine
 
     _engine, _handler, found = build_engine(app, ScopeMaker(""))
     assert all(isinstance(r, RouteReport) for r in found)
