@@ -96,18 +96,18 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
   int client_port;
 
  private:
-  // The stages of serve(), in order (engine.cpp).
+  // The stages of serve(), in order (engine.cpp; inline: each is called from one place there).
   http::HandleResult serve(const http::Request& req, http::Buffer& out);
-  bool serve_without_python(const Route& r, const http::Request& req, http::Buffer& out);
-  http::HandleResult serve_with_python(Route* r, const http::Request& req, http::Buffer& out);
-  http::HandleResult call_app_handler(Ctx& c, const http::Request& req, http::Buffer& out);
-  http::HandleResult run_route(Ctx& c, Route& r, const http::Request& req, http::Buffer& out);
-  std::optional<http::HandleResult> join_batch(Ctx& c, const http::Request& req);
-  std::optional<http::HandleResult> run_plan(Ctx& c, Route& r, const http::Request& req, http::Buffer& out);
-  bool plan_arguments(Ctx& c, const Route& r, const http::Request& req, PlanArgs& a);
-  PyObject* param_value(const PlanParam& p, const http::Request& req);
-  std::optional<std::string_view> param_text(const PlanParam& p, const http::Request& req, bool& usable);
-  http::HandleResult call_route_handler(Ctx& c, Route& r, http::Buffer& out);
+  inline bool serve_without_python(const Route& r, const http::Request& req, http::Buffer& out);
+  inline http::HandleResult serve_with_python(Route* r, const http::Request& req, http::Buffer& out);
+  inline http::HandleResult call_app_handler(Ctx& c, const http::Request& req, http::Buffer& out);
+  inline http::HandleResult run_route(Ctx& c, Route& r, const http::Request& req, http::Buffer& out);
+  inline std::optional<http::HandleResult> join_batch(Ctx& c, const http::Request& req);
+  inline std::optional<http::HandleResult> run_plan(Ctx& c, Route& r, const http::Request& req, http::Buffer& out);
+  [[gnu::always_inline]] inline bool plan_arguments(Ctx& c, const Route& r, const http::Request& req, PlanArgs& a);
+  [[gnu::always_inline]] inline PyObject* param_value(const PlanParam& p, const http::Request& req);
+  [[gnu::always_inline]] inline std::optional<std::string_view> param_text(const PlanParam& p, const http::Request& req, bool& usable);
+  inline http::HandleResult call_route_handler(Ctx& c, Route& r, http::Buffer& out);
   void log_access(const http::Request& req, const http::Buffer& out, size_t from);
   bool route(const http::Request& req);
   bool attach_body_reader(PyObject* request_data);
