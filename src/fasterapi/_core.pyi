@@ -7,6 +7,8 @@ from typing import Any, final
 from _typeshed import FileDescriptorLike
 from typing_extensions import disjoint_base
 
+from fasterapi.compiler import Plan
+
 REQUIRED: object
 
 def dumps(obj: Any, default: Callable[[Any], Any] | None = None) -> bytes: ...
@@ -30,14 +32,8 @@ class RequestData:
     __dict__: dict[str, Any]
 
 _Handler = Callable[[RequestData], Any]
-# (endpoint, is_async, status_code, params[(name, source, kind, default, alias)], body (name, validate_json) | None)
-_Plan = tuple[
-    Callable[..., Any],
-    bool,
-    int,
-    Sequence[tuple[str, str, str, Any, str | None]],
-    tuple[str, Callable[[bytes], Any]] | None,
-]
+# A compiled route's plan: fasterapi.compiler.Plan (read by attribute name, validated by add_route).
+_Plan = Plan
 
 @final
 class BodyReader:

@@ -68,7 +68,9 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, compile_p
 
 from ._asgi_server import ERRORS, ScopeMaker, Wire, internal_error, to_wire
 
-_SCALARS: dict[Any, str] = {int: "int", float: "float", str: "str", bool: "bool"}
+ParamSource = typing.Literal["path", "query", "header", "cookie"]
+ParamKind = typing.Literal["int", "float", "str", "bool"]
+_SCALARS: dict[Any, ParamKind] = {int: "int", float: "float", str: "str", bool: "bool"}
 # A compiled route validates its JSON body whole: it buffers up to this much; a larger or chunked
 # body goes, streamed, through the app's ASGI path (the engine diverts it: bridge body_limit).
 COMPILED_BODY_BUFFER = 1 << 20
@@ -106,6 +108,53 @@ def inline(func: Callable[..., Any]) -> Callable[..., Any]:
 
 class NotCompilable(Exception):
     """The route stays on the ASGI path; the message says why."""
+
+
+# ---- the plan: what the engine runs for a compiled route (parsed by name in bridge/module.cpp) ----
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlanParam:
+    """A scalar parameter the engine converts from the request as pydantic would."""
+
+    name: str  # the keyword the plan's call takes
+    source: ParamSource
+    kind: ParamKind
+    default: Any  # _core.REQUIRED: required
+    key: str | None = None  # as the request spells it (alias; a header's name); None: the name
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlanBody:
+    """The JSON body, validated by the model's pydantic-core validator."""
+
+    name: str
+    validate_json: Callable[[bytes], Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlanText:
+    """A str result is the body, written with this Content-Type line; anything else goes to finish,
+    which returns the response FastAPI would make of it (or raises)."""
+
+    content_type_line: bytes
+    finish: Callable[[Any], Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Plan:
+    """A compiled route: call(**params, body, request_data) -> its result, written by the engine.
+    The engine validates it when the route is added (Engine.add_route)."""
+
+    call: Callable[..., Any]
+    is_async: bool
+    status: int = 200
+    params: tuple[PlanParam, ...] = ()
+    body: PlanBody | None = None
+    guard: Any = None  # (dependency_overrides provider, route, route.app): the plan holds while unchanged
+    json_bytes: bool = False  # the call returns the JSON body as bytes (a response_model)
+    wants_request: bool = False  # the call takes request_data= (the RequestData), last
+    text: PlanText | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,9 +230,8 @@ def _request_key(field: Any) -> str:
     return str(alias)
 
 
-def param_plan(field: Any, source: str, core: Any) -> tuple[Any, ...]:
-    """(name, source, kind, default, key) for a scalar parameter the engine converts as pydantic
-    would, else NotCompilable."""
+def param_plan(field: Any, source: ParamSource, core: Any) -> PlanParam:
+    """A scalar parameter the engine converts as pydantic would, else NotCompilable."""
     info = field.field_info
     annotation, _optional = _strip_optional(info.annotation)
     kind = _SCALARS.get(annotation)
@@ -199,7 +247,7 @@ def param_plan(field: Any, source: str, core: Any) -> tuple[Any, ...]:
         default = info.default
     else:
         raise NotCompilable(f"parameter {field.name!r} has a mutable default")
-    return (field.name, source, kind, default, _request_key(field))
+    return PlanParam(field.name, source, kind, default, _request_key(field))
 
 
 def _path_convertors_plain(path: str) -> None:
@@ -359,7 +407,7 @@ class _Dependencies:
     def __init__(self, core: Any, options: CompileOptions) -> None:
         self.core = core
         self.options = options
-        self.params: list[tuple[Any, ...]] = []  # the plan's parameters: p0, p1, ...
+        self.params: list[PlanParam] = []  # the plan's parameters: p0, p1, ...
         # (slot, call, "async" | "pool" | "inline", arguments)
         self.steps: list[tuple[int, Callable[..., Any], str, tuple[tuple[str, bool, Any], ...]]] = []
         self.cache: dict[Any, int] = {}
@@ -385,12 +433,14 @@ class _Dependencies:
                 self.cache.setdefault(key, slot)
             if sub.name is not None:
                 args.append((sub.name, False, slot))
-        for source, fields in (("path", dependant.path_params), ("query", dependant.query_params),
-                               ("header", dependant.header_params), ("cookie", dependant.cookie_params)):
+        sources: tuple[tuple[ParamSource, Any], ...] = (
+            ("path", dependant.path_params), ("query", dependant.query_params),
+            ("header", dependant.header_params), ("cookie", dependant.cookie_params))
+        for source, fields in sources:
             for field in fields:
                 plan = param_plan(field, source, self.core)
                 name = f"p{len(self.params)}"
-                self.params.append((name, *plan[1:]))
+                self.params.append(dataclasses.replace(plan, name=name))
                 args.append((field.name, True, name))
         return tuple(args)
 
@@ -796,7 +846,8 @@ def _compile_route(route: Any, earlier: list[Any], engine: Any, core: Any, fallb
     guard = (provider, route, route.app)
     on_pool = isinstance(call, _PoolCall)
     is_async = not on_pool and (call is not endpoint or is_coroutine)
-    plan = (call, is_async, status or 200, tuple(plans), body, guard, json_bytes, False, text)
+    plan = Plan(call, is_async, status or 200, tuple(plans), PlanBody(*body) if body else None, guard, json_bytes,
+                False, PlanText(*text) if text else None)
     engine.add_route(methods, route.path, fallback, plan, options.body_buffer, head=False)
     if on_pool:
         engine.set_blocking(engine.route_count - 1)

@@ -176,6 +176,116 @@ bool parse_kind(PyObject* s, ParamKind& k) {
   return true;
 }
 
+// ---- the plan of a compiled route: fasterapi.compiler.Plan, read by attribute name ----------------
+
+// A new reference to o.name, or nullptr with AttributeError set.
+struct Attr {
+  PyObject* v = nullptr;
+  Attr(PyObject* o, const char* name) : v(PyObject_GetAttrString(o, name)) {}
+  ~Attr() { Py_XDECREF(v); }
+  Attr(const Attr&) = delete;
+  Attr& operator=(const Attr&) = delete;
+  explicit operator bool() const { return v != nullptr; }
+};
+
+bool plan_error(const char* what) {
+  PyErr_Format(PyExc_TypeError, "invalid plan: %s", what);
+  return false;
+}
+
+bool parse_source(PyObject* s, ParamSource& src) {
+  const char* v = PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : nullptr;
+  if (!v) return plan_error("PlanParam.source must be a str");
+  std::string_view sv(v);
+  if (sv == "path") src = ParamSource::Path;
+  else if (sv == "query") src = ParamSource::Query;
+  else if (sv == "header") src = ParamSource::Header;
+  else if (sv == "cookie") src = ParamSource::Cookie;
+  else { PyErr_Format(PyExc_ValueError, "unknown param source %s", v); return false; }
+  return true;
+}
+
+// A PlanParam (name, source, kind, default, key) into p; its keyword name (new reference) into name.
+bool parse_plan_param(EngineObject* e, PyObject* o, PlanParam& p, PyObject*& name) {
+  Attr n(o, "name"), source(o, "source"), kind(o, "kind"), def(o, "default"), key(o, "key");
+  if (!n || !source || !kind || !def || !key) return false;
+  if (!PyUnicode_Check(n.v) || !PyUnicode_Check(kind.v)) return plan_error("PlanParam.name and kind must be str");
+  if (key.v != Py_None && !PyUnicode_Check(key.v)) return plan_error("PlanParam.key must be a str or None");
+  if (!parse_source(source.v, p.source) || !parse_kind(kind.v, p.kind)) return false;
+  const char* k = PyUnicode_AsUTF8(key.v != Py_None ? key.v : n.v);  // as the request spells it
+  if (!k) return false;
+  p.key = k;
+  if (p.source == ParamSource::Header)
+    for (char& ch : p.key) ch = char(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+  p.default_value = def.v == e->st->required ? nullptr : Py_NewRef(def.v);
+  name = Py_NewRef(n.v);
+  PyUnicode_InternInPlace(&name);
+  return true;
+}
+
+// plan (fasterapi.compiler.Plan, or any object with its attributes) into r, validated: a plan the
+// engine could not run is refused here, when the route is added, not at its first request.
+bool parse_plan(EngineObject* e, PyObject* plan, Route& r) {
+  Attr call(plan, "call"), is_async(plan, "is_async"), status(plan, "status"), params(plan, "params"),
+      body(plan, "body"), guard(plan, "guard"), json_bytes(plan, "json_bytes"), wants_request(plan, "wants_request"),
+      text(plan, "text");
+  if (!call || !is_async || !status || !params || !body || !guard || !json_bytes || !wants_request || !text)
+    return false;
+  if (!PyCallable_Check(call.v)) return plan_error("Plan.call must be callable");
+  long st = PyLong_Check(status.v) ? PyLong_AsLong(status.v) : -1;
+  if (st < 200 || st > 599) return plan_error("Plan.status must be an int in 200..599");
+  int async_ = PyObject_IsTrue(is_async.v), jb = PyObject_IsTrue(json_bytes.v), wr = PyObject_IsTrue(wants_request.v);
+  if (async_ < 0 || jb < 0 || wr < 0) return false;
+  r.has_plan = true;
+  r.endpoint = Py_NewRef(call.v);
+  r.is_async = async_;
+  r.status = int(st);
+  r.json_bytes = jb;
+  r.wants_request = wr;
+  if (guard.v != Py_None) r.guard = Py_NewRef(guard.v);
+  if (text.v != Py_None) {
+    Attr line(text.v, "content_type_line"), finish(text.v, "finish");
+    if (!line || !finish) return false;
+    if (!PyBytes_Check(line.v) || !PyCallable_Check(finish.v))
+      return plan_error("PlanText is (content_type_line: bytes, finish: callable)");
+    r.text = PyTuple_Pack(2, line.v, finish.v);  // (line, finish), as finish() in engine.cpp reads it
+    if (!r.text) return false;
+  }
+  PyObject* pseq = PySequence_Fast(params.v, "Plan.params must be a sequence of PlanParam");
+  if (!pseq) return false;
+  Py_ssize_t np = PySequence_Fast_GET_SIZE(pseq);
+  bool has_body = body.v != Py_None;
+  PyObject* kwnames = PyTuple_New(np + (has_body ? 1 : 0) + (r.wants_request ? 1 : 0));
+  r.kwnames = kwnames;  // (cleared with the route on failure; unset slots are NULL, which tuple dealloc skips)
+  bool ok = kwnames != nullptr;
+  for (Py_ssize_t i = 0; ok && i < np; ++i) {
+    PlanParam p;
+    PyObject* name = nullptr;
+    ok = parse_plan_param(e, PySequence_Fast_GET_ITEM(pseq, i), p, name);
+    if (ok) {
+      r.params.push_back(std::move(p));
+      PyTuple_SET_ITEM(kwnames, i, name);
+    }
+  }
+  Py_DECREF(pseq);
+  if (ok && has_body) {
+    Attr bname(body.v, "name"), validate(body.v, "validate_json");
+    ok = bname && validate;
+    if (ok && (!PyUnicode_Check(bname.v) || !PyCallable_Check(validate.v)))
+      ok = plan_error("PlanBody is (name: str, validate_json: callable)");
+    if (ok) {
+      PyTuple_SET_ITEM(kwnames, np, Py_NewRef(bname.v));
+      r.body_validator = Py_NewRef(validate.v);
+    }
+  }
+  if (ok && r.wants_request) {
+    PyObject* rname = PyUnicode_InternFromString("request_data");
+    ok = rname != nullptr;
+    if (ok) PyTuple_SET_ITEM(kwnames, np + (has_body ? 1 : 0), rname);
+  }
+  return ok;
+}
+
 // add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None, head=True)
 // head=False: a GET route does not answer HEAD (FastAPI's APIRoute: HEAD is a 405 there).
 PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
@@ -207,72 +317,9 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   r.body_limit = body_limit;
   r.is_static = is_static;
   if (native != Py_None) r.native = Py_NewRef(native);
-  if (plan != Py_None) {
-    // (endpoint, is_async, status_code, params, body[, guard, json_bytes, wants_request, text])
-    PyObject *endpoint, *is_async, *params, *body, *guard = Py_None, *text = Py_None;
-    int status, json_bytes = 0, wants_request = 0;
-    if (!PyArg_ParseTuple(plan, "OOiOO|OppO", &endpoint, &is_async, &status, &params, &body, &guard, &json_bytes,
-                          &wants_request, &text)) {
-      clear_route(r);
-      return nullptr;
-    }
-    if (text != Py_None && (!PyTuple_Check(text) || PyTuple_GET_SIZE(text) != 2 ||
-                            !PyBytes_Check(PyTuple_GET_ITEM(text, 0)) || !PyCallable_Check(PyTuple_GET_ITEM(text, 1)))) {
-      PyErr_SetString(PyExc_TypeError, "plan text must be (content-type line: bytes, finish: callable)");
-      clear_route(r);
-      return nullptr;
-    }
-    r.has_plan = true;
-    if (guard != Py_None) r.guard = Py_NewRef(guard);
-    if (text != Py_None) r.text = Py_NewRef(text);
-    r.json_bytes = json_bytes;
-    r.wants_request = wants_request;
-    r.endpoint = Py_NewRef(endpoint);
-    r.is_async = PyObject_IsTrue(is_async);
-    r.status = status;
-    PyObject* pseq = PySequence_Fast(params, "params must be a sequence");
-    if (!pseq) { clear_route(r); return nullptr; }
-    Py_ssize_t np = PySequence_Fast_GET_SIZE(pseq);
-    bool has_body = body != Py_None;
-    PyObject* kwnames = PyTuple_New(np + (has_body ? 1 : 0) + (wants_request ? 1 : 0));
-    for (Py_ssize_t i = 0; i < np; ++i) {
-      PyObject *name, *source, *kind, *def, *alias;
-      if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(pseq, i), "UUUOO", &name, &source, &kind, &def, &alias)) {
-        Py_DECREF(pseq); Py_DECREF(kwnames); clear_route(r); return nullptr;
-      }
-      PlanParam p;
-      const char* src = PyUnicode_AsUTF8(source);
-      std::string_view srcv = src ? std::string_view(src) : std::string_view();
-      p.source = srcv == "path"     ? ParamSource::Path
-                 : srcv == "header" ? ParamSource::Header
-                 : srcv == "cookie" ? ParamSource::Cookie
-                                    : ParamSource::Query;
-      PyObject* keyo = alias != Py_None ? alias : name;  // path or query name as the request spells it
-      const char* key = PyUnicode_AsUTF8(keyo);
-      if (!key || !parse_kind(kind, p.kind)) { Py_DECREF(pseq); Py_DECREF(kwnames); clear_route(r); return nullptr; }
-      p.key = key;
-      if (p.source == ParamSource::Header)
-        for (char& ch : p.key) ch = char(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-      p.default_value = def == self->st->required ? nullptr : Py_NewRef(def);
-      r.params.push_back(std::move(p));
-      Py_INCREF(name);
-      PyUnicode_InternInPlace(&name);
-      PyTuple_SET_ITEM(kwnames, i, name);
-    }
-    Py_DECREF(pseq);
-    if (has_body) {
-      PyObject *bname, *validator;
-      if (!PyArg_ParseTuple(body, "UO", &bname, &validator)) { Py_DECREF(kwnames); clear_route(r); return nullptr; }
-      Py_INCREF(bname);
-      PyTuple_SET_ITEM(kwnames, np, bname);
-      r.body_validator = Py_NewRef(validator);
-    }
-    if (wants_request) {
-      PyObject* rname = PyUnicode_InternFromString("request_data");
-      if (!rname) { Py_DECREF(kwnames); clear_route(r); return nullptr; }
-      PyTuple_SET_ITEM(kwnames, np + (has_body ? 1 : 0), rname);
-    }
-    r.kwnames = kwnames;
+  if (plan != Py_None && !parse_plan(self, plan, r)) {
+    clear_route(r);
+    return nullptr;
   }
   try {
     self->router->add(methods, path, int(self->routes->size()), head_from_get);
