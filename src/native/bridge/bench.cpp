@@ -61,6 +61,52 @@ bool one_request(http::Connection& conn, const char* data, size_t len) {
   return true;
 }
 
+// One in-memory connection of an engine, for the bench_* functions.
+struct BenchConn {
+  http::Limits limits;
+  BridgeDispatcher d;
+  http::Connection conn;
+  explicit BenchConn(EngineObject* e) : limits(*e->limits), d(e, "bench", 1), conn(limits, d) { d.link->conn = &conn; }
+};
+
+// The request bytes fed `iterations` times through one connection, timed in batches with `clock`:
+// a list of ns per request per batch. bench_connection: the wall clock; bench_cpu: this thread's
+// CPU clock (time spent preempted on a shared machine is not counted).
+PyObject* timed_batches(PyObject* m, PyObject* args, clockid_t clock) {
+  PyObject* engine;
+  Py_buffer req;
+  long long iterations;
+  int batch = 1000;
+  if (!PyArg_ParseTuple(args, "Oy*L|i", &engine, &req, &iterations, &batch)) return nullptr;
+  EngineObject* e = engine_arg(m, engine);
+  if (!e || batch <= 0) {
+    if (e) PyErr_SetString(PyExc_ValueError, "batch must be positive");
+    PyBuffer_Release(&req);
+    return nullptr;
+  }
+  BenchConn bc(e);
+  const char* data = static_cast<const char*>(req.buf);
+  size_t len = size_t(req.len);
+  PyObject* out = PyList_New(0);
+  bool ok = out != nullptr;
+  for (long long done = 0; ok && done < iterations; done += batch) {
+    timespec t0, t1;
+    clock_gettime(clock, &t0);
+    for (int i = 0; i < batch && ok; ++i) ok = one_request(bc.conn, data, len);
+    clock_gettime(clock, &t1);
+    double ns = (double(t1.tv_sec - t0.tv_sec) * 1e9 + double(t1.tv_nsec - t0.tv_nsec)) / batch;
+    PyObject* v = ok ? PyFloat_FromDouble(ns) : nullptr;
+    ok = v && PyList_Append(out, v) == 0;
+    Py_XDECREF(v);
+  }
+  PyBuffer_Release(&req);
+  if (!ok) {
+    Py_XDECREF(out);
+    return nullptr;
+  }
+  return out;
+}
+
 // bench_stages(engine, request, iterations) -> {stage: median ns}
 PyObject* bench_stages(PyObject* m, PyObject* args) {
   PyObject* engine;
@@ -69,10 +115,8 @@ PyObject* bench_stages(PyObject* m, PyObject* args) {
   if (!PyArg_ParseTuple(args, "Oy*L", &engine, &req, &iterations)) return nullptr;
   EngineObject* e = engine_arg(m, engine);
   if (!e) { PyBuffer_Release(&req); return nullptr; }
-  http::Limits limits = *e->limits;
-  BridgeDispatcher d(e, "bench", 1);
-  http::Connection conn(limits, d);
-  d.link->conn = &conn;
+  BenchConn bc(e);
+  http::Connection& conn = bc.conn;
   const char* data = static_cast<const char*>(req.buf);
   size_t len = size_t(req.len);
   std::vector<double> total, route, dispatch, handler, serialize, rest;
@@ -136,43 +180,7 @@ PyObject* bench_stages(PyObject* m, PyObject* args) {
 // bench_cpu(engine, request, iterations, batch=1000) -> [CPU ns per request per batch]: as
 // bench_connection, timed with this thread's CPU clock, so time the thread spends preempted on a
 // shared machine is not counted.
-PyObject* bench_cpu(PyObject* m, PyObject* args) {
-  PyObject* engine;
-  Py_buffer req;
-  long long iterations;
-  int batch = 1000;
-  if (!PyArg_ParseTuple(args, "Oy*L|i", &engine, &req, &iterations, &batch)) return nullptr;
-  EngineObject* e = engine_arg(m, engine);
-  if (!e || batch <= 0) {
-    if (e) PyErr_SetString(PyExc_ValueError, "batch must be positive");
-    PyBuffer_Release(&req);
-    return nullptr;
-  }
-  http::Limits limits = *e->limits;
-  BridgeDispatcher d(e, "bench", 1);
-  http::Connection conn(limits, d);
-  d.link->conn = &conn;
-  const char* data = static_cast<const char*>(req.buf);
-  size_t len = size_t(req.len);
-  PyObject* out = PyList_New(0);
-  bool ok = out != nullptr;
-  for (long long done = 0; ok && done < iterations; done += batch) {
-    timespec t0, t1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    for (int i = 0; i < batch && ok; ++i) ok = one_request(conn, data, len);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-    double ns = (double(t1.tv_sec - t0.tv_sec) * 1e9 + double(t1.tv_nsec - t0.tv_nsec)) / batch;
-    PyObject* v = ok ? PyFloat_FromDouble(ns) : nullptr;
-    ok = v && PyList_Append(out, v) == 0;
-    Py_XDECREF(v);
-  }
-  PyBuffer_Release(&req);
-  if (!ok) {
-    Py_XDECREF(out);
-    return nullptr;
-  }
-  return out;
-}
+PyObject* bench_cpu(PyObject* m, PyObject* args) { return timed_batches(m, args, CLOCK_THREAD_CPUTIME_ID); }
 
 #ifndef PYPY_VERSION  // PyPy's cpyext has no PyMem_GetAllocator/SetAllocator (and no CPython allocator)
 // ---- allocation counting: a hook around the object and mem allocators -------------------------
@@ -214,10 +222,8 @@ PyObject* bench_allocs(PyObject* m, PyObject* args) {
   if (!PyArg_ParseTuple(args, "Oy*L", &engine, &req, &iterations)) return nullptr;
   EngineObject* e = engine_arg(m, engine);
   if (!e) { PyBuffer_Release(&req); return nullptr; }
-  http::Limits limits = *e->limits;
-  BridgeDispatcher d(e, "bench", 1);
-  http::Connection conn(limits, d);
-  d.link->conn = &conn;
+  BenchConn bc(e);
+  http::Connection& conn = bc.conn;
   const char* data = static_cast<const char*>(req.buf);
   size_t len = size_t(req.len);
   bool ok = true;
@@ -300,47 +306,7 @@ double elapsed_ns(const timespec& a, const timespec& b) {
 // bench_connection(engine, request, iterations) -> list of per-batch ns/request.
 // Feeds the same request bytes `iterations` times through one in-memory connection (parser,
 // router, plan, handler, serializer) and reports the median-able timings; for benchmarks/.
-PyObject* core_bench_connection(PyObject* m, PyObject* args) {
-  PyObject* engine;
-  Py_buffer req;
-  long long iterations;
-  int batch = 1000;
-  if (!PyArg_ParseTuple(args, "Oy*L|i", &engine, &req, &iterations, &batch)) return nullptr;
-  ModuleState* st = state_of(m);
-  if (!PyObject_TypeCheck(engine, st->engine_type)) {
-    PyBuffer_Release(&req);
-    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
-    return nullptr;
-  }
-  auto* e = reinterpret_cast<EngineObject*>(engine);
-  http::Limits limits = *e->limits;
-  BridgeDispatcher d(e, "bench", 1);
-  http::Connection conn(limits, d);
-  d.link->conn = &conn;
-  PyObject* out = PyList_New(0);
-  const char* data = static_cast<const char*>(req.buf);
-  size_t len = size_t(req.len);
-  for (long long done = 0; done < iterations; done += batch) {
-    timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < batch; ++i) {
-      conn.on_data(data, len);
-      conn.output().clear();
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (PyErr_Occurred() || conn.pending() || conn.should_close()) {
-      if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "request did not complete synchronously");
-      Py_DECREF(out);
-      PyBuffer_Release(&req);
-      return nullptr;
-    }
-    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
-    PyList_Append(out, v);
-    Py_DECREF(v);
-  }
-  PyBuffer_Release(&req);
-  return out;
-}
+PyObject* core_bench_connection(PyObject* m, PyObject* args) { return timed_batches(m, args, CLOCK_MONOTONIC); }
 
 // A dispatcher that answers nothing: isolates the HTTP layer's own cost.
 class NullDispatcher final : public http::Dispatcher {

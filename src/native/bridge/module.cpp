@@ -9,6 +9,7 @@
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 #include "bridge/engine.hpp"
 #include "bridge/offload.hpp"
@@ -164,18 +165,6 @@ void engine_dealloc(PyObject* o) {
   Py_DECREF(tp);
 }
 
-bool parse_kind(PyObject* s, ParamKind& k) {
-  const char* v = PyUnicode_AsUTF8(s);
-  if (!v) return false;
-  std::string_view sv(v);
-  if (sv == "int") k = ParamKind::Int;
-  else if (sv == "float") k = ParamKind::Float;
-  else if (sv == "str") k = ParamKind::Str;
-  else if (sv == "bool") k = ParamKind::Bool;
-  else { PyErr_Format(PyExc_ValueError, "unknown param kind %s", v); return false; }
-  return true;
-}
-
 // ---- the plan of a compiled route: fasterapi.compiler.Plan, read by attribute name ----------------
 
 // A new reference to o.name, or nullptr with AttributeError set.
@@ -193,25 +182,36 @@ bool plan_error(const char* what) {
   return false;
 }
 
-bool parse_source(PyObject* s, ParamSource& src) {
+// One of a Literal's names (a str) into its enum value; ValueError for any other name.
+template <typename E, size_t N>
+bool parse_name(PyObject* s, const std::pair<std::string_view, E> (&names)[N], E& out, const char* what) {
   const char* v = PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : nullptr;
-  if (!v) return plan_error("PlanParam.source must be a str");
-  std::string_view sv(v);
-  if (sv == "path") src = ParamSource::Path;
-  else if (sv == "query") src = ParamSource::Query;
-  else if (sv == "header") src = ParamSource::Header;
-  else if (sv == "cookie") src = ParamSource::Cookie;
-  else { PyErr_Format(PyExc_ValueError, "unknown param source %s", v); return false; }
-  return true;
+  if (!v) {
+    if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "invalid plan: PlanParam.%s must be a str", what);
+    return false;
+  }
+  for (const auto& [name, value] : names)
+    if (name == v) {
+      out = value;
+      return true;
+    }
+  PyErr_Format(PyExc_ValueError, "unknown param %s %s", what, v);
+  return false;
 }
+
+constexpr std::pair<std::string_view, ParamSource> kSources[] = {
+    {"path", ParamSource::Path}, {"query", ParamSource::Query}, {"header", ParamSource::Header},
+    {"cookie", ParamSource::Cookie}};
+constexpr std::pair<std::string_view, ParamKind> kKinds[] = {
+    {"int", ParamKind::Int}, {"float", ParamKind::Float}, {"str", ParamKind::Str}, {"bool", ParamKind::Bool}};
 
 // A PlanParam (name, source, kind, default, key) into p; its keyword name (new reference) into name.
 bool parse_plan_param(EngineObject* e, PyObject* o, PlanParam& p, PyObject*& name) {
   Attr n(o, "name"), source(o, "source"), kind(o, "kind"), def(o, "default"), key(o, "key");
   if (!n || !source || !kind || !def || !key) return false;
-  if (!PyUnicode_Check(n.v) || !PyUnicode_Check(kind.v)) return plan_error("PlanParam.name and kind must be str");
+  if (!PyUnicode_Check(n.v)) return plan_error("PlanParam.name must be a str");
   if (key.v != Py_None && !PyUnicode_Check(key.v)) return plan_error("PlanParam.key must be a str or None");
-  if (!parse_source(source.v, p.source) || !parse_kind(kind.v, p.kind)) return false;
+  if (!parse_name(source.v, kSources, p.source, "source") || !parse_name(kind.v, kKinds, p.kind, "kind")) return false;
   const char* k = PyUnicode_AsUTF8(key.v != Py_None ? key.v : n.v);  // as the request spells it
   if (!k) return false;
   p.key = k;
