@@ -91,19 +91,9 @@ class Engine:
     blocking_threads: int
     hub_fd: int
     def set_blocking(self, route_index: int) -> None: ...
-    def set_batch(
-        self,
-        route: int,
-        endpoint: Callable[..., Any],
-        is_async: bool,
-        validate: Callable[[bytes], Any],
-        max_size: int,
-        max_wait_ms: float,
-        concurrency: int = 1,
-        timeout_ms: float = 0,
-        status: int = 200,
-        item_response: Any = None,
-    ) -> None: ...
+    def set_batch(self, route: int, endpoint: Callable[..., Any], is_async: bool, validate: Callable[[bytes], Any],
+                  max_size: int, max_wait_ms: float, concurrency: int = 1, timeout_ms: float = 0, status: int = 200,
+                  item_response: Any = None) -> None: ...
     def batch_stats(self, route_index: int) -> dict[str, Any]: ...
     pool_stats: dict[str, int]
     def offload(self, call: Callable[[], Any], done: Callable[[Any, BaseException | None], Any]) -> None: ...

@@ -26,9 +26,8 @@ class _Continue:
 
     __slots__ = ("_coro", "_yielded", "_run")
 
-    def __init__(
-        self, coro: Coroutine[Any, Any, Any], yielded: Any, context: contextvars.Context | None = None
-    ) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any,
+                 context: contextvars.Context | None = None) -> None:
         self._coro = coro
         self._yielded = yielded
         self._run = context.run if context is not None else _call
@@ -120,9 +119,8 @@ class _Handoff:
 
     __slots__ = ("coro", "context", "yielded", "done")
 
-    def __init__(
-        self, coro: Coroutine[Any, Any, Any], context: contextvars.Context, yielded: Any, done: Callable[[Any], None]
-    ) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], context: contextvars.Context, yielded: Any,
+                 done: Callable[[Any], None]) -> None:
         self.coro = coro
         self.context = context
         self.yielded = yielded

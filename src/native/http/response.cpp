@@ -145,8 +145,9 @@ std::string_view date_and_server_headers() {
   return {c.buf, c.len};
 }
 
-void write_response(Buffer& out, int status, std::string_view content_type, std::string_view extra_headers,
-                    std::string_view body, bool close, bool head_only) {
+void write_response(Buffer& out, int status, std::string_view content_type,
+                    std::string_view extra_headers, std::string_view body, bool close,
+                    bool head_only) {
   if (status < 100 || status > 999) status = 500;
   const std::string_view reason = reason_phrase(status);
   const std::string_view date = date_and_server_headers();
@@ -199,7 +200,8 @@ void write_error(Buffer& out, int status, bool close) {
   char* p = put(body, "{\"detail\":\"");
   p = put(p, reason);  // reason phrases need no JSON escaping
   p = put(p, "\"}");
-  write_response(out, status, "application/json", {}, std::string_view(body, size_t(p - body)), close, false);
+  write_response(out, status, "application/json", {}, std::string_view(body, size_t(p - body)),
+                 close, false);
 }
 
 bool valid_header_name(std::string_view s) {

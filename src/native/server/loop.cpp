@@ -42,15 +42,16 @@ struct Server::Conn {
   uint64_t request_start = 0;  // the head deadline's clock: since reading of this head began (0: none)
   uint64_t body_start = 0;     // when the body started (0: not reading a body)
   uint64_t body_bytes = 0;
-  uint64_t linger_until = 0;  // >0: output done, write side shut, draining input until then
-  uint64_t answer_until = 0;  // >0: a streamed body timed out; its handler has until then to answer
+  uint64_t linger_until = 0;   // >0: output done, write side shut, draining input until then
+  uint64_t answer_until = 0;   // >0: a streamed body timed out; its handler has until then to answer
   bool dead = false;
 
   Conn(int f, std::unique_ptr<ConnectionDispatcher> d, const http::Limits& lim)
       : fd(f), dispatcher(std::move(d)), proto(lim, *dispatcher) {}
 };
 
-Server::Server(const Config& cfg, DispatcherFactory factory) : cfg_(cfg), factory_(std::move(factory)) {
+Server::Server(const Config& cfg, DispatcherFactory factory)
+    : cfg_(cfg), factory_(std::move(factory)) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -76,10 +77,7 @@ int Server::listen(const std::string& host, int port, bool reuse_port, int backl
   std::string err = "no address";
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      err = strerror(errno);
-      continue;
-    }
+    if (fd < 0) { err = strerror(errno); continue; }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
@@ -123,10 +121,8 @@ int Server::listen_fd(int fd) {
   len = sizeof ss;
   int bound = 0;
   if (getsockname(own, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-    if (ss.ss_family == AF_INET6)
-      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-    else if (ss.ss_family == AF_INET)
-      bound = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    else if (ss.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -255,18 +251,15 @@ void Server::track(Conn& c, uint64_t now) {
     c.request_start = 0;
   }
   if (c.proto.reading_body()) {
-    if (!c.body_start) {
-      c.body_start = now;
-      c.body_bytes = 0;
-    }
+    if (!c.body_start) { c.body_start = now; c.body_bytes = 0; }
   } else {
     c.body_start = 0;
   }
 }
 
 bool Server::can_read(Conn& c) {
-  return c.linger_until ||
-         (!c.proto.read_paused() && !c.proto.should_close() && c.proto.output().size() < cfg_.limits.output_high_water);
+  return c.linger_until || (!c.proto.read_paused() && !c.proto.should_close() &&
+                            c.proto.output().size() < cfg_.limits.output_high_water);
 }
 
 void Server::on_readable(Conn& c) {
@@ -291,19 +284,13 @@ void Server::on_readable(Conn& c) {
       }
       track(c, c.last_activity);
       if (c.proto.reading_body()) {
-        if (!had_body) {
-          c.body_start = c.last_activity;
-          c.body_bytes = 0;
-        }  // a new body
+        if (!had_body) { c.body_start = c.last_activity; c.body_bytes = 0; }  // a new body
         c.body_bytes += size_t(n);
       }
       flush(c);
       if (size_t(n) < sizeof buf) break;
     } else if (n == 0) {
-      if (c.linger_until) {
-        close_conn(c);
-        return;
-      }
+      if (c.linger_until) { close_conn(c); return; }
       c.proto.on_eof();
       flush(c);
       if (!c.dead && !c.proto.pending() && c.proto.output().empty()) close_conn(c);
@@ -331,8 +318,8 @@ void Server::flush(Conn& c) {
   http::Buffer& out = c.proto.output();
   if (!out.empty() && !c.write_since) c.write_since = now_ms();
   while (!out.empty()) {
-    ssize_t n =
-        out.attached().empty() ? ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL) : send_with_attached(c.fd, out);
+    ssize_t n = out.attached().empty() ? ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL)
+                                       : send_with_attached(c.fd, out);
     if (n > 0) {
       out.consume(size_t(n));
       c.last_activity = c.write_since = now_ms();
@@ -358,10 +345,7 @@ void Server::flush(Conn& c) {
       size_t before = out.size();
       c.proto.resume();
       track(c, now_ms());
-      if (out.size() != before) {
-        flush(c);
-        return;
-      }
+      if (out.size() != before) { flush(c); return; }
     }
   }
   update_interest(c);
@@ -442,20 +426,12 @@ int Server::poll(int timeout_ms) {
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;
     bool is_listen = false;
-    for (int l : listen_fds_)
-      if (l == fd) is_listen = true;
-    if (is_listen) {
-      accept_ready(fd);
-      continue;
-    }
+    for (int l : listen_fds_) if (l == fd) is_listen = true;
+    if (is_listen) { accept_ready(fd); continue; }
     if (!watches_.empty()) {
       std::function<void()> cb;
-      for (auto& w : watches_)
-        if (w.first == fd) cb = w.second;
-      if (cb) {
-        cb();
-        continue;
-      }
+      for (auto& w : watches_) if (w.first == fd) cb = w.second;
+      if (cb) { cb(); continue; }
     }
     auto it = conns_.find(fd);
     if (it == conns_.end() || it->second->dead) continue;
@@ -466,13 +442,12 @@ int Server::poll(int timeout_ms) {
       if (ev & EPOLLOUT) flush(c);
       if (c.dead) continue;
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        if ((ev & (EPOLLHUP | EPOLLERR)) && !(ev & EPOLLIN)) {
-          close_conn(c);
-          continue;
-        }
+        if ((ev & (EPOLLHUP | EPOLLERR)) && !(ev & EPOLLIN)) { close_conn(c); continue; }
         on_readable(c);
       }
-    } catch (const std::bad_alloc&) { abort_conn(c); }
+    } catch (const std::bad_alloc&) {
+      abort_conn(c);
+    }
   }
   for (int fd : doomed_) destroy(fd);
   doomed_.clear();
@@ -595,10 +570,8 @@ void Server::begin_shutdown() {
     // an idle keep-alive connection that has served requests is closed at once.
     if (idle && c.proto.requests_served() == 0 && !c.proto.should_close()) continue;
     c.proto.set_draining();
-    if (c.proto.upgraded())
-      flush(c);  // its close frame (1001), then the connection closes
-    else if (idle)
-      close_conn(c);
+    if (c.proto.upgraded()) flush(c);  // its close frame (1001), then the connection closes
+    else if (idle) close_conn(c);
   }
   for (int fd : doomed_) destroy(fd);
   doomed_.clear();
