@@ -3,7 +3,7 @@
     taskset -c 0 python benchmarks/inprocess.py [--iterations 200000] [--loop-iterations 20000]
 
 The engine is built for benchmarks/bench_app.py as `fasterapi run` builds it
-(`fasterapi._asgi_server.build_engine(app, ScopeMaker())`: compiled routes as native plans, the rest
+(`fasterapi._engine.build_engine(app, ScopeMaker())`: compiled routes as native plans, the rest
 through the app's ASGI interface). Two ways to drive one in-memory engine connection:
 
 - `bench_cpu`: `_core.bench_cpu(engine, request, n)`, a C++ loop timed with the thread's CPU clock,
@@ -18,6 +18,13 @@ through the app's ASGI interface). Two ways to drive one in-memory engine connec
   adds the Python feeding loop (~1-2 µs) to each figure.
 
 Each response is checked (status 200) before it is timed.
+
+`bench_cpu` exists only in the bench build of `_core` (CMake option FASTERAPI_BENCH, off for the
+module users install; benchmarks/README.md "The bench build"):
+
+    cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DFASTERAPI_BENCH=ON
+    cmake --build build/bench -j2 --target _core
+    cp build/bench/_core*.so src/fasterapi/    # or into a copy of the package on PYTHONPATH
 """
 
 from __future__ import annotations
@@ -36,7 +43,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 from fasterapi import _core, _runtime  # noqa: E402
-from fasterapi._asgi_server import ScopeMaker, build_engine  # noqa: E402
+from fasterapi._asgi_server import ScopeMaker  # noqa: E402
+from fasterapi._engine import build_engine  # noqa: E402
+
+if not hasattr(_core, "bench_cpu"):
+    sys.exit("benchmarks/inprocess.py needs the bench build of fasterapi._core (FASTERAPI_BENCH=ON): "
+             "see this file's docstring or benchmarks/README.md 'The bench build'")
 
 POST_BODY = b'{"name":"widget","price":9.5,"tags":["a","b"]}'
 REQUESTS = {

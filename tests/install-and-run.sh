@@ -14,6 +14,8 @@ dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || need+=(libclang-rt-14-dev)
 command -v wrk >/dev/null || need+=(wrk)
 command -v chromium >/dev/null || need+=(chromium)
 command -v curl >/dev/null || need+=(curl)
+# clang-format checks src/native's formatting (tests/unit/test_static_checks.py)
+command -v clang-format >/dev/null || need+=(clang-format)
 # nginx in front of the server (tests/integration/test_cli_deployment.py);
 # systemd-socket-activate hands it a socket (test_cli_supervisor.py)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import os
 import sys
 import types
 from typing import Any
@@ -121,20 +122,17 @@ class FasterAPI(_fastapi.FastAPI):
 
     def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
         """Serve this app on the engine (options: fasterapi.server.Config's fields)."""
-        from .server import run
-
-        run(self, host, port, **options)
+        _serve(self, host, port, **options)
 
 
 FastAPI = FasterAPI
 
 from .compiler import inline as inline  # noqa: E402 - after the aliases: it imports fastapi's modules
+from .server import run as _serve  # noqa: E402 - the same
 
 
 def get_include() -> str:
     """The directory holding fasterapi_native.h, for building native route handlers."""
-    import os
-
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 
 

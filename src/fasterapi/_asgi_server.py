@@ -26,6 +26,8 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.responses import Response
+
 from ._connection import ProxyTrust
 
 logger = logging.getLogger("fasterapi.error")
@@ -73,15 +75,11 @@ class Wire:
         """A Starlette Response a compiled endpoint returned: the engine's answer, made by the
         response's own ASGI __call__ with the request's scope (Range and conditional requests,
         streaming and background tasks as sent)."""
-        from starlette.responses import Response
-
         if type(response).__call__ is Response.__call__ and response.background is None:
             # Response.__call__ sends exactly its status, raw headers and body: no need to run it.
             edit = cls.compiled_edit
             raw = response.raw_headers
             return cls(response.status_code, list(raw) if edit is None else edit(raw), response.body)
-        from .compiler import to_wire
-
         assert cls.scope_maker is not None
         return to_wire(response, cls.scope_maker(req), cls)
 
@@ -567,35 +565,53 @@ class Lifespan:
             logging.getLogger("fasterapi.error").error("Exception in lifespan", exc_info=exc)
 
 
-# ---- the engine for an ASGI app ---------------------------------------------------------------
+# ---- a Starlette Response a compiled route returned, answered by its own __call__ -----------------
 
 
-def _log_unhandled(req: Any, exc: BaseException) -> Wire:
-    logger.error("Exception in request handler", exc_info=exc)
-    return internal_error()
+def _edited_send(send: Callable[[Any], Any], edit: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]]
+                 ) -> Callable[[Any], Any]:
+    """`send` behind the app's pass-through middleware: the response head edited as they would."""
+
+    async def edited(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": edit(_headers_of(message))}
+        await send(message)
+
+    return edited
 
 
-def build_engine(app: ASGIApp, scope_maker: ScopeMaker, limits: dict[str, int] | None = None,
-                 def_inline: bool = False) -> tuple[Any, AsgiHttp, list[Any]]:
-    """An engine for `app`: a FastAPI app's compilable routes as native plans (fasterapi.compiler),
-    every other request through the app's ASGI interface. Returns the engine, the ASGI handler and
-    the compiler's report per route."""
-    from . import _core
-    from ._asgi_ws import make_websocket_handler
-    from .compiler import COMPILED_BODY_BUFFER, AppErrors, CompileOptions, LoopRef, compile_app, json_default
+class _ReadBody:
+    """The request as a response's own __call__ sees it: its body was read by the route."""
 
-    wire = Wire.for_engine(scope_maker)
-    handler = AsgiHttp(app, scope_maker, wire)
-    errors = AppErrors(app, scope_maker, wire) if hasattr(app, "exception_handlers") else _log_unhandled  # type: ignore[arg-type]
-    engine = _core.Engine(handler, wire, json_default, errors, {"max_body": DEFAULT_MAX_BODY, **(limits or {})})
-    engine.stream_bodies = True
-    engine.websocket_handler = make_websocket_handler(app, make_scope=lambda req: scope_maker(req, "websocket"))
-    loop_ref = LoopRef()
-    with contextlib.suppress(RuntimeError):  # built outside a loop: set by the caller that drives it
-        asyncio.get_running_loop()
-        loop_ref.update()
-    handler.loop_ref = loop_ref
-    options = CompileOptions(scope_maker.root_path, wire, min(COMPILED_BODY_BUFFER, engine.max_body), def_inline,
-                             loop_ref)
-    reports = compile_app(app, engine, _core, handler, options)
-    return engine, handler, reports
+    body = b""
+    body_reader = None
+
+
+async def to_wire(response: Any, scope: dict[str, Any], wire: type[Wire]) -> Any:
+    """A Starlette Response for the engine: what its own __call__ sends for this request's scope."""
+    loop = asyncio.get_running_loop()
+    exchange = _Exchange(_ReadBody(), loop, wire)
+    send = exchange.send if wire.compiled_edit is None else _edited_send(exchange.send, wire.compiled_edit)
+
+    async def run() -> None:
+        try:
+            await response(scope, exchange.receive, send)
+        except BaseException as exc:  # noqa: BLE001
+            exchange.app_ended(exc)
+            return
+        exchange.app_ended(None)
+
+    task = loop.create_task(run())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return await exchange.first
+
+
+_background: set[Any] = set()
+
+
+async def drain_background() -> None:
+    """Wait for the responses compiled routes returned that are still running (their background
+    tasks after the body)."""
+    if _background:
+        await asyncio.wait(list(_background))

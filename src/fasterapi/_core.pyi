@@ -7,6 +7,8 @@ from typing import Any, final
 from _typeshed import FileDescriptorLike
 from typing_extensions import disjoint_base
 
+from fasterapi.compiler import Plan
+
 REQUIRED: object
 
 def dumps(obj: Any, default: Callable[[Any], Any] | None = None) -> bytes: ...
@@ -30,14 +32,8 @@ class RequestData:
     __dict__: dict[str, Any]
 
 _Handler = Callable[[RequestData], Any]
-# (endpoint, is_async, status_code, params[(name, source, kind, default, alias)], body (name, validate_json) | None)
-_Plan = tuple[
-    Callable[..., Any],
-    bool,
-    int,
-    Sequence[tuple[str, str, str, Any, str | None]],
-    tuple[str, Callable[[bytes], Any]] | None,
-]
+# A compiled route's plan: fasterapi.compiler.Plan (read by attribute name, validated by add_route).
+_Plan = Plan
 
 @final
 class BodyReader:
@@ -103,7 +99,6 @@ class Engine:
     def offload(self, call: Callable[[], Any], done: Callable[[Any, BaseException | None], Any]) -> None: ...
     # performance switches and counters (docs/performance.md)
     stats: dict[str, int]  # fast_path, python_path, request_data, static_hits, native_calls
-    json_via_dumps: bool
     zero_copy_min: int
     pool_params: bool
     def __init__(
@@ -185,14 +180,9 @@ class Completion:
 
     def __call__(self, task: Any) -> None: ...
 
-# benchmark entry points (benchmarks/)
-def bench_connection(engine: Engine, request: bytes, iterations: int, batch: int = 1000) -> list[float]: ...
-def bench_parse(request: bytes, iterations: int, batch: int = 1000) -> list[float]: ...
-def bench_route(engine: Engine, method: str, path: str, iterations: int, batch: int = 1000) -> list[float]: ...
-def bench_stages(engine: Engine, request: bytes, iterations: int) -> dict[str, float]: ...
-def bench_cpu(engine: Engine, request: bytes, iterations: int, batch: int = 1000) -> list[float]: ...
-def bench_allocs(engine: Engine, request: bytes, iterations: int) -> dict[str, float]: ...
-def bench_send(response: bytes, iterations: int) -> float: ...
+# The bench build (CMake FASTERAPI_BENCH=ON, benchmarks/README.md) adds bench_connection,
+# bench_parse, bench_route, bench_stages, bench_cpu, bench_allocs, bench_send and _fail_allocations;
+# this stub describes the module users install, which has none of them.
 def tls_available() -> bool: ...
 def check_tls(certfile: str, keyfile: str | None = None, password: str | None = None, ca_certs: str | None = None,
               cert_reqs: int = 0, ciphers: str | None = None) -> None: ...

@@ -28,12 +28,23 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _core
 
 if TYPE_CHECKING:
     from .server import Config
+
+
+class ServerHooks(Protocol):
+    """What the supervisor needs of fasterapi.server, passed in by it (server imports this module,
+    never the other way round)."""
+
+    def run_worker(self, app: Any, config: Config, sock: socket.socket | None = None, **kw: Any) -> None: ...
+
+    def cause_of(self, exc: BaseException) -> str: ...
+
+    def describe_socket(self, sock: socket.socket, tls: bool = False) -> tuple[str, tuple[str, int] | None]: ...
 
 logger = logging.getLogger("fasterapi.server")
 
@@ -76,8 +87,8 @@ def _write_all(fd: int, data: bytes) -> None:
             data = data[os.write(fd, data):]
 
 
-def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int, mslot: int) -> int:
-    from .server import cause_of, run_worker
+def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int, mslot: int, hooks: ServerHooks) -> int:
+    run_worker, cause_of = hooks.run_worker, hooks.cause_of
 
     ready_sent = False
     capture = _StartupCapture()
@@ -105,7 +116,7 @@ def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int, mslot
     return 0
 
 
-def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int, mslot: int) -> Worker:
+def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int, mslot: int, hooks: ServerHooks) -> Worker:
     sock = socks[slot % len(socks)]
     r, w = os.pipe()
     pid = os.fork()
@@ -120,7 +131,7 @@ def _spawn(app: Any, config: Config, socks: list[socket.socket], slot: int, mslo
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor turns Ctrl-C into SIGTERM
             if config.tls:  # a reload before the worker serves: it loads the new files at its start anyway
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)
-            code = _worker_main(app, config, sock, w, mslot)
+            code = _worker_main(app, config, sock, w, mslot, hooks)
         finally:
             logging.shutdown()
             os._exit(code)
@@ -152,7 +163,7 @@ def _status(status: int) -> str:
     return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
-def supervise(app: Any, config: Config, socks: list[socket.socket]) -> int:
+def supervise(app: Any, config: Config, socks: list[socket.socket], hooks: ServerHooks) -> int:
     """N worker processes, worker k on socks[k] (or all on socks[0]); returns the exit code (0:
     stopped by a signal)."""
     stopping = False
@@ -191,15 +202,13 @@ def supervise(app: Any, config: Config, socks: list[socket.socket]) -> int:
         nonlocal started
         taken = {w.mslot for w in workers.values()}
         mslot = next(i for i in range(2 * config.workers) if i not in taken)
-        w = _spawn(app, config, socks, slot, mslot)
+        w = _spawn(app, config, socks, slot, mslot, hooks)
         workers[w.pid] = w
         started += 1
         if metrics and started > config.workers:
             _core.metrics_restart()
 
-    from .server import describe_socket
-
-    url, _ = describe_socket(socks[0], config.tls)
+    url, _ = hooks.describe_socket(socks[0], config.tls)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     if config.tls:

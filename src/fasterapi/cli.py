@@ -19,6 +19,11 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
+from fastapi import FastAPI
+
+from ._asgi_server import ScopeMaker
+from ._engine import build_engine
+from ._reload import run_with_reload
 from .server import Config, StartupError, exit_with, run
 
 RELOAD_FD_ENV = "FASTERAPI_RELOAD_FD"  # set by the reloader for the server process it runs
@@ -66,8 +71,6 @@ def _module_of_path(path: Path) -> str:
 
 def _find_app(module: Any, where: str) -> str:
     """`fastapi`'s rule: an attribute named app or api, else the module's single FastAPI instance."""
-    from fastapi import FastAPI
-
     for name in ("app", "api"):
         if isinstance(getattr(module, name, None), FastAPI):
             return name
@@ -318,8 +321,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def show_routes(app: Any, root_path: str = "") -> int:
     """Each route's methods, path and whether the engine compiled it (else the reason)."""
-    from ._asgi_server import ScopeMaker, build_engine
-
     _engine, _handler, reports = build_engine(app, ScopeMaker(root_path))
     compiled = sum(r.compiled for r in reports)
     for r in reports:
@@ -391,8 +392,6 @@ def main(argv: list[str] | None = None) -> None:
         if reload_fd is not None:  # the server process under the reloader: its socket is inherited
             args.reload, args.fd, args.uds, args.workers = False, int(reload_fd), None, 1
         if args.reload:
-            from ._reload import run_with_reload
-
             config = Config(host=args.host, port=args.port, **_config_options(args))
             config.validate()
             raise SystemExit(run_with_reload(argv, config, args.reload_dir, args.reload_include,

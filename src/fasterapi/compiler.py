@@ -28,25 +28,49 @@ import contextvars
 import dataclasses
 import functools
 import inspect
+import logging
 import types
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import anyio.lowlevel
+from anyio._core._eventloop import threadlocals
 from fastapi import FastAPI, params
 from fastapi import routing as fastapi_routing
-from fastapi.dependencies.models import Dependant
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.dependencies.models import (
+    Dependant,
+    _get_cache_key,
+    _is_async_gen_callable,
+    _is_coroutine_callable,
+    _is_gen_callable,
+)
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute, get_request_handler, request_response, serialize_response
+from fastapi.routing import (
+    APIRoute,
+    _extract_endpoint_context,
+    get_request_handler,
+    request_response,
+    serialize_response,
+)
+from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel
+from starlette._exception_handler import _lookup_exception_handler
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, compile_path
 
-from ._asgi_server import ERRORS, ScopeMaker, Wire, _headers_of, internal_error
+from ._asgi_server import ERRORS, ScopeMaker, Wire, internal_error, to_wire
 
-_SCALARS: dict[Any, str] = {int: "int", float: "float", str: "str", bool: "bool"}
+ParamSource = typing.Literal["path", "query", "header", "cookie"]
+ParamKind = typing.Literal["int", "float", "str", "bool"]
+_SCALARS: dict[Any, ParamKind] = {int: "int", float: "float", str: "str", bool: "bool"}
 # A compiled route validates its JSON body whole: it buffers up to this much; a larger or chunked
 # body goes, streamed, through the app's ASGI path (the engine diverts it: bridge body_limit).
 COMPILED_BODY_BUFFER = 1 << 20
@@ -84,6 +108,53 @@ def inline(func: Callable[..., Any]) -> Callable[..., Any]:
 
 class NotCompilable(Exception):
     """The route stays on the ASGI path; the message says why."""
+
+
+# ---- the plan: what the engine runs for a compiled route (parsed by name in bridge/module.cpp) ----
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlanParam:
+    """A scalar parameter the engine converts from the request as pydantic would."""
+
+    name: str  # the keyword the plan's call takes
+    source: ParamSource
+    kind: ParamKind
+    default: Any  # _core.REQUIRED: required
+    key: str | None = None  # as the request spells it (alias; a header's name); None: the name
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlanBody:
+    """The JSON body, validated by the model's pydantic-core validator."""
+
+    name: str
+    validate_json: Callable[[bytes], Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlanText:
+    """A str result is the body, written with this Content-Type line; anything else goes to finish,
+    which returns the response FastAPI would make of it (or raises)."""
+
+    content_type_line: bytes
+    finish: Callable[[Any], Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Plan:
+    """A compiled route: call(**params, body, request_data) -> its result, written by the engine.
+    The engine validates it when the route is added (Engine.add_route)."""
+
+    call: Callable[..., Any]
+    is_async: bool
+    status: int = 200
+    params: tuple[PlanParam, ...] = ()
+    body: PlanBody | None = None
+    guard: Any = None  # (dependency_overrides provider, route, route.app): the plan holds while unchanged
+    json_bytes: bool = False  # the call returns the JSON body as bytes (a response_model)
+    wants_request: bool = False  # the call takes request_data= (the RequestData), last
+    text: PlanText | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,9 +230,8 @@ def _request_key(field: Any) -> str:
     return str(alias)
 
 
-def param_plan(field: Any, source: str, core: Any) -> tuple[Any, ...]:
-    """(name, source, kind, default, key) for a scalar parameter the engine converts as pydantic
-    would, else NotCompilable."""
+def param_plan(field: Any, source: ParamSource, core: Any) -> PlanParam:
+    """A scalar parameter the engine converts as pydantic would, else NotCompilable."""
     info = field.field_info
     annotation, _optional = _strip_optional(info.annotation)
     kind = _SCALARS.get(annotation)
@@ -177,7 +247,7 @@ def param_plan(field: Any, source: str, core: Any) -> tuple[Any, ...]:
         default = info.default
     else:
         raise NotCompilable(f"parameter {field.name!r} has a mutable default")
-    return (field.name, source, kind, default, _request_key(field))
+    return PlanParam(field.name, source, kind, default, _request_key(field))
 
 
 def _path_convertors_plain(path: str) -> None:
@@ -282,8 +352,6 @@ class LoopRef:
         self.token: Any = None
 
     def update(self) -> None:
-        import anyio.lowlevel
-
         self.token = anyio.lowlevel.current_token()
 
 
@@ -298,8 +366,6 @@ class _PoolCall:
         self.loop = loop
 
     def __call__(self, **values: Any) -> Any:
-        from anyio._core._eventloop import threadlocals
-
         threadlocals.current_token = self.loop.token
         # A context of its own per call, as run_in_threadpool gives each: a ContextVar one request
         # sets in the worker thread never reaches the next.
@@ -324,8 +390,6 @@ def _sync_call(endpoint: Callable[..., Any], options: CompileOptions) -> Callabl
 def _plain_response_class(inputs: dict[str, Any]) -> type[Any]:
     """The route's response class, when it is a complete (non-streaming) Starlette Response whose
     ASGI __call__ sends just its status, raw headers and body."""
-    from starlette.responses import FileResponse, Response, StreamingResponse
-
     actual = inputs["actual_response_class"]
     if (not isinstance(actual, type) or not issubclass(actual, Response)
             or issubclass(actual, (StreamingResponse, FileResponse)) or actual.__call__ is not Response.__call__):
@@ -343,15 +407,13 @@ class _Dependencies:
     def __init__(self, core: Any, options: CompileOptions) -> None:
         self.core = core
         self.options = options
-        self.params: list[tuple[Any, ...]] = []  # the plan's parameters: p0, p1, ...
+        self.params: list[PlanParam] = []  # the plan's parameters: p0, p1, ...
         # (slot, call, "async" | "pool" | "inline", arguments)
         self.steps: list[tuple[int, Callable[..., Any], str, tuple[tuple[str, bool, Any], ...]]] = []
         self.cache: dict[Any, int] = {}
 
     def arguments(self, dependant: Dependant) -> tuple[tuple[str, bool, Any], ...]:
         """(keyword, is_param, key): a plan parameter's name, or a solved dependency's slot."""
-        from fastapi.dependencies.models import _get_cache_key, _is_async_gen_callable, _is_gen_callable
-
         _no_special_params(dependant)
         args: list[tuple[str, bool, Any]] = []
         for sub in dependant.dependencies:
@@ -371,12 +433,14 @@ class _Dependencies:
                 self.cache.setdefault(key, slot)
             if sub.name is not None:
                 args.append((sub.name, False, slot))
-        for source, fields in (("path", dependant.path_params), ("query", dependant.query_params),
-                               ("header", dependant.header_params), ("cookie", dependant.cookie_params)):
+        sources: tuple[tuple[ParamSource, Any], ...] = (
+            ("path", dependant.path_params), ("query", dependant.query_params),
+            ("header", dependant.header_params), ("cookie", dependant.cookie_params))
+        for source, fields in sources:
             for field in fields:
                 plan = param_plan(field, source, self.core)
                 name = f"p{len(self.params)}"
-                self.params.append((name, *plan[1:]))
+                self.params.append(dataclasses.replace(plan, name=name))
                 args.append((field.name, True, name))
         return tuple(args)
 
@@ -404,8 +468,6 @@ class _Dependencies:
 
 
 def _is_coroutine(call: Callable[..., Any]) -> bool:
-    from fastapi.dependencies.models import _is_coroutine_callable
-
     return bool(_is_coroutine_callable(call))
 
 
@@ -415,9 +477,6 @@ def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str
     (response_model validation, pydantic's to_json or jsonable_encoder), then the response class.
     Returns (call, json_bytes): with a response_model and the default class the call returns the
     JSON bytes (written as application/json by the engine); otherwise the complete response."""
-    from fastapi.datastructures import DefaultPlaceholder
-    from starlette.responses import Response
-
     field = inputs["response_field"]
     response_class = _plain_response_class(inputs)
     dump_json = field is not None and isinstance(inputs["response_class"], DefaultPlaceholder)
@@ -454,8 +513,6 @@ def _text_plan(inputs: dict[str, Any], wire: type[Wire]) -> tuple[bytes, Callabl
     jsonable_encoder(result), status_code=...)`: for a str result that is the UTF-8 bytes with
     content-type and content-length headers only, which the engine writes itself; finish(result)
     does what FastAPI does for any other result (a returned Response is sent as it is)."""
-    from starlette.responses import HTMLResponse, PlainTextResponse, Response
-
     response_class = inputs["actual_response_class"]
     if response_class not in (PlainTextResponse, HTMLResponse) or response_class.charset != "utf-8":
         return None
@@ -481,8 +538,6 @@ def _text_plan(inputs: dict[str, Any], wire: type[Wire]) -> tuple[bytes, Callabl
 
 
 def _endpoint_context(inputs: dict[str, Any], method: str, root_path: str) -> dict[str, Any]:
-    from fastapi.routing import _extract_endpoint_context
-
     dependant: Dependant = inputs["dependant"]
     context = dict(_extract_endpoint_context(dependant.call))
     if dependant.path:
@@ -523,8 +578,6 @@ def app_reason(app: Any) -> str | None:
 def _vary_origin(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """CORSMiddleware's edit of a response to a request without an Origin header (its `send`: the
     Vary headers joined into one, then Origin)."""
-    from starlette.datastructures import MutableHeaders
-
     headers = MutableHeaders(raw=list(raw))
     headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
     return headers.raw
@@ -619,10 +672,6 @@ class AppErrors:
         return self.answer(req, exc)
 
     async def answer(self, req: Any, exc: BaseException) -> Any:
-        from starlette._exception_handler import _lookup_exception_handler
-        from starlette.exceptions import HTTPException
-        from starlette.requests import Request
-
         handlers = {k: v for k, v in self.app.exception_handlers.items() if k not in (500, Exception)}
         handler: Any = None
         if isinstance(exc, HTTPException):
@@ -635,8 +684,6 @@ class AppErrors:
             if observer is not None:  # a test client: the exception goes to the test, not the log
                 observer.errors.append(exc)
             else:
-                import logging
-
                 logging.getLogger("fasterapi.error").error("Exception in ASGI application", exc_info=exc)
             if handler is None:
                 return internal_error(self.wire)
@@ -651,61 +698,6 @@ class AppErrors:
 
 async def _no_body() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
-
-
-def _edited_send(send: Callable[[Any], Any], edit: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]]
-                 ) -> Callable[[Any], Any]:
-    """`send` behind the app's pass-through middleware: the response head edited as they would."""
-
-    async def edited(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": edit(_headers_of(message))}
-        await send(message)
-
-    return edited
-
-
-class _ReadBody:
-    """The request as a response's own __call__ sees it: its body was read by the route."""
-
-    body = b""
-    body_reader = None
-
-
-async def to_wire(response: Any, scope: dict[str, Any], wire: type[Wire]) -> Any:
-    """A Starlette Response for the engine: what its own __call__ sends for this request's scope."""
-    import asyncio
-
-    from ._asgi_server import _Exchange
-
-    loop = asyncio.get_running_loop()
-    exchange = _Exchange(_ReadBody(), loop, wire)
-    send = exchange.send if wire.compiled_edit is None else _edited_send(exchange.send, wire.compiled_edit)
-
-    async def run() -> None:
-        try:
-            await response(scope, exchange.receive, send)
-        except BaseException as exc:  # noqa: BLE001
-            exchange.app_ended(exc)
-            return
-        exchange.app_ended(None)
-
-    task = loop.create_task(run())
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-    return await exchange.first
-
-
-_background: set[Any] = set()
-
-
-async def drain_background() -> None:
-    """Wait for the responses compiled routes returned that are still running (their background
-    tasks after the body)."""
-    import asyncio
-
-    if _background:
-        await asyncio.wait(list(_background))
 
 
 def compile_app(app: Any, engine: Any, core: Any, fallback: Any,
@@ -802,8 +794,6 @@ def _compile_route(route: Any, earlier: list[Any], engine: Any, core: Any, fallb
     _path_convertors_plain(route.path)
     inputs = handler_inputs(route)
     status = inputs["status_code"]
-    from fastapi.utils import is_body_allowed_for_status_code
-
     if status is not None and not is_body_allowed_for_status_code(status):
         raise NotCompilable(f"status code {status} has no body")
     endpoint, is_coroutine = _plain_endpoint(inputs)
@@ -856,7 +846,8 @@ def _compile_route(route: Any, earlier: list[Any], engine: Any, core: Any, fallb
     guard = (provider, route, route.app)
     on_pool = isinstance(call, _PoolCall)
     is_async = not on_pool and (call is not endpoint or is_coroutine)
-    plan = (call, is_async, status or 200, tuple(plans), body, guard, json_bytes, False, text)
+    plan = Plan(call, is_async, status or 200, tuple(plans), PlanBody(*body) if body else None, guard, json_bytes,
+                False, PlanText(*text) if text else None)
     engine.add_route(methods, route.path, fallback, plan, options.body_buffer, head=False)
     if on_pool:
         engine.set_blocking(engine.route_count - 1)

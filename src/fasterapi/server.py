@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import dataclasses
 import errno
 import http
@@ -19,6 +20,7 @@ import random
 import signal
 import socket
 import stat
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -26,8 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from . import _core, _runtime
-from ._asgi_server import Lifespan, LifespanFailed, ScopeMaker, build_engine
+from ._asgi_server import Lifespan, LifespanFailed, ScopeMaker
 from ._connection import ProxyTrust
+from ._engine import build_engine
+from ._supervisor import supervise
 
 logger = logging.getLogger("fasterapi.server")
 access_logger = logging.getLogger("fasterapi.access")
@@ -310,8 +314,6 @@ SO_ATTACH_REUSEPORT_CBPF = 51
 def _steer(sock: socket.socket, n: int) -> None:
     """Attach `A = random() % n; return A` to the port's SO_REUSEPORT group: each new connection goes
     to one of its first n sockets (ours), never to one a later process added."""
-    import ctypes
-    import struct
 
     code = [
         (0x20, 0, 0, (-0x1000 + 56) & 0xFFFFFFFF),  # ld [SKF_AD_OFF + SKF_AD_RANDOM]
@@ -568,6 +570,14 @@ def _raise_nofile(config: Config) -> None:
                            "(raise it with ulimit -n)", soft, config.max_connections)
 
 
+class _SupervisorHooks:
+    """This module as the supervisor's ServerHooks (fasterapi._supervisor never imports it)."""
+
+    run_worker = staticmethod(run_worker)
+    cause_of = staticmethod(cause_of)
+    describe_socket = staticmethod(describe_socket)
+
+
 def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, **options: Any) -> None:
     """Serve `app` (the entry point behind `app.run()` and `fasterapi run`). A server that cannot
     start exits (SystemExit) after one line on stderr: code 2 for a mistake in the options, 1 for
@@ -590,9 +600,7 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
         exit_with(exc)
     try:
         if config.workers > 1 or config.limit_max_requests > 0:
-            from ._supervisor import supervise
-
-            code = supervise(app, config, socks)
+            code = supervise(app, config, socks, _SupervisorHooks())
             if code:
                 raise SystemExit(code)
         else:

@@ -16,8 +16,10 @@ existing suite checks that the engine serves its app as FastAPI on uvicorn would
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import dataclasses
+import importlib
 from typing import Any
 
 import starlette.testclient as _st
@@ -28,9 +30,9 @@ except ImportError:  # pragma: no cover
     import httpx  # type: ignore[no-redef]
 
 from . import _runtime
-from ._asgi_server import ERRORS, ScopeMaker, build_engine
+from ._asgi_server import ERRORS, ScopeMaker, drain_background
+from ._engine import build_engine
 from ._wire import parse_response
-from .compiler import drain_background
 
 __all__ = ["TestClient", "install"]
 
@@ -91,8 +93,6 @@ def _encode_request(request: httpx.Request, body: bytes) -> bytes:
 async def _serve(engine: Any, handler: Any, raw: bytes, client: Any) -> bytes:
     """One request's bytes through an in-memory connection of `engine` on this loop; its response
     bytes once the app has returned."""
-    import asyncio
-
     # The engine's hub (results of `def` endpoints run on its native pool) is watched by this
     # loop; a served engine's socket loop watches it itself.
     _runtime.watch_hub(engine.hub_fd, engine)
@@ -181,8 +181,6 @@ class _EngineASGI:
 
     @staticmethod
     async def handle(transport: Any, request: Any, original: Any) -> Any:
-        import asyncio
-
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # trio: the transport keeps talking ASGI
@@ -216,8 +214,6 @@ class _EngineASGI:
 
 
 def _install_asgi_transport(module_name: str) -> None:
-    import importlib
-
     try:
         module = importlib.import_module(module_name)
     except ImportError:

@@ -16,7 +16,8 @@ def compile_reports(app: object) -> dict[tuple[str, str], str] | None:
     """{(method, path): "" when compiled, else the compiler's reason} for `app` on the engine."""
     if REFERENCE:
         return None
-    from fasterapi._asgi_server import ScopeMaker, build_engine
+    from fasterapi._asgi_server import ScopeMaker
+    from fasterapi._engine import build_engine
 
     _engine, _handler, reports = build_engine(app, ScopeMaker(""))
     return {(method, r.path): ("" if r.compiled else r.reason) for r in reports for method in (r.methods or ("",))}

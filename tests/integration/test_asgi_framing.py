@@ -295,7 +295,8 @@ def test_a_compiled_routes_file_response_keeps_its_length(tmp_path: Any) -> None
     from fastapi import FastAPI
     from fastapi.responses import FileResponse
 
-    from fasterapi._asgi_server import ScopeMaker, build_engine
+    from fasterapi._asgi_server import ScopeMaker
+    from fasterapi._engine import build_engine
     from fasterapi.testclient import TestClient
 
     path = tmp_path / "f.bin"

@@ -107,7 +107,8 @@ def test_the_engine_records_starlettes_spans() -> None:
 
 
 def test_an_instrumented_app_is_not_compiled() -> None:
-    from fasterapi._asgi_server import ScopeMaker, build_engine
+    from fasterapi._asgi_server import ScopeMaker
+    from fasterapi._engine import build_engine
 
     app, _ = instrumented_app()
     _engine, _handler, reports = build_engine(app, ScopeMaker())

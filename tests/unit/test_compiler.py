@@ -8,17 +8,18 @@ from typing import Annotated, Any
 
 import pytest
 import starlette.testclient
+from fasterapi.responses import HTMLResponse
+from fasterapi.routing import APIRoute
 from pydantic import BaseModel, field_validator
 
 from fasterapi import APIRouter, Depends, FastAPI, Header, Query, Request, WebSocket
-from fasterapi.compiler import NotCompilable, RouteReport, handler_inputs, param_plan
-from fasterapi.responses import HTMLResponse
-from fasterapi.routing import APIRoute
+from fasterapi.compiler import NotCompilable, PlanParam, RouteReport, handler_inputs, param_plan
 from fasterapi.testclient import TestClient
 
 
 def reports(app: FastAPI) -> dict[tuple[str, str], RouteReport]:
-    from fasterapi._asgi_server import ScopeMaker, build_engine
+    from fasterapi._asgi_server import ScopeMaker
+    from fasterapi._engine import build_engine
 
     _engine, _handler, found = build_engine(app, ScopeMaker(""))
     assert all(isinstance(r, RouteReport) for r in found)
@@ -194,10 +195,10 @@ def test_param_plans_follow_fastapis_lookup_names() -> None:
     route = next(r for r in app.routes if getattr(r, "path", None) == "/p")
     dependant = handler_inputs(route)["dependant"]
     headers = [param_plan(f, "header", _core) for f in dependant.header_params]
-    assert headers[0] == ("x_token", "header", "str", _core.REQUIRED, "x-token")
-    assert headers[1] == ("raw", "header", "str", None, "raw")
+    assert headers[0] == PlanParam("x_token", "header", "str", _core.REQUIRED, "x-token")
+    assert headers[1] == PlanParam("raw", "header", "str", None, "raw")
     (query,) = [param_plan(f, "query", _core) for f in dependant.query_params]
-    assert query == ("size", "query", "int", 10, "page-size")
+    assert query == PlanParam("size", "query", "int", 10, "page-size")
 
 
 REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
@@ -238,3 +239,29 @@ def test_html_response_class_route() -> None:
         asgi = starlette.testclient.TestClient(app).get(url)
         assert (engine.status_code, engine.headers["content-type"], engine.content) == (
             asgi.status_code, asgi.headers["content-type"], asgi.content)
+
+
+def test_add_route_validates_the_plan() -> None:
+    # A plan the engine could not run is refused when the route is added, not at its first request.
+    from fasterapi import _core
+    from fasterapi.compiler import Plan, PlanBody, PlanText
+
+    def call(**kw: Any) -> dict[str, Any]:
+        return kw
+
+    engine = _core.Engine(lambda req: None, object, None, None)
+    good = PlanParam("x", "path", "int", _core.REQUIRED)
+    engine.add_route(["GET"], "/ok/{x}", lambda req: None, Plan(call, False, 200, (good,)))
+    bad: list[tuple[Any, type[Exception], str]] = [
+        (Plan(call, False, 200, (PlanParam("x", "body", "int", None),)), ValueError, "unknown param source"),  # type: ignore[arg-type]
+        (Plan(call, False, 200, (PlanParam("x", "query", "list", None),)), ValueError, "unknown param kind"),  # type: ignore[arg-type]
+        (Plan(42, False), TypeError, "Plan.call must be callable"),  # type: ignore[arg-type]
+        (Plan(call, False, 99), TypeError, "Plan.status"),
+        (Plan(call, False, 200, (), PlanBody("b", 1)), TypeError, "PlanBody"),  # type: ignore[arg-type]
+        (Plan(call, False, 200, (), None, None, False, False, PlanText("text/plain", call)), TypeError, "PlanText"),  # type: ignore[arg-type]
+        (object(), AttributeError, "has no attribute"),
+    ]
+    for plan, error, message in bad:
+        with pytest.raises(error, match=message):
+            engine.add_route(["GET"], "/bad/{x}", lambda req: None, plan)
+    assert engine.route_count == 1

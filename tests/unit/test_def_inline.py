@@ -10,7 +10,8 @@ import threading
 from fastapi import Depends, FastAPI
 
 import fasterapi
-from fasterapi._asgi_server import ScopeMaker, build_engine
+from fasterapi._asgi_server import ScopeMaker
+from fasterapi._engine import build_engine
 
 
 def make_app() -> FastAPI:

@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from fasterapi import _core
-from fasterapi._asgi_server import ScopeMaker, build_engine
+from fasterapi._asgi_server import ScopeMaker
+from fasterapi._engine import build_engine
 
 app = FastAPI()
 

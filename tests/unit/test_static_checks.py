@@ -1,4 +1,5 @@
-"""The Python package is ruff- and mypy-clean (strict), and the native module's stub matches it."""
+"""The Python package is ruff-clean and ruff-formatted, mypy-clean (strict), the native sources are
+clang-formatted (.clang-format), and the native module's stub matches it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,21 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_ruff_clean() -> None:
     r = _run("ruff", "check", "src/fasterapi")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_ruff_format_clean() -> None:
+    r = _run("ruff", "format", "--check", "src/fasterapi")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_native_sources_clang_formatted() -> None:
+    # clang-format comes from Debian (tests/install-and-run.sh installs it).
+    sources = sorted(str(p.relative_to(ROOT)) for d in ("src/native", "tests/native") for p in (ROOT / d).rglob("*")
+                     if p.suffix in (".cpp", ".hpp"))
+    assert len(sources) > 20
+    r = subprocess.run(["clang-format", "--dry-run", "--Werror", *sources], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-6000:]
 
 
 def test_mypy_strict_clean() -> None:

@@ -59,9 +59,17 @@ SCRIPT = textwrap.dedent(
     e = _core.Engine(app_handler, Resp, None, None)
     e.add_route(["GET"], "/slow/{name}", slow)
     req = _core.REQUIRED
-    e.add_route(["GET"], "/fast/{name}", slow,
-                (fast, False, 200, (("name", "path", "str", req, None), ("n", "query", "int", 1, None)), None))
-    e.add_route(["GET"], "/block/{x}", slow, (blocking, False, 200, (("x", "path", "int", req, None),), None))
+    # fasterapi.compiler.Plan needs pydantic, which refuses sub-interpreters: the engine reads a
+    # plan by attribute name, so a namespace with the same attributes stands in for it here.
+    def plan(call, params):
+        return types.SimpleNamespace(call=call, is_async=False, status=200, params=params, body=None, guard=None,
+                                     json_bytes=False, wants_request=False, text=None)
+
+    def param(name, source, kind, default):
+        return types.SimpleNamespace(name=name, source=source, kind=kind, default=default, key=None)
+
+    e.add_route(["GET"], "/fast/{name}", slow, plan(fast, (param("name", "path", "str", req), param("n", "query", "int", 1))))
+    e.add_route(["GET"], "/block/{x}", slow, plan(blocking, (param("x", "path", "int", req),)))
     e.set_blocking(e.route_count - 1)
     e.blocking_threads = 2
 

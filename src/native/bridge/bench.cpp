@@ -1,5 +1,7 @@
 // Benchmark entry points behind docs/performance.md: per-stage timings of one request through an
-// in-memory connection, allocations per request, and the cost of the socket write.
+// in-memory connection, allocations per request, the cost of the socket write, and an
+// allocation-failure injection for tests. Compiled only in the bench build (CMake option
+// FASTERAPI_BENCH, benchmarks/README.md): the _core users install has none of this.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,10 +16,15 @@
 #include "bridge/engine.hpp"
 #include "bridge/perf.hpp"
 #include "bridge/state.hpp"
+#include "bridge/boundary.hpp"
+#include "http/connection.hpp"
+#include "http/parser.hpp"
+#include "router/router.hpp"
 
 namespace fasterapi::bridge {
 
 thread_local StageMarks* t_stage_marks = nullptr;
+std::atomic<int> g_injected_allocation_failures{0};
 
 namespace {
 
@@ -54,6 +61,52 @@ bool one_request(http::Connection& conn, const char* data, size_t len) {
   return true;
 }
 
+// One in-memory connection of an engine, for the bench_* functions.
+struct BenchConn {
+  http::Limits limits;
+  BridgeDispatcher d;
+  http::Connection conn;
+  explicit BenchConn(EngineObject* e) : limits(*e->limits), d(e, "bench", 1), conn(limits, d) { d.link->conn = &conn; }
+};
+
+// The request bytes fed `iterations` times through one connection, timed in batches with `clock`:
+// a list of ns per request per batch. bench_connection: the wall clock; bench_cpu: this thread's
+// CPU clock (time spent preempted on a shared machine is not counted).
+PyObject* timed_batches(PyObject* m, PyObject* args, clockid_t clock) {
+  PyObject* engine;
+  Py_buffer req;
+  long long iterations;
+  int batch = 1000;
+  if (!PyArg_ParseTuple(args, "Oy*L|i", &engine, &req, &iterations, &batch)) return nullptr;
+  EngineObject* e = engine_arg(m, engine);
+  if (!e || batch <= 0) {
+    if (e) PyErr_SetString(PyExc_ValueError, "batch must be positive");
+    PyBuffer_Release(&req);
+    return nullptr;
+  }
+  BenchConn bc(e);
+  const char* data = static_cast<const char*>(req.buf);
+  size_t len = size_t(req.len);
+  PyObject* out = PyList_New(0);
+  bool ok = out != nullptr;
+  for (long long done = 0; ok && done < iterations; done += batch) {
+    timespec t0, t1;
+    clock_gettime(clock, &t0);
+    for (int i = 0; i < batch && ok; ++i) ok = one_request(bc.conn, data, len);
+    clock_gettime(clock, &t1);
+    double ns = (double(t1.tv_sec - t0.tv_sec) * 1e9 + double(t1.tv_nsec - t0.tv_nsec)) / batch;
+    PyObject* v = ok ? PyFloat_FromDouble(ns) : nullptr;
+    ok = v && PyList_Append(out, v) == 0;
+    Py_XDECREF(v);
+  }
+  PyBuffer_Release(&req);
+  if (!ok) {
+    Py_XDECREF(out);
+    return nullptr;
+  }
+  return out;
+}
+
 // bench_stages(engine, request, iterations) -> {stage: median ns}
 PyObject* bench_stages(PyObject* m, PyObject* args) {
   PyObject* engine;
@@ -62,10 +115,8 @@ PyObject* bench_stages(PyObject* m, PyObject* args) {
   if (!PyArg_ParseTuple(args, "Oy*L", &engine, &req, &iterations)) return nullptr;
   EngineObject* e = engine_arg(m, engine);
   if (!e) { PyBuffer_Release(&req); return nullptr; }
-  http::Limits limits = *e->limits;
-  BridgeDispatcher d(e, "bench", 1);
-  http::Connection conn(limits, d);
-  d.link->conn = &conn;
+  BenchConn bc(e);
+  http::Connection& conn = bc.conn;
   const char* data = static_cast<const char*>(req.buf);
   size_t len = size_t(req.len);
   std::vector<double> total, route, dispatch, handler, serialize, rest;
@@ -129,43 +180,7 @@ PyObject* bench_stages(PyObject* m, PyObject* args) {
 // bench_cpu(engine, request, iterations, batch=1000) -> [CPU ns per request per batch]: as
 // bench_connection, timed with this thread's CPU clock, so time the thread spends preempted on a
 // shared machine is not counted.
-PyObject* bench_cpu(PyObject* m, PyObject* args) {
-  PyObject* engine;
-  Py_buffer req;
-  long long iterations;
-  int batch = 1000;
-  if (!PyArg_ParseTuple(args, "Oy*L|i", &engine, &req, &iterations, &batch)) return nullptr;
-  EngineObject* e = engine_arg(m, engine);
-  if (!e || batch <= 0) {
-    if (e) PyErr_SetString(PyExc_ValueError, "batch must be positive");
-    PyBuffer_Release(&req);
-    return nullptr;
-  }
-  http::Limits limits = *e->limits;
-  BridgeDispatcher d(e, "bench", 1);
-  http::Connection conn(limits, d);
-  d.link->conn = &conn;
-  const char* data = static_cast<const char*>(req.buf);
-  size_t len = size_t(req.len);
-  PyObject* out = PyList_New(0);
-  bool ok = out != nullptr;
-  for (long long done = 0; ok && done < iterations; done += batch) {
-    timespec t0, t1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    for (int i = 0; i < batch && ok; ++i) ok = one_request(conn, data, len);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-    double ns = (double(t1.tv_sec - t0.tv_sec) * 1e9 + double(t1.tv_nsec - t0.tv_nsec)) / batch;
-    PyObject* v = ok ? PyFloat_FromDouble(ns) : nullptr;
-    ok = v && PyList_Append(out, v) == 0;
-    Py_XDECREF(v);
-  }
-  PyBuffer_Release(&req);
-  if (!ok) {
-    Py_XDECREF(out);
-    return nullptr;
-  }
-  return out;
-}
+PyObject* bench_cpu(PyObject* m, PyObject* args) { return timed_batches(m, args, CLOCK_THREAD_CPUTIME_ID); }
 
 #ifndef PYPY_VERSION  // PyPy's cpyext has no PyMem_GetAllocator/SetAllocator (and no CPython allocator)
 // ---- allocation counting: a hook around the object and mem allocators -------------------------
@@ -207,10 +222,8 @@ PyObject* bench_allocs(PyObject* m, PyObject* args) {
   if (!PyArg_ParseTuple(args, "Oy*L", &engine, &req, &iterations)) return nullptr;
   EngineObject* e = engine_arg(m, engine);
   if (!e) { PyBuffer_Release(&req); return nullptr; }
-  http::Limits limits = *e->limits;
-  BridgeDispatcher d(e, "bench", 1);
-  http::Connection conn(limits, d);
-  d.link->conn = &conn;
+  BenchConn bc(e);
+  http::Connection& conn = bc.conn;
   const char* data = static_cast<const char*>(req.buf);
   size_t len = size_t(req.len);
   bool ok = true;
@@ -286,18 +299,122 @@ PyObject* bench_send(PyObject*, PyObject* args) {
   return PyFloat_FromDouble(median(times));
 }
 
+double elapsed_ns(const timespec& a, const timespec& b) {
+  return double(b.tv_sec - a.tv_sec) * 1e9 + double(b.tv_nsec - a.tv_nsec);
+}
+
+// bench_connection(engine, request, iterations) -> list of per-batch ns/request.
+// Feeds the same request bytes `iterations` times through one in-memory connection (parser,
+// router, plan, handler, serializer) and reports the median-able timings; for benchmarks/.
+PyObject* core_bench_connection(PyObject* m, PyObject* args) { return timed_batches(m, args, CLOCK_MONOTONIC); }
+
+// A dispatcher that answers nothing: isolates the HTTP layer's own cost.
+class NullDispatcher final : public http::Dispatcher {
+ public:
+  uint64_t body_limit(const http::Request&) override { return 1 << 20; }
+  http::HandleResult handle(const http::Request& req, http::Buffer&) override {
+    sink_ += req.num_headers + req.body.size();
+    return http::HandleResult::Done;
+  }
+  size_t sink_ = 0;
+};
+
+// bench_parse(request, iterations, batch=1000) -> [ns per request per batch]: parser + framing only.
+PyObject* core_bench_parse(PyObject*, PyObject* args) {
+  Py_buffer req;
+  long long iterations;
+  int batch = 1000;
+  if (!PyArg_ParseTuple(args, "y*L|i", &req, &iterations, &batch)) return nullptr;
+  http::Limits limits;
+  NullDispatcher d;
+  http::Connection conn(limits, d);
+  PyObject* out = PyList_New(0);
+  for (long long done = 0; done < iterations; done += batch) {
+    timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < batch; ++i) conn.on_data(static_cast<const char*>(req.buf), size_t(req.len));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
+    PyList_Append(out, v);
+    Py_DECREF(v);
+  }
+  PyBuffer_Release(&req);
+  if (conn.should_close()) {
+    Py_DECREF(out);
+    PyErr_SetString(PyExc_ValueError, "the request was rejected by the parser");
+    return nullptr;
+  }
+  return out;
+}
+
+// bench_route(engine, method, path, iterations, batch=1000) -> [ns per match per batch].
+PyObject* core_bench_route(PyObject* m, PyObject* args) {
+  PyObject* engine;
+  const char *method, *path;
+  long long iterations;
+  int batch = 1000;
+  if (!PyArg_ParseTuple(args, "OssL|i", &engine, &method, &path, &iterations, &batch)) return nullptr;
+  if (!PyObject_TypeCheck(engine, state_of(m)->engine_type)) {
+    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
+    return nullptr;
+  }
+  auto* e = reinterpret_cast<EngineObject*>(engine);
+  router::Match match;
+  PyObject* out = PyList_New(0);
+  std::string_view meth(method), p(path);
+  long found = 0;
+  for (long long done = 0; done < iterations; done += batch) {
+    timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < batch; ++i) {
+      e->router->match(meth, p, match);
+      found += match.kind == router::Match::Found;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
+    PyList_Append(out, v);
+    Py_DECREF(v);
+  }
+  if (found == 0) {
+    Py_DECREF(out);
+    PyErr_SetString(PyExc_ValueError, "no route matches");
+    return nullptr;
+  }
+  return out;
+}
+
+// _fail_allocations(n): the next n requests fail with std::bad_alloc as they start
+// (tests/integration/test_out_of_memory.py); 0 disarms. Returns the previous count.
+PyObject* fail_allocations(PyObject*, PyObject* arg) {
+  long n = PyLong_AsLong(arg);
+  if (n == -1 && PyErr_Occurred()) return nullptr;
+  if (n < 0 || n > 1000000) {
+    PyErr_SetString(PyExc_ValueError, "_fail_allocations(n): 0 <= n <= 1000000");
+    return nullptr;
+  }
+  return PyLong_FromLong(g_injected_allocation_failures.exchange(int(n)));
+}
+
 }  // namespace
 
 PyMethodDef bench_methods[] = {
-    {"bench_stages", bench_stages, METH_VARARGS,
+    {"bench_parse", boundary<core_bench_parse>, METH_VARARGS,
+     "bench_parse(request, iterations, batch=1000) -> [ns per request per batch]"},
+    {"bench_route", boundary<core_bench_route>, METH_VARARGS,
+     "bench_route(engine, method, path, iterations, batch=1000) -> [ns per match per batch]"},
+    {"bench_connection", boundary<core_bench_connection>, METH_VARARGS,
+     "bench_connection(engine, request, iterations, batch=1000) -> [ns per request per batch]"},
+    {"_fail_allocations", boundary<fail_allocations>, METH_O,
+     "_fail_allocations(n) -> previous n: the next n requests fail with std::bad_alloc (tests)"},
+    {"bench_stages", boundary<bench_stages>, METH_VARARGS,
      "bench_stages(engine, request, iterations) -> {stage: median ns}: parse (and framing), route, dispatch "
      "(arguments, body validation), handler, serialize (each net of its clock stamps), total (with stamps), "
      "timer (the cost of one stamp)"},
-    {"bench_cpu", bench_cpu, METH_VARARGS,
+    {"bench_cpu", boundary<bench_cpu>, METH_VARARGS,
      "bench_cpu(engine, request, iterations, batch=1000) -> [thread CPU ns per request per batch]"},
-    {"bench_allocs", bench_allocs, METH_VARARGS,
+    {"bench_allocs", boundary<bench_allocs>, METH_VARARGS,
      "bench_allocs(engine, request, iterations) -> CPython allocator calls per request"},
-    {"bench_send", bench_send, METH_VARARGS,
+    {"bench_send", boundary<bench_send>, METH_VARARGS,
      "bench_send(response, iterations) -> median ns of one send() on a TCP loopback connection"},
     {nullptr, nullptr, 0, nullptr}};
 

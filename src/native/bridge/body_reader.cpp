@@ -1,5 +1,6 @@
 // _core.BodyReader: how Python reads a streamed request body (bridge/body_reader.hpp).
 #include "bridge/body_reader.hpp"
+#include "bridge/boundary.hpp"
 
 #include <string>
 
@@ -141,27 +142,27 @@ void reader_dealloc(PyObject* o) {
 }
 
 PyMethodDef reader_methods[] = {
-    {"take", reader_take, METH_NOARGS,
+    {"take", boundary<reader_take>, METH_NOARGS,
      "take() -> bytes: the body bytes received so far and not yet taken (b'' if none); reading "
      "resumes if it was paused for them"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef reader_getset[] = {
-    {"done", reader_done, nullptr, "True once the whole body has arrived and all of it has been taken", nullptr},
-    {"aborted", reader_aborted, nullptr,
+    {"done", boundary<reader_done>, nullptr, "True once the whole body has arrived and all of it has been taken", nullptr},
+    {"aborted", boundary<reader_aborted>, nullptr,
      "True once the body cannot complete: the client went away or cut it short, it was malformed or "
      "over the body limit, a deadline fired, or the response was finished before it was read",
      nullptr},
-    {"buffered", reader_buffered, nullptr, "bytes received and not yet taken", nullptr},
-    {"waiter", reader_waiter_get, reader_waiter_set,
+    {"buffered", boundary<reader_buffered>, nullptr, "bytes received and not yet taken", nullptr},
+    {"waiter", boundary<reader_waiter_get>, boundary<reader_waiter_set>,
      "None or a callable, called once (then cleared) on the loop thread when more bytes arrive, the "
      "body ends or it is aborted",
      nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
-PyType_Slot reader_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(reader_dealloc)},
-                              {Py_tp_traverse, reinterpret_cast<void*>(reader_traverse)},
-                              {Py_tp_clear, reinterpret_cast<void*>(reader_clear)},
+PyType_Slot reader_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<reader_dealloc>)},
+                              {Py_tp_traverse, reinterpret_cast<void*>(boundary<reader_traverse>)},
+                              {Py_tp_clear, reinterpret_cast<void*>(boundary<reader_clear>)},
                               {Py_tp_methods, reader_methods},
                               {Py_tp_getset, reader_getset},
                               {Py_tp_doc, const_cast<char*>("A streamed request body (made by the engine)")},

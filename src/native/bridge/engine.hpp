@@ -1,6 +1,7 @@
 // The engine: routes, their compiled plans, and the Dispatcher that runs them for a connection.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ enum class ParamSource { Path, Query, Header, Cookie };
 enum class ParamKind { Int, Float, Str, Bool };
 struct StaticResponse;  // native_route.hpp
 struct PerfState;       // perf.hpp
+struct Ctx;             // one request on the Python side (engine.cpp)
+struct PlanArgs;        // a plan's call arguments (engine.cpp)
 
 struct PlanParam {
   std::string key;           // path parameter name, query alias, lower-case header name or cookie name
@@ -95,6 +98,19 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
   int client_port;
 
  private:
+  // The stages of serve(), in order (engine.cpp; inline: each is called from one place there).
+  http::HandleResult serve(const http::Request& req, http::Buffer& out);
+  inline bool serve_without_python(const Route& r, const http::Request& req, http::Buffer& out);
+  inline http::HandleResult serve_with_python(Route* r, const http::Request& req, http::Buffer& out);
+  inline http::HandleResult call_app_handler(Ctx& c, const http::Request& req, http::Buffer& out);
+  inline http::HandleResult run_route(Ctx& c, Route& r, const http::Request& req, http::Buffer& out);
+  inline std::optional<http::HandleResult> join_batch(Ctx& c, const http::Request& req);
+  inline std::optional<http::HandleResult> run_plan(Ctx& c, Route& r, const http::Request& req, http::Buffer& out);
+  [[gnu::always_inline]] inline bool plan_arguments(Ctx& c, const Route& r, const http::Request& req, PlanArgs& a);
+  [[gnu::always_inline]] inline PyObject* param_value(const PlanParam& p, const http::Request& req);
+  [[gnu::always_inline]] inline std::optional<std::string_view> param_text(const PlanParam& p, const http::Request& req, bool& usable);
+  inline http::HandleResult call_route_handler(Ctx& c, Route& r, http::Buffer& out);
+  void log_access(const http::Request& req, const http::Buffer& out, size_t from);
   bool route(const http::Request& req);
   bool attach_body_reader(PyObject* request_data);
   // Metrics on: answers a scrape of the metrics path (true), else starts the request's timer.
@@ -118,5 +134,7 @@ bool as_bytes(PyObject* o, std::string_view& sv);
 
 // 500 {"detail":"Internal Server Error"}.
 void write_500(http::Buffer& out, ConnHeader conn);
+// 503 {"detail":"Service Unavailable"} with "Connection: close" (out of memory for this request).
+void write_503_close(http::Buffer& out);
 
 }  // namespace fasterapi::bridge

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 #include "bridge/engine.hpp"
 #include "bridge/metrics.hpp"
@@ -17,6 +18,7 @@
 #include "bridge/perf.hpp"
 #include "bridge/pyjson.hpp"
 #include "bridge/state.hpp"
+#include "bridge/boundary.hpp"
 #include "http/response.hpp"
 #include "server/loop.hpp"
 
@@ -125,7 +127,6 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
       Py_VISIT(r.text);
       for (auto& p : r.params) Py_VISIT(p.default_value);
     }
-  if (self->perf) Py_VISIT(self->perf->dumps);
   return 0;
 }
 
@@ -143,7 +144,6 @@ int engine_clear(PyObject* o) {
   if (self->routes)
     for (auto& r : *self->routes) clear_route(r);
   if (self->perf) {
-    Py_CLEAR(self->perf->dumps);
     self->perf->pool.clear();
   }
   return 0;
@@ -166,16 +166,125 @@ void engine_dealloc(PyObject* o) {
   Py_DECREF(tp);
 }
 
-bool parse_kind(PyObject* s, ParamKind& k) {
-  const char* v = PyUnicode_AsUTF8(s);
-  if (!v) return false;
-  std::string_view sv(v);
-  if (sv == "int") k = ParamKind::Int;
-  else if (sv == "float") k = ParamKind::Float;
-  else if (sv == "str") k = ParamKind::Str;
-  else if (sv == "bool") k = ParamKind::Bool;
-  else { PyErr_Format(PyExc_ValueError, "unknown param kind %s", v); return false; }
+// ---- the plan of a compiled route: fasterapi.compiler.Plan, read by attribute name ----------------
+
+// A new reference to o.name, or nullptr with AttributeError set.
+struct Attr {
+  PyObject* v = nullptr;
+  Attr(PyObject* o, const char* name) : v(PyObject_GetAttrString(o, name)) {}
+  ~Attr() { Py_XDECREF(v); }
+  Attr(const Attr&) = delete;
+  Attr& operator=(const Attr&) = delete;
+  explicit operator bool() const { return v != nullptr; }
+};
+
+bool plan_error(const char* what) {
+  PyErr_Format(PyExc_TypeError, "invalid plan: %s", what);
+  return false;
+}
+
+// One of a Literal's names (a str) into its enum value; ValueError for any other name.
+template <typename E, size_t N>
+bool parse_name(PyObject* s, const std::pair<std::string_view, E> (&names)[N], E& out, const char* what) {
+  const char* v = PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : nullptr;
+  if (!v) {
+    if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "invalid plan: PlanParam.%s must be a str", what);
+    return false;
+  }
+  for (const auto& [name, value] : names)
+    if (name == v) {
+      out = value;
+      return true;
+    }
+  PyErr_Format(PyExc_ValueError, "unknown param %s %s", what, v);
+  return false;
+}
+
+constexpr std::pair<std::string_view, ParamSource> kSources[] = {
+    {"path", ParamSource::Path}, {"query", ParamSource::Query}, {"header", ParamSource::Header},
+    {"cookie", ParamSource::Cookie}};
+constexpr std::pair<std::string_view, ParamKind> kKinds[] = {
+    {"int", ParamKind::Int}, {"float", ParamKind::Float}, {"str", ParamKind::Str}, {"bool", ParamKind::Bool}};
+
+// A PlanParam (name, source, kind, default, key) into p; its keyword name (new reference) into name.
+bool parse_plan_param(EngineObject* e, PyObject* o, PlanParam& p, PyObject*& name) {
+  Attr n(o, "name"), source(o, "source"), kind(o, "kind"), def(o, "default"), key(o, "key");
+  if (!n || !source || !kind || !def || !key) return false;
+  if (!PyUnicode_Check(n.v)) return plan_error("PlanParam.name must be a str");
+  if (key.v != Py_None && !PyUnicode_Check(key.v)) return plan_error("PlanParam.key must be a str or None");
+  if (!parse_name(source.v, kSources, p.source, "source") || !parse_name(kind.v, kKinds, p.kind, "kind")) return false;
+  const char* k = PyUnicode_AsUTF8(key.v != Py_None ? key.v : n.v);  // as the request spells it
+  if (!k) return false;
+  p.key = k;
+  if (p.source == ParamSource::Header)
+    for (char& ch : p.key) ch = char(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+  p.default_value = def.v == e->st->required ? nullptr : Py_NewRef(def.v);
+  name = Py_NewRef(n.v);
+  PyUnicode_InternInPlace(&name);
   return true;
+}
+
+// plan (fasterapi.compiler.Plan, or any object with its attributes) into r, validated: a plan the
+// engine could not run is refused here, when the route is added, not at its first request.
+bool parse_plan(EngineObject* e, PyObject* plan, Route& r) {
+  Attr call(plan, "call"), is_async(plan, "is_async"), status(plan, "status"), params(plan, "params"),
+      body(plan, "body"), guard(plan, "guard"), json_bytes(plan, "json_bytes"), wants_request(plan, "wants_request"),
+      text(plan, "text");
+  if (!call || !is_async || !status || !params || !body || !guard || !json_bytes || !wants_request || !text)
+    return false;
+  if (!PyCallable_Check(call.v)) return plan_error("Plan.call must be callable");
+  long st = PyLong_Check(status.v) ? PyLong_AsLong(status.v) : -1;
+  if (st < 200 || st > 599) return plan_error("Plan.status must be an int in 200..599");
+  int async_ = PyObject_IsTrue(is_async.v), jb = PyObject_IsTrue(json_bytes.v), wr = PyObject_IsTrue(wants_request.v);
+  if (async_ < 0 || jb < 0 || wr < 0) return false;
+  r.has_plan = true;
+  r.endpoint = Py_NewRef(call.v);
+  r.is_async = async_;
+  r.status = int(st);
+  r.json_bytes = jb;
+  r.wants_request = wr;
+  if (guard.v != Py_None) r.guard = Py_NewRef(guard.v);
+  if (text.v != Py_None) {
+    Attr line(text.v, "content_type_line"), finish(text.v, "finish");
+    if (!line || !finish) return false;
+    if (!PyBytes_Check(line.v) || !PyCallable_Check(finish.v))
+      return plan_error("PlanText is (content_type_line: bytes, finish: callable)");
+    r.text = PyTuple_Pack(2, line.v, finish.v);  // (line, finish), as finish() in engine.cpp reads it
+    if (!r.text) return false;
+  }
+  PyObject* pseq = PySequence_Fast(params.v, "Plan.params must be a sequence of PlanParam");
+  if (!pseq) return false;
+  Py_ssize_t np = PySequence_Fast_GET_SIZE(pseq);
+  bool has_body = body.v != Py_None;
+  PyObject* kwnames = PyTuple_New(np + (has_body ? 1 : 0) + (r.wants_request ? 1 : 0));
+  r.kwnames = kwnames;  // (cleared with the route on failure; unset slots are NULL, which tuple dealloc skips)
+  bool ok = kwnames != nullptr;
+  for (Py_ssize_t i = 0; ok && i < np; ++i) {
+    PlanParam p;
+    PyObject* name = nullptr;
+    ok = parse_plan_param(e, PySequence_Fast_GET_ITEM(pseq, i), p, name);
+    if (ok) {
+      r.params.push_back(std::move(p));
+      PyTuple_SET_ITEM(kwnames, i, name);
+    }
+  }
+  Py_DECREF(pseq);
+  if (ok && has_body) {
+    Attr bname(body.v, "name"), validate(body.v, "validate_json");
+    ok = bname && validate;
+    if (ok && (!PyUnicode_Check(bname.v) || !PyCallable_Check(validate.v)))
+      ok = plan_error("PlanBody is (name: str, validate_json: callable)");
+    if (ok) {
+      PyTuple_SET_ITEM(kwnames, np, Py_NewRef(bname.v));
+      r.body_validator = Py_NewRef(validate.v);
+    }
+  }
+  if (ok && r.wants_request) {
+    PyObject* rname = PyUnicode_InternFromString("request_data");
+    ok = rname != nullptr;
+    if (ok) PyTuple_SET_ITEM(kwnames, np + (has_body ? 1 : 0), rname);
+  }
+  return ok;
 }
 
 // add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None, head=True)
@@ -209,72 +318,9 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   r.body_limit = body_limit;
   r.is_static = is_static;
   if (native != Py_None) r.native = Py_NewRef(native);
-  if (plan != Py_None) {
-    // (endpoint, is_async, status_code, params, body[, guard, json_bytes, wants_request, text])
-    PyObject *endpoint, *is_async, *params, *body, *guard = Py_None, *text = Py_None;
-    int status, json_bytes = 0, wants_request = 0;
-    if (!PyArg_ParseTuple(plan, "OOiOO|OppO", &endpoint, &is_async, &status, &params, &body, &guard, &json_bytes,
-                          &wants_request, &text)) {
-      clear_route(r);
-      return nullptr;
-    }
-    if (text != Py_None && (!PyTuple_Check(text) || PyTuple_GET_SIZE(text) != 2 ||
-                            !PyBytes_Check(PyTuple_GET_ITEM(text, 0)) || !PyCallable_Check(PyTuple_GET_ITEM(text, 1)))) {
-      PyErr_SetString(PyExc_TypeError, "plan text must be (content-type line: bytes, finish: callable)");
-      clear_route(r);
-      return nullptr;
-    }
-    r.has_plan = true;
-    if (guard != Py_None) r.guard = Py_NewRef(guard);
-    if (text != Py_None) r.text = Py_NewRef(text);
-    r.json_bytes = json_bytes;
-    r.wants_request = wants_request;
-    r.endpoint = Py_NewRef(endpoint);
-    r.is_async = PyObject_IsTrue(is_async);
-    r.status = status;
-    PyObject* pseq = PySequence_Fast(params, "params must be a sequence");
-    if (!pseq) { clear_route(r); return nullptr; }
-    Py_ssize_t np = PySequence_Fast_GET_SIZE(pseq);
-    bool has_body = body != Py_None;
-    PyObject* kwnames = PyTuple_New(np + (has_body ? 1 : 0) + (wants_request ? 1 : 0));
-    for (Py_ssize_t i = 0; i < np; ++i) {
-      PyObject *name, *source, *kind, *def, *alias;
-      if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(pseq, i), "UUUOO", &name, &source, &kind, &def, &alias)) {
-        Py_DECREF(pseq); Py_DECREF(kwnames); clear_route(r); return nullptr;
-      }
-      PlanParam p;
-      const char* src = PyUnicode_AsUTF8(source);
-      std::string_view srcv = src ? std::string_view(src) : std::string_view();
-      p.source = srcv == "path"     ? ParamSource::Path
-                 : srcv == "header" ? ParamSource::Header
-                 : srcv == "cookie" ? ParamSource::Cookie
-                                    : ParamSource::Query;
-      PyObject* keyo = alias != Py_None ? alias : name;  // path or query name as the request spells it
-      const char* key = PyUnicode_AsUTF8(keyo);
-      if (!key || !parse_kind(kind, p.kind)) { Py_DECREF(pseq); Py_DECREF(kwnames); clear_route(r); return nullptr; }
-      p.key = key;
-      if (p.source == ParamSource::Header)
-        for (char& ch : p.key) ch = char(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-      p.default_value = def == self->st->required ? nullptr : Py_NewRef(def);
-      r.params.push_back(std::move(p));
-      Py_INCREF(name);
-      PyUnicode_InternInPlace(&name);
-      PyTuple_SET_ITEM(kwnames, i, name);
-    }
-    Py_DECREF(pseq);
-    if (has_body) {
-      PyObject *bname, *validator;
-      if (!PyArg_ParseTuple(body, "UO", &bname, &validator)) { Py_DECREF(kwnames); clear_route(r); return nullptr; }
-      Py_INCREF(bname);
-      PyTuple_SET_ITEM(kwnames, np, bname);
-      r.body_validator = Py_NewRef(validator);
-    }
-    if (wants_request) {
-      PyObject* rname = PyUnicode_InternFromString("request_data");
-      if (!rname) { Py_DECREF(kwnames); clear_route(r); return nullptr; }
-      PyTuple_SET_ITEM(kwnames, np + (has_body ? 1 : 0), rname);
-    }
-    r.kwnames = kwnames;
+  if (plan != Py_None && !parse_plan(self, plan, r)) {
+    clear_route(r);
+    return nullptr;
   }
   try {
     self->router->add(methods, path, int(self->routes->size()), head_from_get);
@@ -310,11 +356,11 @@ PyObject* engine_match(PyObject* o, PyObject* args) {
 PyObject* engine_connection(PyObject* o, PyObject* args, PyObject* kw);
 
 PyMethodDef engine_methods[] = {
-    {"add_route", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_add_route)),
+    {"add_route", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<engine_add_route>)),
      METH_VARARGS | METH_KEYWORDS,
      "add_route(methods, path, handler, plan=None, body_limit=-1, static=False, native=None, head=True)"},
-    {"match", engine_match, METH_VARARGS, "match(method, path) -> (route index | allow | None, params)"},
-    {"connection", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(engine_connection)),
+    {"match", boundary<engine_match>, METH_VARARGS, "match(method, path) -> (route index | allow | None, params)"},
+    {"connection", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<engine_connection>)),
      METH_VARARGS | METH_KEYWORDS, "connection(client=('testclient', 50000)) -> an in-memory Connection"},
     {nullptr, nullptr, 0, nullptr}};
 
@@ -345,24 +391,6 @@ PyObject* engine_stats(PyObject* o, void*) {
                        (unsigned long long)c.python_path, "request_data", (unsigned long long)c.request_data,
                        "static_hits", (unsigned long long)c.static_hits, "native_calls",
                        (unsigned long long)c.native_calls);
-}
-PyObject* engine_json_via_dumps_get(PyObject* o, void*) {
-  return PyBool_FromLong(reinterpret_cast<EngineObject*>(o)->perf->dumps != nullptr);
-}
-int engine_json_via_dumps_set(PyObject* o, PyObject* v, void*) {
-  auto* self = reinterpret_cast<EngineObject*>(o);
-  int on = v ? PyObject_IsTrue(v) : 0;
-  if (on < 0) return -1;
-  PyObject* fn = nullptr;
-  if (on) {
-    PyObject* mod = PyImport_ImportModule("fasterapi.responses");
-    if (!mod) return -1;
-    fn = PyObject_GetAttrString(mod, "_py_dumps");
-    Py_DECREF(mod);
-    if (!fn) return -1;
-  }
-  Py_XSETREF(self->perf->dumps, fn);
-  return 0;
 }
 PyObject* engine_zero_copy_get(PyObject* o, void*) {
   return PyLong_FromLongLong(reinterpret_cast<EngineObject*>(o)->perf->zero_copy_min);
@@ -450,30 +478,28 @@ int engine_ch_set(PyObject* o, PyObject* v, void*) {
   return 0;
 }
 
-PyGetSetDef engine_getset[] = {{"compiled_headers", engine_ch_get, engine_ch_set,
+PyGetSetDef engine_getset[] = {{"compiled_headers", boundary<engine_ch_get>, boundary<engine_ch_set>,
                                 "header lines added to the JSON responses of compiled routes (set from "
                                 "[(name, value)] bytes pairs)", nullptr},
-                               {"route_count", engine_routes, nullptr, "number of routes", nullptr},
-                               {"python_routing_headers", engine_prh_get, engine_prh_set,
+                               {"route_count", boundary<engine_routes>, nullptr, "number of routes", nullptr},
+                               {"python_routing_headers", boundary<engine_prh_get>, boundary<engine_prh_set>,
                                 "with python_routing: route in Python only requests carrying one of these headers "
                                 "(empty: every request)", nullptr},
-                               {"max_body", engine_max_body, nullptr, "default body limit", nullptr},
-                               {"stats", engine_stats, nullptr,
+                               {"max_body", boundary<engine_max_body>, nullptr, "default body limit", nullptr},
+                               {"stats", boundary<engine_stats>, nullptr,
                                 "counters: fast_path, python_path, request_data, static_hits, native_calls", nullptr},
-                               {"json_via_dumps", engine_json_via_dumps_get, engine_json_via_dumps_set,
-                                "benchmark switch: render JSON results with json.dumps -> bytes -> copy", nullptr},
-                               {"zero_copy_min", engine_zero_copy_get, engine_zero_copy_set,
+                               {"zero_copy_min", boundary<engine_zero_copy_get>, boundary<engine_zero_copy_set>,
                                 "bytes/str Response bodies at least this long are sent from the object itself "
                                 "(-1: always copy)", nullptr},
-                               {"pool_params", engine_pool_get, engine_pool_set,
+                               {"pool_params", boundary<engine_pool_get>, boundary<engine_pool_set>,
                                 "reuse converted fast-path parameter objects (str/int/float) by their raw text", nullptr},
                                {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
-PyType_Slot engine_slots[] = {{Py_tp_new, reinterpret_cast<void*>(engine_new)},
-                              {Py_tp_init, reinterpret_cast<void*>(engine_init)},
-                              {Py_tp_dealloc, reinterpret_cast<void*>(engine_dealloc)},
-                              {Py_tp_traverse, reinterpret_cast<void*>(engine_traverse)},
-                              {Py_tp_clear, reinterpret_cast<void*>(engine_clear)},
+PyType_Slot engine_slots[] = {{Py_tp_new, reinterpret_cast<void*>(boundary<engine_new>)},
+                              {Py_tp_init, reinterpret_cast<void*>(boundary<engine_init>)},
+                              {Py_tp_dealloc, reinterpret_cast<void*>(boundary<engine_dealloc>)},
+                              {Py_tp_traverse, reinterpret_cast<void*>(boundary<engine_traverse>)},
+                              {Py_tp_clear, reinterpret_cast<void*>(boundary<engine_clear>)},
                               {Py_tp_methods, engine_methods},
                               {Py_tp_members, engine_members},
                               {Py_tp_getset, engine_getset},
@@ -587,18 +613,18 @@ void conn_dealloc(PyObject* o) {
 }
 
 PyMethodDef conn_methods[] = {
-    {"feed", conn_feed, METH_O, "feed(data): bytes received from the client (b'' = end of input)"},
-    {"read", conn_read, METH_NOARGS, "read() -> bytes the server has written since the last read"},
-    {"eof", conn_eof, METH_NOARGS, "the client closed its side"},
+    {"feed", boundary<conn_feed>, METH_O, "feed(data): bytes received from the client (b'' = end of input)"},
+    {"read", boundary<conn_read>, METH_NOARGS, "read() -> bytes the server has written since the last read"},
+    {"eof", boundary<conn_eof>, METH_NOARGS, "the client closed its side"},
     {nullptr, nullptr, 0, nullptr}};
 PyGetSetDef conn_getset[] = {
-    {"pending", conn_pending, nullptr, "a response is being produced by an awaiting handler", nullptr},
-    {"closed", conn_closed, nullptr, "the server will close this connection", nullptr},
-    {"waiter", conn_waiter_get, conn_waiter_set, "callable run when a pending response completes", nullptr},
+    {"pending", boundary<conn_pending>, nullptr, "a response is being produced by an awaiting handler", nullptr},
+    {"closed", boundary<conn_closed>, nullptr, "the server will close this connection", nullptr},
+    {"waiter", boundary<conn_waiter_get>, boundary<conn_waiter_set>, "callable run when a pending response completes", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
-PyType_Slot conn_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(conn_dealloc)},
-                            {Py_tp_traverse, reinterpret_cast<void*>(conn_traverse)},
-                            {Py_tp_clear, reinterpret_cast<void*>(conn_clear)},
+PyType_Slot conn_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<conn_dealloc>)},
+                            {Py_tp_traverse, reinterpret_cast<void*>(boundary<conn_traverse>)},
+                            {Py_tp_clear, reinterpret_cast<void*>(boundary<conn_clear>)},
                             {Py_tp_methods, conn_methods},
                             {Py_tp_getset, conn_getset},
                             {Py_tp_doc, const_cast<char*>("An in-memory connection: the same parser, router, "
@@ -770,30 +796,30 @@ void server_dealloc(PyObject* o) {
 }
 
 PyMethodDef server_methods[] = {
-    {"listen", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(server_listen)),
+    {"listen", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<server_listen>)),
      METH_VARARGS | METH_KEYWORDS, "listen(host, port, reuse_port=True, backlog=1024) -> bound port"},
-    {"listen_fd", server_listen_fd, METH_O,
+    {"listen_fd", boundary<server_listen_fd>, METH_O,
      "listen_fd(fd) -> bound port (0: a unix socket): accept on a duplicate of an existing listening socket "
      "(an int or an object with fileno())"},
-    {"poll", server_poll, METH_VARARGS, "poll(timeout_ms=0) -> events handled"},
-    {"sweep", server_sweep, METH_NOARGS, "enforce deadlines"},
-    {"begin_shutdown", server_shutdown, METH_NOARGS, "stop accepting; close idle connections"},
-    {"close_all", server_close_all, METH_NOARGS, "close every connection now"},
-    {"fileno", server_fileno, METH_NOARGS, "the epoll fd (readable when there is work)"},
-    {"set_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(server_set_tls)),
+    {"poll", boundary<server_poll>, METH_VARARGS, "poll(timeout_ms=0) -> events handled"},
+    {"sweep", boundary<server_sweep>, METH_NOARGS, "enforce deadlines"},
+    {"begin_shutdown", boundary<server_shutdown>, METH_NOARGS, "stop accepting; close idle connections"},
+    {"close_all", boundary<server_close_all>, METH_NOARGS, "close every connection now"},
+    {"fileno", boundary<server_fileno>, METH_NOARGS, "the epoll fd (readable when there is work)"},
+    {"set_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<server_set_tls>)),
      METH_VARARGS | METH_KEYWORDS,
      "set_tls(certfile, keyfile=None, password=None, ca_certs=None, cert_reqs=0, ciphers=None): TLS for the "
      "connections accepted from now on (again: a certificate reload; open connections keep theirs). "
      "ValueError with one line for a bad file, password or option"},
     {nullptr, nullptr, 0, nullptr}};
-PyGetSetDef server_getset[] = {{"connections", server_connections, nullptr, "open connections", nullptr},
-                               {"listening", server_listening, nullptr, "accepting connections", nullptr},
-                               {"stats", server_stats, nullptr, "counters", nullptr},
-                               {"tls", server_tls, nullptr, "new connections are TLS", nullptr},
+PyGetSetDef server_getset[] = {{"connections", boundary<server_connections>, nullptr, "open connections", nullptr},
+                               {"listening", boundary<server_listening>, nullptr, "accepting connections", nullptr},
+                               {"stats", boundary<server_stats>, nullptr, "counters", nullptr},
+                               {"tls", boundary<server_tls>, nullptr, "new connections are TLS", nullptr},
                                {nullptr, nullptr, nullptr, nullptr, nullptr}};
-PyType_Slot server_slots[] = {{Py_tp_new, reinterpret_cast<void*>(server_new)},
-                              {Py_tp_dealloc, reinterpret_cast<void*>(server_dealloc)},
-                              {Py_tp_traverse, reinterpret_cast<void*>(server_traverse)},
+PyType_Slot server_slots[] = {{Py_tp_new, reinterpret_cast<void*>(boundary<server_new>)},
+                              {Py_tp_dealloc, reinterpret_cast<void*>(boundary<server_dealloc>)},
+                              {Py_tp_traverse, reinterpret_cast<void*>(boundary<server_traverse>)},
                               {Py_tp_methods, server_methods},
                               {Py_tp_getset, server_getset},
                               {Py_tp_doc, const_cast<char*>("Server(engine, config=None): the epoll socket loop")},
@@ -819,130 +845,6 @@ PyObject* core_dumps(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObjec
   return PyBytes_FromStringAndSize(out.data(), Py_ssize_t(out.size()));
 }
 
-double elapsed_ns(const timespec& a, const timespec& b) {
-  return double(b.tv_sec - a.tv_sec) * 1e9 + double(b.tv_nsec - a.tv_nsec);
-}
-
-// bench_connection(engine, request, iterations) -> list of per-batch ns/request.
-// Feeds the same request bytes `iterations` times through one in-memory connection (parser,
-// router, plan, handler, serializer) and reports the median-able timings; for benchmarks/.
-PyObject* core_bench_connection(PyObject* m, PyObject* args) {
-  PyObject* engine;
-  Py_buffer req;
-  long long iterations;
-  int batch = 1000;
-  if (!PyArg_ParseTuple(args, "Oy*L|i", &engine, &req, &iterations, &batch)) return nullptr;
-  ModuleState* st = state_of(m);
-  if (!PyObject_TypeCheck(engine, st->engine_type)) {
-    PyBuffer_Release(&req);
-    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
-    return nullptr;
-  }
-  auto* e = reinterpret_cast<EngineObject*>(engine);
-  fh::Limits limits = *e->limits;
-  BridgeDispatcher d(e, "bench", 1);
-  fh::Connection conn(limits, d);
-  d.link->conn = &conn;
-  PyObject* out = PyList_New(0);
-  const char* data = static_cast<const char*>(req.buf);
-  size_t len = size_t(req.len);
-  for (long long done = 0; done < iterations; done += batch) {
-    timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < batch; ++i) {
-      conn.on_data(data, len);
-      conn.output().clear();
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (PyErr_Occurred() || conn.pending() || conn.should_close()) {
-      if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "request did not complete synchronously");
-      Py_DECREF(out);
-      PyBuffer_Release(&req);
-      return nullptr;
-    }
-    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
-    PyList_Append(out, v);
-    Py_DECREF(v);
-  }
-  PyBuffer_Release(&req);
-  return out;
-}
-
-// A dispatcher that answers nothing: isolates the HTTP layer's own cost.
-class NullDispatcher final : public fh::Dispatcher {
- public:
-  uint64_t body_limit(const fh::Request&) override { return 1 << 20; }
-  fh::HandleResult handle(const fh::Request& req, fh::Buffer&) override {
-    sink_ += req.num_headers + req.body.size();
-    return fh::HandleResult::Done;
-  }
-  size_t sink_ = 0;
-};
-
-// bench_parse(request, iterations, batch=1000) -> [ns per request per batch]: parser + framing only.
-PyObject* core_bench_parse(PyObject*, PyObject* args) {
-  Py_buffer req;
-  long long iterations;
-  int batch = 1000;
-  if (!PyArg_ParseTuple(args, "y*L|i", &req, &iterations, &batch)) return nullptr;
-  fh::Limits limits;
-  NullDispatcher d;
-  fh::Connection conn(limits, d);
-  PyObject* out = PyList_New(0);
-  for (long long done = 0; done < iterations; done += batch) {
-    timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < batch; ++i) conn.on_data(static_cast<const char*>(req.buf), size_t(req.len));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
-    PyList_Append(out, v);
-    Py_DECREF(v);
-  }
-  PyBuffer_Release(&req);
-  if (conn.should_close()) {
-    Py_DECREF(out);
-    PyErr_SetString(PyExc_ValueError, "the request was rejected by the parser");
-    return nullptr;
-  }
-  return out;
-}
-
-// bench_route(engine, method, path, iterations, batch=1000) -> [ns per match per batch].
-PyObject* core_bench_route(PyObject* m, PyObject* args) {
-  PyObject* engine;
-  const char *method, *path;
-  long long iterations;
-  int batch = 1000;
-  if (!PyArg_ParseTuple(args, "OssL|i", &engine, &method, &path, &iterations, &batch)) return nullptr;
-  if (!PyObject_TypeCheck(engine, state_of(m)->engine_type)) {
-    PyErr_SetString(PyExc_TypeError, "engine must be a fasterapi._core.Engine");
-    return nullptr;
-  }
-  auto* e = reinterpret_cast<EngineObject*>(engine);
-  router::Match match;
-  PyObject* out = PyList_New(0);
-  std::string_view meth(method), p(path);
-  long found = 0;
-  for (long long done = 0; done < iterations; done += batch) {
-    timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < batch; ++i) {
-      e->router->match(meth, p, match);
-      found += match.kind == router::Match::Found;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    PyObject* v = PyFloat_FromDouble(elapsed_ns(t0, t1) / batch);
-    PyList_Append(out, v);
-    Py_DECREF(v);
-  }
-  if (found == 0) {
-    Py_DECREF(out);
-    PyErr_SetString(PyExc_ValueError, "no route matches");
-    return nullptr;
-  }
-  return out;
-}
-
 PyObject* core_tls_available(PyObject*, PyObject*) { return PyBool_FromLong(fasterapi::tls::available()); }
 
 PyObject* core_check_tls(PyObject*, PyObject* args, PyObject* kw) {
@@ -951,18 +853,12 @@ PyObject* core_check_tls(PyObject*, PyObject* args, PyObject* kw) {
 }
 
 PyMethodDef core_methods[] = {
-    {"tls_available", core_tls_available, METH_NOARGS, "tls_available() -> bool: this build has TLS (OpenSSL)"},
-    {"check_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(core_check_tls)),
+    {"tls_available", boundary<core_tls_available>, METH_NOARGS, "tls_available() -> bool: this build has TLS (OpenSSL)"},
+    {"check_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<core_check_tls>)),
      METH_VARARGS | METH_KEYWORDS,
      "check_tls(certfile, keyfile=None, password=None, ca_certs=None, cert_reqs=0, ciphers=None): load the "
      "options as set_tls() would, then drop them (the supervisor's check before its workers start)"},
-    {"bench_parse", core_bench_parse, METH_VARARGS,
-     "bench_parse(request, iterations, batch=1000) -> [ns per request per batch]"},
-    {"bench_route", core_bench_route, METH_VARARGS,
-     "bench_route(engine, method, path, iterations, batch=1000) -> [ns per match per batch]"},
-    {"bench_connection", core_bench_connection, METH_VARARGS,
-     "bench_connection(engine, request, iterations, batch=1000) -> [ns per request per batch]"},
-    {"dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(core_dumps)),
+    {"dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<core_dumps>)),
      METH_FASTCALL | METH_KEYWORDS, "dumps(obj, default=None) -> bytes: the engine's JSON writer"},
     METRICS_METHODS
     {nullptr, nullptr, 0, nullptr}};
@@ -992,7 +888,9 @@ int core_exec(PyObject* m) {
   if (!st->str_dependency_overrides) return -1;
   st->str_app = PyUnicode_InternFromString("app");
   if (!st->str_app) return -1;
-  if (PyModule_AddFunctions(m, bench_methods) < 0) return -1;
+#ifdef FASTERAPI_BENCH
+  if (PyModule_AddFunctions(m, bench_methods) < 0) return -1;  // the bench build only (CMake FASTERAPI_BENCH)
+#endif
   return 0;
 }
 
@@ -1032,7 +930,7 @@ int core_clear(PyObject* m) {
 }
 void core_free(void* m) { core_clear(static_cast<PyObject*>(m)); }
 
-PyModuleDef_Slot core_slots[] = {{Py_mod_exec, reinterpret_cast<void*>(core_exec)},
+PyModuleDef_Slot core_slots[] = {{Py_mod_exec, reinterpret_cast<void*>(boundary<core_exec>)},
 #if PY_VERSION_HEX >= 0x030C0000
                                  {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif

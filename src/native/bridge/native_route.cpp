@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bridge/perf.hpp"
+#include "bridge/boundary.hpp"
 #include "http/response.hpp"
 
 namespace fasterapi::bridge {
@@ -469,10 +470,10 @@ PyMemberDef native_members[] = {
     {nullptr, 0, 0, 0, nullptr}};
 
 PyType_Slot native_slots[] = {
-    {Py_tp_new, reinterpret_cast<void*>(native_new)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(native_dealloc)},
-    {Py_tp_call, reinterpret_cast<void*>(native_call)},
-    {Py_tp_repr, reinterpret_cast<void*>(native_repr)},
+    {Py_tp_new, reinterpret_cast<void*>(boundary<native_new>)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(boundary<native_dealloc>)},
+    {Py_tp_call, reinterpret_cast<void*>(boundary<native_call>)},
+    {Py_tp_repr, reinterpret_cast<void*>(boundary<native_repr>)},
     {Py_tp_members, native_members},
     {Py_tp_doc, const_cast<char*>("NativeHandler(library, symbol, release_gil=False): a C ABI handler "
                                   "(fasterapi_native.h) loaded from a shared library")},

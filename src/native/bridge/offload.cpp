@@ -1,7 +1,8 @@
 // The native blocking pool and the micro-batch collectors (see offload.hpp).
 #include "bridge/offload.hpp"
-#include "http/ascii.hpp"
+#include "http/fields.hpp"
 #include "bridge/pypy_compat.hpp"
+#include "bridge/boundary.hpp"
 
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -338,7 +339,7 @@ PyObject* batch_task_done(PyObject* capsule, PyObject* task) {
   if (PyErr_Occurred()) PyErr_WriteUnraisable(nullptr);
   Py_RETURN_NONE;
 }
-PyMethodDef batch_task_done_def = {"batch_done", batch_task_done, METH_O, nullptr};
+PyMethodDef batch_task_done_def = {"batch_done", boundary<batch_task_done>, METH_O, nullptr};
 
 void run_async_batch(Run* run, PyObject* list) {
   Batcher& b = *run->b;
@@ -706,31 +707,26 @@ PyObject* g_pool_stats(PyObject* self, void*) {
 }
 
 PyMethodDef methods[] = {
-    {"set_blocking", m_set_blocking, METH_O, "set_blocking(route_index): run the route's fast plan on the pool"},
-    {"set_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(m_set_batch)),
+    {"set_blocking", boundary<m_set_blocking>, METH_O, "set_blocking(route_index): run the route's fast plan on the pool"},
+    {"set_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<m_set_batch>)),
      METH_VARARGS | METH_KEYWORDS,
      "set_batch(route, endpoint, is_async, validate, max_size, max_wait_ms, concurrency=1, timeout_ms=0, "
      "status=200, item_response=None)"},
-    {"batch_stats", m_batch_stats, METH_O, "batch_stats(route_index) -> dict of batch sizes and waits"},
-    {"offload", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(m_offload)), METH_FASTCALL,
+    {"batch_stats", boundary<m_batch_stats>, METH_O, "batch_stats(route_index) -> dict of batch sizes and waits"},
+    {"offload", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<m_offload>)), METH_FASTCALL,
      "offload(call, done): call() on the native pool, then done(result, exc) on the loop"},
-    {"_drain", m_drain, METH_NOARGS, "handle finished pool work and due batch timers (the hub is readable)"},
+    {"_drain", boundary<m_drain>, METH_NOARGS, "handle finished pool work and due batch timers (the hub is readable)"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef getset[] = {
-    {"hub_fd", g_hub_fd, nullptr, "epoll fd: readable when pool results or batch timers wait for _drain()",
+    {"hub_fd", boundary<g_hub_fd>, nullptr, "epoll fd: readable when pool results or batch timers wait for _drain()",
      nullptr},
-    {"blocking_threads", g_threads, s_threads, "native pool size (set before the first blocking call)", nullptr},
-    {"pool_stats", g_pool_stats, nullptr, "threads, outstanding, blocking_jobs", nullptr},
+    {"blocking_threads", boundary<g_threads>, boundary<s_threads>, "native pool size (set before the first blocking call)", nullptr},
+    {"pool_stats", boundary<g_pool_stats>, nullptr, "threads, outstanding, blocking_jobs", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
-bool json_media(std::string_view ct) {
-  size_t semi = ct.find(';');
-  std::string_view media = ct.substr(0, semi);
-  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
-  return media.empty() || http::iequals(media, "application/json") ||
-         (media.size() > 5 && http::iequals(media.substr(media.size() - 5), "+json"));
-}
+// A batch item's body: JSON, or no Content-Type at all (the batch's validator parses it as JSON).
+bool json_media(std::string_view ct) { return http::media_kind(ct) != http::MediaKind::Other; }
 
 }  // namespace
 

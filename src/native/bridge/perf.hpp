@@ -2,7 +2,9 @@
 #pragma once
 #include <time.h>
 
+#include <atomic>
 #include <cstdint>
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -61,13 +63,13 @@ class ParamPool {
 };
 
 struct PerfState {
-  PyObject* dumps = nullptr;  // json_via_dumps: a Python dumps(obj, default) -> bytes; nullptr: native writer
   int64_t zero_copy_min = -1; // bytes/str Response bodies at least this long are referenced, not copied (-1: off)
   bool pool_params = false;   // ParamPool on the fast path
   ParamPool pool;
   PerfCounters counters;
 };
 
+#ifdef FASTERAPI_BENCH
 // Stage clock for bench_stages: when set (benchmarks only), the request path stamps these.
 enum Stage { kRouteStart, kRouteEnd, kHandleStart, kCallStart, kCallEnd, kHandleEnd, kStages };
 struct StageMarks {
@@ -82,5 +84,20 @@ inline void stage_mark(Stage s) {
     m->t[s] = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
   }
 }
+
+// _core._fail_allocations(n) (bench build only): the next n requests the engine serves fail with
+// std::bad_alloc where the dispatcher starts them, as a real allocation failure there would.
+extern std::atomic<int> g_injected_allocation_failures;
+inline void fail_allocation_if_injected() {
+  if (g_injected_allocation_failures.load(std::memory_order_relaxed) > 0 &&
+      g_injected_allocation_failures.fetch_sub(1, std::memory_order_relaxed) > 0)
+    throw std::bad_alloc();
+}
+#else
+// The production module has no stage clock and no fault injection: these compile to nothing.
+enum Stage { kRouteStart, kRouteEnd, kHandleStart, kCallStart, kCallEnd, kHandleEnd, kStages };
+inline void stage_mark(Stage) {}
+inline void fail_allocation_if_injected() {}
+#endif
 
 }  // namespace fasterapi::bridge

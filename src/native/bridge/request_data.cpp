@@ -1,4 +1,5 @@
 #include "bridge/request_data.hpp"
+#include "bridge/boundary.hpp"
 
 #include <structmember.h>
 
@@ -83,7 +84,7 @@ PyObject* scheme_get(PyObject* o, void*) {
   return PyUnicode_FromString(reinterpret_cast<RequestDataObject*>(o)->f->https ? "https" : "http");
 }
 
-#define SLOT(name, id, doc) {name, get_slot, set_slot, doc, reinterpret_cast<void*>(intptr_t(id))}
+#define SLOT(name, id, doc) {name, boundary<get_slot>, boundary<set_slot>, doc, reinterpret_cast<void*>(intptr_t(id))}
 PyGetSetDef getset[] = {
     SLOT("method", kMethod, "request method (str)"),
     SLOT("path", kPath, "percent-decoded path (str)"),
@@ -96,7 +97,7 @@ PyGetSetDef getset[] = {
     SLOT("server", kServer, "(host, port) or None"),
     SLOT("http_version", kVersion, "'1.1' or '1.0'"),
     SLOT("path_params", kParams, "router captures (dict[str, str])"),
-    {"scheme", scheme_get, nullptr, "'https' on a TLS connection served by the engine, else 'http'", nullptr},
+    {"scheme", boundary<scheme_get>, nullptr, "'https' on a TLS connection served by the engine, else 'http'", nullptr},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 #undef SLOT
@@ -132,9 +133,9 @@ PyMemberDef members[] = {{"__dictoffset__", T_PYSSIZET, offsetof(RequestDataObje
 
 
 PyType_Slot slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(dealloc)},
-    {Py_tp_traverse, reinterpret_cast<void*>(traverse)},
-    {Py_tp_clear, reinterpret_cast<void*>(clear)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(boundary<dealloc>)},
+    {Py_tp_traverse, reinterpret_cast<void*>(boundary<traverse>)},
+    {Py_tp_clear, reinterpret_cast<void*>(boundary<clear>)},
     {Py_tp_getset, getset},
     {Py_tp_members, members},
     {Py_tp_doc, const_cast<char*>("One request, copied out of the connection buffer.")},

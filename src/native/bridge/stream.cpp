@@ -1,5 +1,6 @@
 // _core.StreamSink: how a streaming response's Python task writes into its connection.
 #include "bridge/stream.hpp"
+#include "bridge/boundary.hpp"
 
 #include <charconv>
 
@@ -123,20 +124,20 @@ void sink_dealloc(PyObject* o) {
 }
 
 PyMethodDef sink_methods[] = {
-    {"write", sink_write, METH_O, "write(data) -> bool: send a chunk; False once the client is gone"},
-    {"close", sink_close, METH_NOARGS, "close(): the body is complete"},
-    {"abort", sink_abort, METH_NOARGS, "abort(): close the connection, the body truncated"},
+    {"write", boundary<sink_write>, METH_O, "write(data) -> bool: send a chunk; False once the client is gone"},
+    {"close", boundary<sink_close>, METH_NOARGS, "close(): the body is complete"},
+    {"abort", boundary<sink_abort>, METH_NOARGS, "abort(): close the connection, the body truncated"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef sink_getset[] = {
-    {"backlog", sink_backlog, nullptr, "bytes written and not yet sent", nullptr},
-    {"closed", sink_closed, nullptr, "True once closed, aborted or the client went away", nullptr},
-    {"remaining", sink_remaining, nullptr,
+    {"backlog", boundary<sink_backlog>, nullptr, "bytes written and not yet sent", nullptr},
+    {"closed", boundary<sink_closed>, nullptr, "True once closed, aborted or the client went away", nullptr},
+    {"remaining", boundary<sink_remaining>, nullptr,
      "bytes the declared Content-Length still owes (-1: no declared length; 0 on a head-only sink)", nullptr},
-    {"head_only", sink_head_only, nullptr, "the response has no body (HEAD, 204, 304): close() at once", nullptr},
+    {"head_only", boundary<sink_head_only>, nullptr, "the response has no body (HEAD, 204, 304): close() at once", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
-PyType_Slot sink_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(sink_dealloc)},
+PyType_Slot sink_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<sink_dealloc>)},
                             {Py_tp_methods, sink_methods},
                             {Py_tp_getset, sink_getset},
                             {Py_tp_doc, const_cast<char*>("A streaming response's connection (made by the engine)")},

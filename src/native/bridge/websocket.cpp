@@ -2,6 +2,7 @@
 #include "http/ascii.hpp"
 
 #include "bridge/request_data.hpp"
+#include "bridge/boundary.hpp"
 #include "http/response.hpp"
 #include "http/websocket.hpp"
 
@@ -219,20 +220,20 @@ void link_dealloc(PyObject* self) {
 }
 
 PyMethodDef link_methods[] = {
-    {"accept", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(link_accept)),
+    {"accept", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<link_accept>)),
      METH_VARARGS | METH_KEYWORDS,
      "accept(subprotocol, headers, on_message, on_close, on_writable) -> bool: 101 and the upgrade"},
-    {"reject", link_reject, METH_VARARGS, "reject(status, headers, body) -> bool: an HTTP response, then close"},
-    {"send", link_send, METH_O, "send(str | bytes) -> bytes still unsent: a text or binary message"},
-    {"close", link_close, METH_VARARGS, "close(code, reason): our close frame; the connection then closes"},
-    {"resume_reading", link_resume_reading, METH_NOARGS, "read again after on_message returned True"},
-    {"notify_writable", link_notify_writable, METH_NOARGS, "call on_writable() once the output is flushed"},
+    {"reject", boundary<link_reject>, METH_VARARGS, "reject(status, headers, body) -> bool: an HTTP response, then close"},
+    {"send", boundary<link_send>, METH_O, "send(str | bytes) -> bytes still unsent: a text or binary message"},
+    {"close", boundary<link_close>, METH_VARARGS, "close(code, reason): our close frame; the connection then closes"},
+    {"resume_reading", boundary<link_resume_reading>, METH_NOARGS, "read again after on_message returned True"},
+    {"notify_writable", boundary<link_notify_writable>, METH_NOARGS, "call on_writable() once the output is flushed"},
     {nullptr, nullptr, 0, nullptr}};
 
-PyGetSetDef link_getset[] = {{"open", link_open, nullptr, "the connection is still there", nullptr},
+PyGetSetDef link_getset[] = {{"open", boundary<link_open>, nullptr, "the connection is still there", nullptr},
                              {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
-PyType_Slot link_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(link_dealloc)},
+PyType_Slot link_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<link_dealloc>)},
                             {Py_tp_methods, link_methods},
                             {Py_tp_getset, link_getset},
                             {Py_tp_doc, const_cast<char*>("A WebSocket handshake's connection (made by the engine)")},

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include "http/response.hpp"
@@ -217,7 +218,12 @@ void Server::accept_ready(int lfd) {
     std::string host;
     int port;
     peer_of(fd, host, port);
-    adopt(fd, host, port);
+    try {
+      adopt(fd, host, port);
+    } catch (const std::bad_alloc&) {  // no memory for a new connection: refuse it, keep serving
+      ::close(fd);
+      ++stats_.refused;
+    }
   }
 }
 
@@ -473,13 +479,18 @@ int Server::poll(int timeout_ms) {
     if (it == conns_.end() || it->second->dead) continue;
     Conn& c = *it->second;
     uint32_t ev = events[i].events;
-    if (ev & EPOLLOUT) flush(c);
-    if (c.dead) continue;
-    if ((ev & EPOLLOUT) && c.tls && c.tls->receive_wants_write()) on_readable(c);
-    if (c.dead) continue;
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-      if ((ev & (EPOLLHUP | EPOLLERR)) && !(ev & EPOLLIN)) { close_conn(c); continue; }
-      on_readable(c);
+    // Out of memory while serving one connection closes that connection, never the process.
+    try {
+      if (ev & EPOLLOUT) flush(c);
+      if (c.dead) continue;
+      if ((ev & EPOLLOUT) && c.tls && c.tls->receive_wants_write()) on_readable(c);
+      if (c.dead) continue;
+      if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        if ((ev & (EPOLLHUP | EPOLLERR)) && !(ev & EPOLLIN)) { close_conn(c); continue; }
+        on_readable(c);
+      }
+    } catch (const std::bad_alloc&) {
+      abort_conn(c);
     }
   }
   for (int fd : doomed_) destroy(fd);
