@@ -83,12 +83,34 @@ from fastapi import (
 __version__ = "0.2.0"
 
 # FastAPI's submodules, reachable under our name as the same module objects.
-_FASTAPI_MODULES = frozenset({
-    "applications", "background", "concurrency", "datastructures", "dependencies", "encoders",
-    "exception_handlers", "exceptions", "logger", "middleware", "openapi", "param_functions", "params",
-    "requests", "responses", "routing", "security", "sse", "staticfiles", "status", "templating", "types",
-    "utils", "websockets",
-})
+_FASTAPI_MODULES = frozenset(
+    {
+        "applications",
+        "background",
+        "concurrency",
+        "datastructures",
+        "dependencies",
+        "encoders",
+        "exception_handlers",
+        "exceptions",
+        "logger",
+        "middleware",
+        "openapi",
+        "param_functions",
+        "params",
+        "requests",
+        "responses",
+        "routing",
+        "security",
+        "sse",
+        "staticfiles",
+        "status",
+        "templating",
+        "types",
+        "utils",
+        "websockets",
+    }
+)
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -143,7 +165,25 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "APIRouter", "BackgroundTasks", "Body", "Cookie", "Depends", "FastAPI", "FasterAPI", "File", "Form",
-    "HTTPException", "Header", "Path", "Query", "Request", "Response", "Security", "UploadFile", "WebSocket",
-    "WebSocketDisconnect", "WebSocketException", "status",
+    "APIRouter",
+    "BackgroundTasks",
+    "Body",
+    "Cookie",
+    "Depends",
+    "FastAPI",
+    "FasterAPI",
+    "File",
+    "Form",
+    "HTTPException",
+    "Header",
+    "Path",
+    "Query",
+    "Request",
+    "Response",
+    "Security",
+    "UploadFile",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketException",
+    "status",
 ]

@@ -99,8 +99,9 @@ class _Stream:
 
     __slots__ = ("status_code", "raw_headers", "body", "needs_collect", "content_length", "_exchange")
 
-    def __init__(self, exchange: _Exchange, status: int, headers: list[tuple[bytes, bytes]],
-                 content_length: int | None = None) -> None:
+    def __init__(
+        self, exchange: _Exchange, status: int, headers: list[tuple[bytes, bytes]], content_length: int | None = None
+    ) -> None:
         self.status_code = status
         self.raw_headers = headers
         self.body = b""
@@ -135,8 +136,9 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 class ScopeMaker:
     """The ASGI `http` scope of an engine request, with uvicorn's proxy-header and root-path rules."""
 
-    def __init__(self, root_path: str = "", forwarded_allow: ProxyTrust | None = None,
-                 state: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, root_path: str = "", forwarded_allow: ProxyTrust | None = None, state: dict[str, Any] | None = None
+    ) -> None:
         self.root_path = root_path.rstrip("/")
         self.trust = forwarded_allow
         self.state = state
@@ -170,8 +172,9 @@ class ScopeMaker:
             scope["state"] = self.state.copy()
         return scope
 
-    def _forwarded(self, headers: list[tuple[bytes, bytes]], client: tuple[str, int],
-                   scheme: str) -> tuple[tuple[str, int], str]:
+    def _forwarded(
+        self, headers: list[tuple[bytes, bytes]], client: tuple[str, int], scheme: str
+    ) -> tuple[tuple[str, int], str]:
         assert self.trust is not None
         for name, value in headers:
             if name == b"x-forwarded-proto":
@@ -188,8 +191,22 @@ class ScopeMaker:
 class _Exchange:
     """One request's ASGI conversation: the app's receive/send against the engine."""
 
-    __slots__ = ("req", "loop", "wire", "first", "status", "headers", "declared", "sink", "sink_ready",
-                 "finished", "body_done", "disconnected", "failed", "body_waiter")
+    __slots__ = (
+        "req",
+        "loop",
+        "wire",
+        "first",
+        "status",
+        "headers",
+        "declared",
+        "sink",
+        "sink_ready",
+        "finished",
+        "body_done",
+        "disconnected",
+        "failed",
+        "body_waiter",
+    )
 
     def __init__(self, req: Any, loop: asyncio.AbstractEventLoop, wire: type[Wire] = Wire) -> None:
         self.req = req
@@ -568,8 +585,9 @@ class Lifespan:
 # ---- a Starlette Response a compiled route returned, answered by its own __call__ -----------------
 
 
-def _edited_send(send: Callable[[Any], Any], edit: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]]
-                 ) -> Callable[[Any], Any]:
+def _edited_send(
+    send: Callable[[Any], Any], edit: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]]
+) -> Callable[[Any], Any]:
     """`send` behind the app's pass-through middleware: the response head edited as they would."""
 
     async def edited(message: dict[str, Any]) -> None:

@@ -131,8 +131,18 @@ def make_websocket_handler(
 class _Session:
     """One WebSocket's ASGI conversation over its `_core.WebSocketLink`."""
 
-    __slots__ = ("_connect_sent", "_denial", "_disconnect", "_drain_waiters", "_link", "_paused", "_peer_gone",
-                 "_queue", "_state", "_waiter")
+    __slots__ = (
+        "_connect_sent",
+        "_denial",
+        "_disconnect",
+        "_drain_waiters",
+        "_link",
+        "_paused",
+        "_peer_gone",
+        "_queue",
+        "_state",
+        "_waiter",
+    )
 
     def __init__(self, link: Any) -> None:
         self._link = link
@@ -296,8 +306,9 @@ class _Session:
     def _accept(self, message: Message) -> None:
         self._state = _CONNECTED
         subprotocol = message.get("subprotocol")
-        accepted = self._link.accept(subprotocol, _headers_of(message), self._on_message, self._on_close,
-                                     self._on_writable)
+        accepted = self._link.accept(
+            subprotocol, _headers_of(message), self._on_message, self._on_close, self._on_writable
+        )
         if not accepted:  # the client went away during the handshake
             self._peer_gone = True
             self._disconnected(1006, "")

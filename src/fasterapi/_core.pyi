@@ -91,9 +91,19 @@ class Engine:
     blocking_threads: int
     hub_fd: int
     def set_blocking(self, route_index: int) -> None: ...
-    def set_batch(self, route: int, endpoint: Callable[..., Any], is_async: bool, validate: Callable[[bytes], Any],
-                  max_size: int, max_wait_ms: float, concurrency: int = 1, timeout_ms: float = 0, status: int = 200,
-                  item_response: Any = None) -> None: ...
+    def set_batch(
+        self,
+        route: int,
+        endpoint: Callable[..., Any],
+        is_async: bool,
+        validate: Callable[[bytes], Any],
+        max_size: int,
+        max_wait_ms: float,
+        concurrency: int = 1,
+        timeout_ms: float = 0,
+        status: int = 200,
+        item_response: Any = None,
+    ) -> None: ...
     def batch_stats(self, route_index: int) -> dict[str, Any]: ...
     pool_stats: dict[str, int]
     def offload(self, call: Callable[[], Any], done: Callable[[Any, BaseException | None], Any]) -> None: ...
@@ -184,8 +194,14 @@ class Completion:
 # bench_parse, bench_route, bench_stages, bench_cpu, bench_allocs, bench_send and _fail_allocations;
 # this stub describes the module users install, which has none of them.
 def tls_available() -> bool: ...
-def check_tls(certfile: str, keyfile: str | None = None, password: str | None = None, ca_certs: str | None = None,
-              cert_reqs: int = 0, ciphers: str | None = None) -> None: ...
+def check_tls(
+    certfile: str,
+    keyfile: str | None = None,
+    password: str | None = None,
+    ca_certs: str | None = None,
+    cert_reqs: int = 0,
+    ciphers: str | None = None,
+) -> None: ...
 def metrics_create(workers: int, /) -> None: ...
 def metrics_attach(worker: int, path: str, /) -> None: ...
 def metrics_detach() -> None: ...
@@ -201,8 +217,15 @@ class Server:
     stats: dict[str, int]
     tls: bool
     def __new__(cls, engine: Engine, config: dict[str, int] | None = None) -> Server: ...
-    def set_tls(self, certfile: str, keyfile: str | None = None, password: str | None = None,
-                ca_certs: str | None = None, cert_reqs: int = 0, ciphers: str | None = None) -> None: ...
+    def set_tls(
+        self,
+        certfile: str,
+        keyfile: str | None = None,
+        password: str | None = None,
+        ca_certs: str | None = None,
+        cert_reqs: int = 0,
+        ciphers: str | None = None,
+    ) -> None: ...
     def listen(self, host: str, port: int, reuse_port: bool = True, backlog: int = 1024) -> int: ...
     def listen_fd(self, fd: FileDescriptorLike, /) -> int: ...
     def poll(self, timeout_ms: int = 0) -> int: ...

@@ -22,8 +22,9 @@ def _log_unhandled(req: Any, exc: BaseException) -> Wire:
     return internal_error()
 
 
-def build_engine(app: ASGIApp, scope_maker: ScopeMaker, limits: dict[str, int] | None = None,
-                 def_inline: bool = False) -> tuple[Any, AsgiHttp, list[Any]]:
+def build_engine(
+    app: ASGIApp, scope_maker: ScopeMaker, limits: dict[str, int] | None = None, def_inline: bool = False
+) -> tuple[Any, AsgiHttp, list[Any]]:
     """An engine for `app`: a FastAPI app's compilable routes as native plans (fasterapi.compiler),
     every other request through the app's ASGI interface. Returns the engine, the ASGI handler and
     the compiler's report per route."""
@@ -38,7 +39,8 @@ def build_engine(app: ASGIApp, scope_maker: ScopeMaker, limits: dict[str, int] |
         asyncio.get_running_loop()
         loop_ref.update()
     handler.loop_ref = loop_ref
-    options = CompileOptions(scope_maker.root_path, wire, min(COMPILED_BODY_BUFFER, engine.max_body), def_inline,
-                             loop_ref)
+    options = CompileOptions(
+        scope_maker.root_path, wire, min(COMPILED_BODY_BUFFER, engine.max_body), def_inline, loop_ref
+    )
     reports = compile_app(app, engine, _core, handler, options)
     return engine, handler, reports

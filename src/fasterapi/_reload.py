@@ -29,8 +29,23 @@ DEFAULT_EXCLUDES = [".*", ".py[cod]", ".sw.*", "~*"]
 
 
 # Directories never worth watching (watchfiles' DefaultFilter skips the same kind).
-IGNORED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".tox", ".venv", "venv", ".mypy_cache",
-                          ".pytest_cache", ".ruff_cache", "node_modules", ".idea", "site-packages"})
+IGNORED_DIRS = frozenset(
+    {
+        "__pycache__",
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".venv",
+        "venv",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "node_modules",
+        ".idea",
+        "site-packages",
+    }
+)
 POLL_INTERVAL = 0.5
 
 
@@ -55,8 +70,9 @@ def _watchfiles_changes(dirs: list[str], wanted: Callable[[str], bool], stop: th
         def __call__(self, change: Any, path: str) -> bool:
             return super().__call__(change, path) and wanted(path)
 
-    for changes in watchfiles.watch(*dirs, watch_filter=Filter(), stop_event=stop, yield_on_timeout=True,
-                                    rust_timeout=500, raise_interrupt=False):
+    for changes in watchfiles.watch(
+        *dirs, watch_filter=Filter(), stop_event=stop, yield_on_timeout=True, rust_timeout=500, raise_interrupt=False
+    ):
         yield {path for _, path in changes}
 
 
@@ -78,8 +94,9 @@ def _snapshot(dirs: list[str], wanted: Callable[[str], bool]) -> dict[str, tuple
     return found
 
 
-def stat_changes(dirs: list[str], wanted: Callable[[str], bool], stop: threading.Event,
-                 interval: float = POLL_INTERVAL) -> Iterator[set[str]]:
+def stat_changes(
+    dirs: list[str], wanted: Callable[[str], bool], stop: threading.Event, interval: float = POLL_INTERVAL
+) -> Iterator[set[str]]:
     """Polls the files' modification times: yields the paths created, changed or removed since the
     last poll (an empty set when nothing changed, so the caller sees `stop` at least each interval)."""
     before = _snapshot(dirs, wanted)
@@ -97,8 +114,9 @@ def _watcher() -> Callable[[list[str], Callable[[str], bool], threading.Event], 
     return _watchfiles_changes
 
 
-def run_with_reload(argv: list[str], config: Config, dirs: list[str] | None, includes: list[str] | None,
-                    excludes: list[str] | None) -> int:
+def run_with_reload(
+    argv: list[str], config: Config, dirs: list[str] | None, includes: list[str] | None, excludes: list[str] | None
+) -> int:
     """Serve with `argv` (this command line) in a child process, restarted on changes; returns the
     exit code once SIGTERM/SIGINT stop it."""
     watch = _watcher()
@@ -132,8 +150,12 @@ def run_with_reload(argv: list[str], config: Config, dirs: list[str] | None, inc
                 child.kill()
                 child.wait()
 
-    logger.info("reloader %d watching %s%s", os.getpid(), ", ".join(watch_dirs),
-                " (polling: watchfiles is not installed)" if watch is stat_changes else "")
+    logger.info(
+        "reloader %d watching %s%s",
+        os.getpid(),
+        ", ".join(watch_dirs),
+        " (polling: watchfiles is not installed)" if watch is stat_changes else "",
+    )
     child = start()
     try:
         for changes in watch(watch_dirs, _wanted(includes, excludes), stop):

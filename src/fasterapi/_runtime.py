@@ -26,8 +26,9 @@ class _Continue:
 
     __slots__ = ("_coro", "_yielded", "_run")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any,
-                 context: contextvars.Context | None = None) -> None:
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], yielded: Any, context: contextvars.Context | None = None
+    ) -> None:
         self._coro = coro
         self._yielded = yielded
         self._run = context.run if context is not None else _call
@@ -119,8 +120,9 @@ class _Handoff:
 
     __slots__ = ("coro", "context", "yielded", "done")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], context: contextvars.Context, yielded: Any,
-                 done: Callable[[Any], None]) -> None:
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], context: contextvars.Context, yielded: Any, done: Callable[[Any], None]
+    ) -> None:
         self.coro = coro
         self.context = context
         self.yielded = yielded

@@ -46,6 +46,7 @@ class ServerHooks(Protocol):
 
     def describe_socket(self, sock: socket.socket, tls: bool = False) -> tuple[str, tuple[str, int] | None]: ...
 
+
 logger = logging.getLogger("fasterapi.server")
 
 CRASH_LOOP = 5  # workers in a row that die before serving (or within QUICK_DEATH of it)
@@ -84,7 +85,7 @@ class _StartupCapture(logging.Filter):
 def _write_all(fd: int, data: bytes) -> None:
     with contextlib.suppress(OSError):
         while data:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
 
 
 def _worker_main(app: Any, config: Config, sock: socket.socket, pipe: int, mslot: int, hooks: ServerHooks) -> int:
@@ -228,10 +229,16 @@ def supervise(app: Any, config: Config, socks: list[socket.socket], hooks: Serve
                 respawn_at.append((now, w.slot))
         if booting and all(w.ready_at is not None for w in workers.values()):
             booting = False
-            logger.info("FasterAPI running on %s with %d workers (pids %s)", url, len(workers),
-                        ", ".join(str(p) for p in sorted(workers)))
-        if consecutive and any(w.ready_at is not None and w.started > last_failure and now - w.ready_at >= QUICK_DEATH
-                               for w in workers.values()):
+            logger.info(
+                "FasterAPI running on %s with %d workers (pids %s)",
+                url,
+                len(workers),
+                ", ".join(str(p) for p in sorted(workers)),
+            )
+        if consecutive and any(
+            w.ready_at is not None and w.started > last_failure and now - w.ready_at >= QUICK_DEATH
+            for w in workers.values()
+        ):
             consecutive = 0  # a replacement serves: the crash loop is over
         while not stopping:
             try:

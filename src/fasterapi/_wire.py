@@ -61,6 +61,6 @@ def dechunk(data: bytes) -> bytes:
         size = int(data[pos:eol].split(b";")[0], 16)
         if size == 0:
             break
-        parts.append(data[eol + 2:eol + 2 + size])
+        parts.append(data[eol + 2 : eol + 2 + size])
         pos = eol + 2 + size + 2
     return b"".join(parts)

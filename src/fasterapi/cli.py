@@ -78,8 +78,9 @@ def _find_app(module: Any, where: str) -> str:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise StartupError(f"no FastAPI app in {where} (looked for 'app', 'api' or a FastAPI instance; "
-                           f"name it: {where}:NAME)", 2)
+        raise StartupError(
+            f"no FastAPI app in {where} (looked for 'app', 'api' or a FastAPI instance; name it: {where}:NAME)", 2
+        )
     raise StartupError(f"several FastAPI apps in {where} ({', '.join(found)}): name one: {where}:NAME", 2)
 
 
@@ -217,90 +218,167 @@ def _at_least(low: int) -> Any:
 
 
 def _serve_options(r: argparse.ArgumentParser, d: Config, *, dev: bool) -> None:
-    r.add_argument("app", nargs="?", default=None,
-                   help="module:attribute (app:app), or a path to a .py file or package, optionally path:attribute "
-                        "(the app is its 'app', 'api' or single FastAPI instance); default: the first of "
-                        + ", ".join(DEFAULT_PATHS))
+    r.add_argument(
+        "app",
+        nargs="?",
+        default=None,
+        help="module:attribute (app:app), or a path to a .py file or package, optionally path:attribute "
+        "(the app is its 'app', 'api' or single FastAPI instance); default: the first of " + ", ".join(DEFAULT_PATHS),
+    )
     g = r.add_argument_group("app")
     g.add_argument("--factory", action="store_true", help="the attribute is a function that returns the app")
     g.add_argument("--app-dir", default=".", help="where to import module:attribute from (default: .)")
     g.add_argument("--env-file", default=None, help="KEY=VALUE lines to add to the environment first")
-    g.add_argument("--root-path", default=d.root_path,
-                   help="the path prefix a proxy strips (scope['root_path'], the OpenAPI server URL)")
+    g.add_argument(
+        "--root-path",
+        default=d.root_path,
+        help="the path prefix a proxy strips (scope['root_path'], the OpenAPI server URL)",
+    )
     g = r.add_argument_group("socket")
     g.add_argument("--host", default=d.host, help=f"bind to this address (default: {d.host})")
     g.add_argument("--port", type=_port, default=d.port, help=f"bind to this port (default: {d.port}; 0: any free)")
     g.add_argument("--uds", default=None, help="bind to this unix socket path instead")
-    g.add_argument("--fd", type=_at_least(0), default=None,
-                   help="serve the socket of this inherited file descriptor instead (systemd socket activation)")
+    g.add_argument(
+        "--fd",
+        type=_at_least(0),
+        default=None,
+        help="serve the socket of this inherited file descriptor instead (systemd socket activation)",
+    )
     g.add_argument("--backlog", type=_at_least(1), default=d.backlog)
     g = r.add_argument_group("workers")
-    g.add_argument("--workers", type=_at_least(1), default=d.workers,
-                   help="worker processes, sharing the socket the supervisor binds (default: 1)")
-    g.add_argument("--loop-threads", type=_at_least(1), default=d.loop_threads,
-                   help="socket loops per worker, one thread and interpreter each (needs Python 3.12+ or 3.13t; "
-                        "else more worker processes)")
-    g.add_argument("--limit-max-requests", type=_at_least(0), default=d.limit_max_requests,
-                   help="restart a worker gracefully after this many requests (with up to 10%% jitter; 0: never)")
-    g.add_argument("--def-inline", action="store_true",
-                   help="call plain def endpoints and dependencies of compiled routes on the loop thread instead of "
-                        "FastAPI's thread pool (faster; only for defs that never block)")
-    g.add_argument("--inline-async", action="store_true",
-                   help="step async handlers inline until they first await (faster; no current asyncio task "
-                        "before that, so anyio/asyncio.timeout/httpx.AsyncClient there fail)")
+    g.add_argument(
+        "--workers",
+        type=_at_least(1),
+        default=d.workers,
+        help="worker processes, sharing the socket the supervisor binds (default: 1)",
+    )
+    g.add_argument(
+        "--loop-threads",
+        type=_at_least(1),
+        default=d.loop_threads,
+        help="socket loops per worker, one thread and interpreter each (needs Python 3.12+ or 3.13t; "
+        "else more worker processes)",
+    )
+    g.add_argument(
+        "--limit-max-requests",
+        type=_at_least(0),
+        default=d.limit_max_requests,
+        help="restart a worker gracefully after this many requests (with up to 10%% jitter; 0: never)",
+    )
+    g.add_argument(
+        "--def-inline",
+        action="store_true",
+        help="call plain def endpoints and dependencies of compiled routes on the loop thread instead of "
+        "FastAPI's thread pool (faster; only for defs that never block)",
+    )
+    g.add_argument(
+        "--inline-async",
+        action="store_true",
+        help="step async handlers inline until they first await (faster; no current asyncio task "
+        "before that, so anyio/asyncio.timeout/httpx.AsyncClient there fail)",
+    )
     g = r.add_argument_group("reload")
-    g.add_argument("--reload", action=argparse.BooleanOptionalAction, default=dev,
-                   help="restart the server when files change (watchfiles)" + (" (default: on)" if dev else ""))
+    g.add_argument(
+        "--reload",
+        action=argparse.BooleanOptionalAction,
+        default=dev,
+        help="restart the server when files change (watchfiles)" + (" (default: on)" if dev else ""),
+    )
     g.add_argument("--reload-dir", action="append", default=None, help="directory to watch (default: the current)")
     g.add_argument("--reload-include", action="append", default=None, help="glob of files to watch (default: *.py)")
-    g.add_argument("--reload-exclude", action="append", default=None,
-                   help="glob of files to ignore (default: .*, .py[cod], .sw.*, ~*)")
+    g.add_argument(
+        "--reload-exclude",
+        action="append",
+        default=None,
+        help="glob of files to ignore (default: .*, .py[cod], .sw.*, ~*)",
+    )
     g = r.add_argument_group("logging")
     g.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     g.add_argument("--log-config", default=None, help="logging configuration: .json or .yaml (dictConfig), else .ini")
-    g.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False,
-                   help="log every request, as uvicorn (default: off)")
+    g.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="log every request, as uvicorn (default: off)",
+    )
     g = r.add_argument_group("metrics and headers")
-    g.add_argument("--metrics-path", default=os.environ.get(METRICS_PATH_ENV) or None,
-                   help="answer GET at this path with Prometheus metrics counted by the engine (per route and "
-                        "worker, summed over the workers; answered before the app's routes; default: "
-                        f"${METRICS_PATH_ENV}, else off)")
-    g.add_argument("--server-header", action=argparse.BooleanOptionalAction, default=d.server_header,
-                   help="send 'server: fasterapi' with every response (default: on)")
-    g.add_argument("--date-header", action=argparse.BooleanOptionalAction, default=d.date_header,
-                   help="send a Date header with every response (default: on)")
+    g.add_argument(
+        "--metrics-path",
+        default=os.environ.get(METRICS_PATH_ENV) or None,
+        help="answer GET at this path with Prometheus metrics counted by the engine (per route and "
+        "worker, summed over the workers; answered before the app's routes; default: "
+        f"${METRICS_PATH_ENV}, else off)",
+    )
+    g.add_argument(
+        "--server-header",
+        action=argparse.BooleanOptionalAction,
+        default=d.server_header,
+        help="send 'server: fasterapi' with every response (default: on)",
+    )
+    g.add_argument(
+        "--date-header",
+        action=argparse.BooleanOptionalAction,
+        default=d.date_header,
+        help="send a Date header with every response (default: on)",
+    )
     g = r.add_argument_group("limits")
-    g.add_argument("--max-body", type=int, default=None,
-                   help="request body limit in bytes (413 above; 1 GiB: bodies stream in bounded memory)")
+    g.add_argument(
+        "--max-body",
+        type=int,
+        default=None,
+        help="request body limit in bytes (413 above; 1 GiB: bodies stream in bounded memory)",
+    )
     g.add_argument("--max-request-line", type=int, default=None, help="bytes (414 above; 8 KiB)")
     g.add_argument("--max-head", type=int, default=None, help="bytes of a whole request head (431 above; 16 KiB)")
     g.add_argument("--max-headers", type=int, default=None, help="header fields (431 above; 100, at most 128)")
     g.add_argument("--max-pipelined", type=int, default=None, help="requests buffered behind a pending one (64)")
     g.add_argument("--output-high-water", type=int, default=None, help="unsent bytes that pause reading (1 MiB)")
-    g.add_argument("--max-connections", "--limit-concurrency", type=_at_least(1), default=d.max_connections,
-                   help="beyond: 503 and close")
+    g.add_argument(
+        "--max-connections",
+        "--limit-concurrency",
+        type=_at_least(1),
+        default=d.max_connections,
+        help="beyond: 503 and close",
+    )
     g = r.add_argument_group("timeouts (seconds)")
     g.add_argument("--header-timeout", type=float, default=d.header_timeout, help="for a whole request head")
     g.add_argument("--keepalive-timeout", "--timeout-keep-alive", type=float, default=d.keepalive_timeout)
-    g.add_argument("--body-timeout", type=float, default=d.body_timeout,
-                   help="for a body, plus 1 s per --body-min-rate bytes")
+    g.add_argument(
+        "--body-timeout", type=float, default=d.body_timeout, help="for a body, plus 1 s per --body-min-rate bytes"
+    )
     g.add_argument("--body-min-rate", type=int, default=d.body_min_rate, help="bytes/second a body must keep up")
     g.add_argument("--write-timeout", type=float, default=d.write_timeout)
-    g.add_argument("--shutdown-timeout", "--timeout-graceful-shutdown", type=float, default=d.shutdown_timeout,
-                   help="drain deadline after SIGTERM")
+    g.add_argument(
+        "--shutdown-timeout",
+        "--timeout-graceful-shutdown",
+        type=float,
+        default=d.shutdown_timeout,
+        help="drain deadline after SIGTERM",
+    )
     g = r.add_argument_group("behind a proxy")
-    g.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction, default=d.proxy_headers,
-                   help="take the scheme and client from X-Forwarded-Proto / X-Forwarded-For of trusted proxies")
-    g.add_argument("--forwarded-allow-ips", default=d.forwarded_allow_ips,
-                   help="trusted proxies: comma-separated IPs or networks, or '*' "
-                        "(default: $FORWARDED_ALLOW_IPS or 127.0.0.1)")
+    g.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=d.proxy_headers,
+        help="take the scheme and client from X-Forwarded-Proto / X-Forwarded-For of trusted proxies",
+    )
+    g.add_argument(
+        "--forwarded-allow-ips",
+        default=d.forwarded_allow_ips,
+        help="trusted proxies: comma-separated IPs or networks, or '*' (default: $FORWARDED_ALLOW_IPS or 127.0.0.1)",
+    )
     g = r.add_argument_group("TLS (as uvicorn; SIGHUP reloads the files)")
     g.add_argument("--ssl-certfile", default=None, help="PEM certificate chain: serve HTTPS")
     g.add_argument("--ssl-keyfile", default=None, help="PEM private key (default: in the certfile)")
     g.add_argument("--ssl-keyfile-password", default=None, help="the private key's password")
     g.add_argument("--ssl-ca-certs", default=None, help="PEM CA certificates that client certificates must chain to")
-    g.add_argument("--ssl-cert-reqs", type=int, choices=[0, 1, 2], default=d.ssl_cert_reqs,
-                   help="client certificates: 0 none, 1 optional, 2 required (ssl.CERT_*; default: 0)")
+    g.add_argument(
+        "--ssl-cert-reqs",
+        type=int,
+        choices=[0, 1, 2],
+        default=d.ssl_cert_reqs,
+        help="client certificates: 0 none, 1 optional, 2 required (ssl.CERT_*; default: 0)",
+    )
     g.add_argument("--ssl-ciphers", default=None, help="OpenSSL cipher list for TLS 1.2 (default: OpenSSL's)")
 
 
@@ -309,8 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fasterapi", description="FasterAPI: FastAPI's model on a C++ engine")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _serve_options(sub.add_parser("run", help="serve an application"), d, dev=False)
-    _serve_options(sub.add_parser("dev", help="serve an application for development: --reload on, 127.0.0.1"),
-                   d, dev=True)
+    _serve_options(
+        sub.add_parser("dev", help="serve an application for development: --reload on, 127.0.0.1"), d, dev=True
+    )
     rt = sub.add_parser("routes", help="list an app's routes: compiled to a native plan, or why not")
     rt.add_argument("app", nargs="?", default=None, help="module:attribute, or a path as for run")
     rt.add_argument("--app-dir", default=".")
@@ -394,8 +473,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.reload:
             config = Config(host=args.host, port=args.port, **_config_options(args))
             config.validate()
-            raise SystemExit(run_with_reload(argv, config, args.reload_dir, args.reload_include,
-                                             args.reload_exclude))
+            raise SystemExit(run_with_reload(argv, config, args.reload_dir, args.reload_include, args.reload_exclude))
         app = import_app(args.app, app_dir=args.app_dir, factory=args.factory)
     except StartupError as exc:
         exit_with(exc)

@@ -286,8 +286,12 @@ def _json_safe_model(model: type[BaseModel], seen: set[type] | None = None) -> b
         return True
     seen.add(model)
     decorators = model.__pydantic_decorators__
-    if (decorators.validators or decorators.field_validators or decorators.root_validators
-            or decorators.model_validators):
+    if (
+        decorators.validators
+        or decorators.field_validators
+        or decorators.root_validators
+        or decorators.model_validators
+    ):
         return False
     if model.model_config.get("strict") or model.__pydantic_generic_metadata__.get("origin") is not None:
         return False
@@ -320,8 +324,12 @@ def body_plan(inputs: dict[str, Any]) -> tuple[str, Callable[[bytes], Any]] | No
 # ---- the call ---------------------------------------------------------------------------------
 
 _SPECIAL_PARAMS = (
-    "request_param_name", "websocket_param_name", "http_connection_param_name", "response_param_name",
-    "background_tasks_param_name", "security_scopes_param_name",
+    "request_param_name",
+    "websocket_param_name",
+    "http_connection_param_name",
+    "response_param_name",
+    "background_tasks_param_name",
+    "security_scopes_param_name",
 )
 
 
@@ -376,6 +384,7 @@ def _sync_call(endpoint: Callable[..., Any], options: CompileOptions) -> Callabl
     """A `def` endpoint as an awaitable call: as FastAPI runs it, on the thread pool
     (anyio.from_thread works inside), or inline when opted in."""
     if options.inline(endpoint):
+
         async def inline_call(**values: Any) -> Any:
             return endpoint(**values)
 
@@ -391,8 +400,12 @@ def _plain_response_class(inputs: dict[str, Any]) -> type[Any]:
     """The route's response class, when it is a complete (non-streaming) Starlette Response whose
     ASGI __call__ sends just its status, raw headers and body."""
     actual = inputs["actual_response_class"]
-    if (not isinstance(actual, type) or not issubclass(actual, Response)
-            or issubclass(actual, (StreamingResponse, FileResponse)) or actual.__call__ is not Response.__call__):
+    if (
+        not isinstance(actual, type)
+        or not issubclass(actual, Response)
+        or issubclass(actual, (StreamingResponse, FileResponse))
+        or actual.__call__ is not Response.__call__
+    ):
         raise NotCompilable(f"response_class {getattr(actual, '__name__', actual)!r} is not a plain Response")
     return actual
 
@@ -434,8 +447,11 @@ class _Dependencies:
             if sub.name is not None:
                 args.append((sub.name, False, slot))
         sources: tuple[tuple[ParamSource, Any], ...] = (
-            ("path", dependant.path_params), ("query", dependant.query_params),
-            ("header", dependant.header_params), ("cookie", dependant.cookie_params))
+            ("path", dependant.path_params),
+            ("query", dependant.query_params),
+            ("header", dependant.header_params),
+            ("cookie", dependant.cookie_params),
+        )
         for source, fields in sources:
             for field in fields:
                 plan = param_plan(field, source, self.core)
@@ -444,8 +460,13 @@ class _Dependencies:
                 args.append((field.name, True, name))
         return tuple(args)
 
-    def runner(self, endpoint: Callable[..., Any], is_coroutine: bool, endpoint_args: tuple[tuple[str, bool, Any], ...],
-               body_name: str | None) -> Callable[..., Any]:
+    def runner(
+        self,
+        endpoint: Callable[..., Any],
+        is_coroutine: bool,
+        endpoint_args: tuple[tuple[str, bool, Any], ...],
+        body_name: str | None,
+    ) -> Callable[..., Any]:
         steps = tuple(self.steps)
         call_endpoint = endpoint if is_coroutine else _sync_call(endpoint, self.options)
 
@@ -471,8 +492,9 @@ def _is_coroutine(call: Callable[..., Any]) -> bool:
     return bool(_is_coroutine_callable(call))
 
 
-def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any],
-                   context: dict[str, Any], wire: type[Wire]) -> tuple[Callable[..., Any], bool]:
+def _with_response(
+    run: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any], context: dict[str, Any], wire: type[Wire]
+) -> tuple[Callable[..., Any], bool]:
     """The endpoint, then what FastAPI's request handler does with its result: serialize_response
     (response_model validation, pydantic's to_json or jsonable_encoder), then the response class.
     Returns (call, json_bytes): with a response_model and the default class the call returns the
@@ -485,8 +507,10 @@ def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str
     if status:
         args["status_code"] = status
     options = {
-        "include": inputs["response_model_include"], "exclude": inputs["response_model_exclude"],
-        "by_alias": inputs["response_model_by_alias"], "exclude_unset": inputs["response_model_exclude_unset"],
+        "include": inputs["response_model_include"],
+        "exclude": inputs["response_model_exclude"],
+        "by_alias": inputs["response_model_by_alias"],
+        "exclude_unset": inputs["response_model_exclude_unset"],
         "exclude_defaults": inputs["response_model_exclude_defaults"],
         "exclude_none": inputs["response_model_exclude_none"],
     }
@@ -495,9 +519,14 @@ def _with_response(run: Callable[..., Any], is_coroutine: bool, inputs: dict[str
         raw = await run(**values)
         if isinstance(raw, Response):
             return raw
-        content = await serialize_response(field=field, response_content=raw, is_coroutine=is_coroutine,
-                                           endpoint_ctx=context,  # type: ignore[arg-type]
-                                           dump_json=dump_json, **options)
+        content = await serialize_response(
+            field=field,
+            response_content=raw,
+            is_coroutine=is_coroutine,
+            endpoint_ctx=context,  # type: ignore[arg-type]
+            dump_json=dump_json,
+            **options,
+        )
         if dump_json:
             return content
         response = response_class(content, **args)
@@ -531,8 +560,9 @@ def _text_plan(inputs: dict[str, Any], wire: type[Wire]) -> tuple[bytes, Callabl
             return raw
         response = response_class(jsonable_encoder(raw), **args)
         edit = wire.compiled_edit
-        return wire(response.status_code, response.raw_headers if edit is None else edit(response.raw_headers),
-                    response.body)
+        return wire(
+            response.status_code, response.raw_headers if edit is None else edit(response.raw_headers), response.body
+        )
 
     return b"content-type: " + content_type + b"\r\n", finish
 
@@ -636,8 +666,9 @@ def _overlaps(earlier: Any, path: str, methods: set[str]) -> bool:
         return False
     if isinstance(earlier, Mount):
         prefix = earlier.path.rstrip("/")
-        return (path == prefix or path.startswith(prefix + "/") or "{" in prefix
-                or _segments_may_meet(prefix, path, True))
+        return (
+            path == prefix or path.startswith(prefix + "/") or "{" in prefix or _segments_may_meet(prefix, path, True)
+        )
     other = getattr(earlier, "path", None)
     if other is None:
         return True
@@ -700,8 +731,9 @@ async def _no_body() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def compile_app(app: Any, engine: Any, core: Any, fallback: Any,
-                options: CompileOptions | None = None) -> list[RouteReport]:
+def compile_app(
+    app: Any, engine: Any, core: Any, fallback: Any, options: CompileOptions | None = None
+) -> list[RouteReport]:
     """Add every compilable route of `app` to `engine` (fallback: the app's ASGI handler for the
     requests a plan cannot decide); returns a report per route."""
     options = options or CompileOptions()
@@ -776,8 +808,9 @@ def _is_api_route(route: Any) -> bool:
     return isinstance(route, APIRoute) or isinstance(getattr(route, "original_route", None), APIRoute)
 
 
-def _compile_route(route: Any, earlier: list[Any], engine: Any, core: Any, fallback: Any,
-                   options: CompileOptions) -> str | None:
+def _compile_route(
+    route: Any, earlier: list[Any], engine: Any, core: Any, fallback: Any, options: CompileOptions
+) -> str | None:
     if isinstance(route, WebSocketRoute):
         return "a WebSocket route"
     if isinstance(route, _Opaque):
@@ -840,14 +873,22 @@ def _compile_route(route: Any, earlier: list[Any], engine: Any, core: Any, fallb
             raise NotCompilable("a response_model or response_class on a route with several methods")
         context = _endpoint_context(inputs, methods[0], options.root_path)
         # (an inline def validates its response inline too: serialize_response's is_coroutine)
-        call, json_bytes = _with_response(run, is_coroutine or options.inline(endpoint), inputs, context,
-                                          options.wire)
+        call, json_bytes = _with_response(run, is_coroutine or options.inline(endpoint), inputs, context, options.wire)
     # The plan holds while the overrides are empty and route.app is the handler it was read from.
     guard = (provider, route, route.app)
     on_pool = isinstance(call, _PoolCall)
     is_async = not on_pool and (call is not endpoint or is_coroutine)
-    plan = Plan(call, is_async, status or 200, tuple(plans), PlanBody(*body) if body else None, guard, json_bytes,
-                False, PlanText(*text) if text else None)
+    plan = Plan(
+        call,
+        is_async,
+        status or 200,
+        tuple(plans),
+        PlanBody(*body) if body else None,
+        guard,
+        json_bytes,
+        False,
+        PlanText(*text) if text else None,
+    )
     engine.add_route(methods, route.path, fallback, plan, options.body_buffer, head=False)
     if on_pool:
         engine.set_blocking(engine.route_count - 1)

@@ -26,8 +26,12 @@ def _wanted(config: Any) -> bool:
 
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("fasterapi")
-    group.addoption("--fasterapi", action="store_true", default=False,
-                    help="serve every FastAPI/Starlette TestClient request through the FasterAPI engine")
+    group.addoption(
+        "--fasterapi",
+        action="store_true",
+        default=False,
+        help="serve every FastAPI/Starlette TestClient request through the FasterAPI engine",
+    )
 
 
 def pytest_configure(config: Any) -> None:

@@ -153,8 +153,11 @@ class Config:
             return
         for route in getattr(app, "routes", ()):
             if getattr(route, "path", None) == self.metrics_path:
-                raise StartupError(f"--metrics-path {self.metrics_path}: the app has a route at this path "
-                                   "(the engine answers it first); choose another path", 2)
+                raise StartupError(
+                    f"--metrics-path {self.metrics_path}: the app has a route at this path "
+                    "(the engine answers it first); choose another path",
+                    2,
+                )
 
     def where(self) -> str:
         if self.uds is not None:
@@ -227,15 +230,17 @@ def access_logger_for(trust: ProxyTrust | None) -> Callable[..., None]:
     """The engine's access-log hook, in uvicorn's format: `client - "GET / HTTP/1.1" 200 OK`, the
     client taken from X-Forwarded-For when the peer is a trusted proxy (as the ASGI scope's)."""
 
-    def log(client: tuple[str, int], method: str, target: str, version: str, status: int,
-            forwarded_for: bytes = b"") -> None:
+    def log(
+        client: tuple[str, int], method: str, target: str, version: str, status: int, forwarded_for: bytes = b""
+    ) -> None:
         host, port = client
         if forwarded_for and trust is not None and host in trust:
             real = trust.client_host(forwarded_for.decode("latin-1"))
             if real is not None:
                 host, port = real, 0
-        access_logger.info('%s:%d - "%s %s HTTP/%s" %d %s', host, port, method, target, version, status,
-                           _phrase(status))
+        access_logger.info(
+            '%s:%d - "%s %s HTTP/%s" %d %s', host, port, method, target, version, status, _phrase(status)
+        )
 
     return log
 
@@ -252,8 +257,9 @@ def bind_socket(config: Config) -> socket.socket:
     if config.uds is not None:
         return _bind_unix(config.uds, config.backlog)
     try:
-        infos = socket.getaddrinfo(config.host or None, config.port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
-                                   socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(
+            config.host or None, config.port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
     except socket.gaierror as exc:
         raise StartupError(f"unknown host {config.host!r}: {exc.strerror}", 2) from None
     last: OSError | None = None
@@ -325,8 +331,11 @@ def _steer(sock: socket.socket, n: int) -> None:
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog)
     except OSError as exc:  # an old kernel: the default hash spreads over every socket of the group
-        logger.warning("cannot attach the SO_REUSEPORT steering program (%s): another process that binds "
-                       "this port with SO_REUSEPORT would share its connections", exc.strerror or exc)
+        logger.warning(
+            "cannot attach the SO_REUSEPORT steering program (%s): another process that binds "
+            "this port with SO_REUSEPORT would share its connections",
+            exc.strerror or exc,
+        )
 
 
 def _bind_unix(path: str, backlog: int) -> socket.socket:
@@ -401,9 +410,15 @@ def _reload_tls(server: Any, config: Config) -> None:
 # ---- one worker -------------------------------------------------------------------------------
 
 
-async def serve(app: Any, config: Config, *, ready: Callable[[int], None] | None = None,
-                sock: socket.socket | None = None, on_retire: Callable[[], None] | None = None,
-                metrics_slot: int = 0) -> None:
+async def serve(
+    app: Any,
+    config: Config,
+    *,
+    ready: Callable[[int], None] | None = None,
+    sock: socket.socket | None = None,
+    on_retire: Callable[[], None] | None = None,
+    metrics_slot: int = 0,
+) -> None:
     """Serve `app` on this thread's running asyncio loop until SIGTERM/SIGINT (or `stop()`).
 
     `sock`: the listening socket to accept on (the supervisor's, shared by its workers); None:
@@ -566,8 +581,11 @@ def _raise_nofile(config: Config) -> None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
                 soft = new
         if soft < want:
-            logger.warning("RLIMIT_NOFILE is %d: fewer than --max-connections %d connections fit "
-                           "(raise it with ulimit -n)", soft, config.max_connections)
+            logger.warning(
+                "RLIMIT_NOFILE is %d: fewer than --max-connections %d connections fit (raise it with ulimit -n)",
+                soft,
+                config.max_connections,
+            )
 
 
 class _SupervisorHooks:

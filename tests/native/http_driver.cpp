@@ -109,8 +109,12 @@ class EchoDispatcher;
 class EchoSink final : public fh::BodySink {
  public:
   EchoSink(EchoDispatcher& d, const fh::Request& req)
-      : d_(d), head_(echo_text(req, 0)), close_(!req.keep_alive), head_only_(req.is_head),
-        status_(status_of(req.path)), answer_first_(req.path.substr(0, 13) == "/answer-first") {}
+      : d_(d),
+        head_(echo_text(req, 0)),
+        close_(!req.keep_alive),
+        head_only_(req.is_head),
+        status_(status_of(req.path)),
+        answer_first_(req.path.substr(0, 13) == "/answer-first") {}
   bool on_chunk(std::string_view data) override;
   void on_end() override;
   void on_abort() override;
@@ -156,8 +160,8 @@ class EchoDispatcher : public fh::Dispatcher {
     if (req.body_streamed) {
       if (!req.body.empty() || (req.chunked && req.content_length != 0)) std::abort();  // contract
       if (req.path.substr(0, 11) == "/answer-now") {  // no sink: the body is discarded
-        fh::write_response(out, status_of(req.path), "text/plain", "X-Echo: 1\r\n", echo_text(req, 0),
-                           !req.keep_alive, req.is_head);
+        fh::write_response(out, status_of(req.path), "text/plain", "X-Echo: 1\r\n", echo_text(req, 0), !req.keep_alive,
+                           req.is_head);
         return fh::HandleResult::Done;
       }
       sink_ = std::make_shared<EchoSink>(*this, req);
@@ -385,9 +389,7 @@ int main() {
         std::fflush(stdout);
         break;
       }
-      default:
-        std::fprintf(stderr, "http_driver: bad record type %d\n", type);
-        return 2;
+      default: std::fprintf(stderr, "http_driver: bad record type %d\n", type); return 2;
     }
   }
   if (s) {

@@ -68,7 +68,10 @@ class Echo final : public fs::ConnectionDispatcher {
 void finish_later(Loop& loop, void* arg) {
   std::unique_ptr<Later> job(static_cast<Later*>(arg));
   fh::Connection* conn = job->link->conn;
-  if (!conn) { ++loop.later_dropped; return; }  // the client went away
+  if (!conn) {
+    ++loop.later_dropped;
+    return;
+  }  // the client went away
   std::string body = "loop " + std::to_string(job->loop) + " later " + std::to_string(job->ms);
   fh::write_response(conn->output(), 200, "text/plain", "", body, job->close, false);
   conn->complete();
@@ -85,7 +88,10 @@ void run_loop(Loop& loop, std::atomic<int>& port_out, std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     server.poll(20);
     auto now = std::chrono::steady_clock::now();
-    if (now - last_sweep > std::chrono::milliseconds(100)) { server.sweep(); last_sweep = now; }
+    if (now - last_sweep > std::chrono::milliseconds(100)) {
+      server.sweep();
+      last_sweep = now;
+    }
   }
   server.close_all();
   // Jobs still running hold links to closed connections: let them come back and be dropped.
@@ -109,8 +115,7 @@ int main() {
   std::printf("PORTS %d %d\n", ports[0].load(), ports[1].load());
   std::fflush(stdout);
   char buf[64];
-  while (::read(0, buf, sizeof buf) > 0) {
-  }
+  while (::read(0, buf, sizeof buf) > 0) {}
   stop.store(true);
   t0.join();
   t1.join();

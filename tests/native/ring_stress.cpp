@@ -19,15 +19,15 @@ using fasterapi::server::Task;
 using fasterapi::server::WorkerPool;
 
 static int failures = 0;
-#define CHECK(cond, ...)                              \
-  do {                                                \
-    if (!(cond)) {                                    \
+#define CHECK(cond, ...)                                        \
+  do {                                                          \
+    if (!(cond)) {                                              \
       std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);              \
-      std::fprintf(stderr, "\n");                     \
-      ++failures;                                     \
-      return;                                         \
-    }                                                 \
+      std::fprintf(stderr, __VA_ARGS__);                        \
+      std::fprintf(stderr, "\n");                               \
+      ++failures;                                               \
+      return;                                                   \
+    }                                                           \
   } while (0)
 
 // A value that owns memory: a lost or doubled move shows up as a leak or a double free (ASan/TSan).
@@ -46,8 +46,14 @@ static void spsc(uint64_t n, size_t cap) {
   uint64_t expect = 0;
   while (expect < n) {
     auto it = ring.pop();
-    if (!it) { std::this_thread::yield(); continue; }
-    if (*it->v != expect) { prod.join(); CHECK(false, "spsc: got %llu, expected %llu", (unsigned long long)*it->v, (unsigned long long)expect); }
+    if (!it) {
+      std::this_thread::yield();
+      continue;
+    }
+    if (*it->v != expect) {
+      prod.join();
+      CHECK(false, "spsc: got %llu, expected %llu", (unsigned long long)*it->v, (unsigned long long)expect);
+    }
     ++expect;
   }
   prod.join();
@@ -73,13 +79,17 @@ static void mpsc(uint64_t n, int producers, size_t cap) {
   bool bad = false;
   while (total < want) {
     auto it = ring.pop();
-    if (!it) { std::this_thread::yield(); continue; }
+    if (!it) {
+      std::this_thread::yield();
+      continue;
+    }
     uint64_t v = *it->v;
     size_t p = size_t(v >> 40);
     uint64_t i = v & ((uint64_t(1) << 40) - 1);
     if (p >= next.size() || next[p] != i) {
-      if (!bad) std::fprintf(stderr, "mpsc: producer %zu item %llu out of order/duplicated (expected %llu)\n", p,
-                             (unsigned long long)i, (unsigned long long)(p < next.size() ? next[p] : 0));
+      if (!bad)
+        std::fprintf(stderr, "mpsc: producer %zu item %llu out of order/duplicated (expected %llu)\n", p,
+                     (unsigned long long)i, (unsigned long long)(p < next.size() ? next[p] : 0));
       bad = true;
       break;
     }

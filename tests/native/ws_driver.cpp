@@ -53,12 +53,8 @@ std::string transcript(const std::string& data, size_t piece, uint64_t max_messa
           std::snprintf(line, sizeof line, "M %c %zu %08x\n", d.text() ? 't' : 'b', d.payload().size(),
                         fnv1a(d.payload()));
           break;
-        case ws::Decoder::Event::Ping:
-          std::snprintf(line, sizeof line, "P %zu\n", d.payload().size());
-          break;
-        case ws::Decoder::Event::Pong:
-          std::snprintf(line, sizeof line, "O %zu\n", d.payload().size());
-          break;
+        case ws::Decoder::Event::Ping: std::snprintf(line, sizeof line, "P %zu\n", d.payload().size()); break;
+        case ws::Decoder::Event::Pong: std::snprintf(line, sizeof line, "O %zu\n", d.payload().size()); break;
         case ws::Decoder::Event::Close:
           std::snprintf(line, sizeof line, "C %u %.*s\n", unsigned(d.code()), int(d.reason().size()),
                         d.reason().data());

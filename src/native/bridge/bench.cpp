@@ -114,7 +114,10 @@ PyObject* bench_stages(PyObject* m, PyObject* args) {
   long long iterations;
   if (!PyArg_ParseTuple(args, "Oy*L", &engine, &req, &iterations)) return nullptr;
   EngineObject* e = engine_arg(m, engine);
-  if (!e) { PyBuffer_Release(&req); return nullptr; }
+  if (!e) {
+    PyBuffer_Release(&req);
+    return nullptr;
+  }
   BenchConn bc(e);
   http::Connection& conn = bc.conn;
   const char* data = static_cast<const char*>(req.buf);
@@ -221,7 +224,10 @@ PyObject* bench_allocs(PyObject* m, PyObject* args) {
   long long iterations;
   if (!PyArg_ParseTuple(args, "Oy*L", &engine, &req, &iterations)) return nullptr;
   EngineObject* e = engine_arg(m, engine);
-  if (!e) { PyBuffer_Release(&req); return nullptr; }
+  if (!e) {
+    PyBuffer_Release(&req);
+    return nullptr;
+  }
   BenchConn bc(e);
   http::Connection& conn = bc.conn;
   const char* data = static_cast<const char*>(req.buf);
@@ -282,12 +288,18 @@ PyObject* bench_send(PyObject*, PyObject* args) {
       uint64_t t0 = now_ns();
       ssize_t w = send(sfd, resp.buf, size_t(resp.len), MSG_NOSIGNAL);
       uint64_t t1 = now_ns();
-      if (w != resp.len) { ok = false; break; }
+      if (w != resp.len) {
+        ok = false;
+        break;
+      }
       if (i >= 100) times.push_back(double(t1 - t0));
       size_t got = 0;
       while (got < size_t(resp.len)) {
         ssize_t r = recv(cfd, sink.data(), sink.size(), 0);
-        if (r <= 0) { ok = false; break; }
+        if (r <= 0) {
+          ok = false;
+          break;
+        }
         got += size_t(r);
       }
     }

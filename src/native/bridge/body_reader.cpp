@@ -60,8 +60,7 @@ class ReaderSink final : public http::BodySink {
 };
 
 struct ReaderObject {
-  PyObject_HEAD
-  std::shared_ptr<BodyState>* state;
+  PyObject_HEAD std::shared_ptr<BodyState>* state;
   std::shared_ptr<server::ConnLink>* link;  // conn becomes nullptr once the connection is gone
 };
 
@@ -83,8 +82,10 @@ PyObject* reader_take(PyObject* o, PyObject*) {
   BodyState& s = state_of(o);
   PyObject* b = PyBytes_FromStringAndSize(s.buf.data(), Py_ssize_t(s.buf.size()));
   if (!b) return nullptr;
-  if (s.buf.capacity() > kKeepCapacity) std::string().swap(s.buf);
-  else s.buf.clear();
+  if (s.buf.capacity() > kKeepCapacity)
+    std::string().swap(s.buf);
+  else
+    s.buf.clear();
   if (s.paused) {
     s.paused = false;
     resume(reinterpret_cast<ReaderObject*>(o));
@@ -148,7 +149,8 @@ PyMethodDef reader_methods[] = {
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef reader_getset[] = {
-    {"done", boundary<reader_done>, nullptr, "True once the whole body has arrived and all of it has been taken", nullptr},
+    {"done", boundary<reader_done>, nullptr, "True once the whole body has arrived and all of it has been taken",
+     nullptr},
     {"aborted", boundary<reader_aborted>, nullptr,
      "True once the body cannot complete: the client went away or cut it short, it was malformed or "
      "over the body limit, a deadline fired, or the response was finished before it was read",

@@ -15,21 +15,20 @@ namespace fasterapi::bridge {
 inline void set_python_error_from_current() noexcept {
   try {
     throw;
-  } catch (const std::bad_alloc&) {
-    PyErr_NoMemory();
-  } catch (const std::exception& ex) {
+  } catch (const std::bad_alloc&) { PyErr_NoMemory(); } catch (const std::exception& ex) {
     PyErr_SetString(PyExc_RuntimeError, ex.what());
-  } catch (...) {
-    PyErr_SetString(PyExc_RuntimeError, "unknown C++ exception");
-  }
+  } catch (...) { PyErr_SetString(PyExc_RuntimeError, "unknown C++ exception"); }
 }
 
 // The value a CPython entry point returns to say "failed, exception set".
 template <typename R>
 constexpr R failure_value() noexcept {
-  if constexpr (std::is_pointer_v<R>) return nullptr;
-  else if constexpr (std::is_void_v<R>) return;
-  else return R(-1);
+  if constexpr (std::is_pointer_v<R>)
+    return nullptr;
+  else if constexpr (std::is_void_v<R>)
+    return;
+  else
+    return R(-1);
 }
 
 template <auto Fn>

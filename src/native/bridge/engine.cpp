@@ -32,8 +32,7 @@ using http::iequals;
 // pydantic validation decides (and produces FastAPI's exact 422 when it fails).
 PyObject* convert(ParamKind kind, std::string_view s) {
   switch (kind) {
-    case ParamKind::Str:
-      return PyUnicode_DecodeUTF8(s.data(), Py_ssize_t(s.size()), nullptr);
+    case ParamKind::Str: return PyUnicode_DecodeUTF8(s.data(), Py_ssize_t(s.size()), nullptr);
     case ParamKind::Int: {
       if (s.empty() || s.size() > 18) return nullptr;
       long long v = 0;
@@ -53,8 +52,10 @@ PyObject* convert(ParamKind kind, std::string_view s) {
     case ParamKind::Bool: {
       static constexpr std::string_view yes[] = {"1", "true", "on", "yes", "t", "y"};
       static constexpr std::string_view no[] = {"0", "false", "off", "no", "f", "n"};
-      for (auto y : yes) if (iequals(s, y)) Py_RETURN_TRUE;
-      for (auto n : no) if (iequals(s, n)) Py_RETURN_FALSE;
+      for (auto y : yes)
+        if (iequals(s, y)) Py_RETURN_TRUE;
+      for (auto n : no)
+        if (iequals(s, n)) Py_RETURN_FALSE;
       return nullptr;
     }
   }
@@ -85,8 +86,10 @@ void write_status_line(http::Buffer& out, int status) {
 bool bodyless_status(int status) { return status < 200 || status == 204 || status == 304; }
 
 void write_conn_header(http::Buffer& out, ConnHeader conn) {
-  if (conn == ConnHeader::Close) out.append("Connection: close\r\n");
-  else if (conn == ConnHeader::KeepAlive) out.append("Connection: keep-alive\r\n");
+  if (conn == ConnHeader::Close)
+    out.append("Connection: close\r\n");
+  else if (conn == ConnHeader::KeepAlive)
+    out.append("Connection: keep-alive\r\n");
 }
 
 }  // namespace
@@ -245,9 +248,15 @@ static int write_response_object(PyObject* result, bool head_only, ConnHeader co
   PyObject* body_o = PyObject_GetAttrString(result, "body");
   if (!body_o) return -1;
   std::string_view body;
-  if (body_o != Py_None && !as_bytes(body_o, body)) { Py_DECREF(body_o); return -1; }
+  if (body_o != Py_None && !as_bytes(body_o, body)) {
+    Py_DECREF(body_o);
+    return -1;
+  }
   int status = write_response_head(result, conn, out);
-  if (status < 0) { Py_DECREF(body_o); return -1; }
+  if (status < 0) {
+    Py_DECREF(body_o);
+    return -1;
+  }
   if (bodyless_status(status)) {
     out.append("\r\n");
   } else {
@@ -361,11 +370,11 @@ struct Ctx {
   bool head_only = false;
   bool close = false;
   bool http10 = false;
-  bool fast = false;  // the result came from a fast-path endpoint (may still need Python)
-  bool json_bytes = false;  // a bytes result is the JSON body (a compiled response_model)
+  bool fast = false;         // the result came from a fast-path endpoint (may still need Python)
+  bool json_bytes = false;   // a bytes result is the JSON body (a compiled response_model)
   PyObject* text = nullptr;  // Route::text (borrowed: the engine, which holds it, outlives the request)
-  int stage = 0;  // 0: the handler's result; 1: the error handler's result
-  int static_route = -1;  // a constant route whose response is to be captured
+  int stage = 0;             // 0: the handler's result; 1: the error handler's result
+  int static_route = -1;     // a constant route whose response is to be captured
 
   ConnHeader conn_header() const {
     return close ? ConnHeader::Close : http10 ? ConnHeader::KeepAlive : ConnHeader::None;
@@ -384,8 +393,7 @@ struct Ctx {
 namespace {
 
 struct CompletionObject {
-  PyObject_HEAD
-  Ctx* ctx;
+  PyObject_HEAD Ctx* ctx;
 };
 
 http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out);
@@ -524,13 +532,19 @@ http::HandleResult start_stream(Ctx& c, PyObject* resp, http::Buffer& out) {
   // With the app's Content-Length the body is framed by it (as uvicorn sends it, keep-alive on
   // HTTP/1.0 too); without, chunked (close-delimited on HTTP/1.0).
   const int64_t length = declared_length(resp);
-  if (length == -2) { Py_DECREF(resp); return on_error(c, out); }
+  if (length == -2) {
+    Py_DECREF(resp);
+    return on_error(c, out);
+  }
   const bool framed = length >= 0;
   const bool chunked = !c.http10 && !framed;
   const ConnHeader conn = c.http10 && !framed ? ConnHeader::Close : c.conn_header();
   const size_t start = out.size();
   int status = write_response_head(resp, conn, out);
-  if (status < 0) { Py_DECREF(resp); return on_error(c, out); }
+  if (status < 0) {
+    Py_DECREF(resp);
+    return on_error(c, out);
+  }
   if (c.e->access_log != Py_None && c.request_data()) log_access_late(c, status);  // at the head, as uvicorn
   const bool bodyless = bodyless_status(status);
   if (framed && !bodyless) {
@@ -561,12 +575,18 @@ http::HandleResult start_stream(Ctx& c, PyObject* resp, http::Buffer& out) {
 http::HandleResult start_task(Ctx& c, PyObject* coro, http::Buffer& out) {
   PyTypeObject* ct = c.e->st->completion_type;
   auto* comp = reinterpret_cast<CompletionObject*>(ct->tp_alloc(ct, 0));
-  if (!comp) { Py_DECREF(coro); return on_error(c, out); }
+  if (!comp) {
+    Py_DECREF(coro);
+    return on_error(c, out);
+  }
   comp->ctx = nullptr;  // filled below if the task goes on (its done() comes on a later loop turn)
   PyObject* args[] = {coro, reinterpret_cast<PyObject*>(comp)};
   PyObject* r = PyObject_Vectorcall(c.e->task_starter, args, 2, nullptr);
   Py_DECREF(coro);
-  if (!r) { Py_DECREF(comp); return on_error(c, out); }
+  if (!r) {
+    Py_DECREF(comp);
+    return on_error(c, out);
+  }
   if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 1) {  // finished in its first step
     Py_DECREF(comp);
     PyObject* value = Py_NewRef(PyTuple_GET_ITEM(r, 0));
@@ -602,11 +622,19 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
       return on_error(c, out);
     } else {
       // It really awaits: continue as an asyncio task; the connection waits for it.
-      if (!c.request_data()) { Py_DECREF(obj); Py_DECREF(res); return on_error(c, out); }
+      if (!c.request_data()) {
+        Py_DECREF(obj);
+        Py_DECREF(res);
+        return on_error(c, out);
+      }
       c.req = nullptr;  // the views die with this call
       PyTypeObject* ct = c.e->st->completion_type;
       auto* comp = reinterpret_cast<CompletionObject*>(ct->tp_alloc(ct, 0));
-      if (!comp) { Py_DECREF(obj); Py_DECREF(res); return on_error(c, out); }
+      if (!comp) {
+        Py_DECREF(obj);
+        Py_DECREF(res);
+        return on_error(c, out);
+      }
       comp->ctx = new Ctx(c);
       Py_INCREF(c.e);
       Py_XINCREF(c.reqdata);
@@ -647,7 +675,10 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
     PyObject* nc = PyObject_GetAttrString(obj, "needs_collect");
     int needs = nc ? PyObject_IsTrue(nc) : -1;
     Py_XDECREF(nc);
-    if (needs < 0) { Py_DECREF(obj); return on_error(c, out); }
+    if (needs < 0) {
+      Py_DECREF(obj);
+      return on_error(c, out);
+    }
     if (needs) return start_stream(c, obj, out);
   }
   if (c.fast && !plain_json_type(Py_TYPE(obj))) {
@@ -655,14 +686,20 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
     // background tasks to schedule) goes through its _engine_finish() once.
     c.fast = false;
     int is_resp = PyObject_IsInstance(obj, c.e->response_type);
-    if (is_resp < 0) { Py_DECREF(obj); return on_error(c, out); }
+    if (is_resp < 0) {
+      Py_DECREF(obj);
+      return on_error(c, out);
+    }
     if (is_resp) {
       PyObject* nc = PyObject_GetAttrString(obj, "needs_collect");
       PyObject* bg = nc ? PyObject_GetAttrString(obj, "background") : nullptr;
       int needs = nc && bg ? (PyObject_IsTrue(nc) == 1 || bg != Py_None) : -1;
       Py_XDECREF(nc);
       Py_XDECREF(bg);
-      if (needs < 0) { Py_DECREF(obj); return on_error(c, out); }
+      if (needs < 0) {
+        Py_DECREF(obj);
+        return on_error(c, out);
+      }
       if (needs) {
         PyObject* next = PyObject_CallMethod(obj, "_engine_finish", nullptr);
         Py_DECREF(obj);
@@ -704,7 +741,10 @@ bool streamed_body_failed(Ctx& c, http::Connection& conn) {
   if (conn.body_failure()) return true;
   if (!conn.peer_closed() || !c.reqdata) return false;
   PyObject* reader = PyObject_GetAttrString(c.reqdata, "body_reader");
-  if (!reader) { PyErr_Clear(); return false; }
+  if (!reader) {
+    PyErr_Clear();
+    return false;
+  }
   bool cut = false;
   if (reader != Py_None) {
     PyObject* aborted = PyObject_GetAttrString(reader, "aborted");
@@ -747,9 +787,7 @@ PyObject* completion_call(PyObject* self, PyObject* args, PyObject*) {
   if (hr == http::HandleResult::Done && c->static_route >= 0 && c->stage == 0)
     capture_route_response(c->e, c->static_route, conn->output(), out_before);
   if (hr == http::HandleResult::Done) {
-    if (c->e->access_log != Py_None) {
-      log_access_late(*c, written_status(conn->output(), out_before));
-    }
+    if (c->e->access_log != Py_None) { log_access_late(*c, written_status(conn->output(), out_before)); }
     conn->complete();
     if (c->link->kick) c->link->kick();
   }
@@ -807,8 +845,10 @@ namespace {
 // A handler's _runtime.Offload(call, then): call() on the pool, then(result, exc) on the loop.
 http::HandleResult finish_offload(Ctx& c, PyObject* obj, http::Buffer& out) {
   Deferred* d = nullptr;
-  if (offload_ready(c.e, true)) d = defer(c);
-  else PyErr_SetString(PyExc_RuntimeError, "the engine's native pool is unavailable");
+  if (offload_ready(c.e, true))
+    d = defer(c);
+  else
+    PyErr_SetString(PyExc_RuntimeError, "the engine's native pool is unavailable");
   if (!d) {
     Py_DECREF(obj);
     return on_error(c, out);
@@ -822,8 +862,10 @@ void deferred_finish(Deferred* d, PyObject* value, int status) {
   Ctx& c = d->c;
   http::Connection* conn = c.link->conn;
   if (!conn) {  // the client went away: drop the answer
-    if (value) Py_DECREF(value);
-    else PyErr_Clear();
+    if (value)
+      Py_DECREF(value);
+    else
+      PyErr_Clear();
     deferred_free(d);
     return;
   }
@@ -860,8 +902,10 @@ static bool python_routed(const std::vector<std::string>& headers, const http::R
 
 bool BridgeDispatcher::route(const http::Request& req) {
   stage_mark(kRouteStart);
-  if (needs_decode(req.path, false)) percent_decode(req.path, path_, false);
-  else path_.assign(req.path);
+  if (needs_decode(req.path, false))
+    percent_decode(req.path, path_, false);
+  else
+    path_.assign(req.path);
   if (engine->python_routing && python_routed(*engine->python_routing_headers, req)) {
     match_.kind = router::Match::NotFound;
     match_.num_captures = 0;
@@ -985,7 +1029,9 @@ http::HandleResult BridgeDispatcher::serve(const http::Request& req, http::Buffe
 // C ABI routes (fasterapi_native.h): no request context, no Python object, no Python API call.
 inline bool BridgeDispatcher::serve_without_python(const Route& r, const http::Request& req, http::Buffer& out) {
   if (!r.static_response && !r.native) return false;
-  ConnHeader conn = !req.keep_alive ? ConnHeader::Close : req.version_minor == 0 ? ConnHeader::KeepAlive : ConnHeader::None;
+  ConnHeader conn = !req.keep_alive          ? ConnHeader::Close
+                    : req.version_minor == 0 ? ConnHeader::KeepAlive
+                                             : ConnHeader::None;
   stage_mark(kCallStart);  // for a constant route, no handler: the replay is the serialize stage
   if (r.static_response) {
     ++engine->perf->counters.static_hits;
@@ -1076,7 +1122,8 @@ inline std::optional<http::HandleResult> BridgeDispatcher::join_batch(Ctx& c, co
   if (!engine->offload || offload_kind(engine, match_.route) != RouteKind::Batch) return std::nullopt;
   PyObject* item = batch_validate(engine, match_.route, req);
   if (!item) return std::nullopt;
-  if (Deferred* d = offload_ready(engine, false) ? defer(c) : nullptr) return batch_enqueue(engine, match_.route, item, d);
+  if (Deferred* d = offload_ready(engine, false) ? defer(c) : nullptr)
+    return batch_enqueue(engine, match_.route, item, d);
   Py_DECREF(item);
   PyErr_Clear();
   return std::nullopt;
@@ -1109,7 +1156,7 @@ struct PlanArgs {
 // The raw text of one plan parameter, or nullopt when the request does not have it. `usable` goes
 // false when the request has it in a form only the Python path reads (a quoted cookie).
 inline std::optional<std::string_view> BridgeDispatcher::param_text(const PlanParam& p, const http::Request& req,
-                                                             bool& usable) {
+                                                                    bool& usable) {
   switch (p.source) {
     case ParamSource::Path:
       for (int k = 0; k < match_.num_captures; ++k)
@@ -1120,8 +1167,7 @@ inline std::optional<std::string_view> BridgeDispatcher::param_text(const PlanPa
       if (v && v->find_first_of("\"\\") != std::string_view::npos) usable = false;  // http.cookies unquotes
       return v;
     }
-    case ParamSource::Header:
-      return http::first_header(req, p.key);
+    case ParamSource::Header: return http::first_header(req, p.key);
     case ParamSource::Query:
       if (req.query.empty() || !http::query_lookup(req.query, p.key, scratch_)) return std::nullopt;
       return std::string_view(scratch_);
@@ -1192,7 +1238,7 @@ inline bool BridgeDispatcher::plan_arguments(Ctx& c, const Route& r, const http:
 // The fast path: native conversions, one vectorcall (here, or on the native pool for a
 // blocking=True route); nullopt: anything unusual, for the route's Python handler.
 inline std::optional<http::HandleResult> BridgeDispatcher::run_plan(Ctx& c, Route& r, const http::Request& req,
-                                                             http::Buffer& out) {
+                                                                    http::Buffer& out) {
   PlanArgs a;
   if (!plan_arguments(c, r, req, a)) return std::nullopt;
   c.status = r.status;
@@ -1224,11 +1270,10 @@ void BridgeDispatcher::log_access(const http::Request& req, const http::Buffer& 
     status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
   }
   std::string_view xff = req.header("x-forwarded-for");  // the client behind a trusted proxy
-  PyObject* r = PyObject_CallFunction(engine->access_log, "(s#i)s#s#siy#", client_host.data(),
-                                      Py_ssize_t(client_host.size()), client_port, req.method.data(),
-                                      Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
-                                      req.version_minor == 0 ? "1.0" : "1.1", status, xff.data(),
-                                      Py_ssize_t(xff.size()));
+  PyObject* r = PyObject_CallFunction(
+      engine->access_log, "(s#i)s#s#siy#", client_host.data(), Py_ssize_t(client_host.size()), client_port,
+      req.method.data(), Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
+      req.version_minor == 0 ? "1.0" : "1.1", status, xff.data(), Py_ssize_t(xff.size()));
   if (!r) PyErr_WriteUnraisable(engine->access_log);
   Py_XDECREF(r);
 }

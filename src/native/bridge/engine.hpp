@@ -21,14 +21,14 @@ struct Ctx;             // one request on the Python side (engine.cpp)
 struct PlanArgs;        // a plan's call arguments (engine.cpp)
 
 struct PlanParam {
-  std::string key;           // path parameter name, query alias, lower-case header name or cookie name
+  std::string key;  // path parameter name, query alias, lower-case header name or cookie name
   ParamSource source;
   ParamKind kind;
-  PyObject* default_value;   // strong ref; nullptr when required
+  PyObject* default_value;  // strong ref; nullptr when required
 };
 
 struct Route {
-  PyObject* handler = nullptr;   // slow path: handler(RequestData) -> Response | awaitable
+  PyObject* handler = nullptr;  // slow path: handler(RequestData) -> Response | awaitable
   bool has_plan = false;
   PyObject* endpoint = nullptr;  // fast path
   PyObject* kwnames = nullptr;   // tuple: params then body
@@ -40,9 +40,9 @@ struct Route {
   bool is_static = false;                                 // constant route: its first response replayed
   std::shared_ptr<const StaticResponse> static_response;  // set once captured (native_route.hpp)
   PyObject* native = nullptr;                             // _core.NativeHandler: served without Python
-  PyObject* guard = nullptr;  // an app: its dependency_overrides non-empty -> the Python path
-  bool json_bytes = false;    // the plan's call returns the JSON body as bytes (response_model)
-  bool wants_request = false; // the plan's call takes request_data= (the RequestData), last
+  PyObject* guard = nullptr;   // an app: its dependency_overrides non-empty -> the Python path
+  bool json_bytes = false;     // the plan's call returns the JSON body as bytes (response_model)
+  bool wants_request = false;  // the plan's call takes request_data= (the RequestData), last
   // (content_type_line: bytes, finish) or null: a str result is the body, written with this
   // Content-Type line (a PlainTextResponse/HTMLResponse route); anything else goes to finish(result),
   // which returns the response FastAPI would make of it (or raises).
@@ -50,8 +50,7 @@ struct Route {
 };
 
 struct EngineObject {
-  PyObject_HEAD
-  ModuleState* st;
+  PyObject_HEAD ModuleState* st;
   router::Router* router;
   std::vector<Route>* routes;
   PyObject* app_handler;
@@ -66,8 +65,8 @@ struct EngineObject {
   // body through RequestData.body_reader (bridge/body_reader.hpp) instead of RequestData.body.
   char stream_bodies;
   PyObject* weakrefs;
-  struct Offload* offload;  // blocking pool, batch collectors, hub (offload.hpp); null until used
-  PerfState* perf;  // switches and counters (perf.hpp)
+  struct Offload* offload;      // blocking pool, batch collectors, hub (offload.hpp); null until used
+  PerfState* perf;              // switches and counters (perf.hpp)
   PyObject* websocket_handler;  // None, or callable(RequestData, WebSocketLink) (bridge/websocket.hpp)
   // With python_routing: route in Python only when one of these (lower-case) headers is present;
   // empty: always. A middleware that leaves requests without its header untouched (CORS: origin,
@@ -108,7 +107,8 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
   inline std::optional<http::HandleResult> run_plan(Ctx& c, Route& r, const http::Request& req, http::Buffer& out);
   [[gnu::always_inline]] inline bool plan_arguments(Ctx& c, const Route& r, const http::Request& req, PlanArgs& a);
   [[gnu::always_inline]] inline PyObject* param_value(const PlanParam& p, const http::Request& req);
-  [[gnu::always_inline]] inline std::optional<std::string_view> param_text(const PlanParam& p, const http::Request& req, bool& usable);
+  [[gnu::always_inline]] inline std::optional<std::string_view> param_text(const PlanParam& p, const http::Request& req,
+                                                                           bool& usable);
   inline http::HandleResult call_route_handler(Ctx& c, Route& r, http::Buffer& out);
   void log_access(const http::Request& req, const http::Buffer& out, size_t from);
   bool route(const http::Request& req);
@@ -116,7 +116,7 @@ class BridgeDispatcher final : public server::ConnectionDispatcher {
   // Metrics on: answers a scrape of the metrics path (true), else starts the request's timer.
   bool metrics_begin(const http::Request& req, http::Buffer& out);  // bridge/metrics.cpp
   server::metrics::RequestTimer timer_;
-  std::string path_;       // percent-decoded path of the request in flight
+  std::string path_;  // percent-decoded path of the request in flight
   router::Match match_;
   bool routed_ = false;
   std::string scratch_;

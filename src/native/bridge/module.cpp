@@ -143,9 +143,7 @@ int engine_clear(PyObject* o) {
   offload_clear(self);
   if (self->routes)
     for (auto& r : *self->routes) clear_route(r);
-  if (self->perf) {
-    self->perf->pool.clear();
-  }
+  if (self->perf) { self->perf->pool.clear(); }
   return 0;
 }
 
@@ -200,9 +198,10 @@ bool parse_name(PyObject* s, const std::pair<std::string_view, E> (&names)[N], E
   return false;
 }
 
-constexpr std::pair<std::string_view, ParamSource> kSources[] = {
-    {"path", ParamSource::Path}, {"query", ParamSource::Query}, {"header", ParamSource::Header},
-    {"cookie", ParamSource::Cookie}};
+constexpr std::pair<std::string_view, ParamSource> kSources[] = {{"path", ParamSource::Path},
+                                                                 {"query", ParamSource::Query},
+                                                                 {"header", ParamSource::Header},
+                                                                 {"cookie", ParamSource::Cookie}};
 constexpr std::pair<std::string_view, ParamKind> kKinds[] = {
     {"int", ParamKind::Int}, {"float", ParamKind::Float}, {"str", ParamKind::Str}, {"bool", ParamKind::Bool}};
 
@@ -291,14 +290,14 @@ bool parse_plan(EngineObject* e, PyObject* plan, Route& r) {
 // head=False: a GET route does not answer HEAD (FastAPI's APIRoute: HEAD is a 405 there).
 PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   auto* self = reinterpret_cast<EngineObject*>(o);
-  static const char* names[] = {"methods", "path", "handler", "plan", "body_limit", "static", "native", "head",
-                                nullptr};
+  static const char* names[] = {"methods", "path",   "handler", "plan", "body_limit",
+                                "static",  "native", "head",    nullptr};
   PyObject *methods_o, *handler, *plan = Py_None, *native = Py_None;
   const char* path;
   long long body_limit = -1;
   int is_static = 0, head_from_get = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OsO|OLpOp", const_cast<char**>(names), &methods_o, &path, &handler,
-                                   &plan, &body_limit, &is_static, &native, &head_from_get))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OsO|OLpOp", const_cast<char**>(names), &methods_o, &path, &handler, &plan,
+                                   &body_limit, &is_static, &native, &head_from_get))
     return nullptr;
   if (native != Py_None && !PyObject_TypeCheck(native, self->st->native_type)) {
     PyErr_SetString(PyExc_TypeError, "native must be a fasterapi._core.NativeHandler or None");
@@ -309,7 +308,10 @@ PyObject* engine_add_route(PyObject* o, PyObject* args, PyObject* kw) {
   if (!seq) return nullptr;
   for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
     const char* m = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
-    if (!m) { Py_DECREF(seq); return nullptr; }
+    if (!m) {
+      Py_DECREF(seq);
+      return nullptr;
+    }
     methods.emplace_back(m);
   }
   Py_DECREF(seq);
@@ -419,7 +421,10 @@ PyObject* engine_prh_get(PyObject* o, void*) {
   for (size_t i = 0; i < self->python_routing_headers->size(); ++i) {
     const std::string& h = (*self->python_routing_headers)[i];
     PyObject* s = PyUnicode_FromStringAndSize(h.data(), Py_ssize_t(h.size()));
-    if (!s) { Py_DECREF(t); return nullptr; }
+    if (!s) {
+      Py_DECREF(t);
+      return nullptr;
+    }
     PyTuple_SET_ITEM(t, Py_ssize_t(i), s);
   }
   return t;
@@ -427,14 +432,20 @@ PyObject* engine_prh_get(PyObject* o, void*) {
 
 int engine_prh_set(PyObject* o, PyObject* v, void*) {
   auto* self = reinterpret_cast<EngineObject*>(o);
-  if (!v) { PyErr_SetString(PyExc_AttributeError, "cannot delete python_routing_headers"); return -1; }
+  if (!v) {
+    PyErr_SetString(PyExc_AttributeError, "cannot delete python_routing_headers");
+    return -1;
+  }
   PyObject* seq = PySequence_Fast(v, "python_routing_headers must be a sequence of str");
   if (!seq) return -1;
   std::vector<std::string> names;
   for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
     Py_ssize_t n;
     const char* s = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(seq, i), &n);
-    if (!s) { Py_DECREF(seq); return -1; }
+    if (!s) {
+      Py_DECREF(seq);
+      return -1;
+    }
     std::string name(s, size_t(n));
     for (char& c : name) c = char(c >= 'A' && c <= 'Z' ? c + 32 : c);
     names.push_back(std::move(name));
@@ -452,7 +463,10 @@ PyObject* engine_ch_get(PyObject* o, void*) {
 // compiled_headers = [(name, value), ...] (bytes): validated here, kept as ready header lines.
 int engine_ch_set(PyObject* o, PyObject* v, void*) {
   auto* self = reinterpret_cast<EngineObject*>(o);
-  if (!v) { PyErr_SetString(PyExc_AttributeError, "cannot delete compiled_headers"); return -1; }
+  if (!v) {
+    PyErr_SetString(PyExc_AttributeError, "cannot delete compiled_headers");
+    return -1;
+  }
   PyObject* seq = PySequence_Fast(v, "compiled_headers must be a sequence of (name, value) bytes pairs");
   if (!seq) return -1;
   std::string lines;
@@ -464,8 +478,10 @@ int engine_ch_set(PyObject* o, PyObject* v, void*) {
       PyErr_SetString(PyExc_TypeError, "compiled_headers items must be (bytes, bytes) pairs");
       return -1;
     }
-    std::string_view name(PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 0)), size_t(PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 0))));
-    std::string_view value(PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 1)), size_t(PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 1))));
+    std::string_view name(PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 0)),
+                          size_t(PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 0))));
+    std::string_view value(PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 1)),
+                           size_t(PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 1))));
     if (!fh::valid_header_name(name) || !fh::valid_header_value(value)) {
       Py_DECREF(seq);
       PyErr_SetString(PyExc_ValueError, "invalid character in a compiled_headers name or value");
@@ -478,22 +494,26 @@ int engine_ch_set(PyObject* o, PyObject* v, void*) {
   return 0;
 }
 
-PyGetSetDef engine_getset[] = {{"compiled_headers", boundary<engine_ch_get>, boundary<engine_ch_set>,
-                                "header lines added to the JSON responses of compiled routes (set from "
-                                "[(name, value)] bytes pairs)", nullptr},
-                               {"route_count", boundary<engine_routes>, nullptr, "number of routes", nullptr},
-                               {"python_routing_headers", boundary<engine_prh_get>, boundary<engine_prh_set>,
-                                "with python_routing: route in Python only requests carrying one of these headers "
-                                "(empty: every request)", nullptr},
-                               {"max_body", boundary<engine_max_body>, nullptr, "default body limit", nullptr},
-                               {"stats", boundary<engine_stats>, nullptr,
-                                "counters: fast_path, python_path, request_data, static_hits, native_calls", nullptr},
-                               {"zero_copy_min", boundary<engine_zero_copy_get>, boundary<engine_zero_copy_set>,
-                                "bytes/str Response bodies at least this long are sent from the object itself "
-                                "(-1: always copy)", nullptr},
-                               {"pool_params", boundary<engine_pool_get>, boundary<engine_pool_set>,
-                                "reuse converted fast-path parameter objects (str/int/float) by their raw text", nullptr},
-                               {nullptr, nullptr, nullptr, nullptr, nullptr}};
+PyGetSetDef engine_getset[] = {
+    {"compiled_headers", boundary<engine_ch_get>, boundary<engine_ch_set>,
+     "header lines added to the JSON responses of compiled routes (set from "
+     "[(name, value)] bytes pairs)",
+     nullptr},
+    {"route_count", boundary<engine_routes>, nullptr, "number of routes", nullptr},
+    {"python_routing_headers", boundary<engine_prh_get>, boundary<engine_prh_set>,
+     "with python_routing: route in Python only requests carrying one of these headers "
+     "(empty: every request)",
+     nullptr},
+    {"max_body", boundary<engine_max_body>, nullptr, "default body limit", nullptr},
+    {"stats", boundary<engine_stats>, nullptr,
+     "counters: fast_path, python_path, request_data, static_hits, native_calls", nullptr},
+    {"zero_copy_min", boundary<engine_zero_copy_get>, boundary<engine_zero_copy_set>,
+     "bytes/str Response bodies at least this long are sent from the object itself "
+     "(-1: always copy)",
+     nullptr},
+    {"pool_params", boundary<engine_pool_get>, boundary<engine_pool_set>,
+     "reuse converted fast-path parameter objects (str/int/float) by their raw text", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyType_Slot engine_slots[] = {{Py_tp_new, reinterpret_cast<void*>(boundary<engine_new>)},
                               {Py_tp_init, reinterpret_cast<void*>(boundary<engine_init>)},
@@ -510,8 +530,7 @@ PyType_Slot engine_slots[] = {{Py_tp_new, reinterpret_cast<void*>(boundary<engin
 // ---- in-memory Connection (TestClient, bytes-in/bytes-out tests) -------------------------------
 
 struct ConnectionObject {
-  PyObject_HEAD
-  BridgeDispatcher* dispatcher;
+  PyObject_HEAD BridgeDispatcher* dispatcher;
   fh::Connection* conn;
   fh::Limits* limits;
   PyObject* waiter;  // called with no args when a pending response completes
@@ -548,8 +567,10 @@ PyObject* conn_feed(PyObject* o, PyObject* arg) {
   auto* self = reinterpret_cast<ConnectionObject*>(o);
   Py_buffer view;
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return nullptr;
-  if (view.len == 0) self->conn->on_eof();
-  else self->conn->on_data(static_cast<const char*>(view.buf), size_t(view.len));
+  if (view.len == 0)
+    self->conn->on_eof();
+  else
+    self->conn->on_data(static_cast<const char*>(view.buf), size_t(view.len));
   PyBuffer_Release(&view);
   if (PyErr_Occurred()) return nullptr;
   Py_RETURN_NONE;
@@ -574,7 +595,9 @@ PyObject* conn_eof(PyObject* o, PyObject*) {
   Py_RETURN_NONE;
 }
 
-PyObject* conn_pending(PyObject* o, void*) { return PyBool_FromLong(reinterpret_cast<ConnectionObject*>(o)->conn->pending()); }
+PyObject* conn_pending(PyObject* o, void*) {
+  return PyBool_FromLong(reinterpret_cast<ConnectionObject*>(o)->conn->pending());
+}
 PyObject* conn_closed(PyObject* o, void*) {
   return PyBool_FromLong(reinterpret_cast<ConnectionObject*>(o)->conn->should_close());
 }
@@ -620,7 +643,8 @@ PyMethodDef conn_methods[] = {
 PyGetSetDef conn_getset[] = {
     {"pending", boundary<conn_pending>, nullptr, "a response is being produced by an awaiting handler", nullptr},
     {"closed", boundary<conn_closed>, nullptr, "the server will close this connection", nullptr},
-    {"waiter", boundary<conn_waiter_get>, boundary<conn_waiter_set>, "callable run when a pending response completes", nullptr},
+    {"waiter", boundary<conn_waiter_get>, boundary<conn_waiter_set>, "callable run when a pending response completes",
+     nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 PyType_Slot conn_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<conn_dealloc>)},
                             {Py_tp_traverse, reinterpret_cast<void*>(boundary<conn_traverse>)},
@@ -634,8 +658,7 @@ PyType_Slot conn_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<con
 // ---- Server ------------------------------------------------------------------------------------
 
 struct ServerObject {
-  PyObject_HEAD
-  fs::Server* server;
+  PyObject_HEAD fs::Server* server;
   PyObject* engine;
 };
 
@@ -705,8 +728,8 @@ PyObject* server_listen_fd(PyObject* o, PyObject* arg) {
 bool parse_tls_options(PyObject* args, PyObject* kw, fasterapi::tls::Options& o) {
   static const char* names[] = {"certfile", "keyfile", "password", "ca_certs", "cert_reqs", "ciphers", nullptr};
   const char *cert, *key = nullptr, *pw = nullptr, *ca = nullptr, *ciphers = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzziz", const_cast<char**>(names), &cert, &key, &pw, &ca,
-                                   &o.cert_reqs, &ciphers))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzziz", const_cast<char**>(names), &cert, &key, &pw, &ca, &o.cert_reqs,
+                                   &ciphers))
     return false;
   o.certfile = cert;
   o.keyfile = key ? key : "";
@@ -853,28 +876,31 @@ PyObject* core_check_tls(PyObject*, PyObject* args, PyObject* kw) {
 }
 
 PyMethodDef core_methods[] = {
-    {"tls_available", boundary<core_tls_available>, METH_NOARGS, "tls_available() -> bool: this build has TLS (OpenSSL)"},
+    {"tls_available", boundary<core_tls_available>, METH_NOARGS,
+     "tls_available() -> bool: this build has TLS (OpenSSL)"},
     {"check_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<core_check_tls>)),
      METH_VARARGS | METH_KEYWORDS,
      "check_tls(certfile, keyfile=None, password=None, ca_certs=None, cert_reqs=0, ciphers=None): load the "
      "options as set_tls() would, then drop them (the supervisor's check before its workers start)"},
     {"dumps", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<core_dumps>)),
      METH_FASTCALL | METH_KEYWORDS, "dumps(obj, default=None) -> bytes: the engine's JSON writer"},
-    METRICS_METHODS
-    {nullptr, nullptr, 0, nullptr}};
+    METRICS_METHODS{nullptr, nullptr, 0, nullptr}};
 
 int core_exec(PyObject* m) {
   ModuleState* st = state_of(m);
-  struct { PyType_Spec* spec; PyTypeObject** slot; const char* name; } types[] = {
-      {&engine_spec, &st->engine_type, "Engine"},
-      {&request_spec, &st->request_type, "RequestData"},
-      {&connection_spec, &st->connection_type, "Connection"},
-      {&server_spec, &st->server_type, "Server"},
-      {&completion_spec, &st->completion_type, "Completion"},
-      {&native_spec, &st->native_type, "NativeHandler"},
-      {&websocket_link_spec, &st->websocket_type, "WebSocketLink"},
-      {&stream_sink_spec, &st->stream_type, "StreamSink"},
-      {&body_reader_spec, &st->body_reader_type, "BodyReader"}};
+  struct {
+    PyType_Spec* spec;
+    PyTypeObject** slot;
+    const char* name;
+  } types[] = {{&engine_spec, &st->engine_type, "Engine"},
+               {&request_spec, &st->request_type, "RequestData"},
+               {&connection_spec, &st->connection_type, "Connection"},
+               {&server_spec, &st->server_type, "Server"},
+               {&completion_spec, &st->completion_type, "Completion"},
+               {&native_spec, &st->native_type, "NativeHandler"},
+               {&websocket_link_spec, &st->websocket_type, "WebSocketLink"},
+               {&stream_sink_spec, &st->stream_type, "StreamSink"},
+               {&body_reader_spec, &st->body_reader_type, "BodyReader"}};
   for (auto& t : types) {
     PyObject* tp = PyType_FromModuleAndSpec(m, t.spec, nullptr);
     if (!tp) return -1;
@@ -948,8 +974,9 @@ PyType_Spec connection_spec = {"fasterapi._core.Connection", sizeof(ConnectionOb
 PyType_Spec server_spec = {"fasterapi._core.Server", sizeof(ServerObject), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
                            server_slots};
 
-PyModuleDef core_module = {PyModuleDef_HEAD_INIT, "_core", "FasterAPI native engine", sizeof(ModuleState),
-                           core_methods, core_slots, core_traverse, core_clear, core_free};
+PyModuleDef core_module = {PyModuleDef_HEAD_INIT, "_core",      "FasterAPI native engine",
+                           sizeof(ModuleState),   core_methods, core_slots,
+                           core_traverse,         core_clear,   core_free};
 
 }  // namespace fasterapi::bridge
 

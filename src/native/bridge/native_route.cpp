@@ -35,8 +35,10 @@ void put_status_line(http::Buffer& out, int status) {
 }
 
 void put_conn_header(http::Buffer& out, ConnHeader conn) {
-  if (conn == ConnHeader::Close) out.append("Connection: close\r\n");
-  else if (conn == ConnHeader::KeepAlive) out.append("Connection: keep-alive\r\n");
+  if (conn == ConnHeader::Close)
+    out.append("Connection: close\r\n");
+  else if (conn == ConnHeader::KeepAlive)
+    out.append("Connection: keep-alive\r\n");
 }
 
 fa_str to_fa(std::string_view s) { return fa_str{s.data(), s.size()}; }
@@ -159,8 +161,8 @@ int api_body_commit(fa_response* r, size_t n) {
   return 0;
 }
 
-const fa_response_api kApi = {sizeof(fa_response_api), api_set_status, api_add_header, api_write, api_body_reserve,
-                              api_body_commit};
+const fa_response_api kApi = {sizeof(fa_response_api), api_set_status, api_add_header, api_write,
+                              api_body_reserve,        api_body_commit};
 
 // Calls the handler; false when it failed (non-zero return or an exception).
 bool call_handler(NativeHandlerObject* h, const fa_request* req, Writer& w) {
@@ -171,9 +173,7 @@ bool call_handler(NativeHandlerObject* h, const fa_request* req, Writer& w) {
   stage_mark(kCallStart);
   try {
     rc = h->fn(req, &w.res);
-  } catch (...) {
-    rc = -1;
-  }
+  } catch (...) { rc = -1; }
   stage_mark(kCallEnd);
   if (ts) PyEval_RestoreThread(ts);
   return rc == 0;
@@ -291,7 +291,10 @@ PyObject* native_new(PyTypeObject* tp, PyObject* args, PyObject* kw) {
     return nullptr;
   const char* path = PyBytes_AS_STRING(lib_bytes);
   const char* sym = PyUnicode_AsUTF8(symbol);
-  if (!sym) { Py_DECREF(lib_bytes); return nullptr; }
+  if (!sym) {
+    Py_DECREF(lib_bytes);
+    return nullptr;
+  }
   dlerror();
   void* dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!dl) {
@@ -303,9 +306,12 @@ PyObject* native_new(PyTypeObject* tp, PyObject* args, PyObject* kw) {
   auto* abi = static_cast<const uint32_t*>(dlsym(dl, "fasterapi_native_abi_version"));
   void* fn = dlsym(dl, sym);
   const char* problem = nullptr;
-  if (!abi) problem = "does not export fasterapi_native_abi_version (build it with #include <fasterapi_native.h>)";
-  else if (*abi != FASTERAPI_NATIVE_ABI_VERSION) problem = "was built against another fasterapi_native.h ABI version";
-  else if (!fn) problem = "has no such symbol";
+  if (!abi)
+    problem = "does not export fasterapi_native_abi_version (build it with #include <fasterapi_native.h>)";
+  else if (*abi != FASTERAPI_NATIVE_ABI_VERSION)
+    problem = "was built against another fasterapi_native.h ABI version";
+  else if (!fn)
+    problem = "has no such symbol";
   if (problem) {
     PyErr_Format(PyExc_ImportError, "native library %s (symbol %s) %s", path, sym, problem);
     dlclose(dl);
@@ -324,7 +330,10 @@ PyObject* native_new(PyTypeObject* tp, PyObject* args, PyObject* kw) {
   self->library = PyUnicode_DecodeFSDefault(path);
   self->symbol = Py_NewRef(symbol);
   Py_DECREF(lib_bytes);
-  if (!self->library) { Py_DECREF(self); return nullptr; }
+  if (!self->library) {
+    Py_DECREF(self);
+    return nullptr;
+  }
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -387,7 +396,10 @@ PyObject* native_call(PyObject* o, PyObject* args, PyObject* kw) {
     return nullptr;
   }
   PyObject* hseq = PySequence_Fast(hdrs, "headers must be a sequence");
-  if (!hseq) { release(); return nullptr; }
+  if (!hseq) {
+    release();
+    return nullptr;
+  }
   keep.push_back(hseq);
   for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(hseq); ++i) {
     PyObject* pair = PySequence_Fast_GET_ITEM(hseq, i);
@@ -405,17 +417,25 @@ PyObject* native_call(PyObject* o, PyObject* args, PyObject* kw) {
     PyObject *k, *v;
     while (PyDict_Next(params, &pos, &k, &v)) {
       PyObject* vs = PyObject_Str(v);
-      if (!vs) { release(); return nullptr; }
+      if (!vs) {
+        release();
+        return nullptr;
+      }
       keep.push_back(vs);
       fa_header h;
-      if (!utf8_of(k, h.name) || !utf8_of(vs, h.value)) { release(); return nullptr; }
+      if (!utf8_of(k, h.name) || !utf8_of(vs, h.value)) {
+        release();
+        return nullptr;
+      }
       pparams.push_back(h);
     }
   }
   if (PyTuple_Check(client) && PyTuple_GET_SIZE(client) == 2) {
     fa_str hs;
-    if (utf8_of(PyTuple_GET_ITEM(client, 0), hs)) r.client_host = hs;
-    else PyErr_Clear();
+    if (utf8_of(PyTuple_GET_ITEM(client, 0), hs))
+      r.client_host = hs;
+    else
+      PyErr_Clear();
     r.client_port = int32_t(PyLong_AsLong(PyTuple_GET_ITEM(client, 1)));
     if (PyErr_Occurred()) PyErr_Clear();
   } else {
@@ -449,7 +469,11 @@ PyObject* native_call(PyObject* o, PyObject* args, PyObject* kw) {
     size_t colon = line.find(": ");
     PyObject* t = Py_BuildValue("(y#y#)", line.data(), Py_ssize_t(colon), line.data() + colon + 2,
                                 Py_ssize_t(line.size() - colon - 2));
-    if (!t || PyList_Append(list, t) < 0) { Py_XDECREF(t); Py_DECREF(list); return nullptr; }
+    if (!t || PyList_Append(list, t) < 0) {
+      Py_XDECREF(t);
+      Py_DECREF(list);
+      return nullptr;
+    }
     Py_DECREF(t);
     lines.remove_prefix(e + 2);
   }

@@ -15,8 +15,7 @@ namespace fasterapi::bridge {
 // _core.NativeHandler(library, symbol, release_gil=False): a loaded handler. It owns the dlopen
 // handle; routes and the Python layer hold references to it.
 struct NativeHandlerObject {
-  PyObject_HEAD
-  void* dl;
+  PyObject_HEAD void* dl;
   fa_handler fn;
   int release_gil;
   PyObject* library;

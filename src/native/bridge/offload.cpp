@@ -47,14 +47,18 @@ struct Run {
 struct Stats {
   uint64_t batches = 0, items = 0, dropped = 0, timeouts = 0, errors = 0, invalid = 0;
   uint64_t wait_ns_sum = 0, run_ns_sum = 0, wait_ns_max = 0, run_ns_max = 0;
-  std::vector<uint64_t> sizes;                  // histogram: sizes[n] batches of n items
-  std::vector<uint32_t> waits_us, runs_us;      // recent samples (bounded rings) for percentiles
+  std::vector<uint64_t> sizes;              // histogram: sizes[n] batches of n items
+  std::vector<uint32_t> waits_us, runs_us;  // recent samples (bounded rings) for percentiles
   size_t waits_pos = 0, runs_pos = 0;
   static constexpr size_t kSamples = 65536;
   static void sample(std::vector<uint32_t>& v, size_t& pos, uint64_t ns) {
     uint32_t us = uint32_t(std::min<uint64_t>(ns / 1000, UINT32_MAX));
-    if (v.size() < kSamples) v.push_back(us);
-    else { v[pos] = us; pos = (pos + 1) % kSamples; }
+    if (v.size() < kSamples)
+      v.push_back(us);
+    else {
+      v[pos] = us;
+      pos = (pos + 1) % kSamples;
+    }
   }
 };
 
@@ -83,10 +87,10 @@ struct Job {
   PyObject* kwnames = nullptr;
   PyObject* result = nullptr;
   PyObject *etype = nullptr, *evalue = nullptr, *etb = nullptr;
-  Deferred* d = nullptr;     // Blocking
-  PyObject* done = nullptr;  // Call: done(result, exc); Then: then(result, exc) -> the answer
-  EngineObject* e = nullptr; // Call: strong (keeps the engine and its pool alive)
-  Run* run = nullptr;        // Batch
+  Deferred* d = nullptr;      // Blocking
+  PyObject* done = nullptr;   // Call: done(result, exc); Then: then(result, exc) -> the answer
+  EngineObject* e = nullptr;  // Call: strong (keeps the engine and its pool alive)
+  Run* run = nullptr;         // Batch
 };
 
 }  // namespace
@@ -225,16 +229,12 @@ void run_job(void* arg, int worker) {
   (void)worker;  // (the worker holds the GIL: WorkerPool::Hooks::enter)
   switch (j->kind) {
     case Job::Blocking:
-      j->result = PyObject_Vectorcall(j->fn, j->args.data(), j->args.size() -
-                                      size_t(j->kwnames ? PyTuple_GET_SIZE(j->kwnames) : 0), j->kwnames);
+      j->result = PyObject_Vectorcall(
+          j->fn, j->args.data(), j->args.size() - size_t(j->kwnames ? PyTuple_GET_SIZE(j->kwnames) : 0), j->kwnames);
       break;
     case Job::Call:
-    case Job::Then:
-      j->result = PyObject_CallNoArgs(j->fn);
-      break;
-    case Job::Batch:
-      j->result = PyObject_CallOneArg(j->fn, j->args[0]);
-      break;
+    case Job::Then: j->result = PyObject_CallNoArgs(j->fn); break;
+    case Job::Batch: j->result = PyObject_CallOneArg(j->fn, j->args[0]); break;
   }
   if (!j->result) {
     PyErr_Fetch(&j->etype, &j->evalue, &j->etb);
@@ -250,14 +250,16 @@ void run_job(void* arg, int worker) {
 void service(Offload* o, Batcher& b, uint64_t now);
 void reschedule(Offload* o);
 
-PyObject* err_503() {
-  return Py_BuildValue("{ss}", "detail", "Service Unavailable");
-}
+PyObject* err_503() { return Py_BuildValue("{ss}", "detail", "Service Unavailable"); }
 
 void answer_timeout(Batcher& b, Deferred* d) {
   ++b.stats.timeouts;
   PyObject* body = err_503();
-  if (!body) { PyErr_WriteUnraisable(nullptr); deferred_free(d); return; }
+  if (!body) {
+    PyErr_WriteUnraisable(nullptr);
+    deferred_free(d);
+    return;
+  }
   deferred_finish(d, body, 503);
 }
 
@@ -345,11 +347,22 @@ void run_async_batch(Run* run, PyObject* list) {
   Batcher& b = *run->b;
   PyObject* coro = PyObject_CallOneArg(b.endpoint, list);
   Py_DECREF(list);
-  if (!coro || !PyCoro_CheckExact(coro)) { batch_done(run, coro); return; }
+  if (!coro || !PyCoro_CheckExact(coro)) {
+    batch_done(run, coro);
+    return;
+  }
   PyObject* yielded = nullptr;
   PySendResult r = PyIter_Send(coro, Py_None, &yielded);
-  if (r == PYGEN_RETURN) { Py_DECREF(coro); batch_done(run, yielded); return; }
-  if (r == PYGEN_ERROR) { Py_DECREF(coro); batch_done(run, nullptr); return; }
+  if (r == PYGEN_RETURN) {
+    Py_DECREF(coro);
+    batch_done(run, yielded);
+    return;
+  }
+  if (r == PYGEN_ERROR) {
+    Py_DECREF(coro);
+    batch_done(run, nullptr);
+    return;
+  }
   // It awaits: finish as an asyncio task (fasterapi._runtime.resume), then batch_task_done.
   PyObject* cap = PyCapsule_New(run, "fasterapi.batch", nullptr);
   PyObject* done = cap ? PyCFunction_New(&batch_task_done_def, cap) : nullptr;
@@ -362,7 +375,10 @@ void run_async_batch(Run* run, PyObject* list) {
   Py_DECREF(coro);
   Py_XDECREF(yielded);
   Py_XDECREF(done);
-  if (!ok) { batch_done(run, nullptr); return; }
+  if (!ok) {
+    batch_done(run, nullptr);
+    return;
+  }
   Py_DECREF(ok);
 }
 
@@ -383,14 +399,26 @@ void start(Offload* o, Batcher& b, std::vector<BatchItem>&& items, uint64_t now)
     b.stats.wait_ns_sum += waited;
     b.stats.wait_ns_max = std::max(b.stats.wait_ns_max, waited);
     Stats::sample(b.stats.waits_us, b.stats.waits_pos, waited);
-    if (list) PyList_SET_ITEM(list, Py_ssize_t(i), it.item);
-    else Py_DECREF(it.item);
+    if (list)
+      PyList_SET_ITEM(list, Py_ssize_t(i), it.item);
+    else
+      Py_DECREF(it.item);
     it.item = nullptr;
   }
-  if (!list) { batch_done(run, nullptr); return; }
-  if (b.is_async) { run_async_batch(run, list); return; }
+  if (!list) {
+    batch_done(run, nullptr);
+    return;
+  }
+  if (b.is_async) {
+    run_async_batch(run, list);
+    return;
+  }
   server::WorkerPool* pool = pool_of(o);
-  if (!pool) { Py_DECREF(list); batch_done(run, nullptr); return; }
+  if (!pool) {
+    Py_DECREF(list);
+    batch_done(run, nullptr);
+    return;
+  }
   auto* j = new Job{Job::Batch, o};
   j->fn = Py_NewRef(b.endpoint);
   j->args.push_back(list);
@@ -441,7 +469,9 @@ void service(Offload* o, Batcher& b, uint64_t now) {
 // start) or any request's timeout.
 void reschedule(Offload* o) {
   uint64_t at = 0;
-  auto consider = [&](uint64_t t) { if (at == 0 || t < at) at = t; };
+  auto consider = [&](uint64_t t) {
+    if (at == 0 || t < at) at = t;
+  };
   for (auto& bp : o->batchers) {
     if (!bp) continue;
     Batcher& b = *bp;
@@ -452,10 +482,17 @@ void reschedule(Offload* o) {
     if (b.timeout_ns)
       for (Run* r : b.running)
         for (auto& it : r->items)
-          if (it.d) { consider(it.enq_ns + b.timeout_ns); break; }
+          if (it.d) {
+            consider(it.enq_ns + b.timeout_ns);
+            break;
+          }
   }
-  if (at == 0) disarm(o);
-  else { o->timer_at = 0; arm(o, at); }
+  if (at == 0)
+    disarm(o);
+  else {
+    o->timer_at = 0;
+    arm(o, at);
+  }
 }
 
 // done(result, None) or done(None, exception) for a finished job (its result or exception consumed).
@@ -482,9 +519,7 @@ void job_done(Offload* o, void* arg) {
   Py_XDECREF(j->kwnames);
   if (!j->result) PyErr_Restore(j->etype, j->evalue, j->etb);
   switch (j->kind) {
-    case Job::Blocking:
-      deferred_finish(j->d, j->result);
-      break;
+    case Job::Blocking: deferred_finish(j->d, j->result); break;
     case Job::Call: {
       PyObject* r = call_done(j);
       if (!r) PyErr_WriteUnraisable(j->done);
@@ -499,9 +534,7 @@ void job_done(Offload* o, void* arg) {
       deferred_finish(j->d, r);  // (r == nullptr: the exception is answered by the error handler)
       break;
     }
-    case Job::Batch:
-      batch_done(j->run, j->result);
-      break;
+    case Job::Batch: batch_done(j->run, j->result); break;
   }
   if (PyErr_Occurred()) PyErr_WriteUnraisable(nullptr);
   (void)o;
@@ -563,8 +596,8 @@ PyObject* m_set_blocking(PyObject* self, PyObject* arg) {
 // set_batch(route_index, endpoint, is_async, validate, max_size, max_wait_ms, concurrency=1,
 //           timeout_ms=0, status=200, item_response=None)
 PyObject* m_set_batch(PyObject* self, PyObject* args, PyObject* kw) {
-  static const char* names[] = {"route", "endpoint", "is_async", "validate", "max_size", "max_wait_ms",
-                                "concurrency", "timeout_ms", "status", "item_response", nullptr};
+  static const char* names[] = {"route",       "endpoint",   "is_async", "validate",      "max_size", "max_wait_ms",
+                                "concurrency", "timeout_ms", "status",   "item_response", nullptr};
   EngineObject* e = as_engine(self);
   int route, is_async, max_size, concurrency = 1, status = 200;
   double max_wait_ms, timeout_ms = 0;
@@ -630,7 +663,9 @@ PyObject* m_batch_stats(PyObject* self, PyObject* arg) {
       PyObject* k = PyLong_FromSize_t(n);
       PyObject* v = PyLong_FromUnsignedLongLong(s.sizes[n]);
       if (!k || !v || PyDict_SetItem(sizes, k, v) < 0) {
-        Py_XDECREF(k); Py_XDECREF(v); Py_DECREF(sizes);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        Py_DECREF(sizes);
         return nullptr;
       }
       Py_DECREF(k);
@@ -639,14 +674,14 @@ PyObject* m_batch_stats(PyObject* self, PyObject* arg) {
   double mean_size = s.batches ? double(s.items) / double(s.batches) : 0;
   double wait_mean = s.items ? double(s.wait_ns_sum) / double(s.items) / 1e6 : 0;
   double run_mean = s.batches ? double(s.run_ns_sum) / double(s.batches) / 1e6 : 0;
-  return Py_BuildValue(
-      "{sKsKsdsNsKsKsKsKsisns{sdsdsdsd}s{sdsdsdsd}sisd}", "batches", (unsigned long long)s.batches, "items",
-      (unsigned long long)s.items, "mean_size", mean_size, "sizes", sizes, "dropped", (unsigned long long)s.dropped,
-      "timeouts", (unsigned long long)s.timeouts, "errors", (unsigned long long)s.errors, "invalid",
-      (unsigned long long)s.invalid, "in_flight", b.in_flight, "queued", Py_ssize_t(b.queue.size()), "wait_ms",
-      "mean", wait_mean, "p50", pct(s.waits_us, 0.5), "p99", pct(s.waits_us, 0.99), "max", s.wait_ns_max / 1e6,
-      "run_ms", "mean", run_mean, "p50", pct(s.runs_us, 0.5), "p99", pct(s.runs_us, 0.99), "max",
-      s.run_ns_max / 1e6, "max_size", int(b.max_size), "max_wait_ms", b.max_wait_ns / 1e6);
+  return Py_BuildValue("{sKsKsdsNsKsKsKsKsisns{sdsdsdsd}s{sdsdsdsd}sisd}", "batches", (unsigned long long)s.batches,
+                       "items", (unsigned long long)s.items, "mean_size", mean_size, "sizes", sizes, "dropped",
+                       (unsigned long long)s.dropped, "timeouts", (unsigned long long)s.timeouts, "errors",
+                       (unsigned long long)s.errors, "invalid", (unsigned long long)s.invalid, "in_flight", b.in_flight,
+                       "queued", Py_ssize_t(b.queue.size()), "wait_ms", "mean", wait_mean, "p50", pct(s.waits_us, 0.5),
+                       "p99", pct(s.waits_us, 0.99), "max", s.wait_ns_max / 1e6, "run_ms", "mean", run_mean, "p50",
+                       pct(s.runs_us, 0.5), "p99", pct(s.runs_us, 0.99), "max", s.run_ns_max / 1e6, "max_size",
+                       int(b.max_size), "max_wait_ms", b.max_wait_ns / 1e6);
 }
 
 // offload(call, done): call() runs on the native pool; done(result, exc) then runs on the loop.
@@ -707,7 +742,8 @@ PyObject* g_pool_stats(PyObject* self, void*) {
 }
 
 PyMethodDef methods[] = {
-    {"set_blocking", boundary<m_set_blocking>, METH_O, "set_blocking(route_index): run the route's fast plan on the pool"},
+    {"set_blocking", boundary<m_set_blocking>, METH_O,
+     "set_blocking(route_index): run the route's fast plan on the pool"},
     {"set_batch", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<m_set_batch>)),
      METH_VARARGS | METH_KEYWORDS,
      "set_batch(route, endpoint, is_async, validate, max_size, max_wait_ms, concurrency=1, timeout_ms=0, "
@@ -718,12 +754,12 @@ PyMethodDef methods[] = {
     {"_drain", boundary<m_drain>, METH_NOARGS, "handle finished pool work and due batch timers (the hub is readable)"},
     {nullptr, nullptr, 0, nullptr}};
 
-PyGetSetDef getset[] = {
-    {"hub_fd", boundary<g_hub_fd>, nullptr, "epoll fd: readable when pool results or batch timers wait for _drain()",
-     nullptr},
-    {"blocking_threads", boundary<g_threads>, boundary<s_threads>, "native pool size (set before the first blocking call)", nullptr},
-    {"pool_stats", boundary<g_pool_stats>, nullptr, "threads, outstanding, blocking_jobs", nullptr},
-    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+PyGetSetDef getset[] = {{"hub_fd", boundary<g_hub_fd>, nullptr,
+                         "epoll fd: readable when pool results or batch timers wait for _drain()", nullptr},
+                        {"blocking_threads", boundary<g_threads>, boundary<s_threads>,
+                         "native pool size (set before the first blocking call)", nullptr},
+                        {"pool_stats", boundary<g_pool_stats>, nullptr, "threads, outstanding, blocking_jobs", nullptr},
+                        {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 // A batch item's body: JSON, or no Content-Type at all (the batch's validator parses it as JSON).
 bool json_media(std::string_view ct) { return http::media_kind(ct) != http::MediaKind::Other; }
@@ -745,8 +781,8 @@ bool offload_ready(EngineObject* e, bool need_pool) {
   return false;
 }
 
-http::HandleResult offload_blocking(EngineObject* e, PyObject* endpoint, PyObject** args, size_t n,
-                                    PyObject* kwnames, Deferred* d) {
+http::HandleResult offload_blocking(EngineObject* e, PyObject* endpoint, PyObject** args, size_t n, PyObject* kwnames,
+                                    Deferred* d) {
   Offload* o = e->offload;
   auto* j = new Job{Job::Blocking, o};
   j->fn = Py_NewRef(endpoint);
@@ -801,7 +837,8 @@ http::HandleResult batch_enqueue(EngineObject* e, int route, PyObject* item, Def
   b.queue.push_back(BatchItem{d, item, now});
   // Never start a batch from inside a connection's handle(): the hub's timer does it, at once
   // when a batch is full (or can start), else when the oldest request has waited max_wait_ms.
-  if (b.in_flight < b.concurrency && (b.queue.size() >= b.max_size || b.max_wait_ns == 0)) arm(o, now);
+  if (b.in_flight < b.concurrency && (b.queue.size() >= b.max_size || b.max_wait_ns == 0))
+    arm(o, now);
   else if (b.queue.size() == 1) {
     if (b.in_flight < b.concurrency) arm(o, now + b.max_wait_ns);
     if (b.timeout_ns) arm(o, now + b.timeout_ns);
@@ -811,7 +848,10 @@ http::HandleResult batch_enqueue(EngineObject* e, int route, PyObject* item, Def
 
 void offload_attach(EngineObject* e, server::Server* s) {
   Offload* o = get(e);
-  if (!o) { PyErr_WriteUnraisable(nullptr); return; }
+  if (!o) {
+    PyErr_WriteUnraisable(nullptr);
+    return;
+  }
   s->watch(o->hub, [e] {
     drain(e);
     if (PyErr_Occurred()) PyErr_WriteUnraisable(nullptr);
@@ -856,13 +896,12 @@ void offload_free(EngineObject* e) {
   e->offload = nullptr;
   if (o->pool) {
     // Jobs hold a reference to the engine, so none is in flight here: the workers are parked.
-    Py_BEGIN_ALLOW_THREADS
-    o->pool->stop();
+    Py_BEGIN_ALLOW_THREADS o->pool->stop();
     Py_END_ALLOW_THREADS
     // The workers' thread states, unless the interpreter already freed them (it deletes every
     // thread state it still lists when it is torn down, and an engine may outlive that).
 #ifndef PYPY_VERSION
-    for (PyThreadState* ts : o->tstates) {
+        for (PyThreadState* ts : o->tstates) {
       bool listed = false;
       for (PyThreadState* t = PyInterpreterState_ThreadHead(o->interp); t && !listed; t = PyThreadState_Next(t))
         listed = t == ts;

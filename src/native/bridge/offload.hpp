@@ -41,8 +41,8 @@ RouteKind offload_kind(EngineObject* e, int route);
 bool offload_ready(EngineObject* e, bool need_pool);
 // A blocking fast-plan route: endpoint(**kwnames) runs on the pool. Steals the n argument
 // references and `d`. Always Pending (call offload_ready first).
-http::HandleResult offload_blocking(EngineObject* e, PyObject* endpoint, PyObject** args, size_t n,
-                                    PyObject* kwnames, Deferred* d);
+http::HandleResult offload_blocking(EngineObject* e, PyObject* endpoint, PyObject** args, size_t n, PyObject* kwnames,
+                                    Deferred* d);
 // A handler returned fasterapi._runtime.Offload(call, then)?
 bool offload_is_marker(EngineObject* e, PyObject* obj);
 // call() runs on the pool, then(result, exc) on the loop; its value answers `d`. Steals the

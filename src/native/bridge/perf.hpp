@@ -31,7 +31,8 @@ class ParamPool {
   PyObject* get(int kind, std::string_view raw) const {
     if (raw.size() > kMaxKey) return nullptr;
     const Slot& s = slots_[index(kind, raw)];
-    if (s.value && s.kind == kind && s.len == raw.size() && std::char_traits<char>::compare(s.key, raw.data(), raw.size()) == 0)
+    if (s.value && s.kind == kind && s.len == raw.size() &&
+        std::char_traits<char>::compare(s.key, raw.data(), raw.size()) == 0)
       return Py_NewRef(s.value);
     return nullptr;
   }
@@ -63,8 +64,8 @@ class ParamPool {
 };
 
 struct PerfState {
-  int64_t zero_copy_min = -1; // bytes/str Response bodies at least this long are referenced, not copied (-1: off)
-  bool pool_params = false;   // ParamPool on the fast path
+  int64_t zero_copy_min = -1;  // bytes/str Response bodies at least this long are referenced, not copied (-1: off)
+  bool pool_params = false;    // ParamPool on the fast path
   ParamPool pool;
   PerfCounters counters;
 };

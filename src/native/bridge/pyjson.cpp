@@ -42,8 +42,7 @@ struct Writer {
 
   bool enter() {
     if (++depth > kMaxDepth) {
-      PyErr_SetString(PyExc_ValueError,
-                      "JSON nesting deeper than 256 levels (or a circular reference)");
+      PyErr_SetString(PyExc_ValueError, "JSON nesting deeper than 256 levels (or a circular reference)");
       return false;
     }
     return true;
@@ -53,8 +52,8 @@ struct Writer {
 
 int Writer::str(PyObject* obj) {
   if (PyUnicode_IS_COMPACT_ASCII(obj)) {  // the common case: the text is the UTF-8
-    json::write_string(out, {reinterpret_cast<const char*>(PyUnicode_DATA(obj)),
-                             static_cast<size_t>(PyUnicode_GET_LENGTH(obj))});
+    json::write_string(
+        out, {reinterpret_cast<const char*>(PyUnicode_DATA(obj)), static_cast<size_t>(PyUnicode_GET_LENGTH(obj))});
     return 0;
   }
   Py_ssize_t n;
@@ -151,8 +150,7 @@ int Writer::key(PyObject* k) {
   if (k == Py_False) return put_literal(out, "\"false\"", 7), 0;
   if (k == Py_None) return put_literal(out, "\"null\"", 6), 0;
   if (PyLong_Check(k)) return integer(k, true);
-  PyErr_Format(PyExc_TypeError, "keys must be str, int, float, bool or None, not %.100s",
-               Py_TYPE(k)->tp_name);
+  PyErr_Format(PyExc_TypeError, "keys must be str, int, float, bool or None, not %.100s", Py_TYPE(k)->tp_name);
   return -1;
 }
 

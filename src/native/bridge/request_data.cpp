@@ -6,11 +6,23 @@
 namespace fasterapi::bridge {
 namespace {
 
-enum Slot { kMethod, kPath, kRawPath, kQuery, kHeaders, kBody, kClient, kVersion, kParams, kServer, kBodyReader, kSlots };
+enum Slot {
+  kMethod,
+  kPath,
+  kRawPath,
+  kQuery,
+  kHeaders,
+  kBody,
+  kClient,
+  kVersion,
+  kParams,
+  kServer,
+  kBodyReader,
+  kSlots
+};
 
 struct RequestDataObject {
-  PyObject_HEAD
-  RequestFields* f;
+  PyObject_HEAD RequestFields* f;
   PyObject* cache[kSlots];
   PyObject* dict;  // lets the Python layer hang its own attributes (state, parsed forms)
 };
@@ -38,7 +50,10 @@ PyObject* build(RequestDataObject* self, int slot) {
       for (size_t i = 0; i < f.headers.size(); ++i) {
         auto& [k, v] = f.headers[i];
         PyObject* t = Py_BuildValue("(y#y#)", k.data(), Py_ssize_t(k.size()), v.data(), Py_ssize_t(v.size()));
-        if (!t) { Py_DECREF(list); return nullptr; }
+        if (!t) {
+          Py_DECREF(list);
+          return nullptr;
+        }
         PyList_SET_ITEM(list, Py_ssize_t(i), t);
       }
       return list;
@@ -48,7 +63,11 @@ PyObject* build(RequestDataObject* self, int slot) {
       if (!d) return nullptr;
       for (auto& [k, v] : f.path_params) {
         PyObject* val = PyUnicode_DecodeUTF8(v.data(), Py_ssize_t(v.size()), "surrogateescape");
-        if (!val || PyDict_SetItemString(d, k.c_str(), val) < 0) { Py_XDECREF(val); Py_DECREF(d); return nullptr; }
+        if (!val || PyDict_SetItemString(d, k.c_str(), val) < 0) {
+          Py_XDECREF(val);
+          Py_DECREF(d);
+          return nullptr;
+        }
         Py_DECREF(val);
       }
       return d;
@@ -84,7 +103,8 @@ PyObject* scheme_get(PyObject* o, void*) {
   return PyUnicode_FromString(reinterpret_cast<RequestDataObject*>(o)->f->https ? "https" : "http");
 }
 
-#define SLOT(name, id, doc) {name, boundary<get_slot>, boundary<set_slot>, doc, reinterpret_cast<void*>(intptr_t(id))}
+#define SLOT(name, id, doc) \
+  { name, boundary<get_slot>, boundary<set_slot>, doc, reinterpret_cast<void*>(intptr_t(id)) }
 PyGetSetDef getset[] = {
     SLOT("method", kMethod, "request method (str)"),
     SLOT("path", kPath, "percent-decoded path (str)"),
@@ -101,7 +121,6 @@ PyGetSetDef getset[] = {
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 #undef SLOT
-
 
 int traverse(PyObject* o, visitproc visit, void* arg) {
   auto* self = reinterpret_cast<RequestDataObject*>(o);
@@ -131,15 +150,13 @@ void dealloc(PyObject* o) {
 PyMemberDef members[] = {{"__dictoffset__", T_PYSSIZET, offsetof(RequestDataObject, dict), READONLY, nullptr},
                          {nullptr, 0, 0, 0, nullptr}};
 
-
-PyType_Slot slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(boundary<dealloc>)},
-    {Py_tp_traverse, reinterpret_cast<void*>(boundary<traverse>)},
-    {Py_tp_clear, reinterpret_cast<void*>(boundary<clear>)},
-    {Py_tp_getset, getset},
-    {Py_tp_members, members},
-    {Py_tp_doc, const_cast<char*>("One request, copied out of the connection buffer.")},
-    {0, nullptr}};
+PyType_Slot slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<dealloc>)},
+                       {Py_tp_traverse, reinterpret_cast<void*>(boundary<traverse>)},
+                       {Py_tp_clear, reinterpret_cast<void*>(boundary<clear>)},
+                       {Py_tp_getset, getset},
+                       {Py_tp_members, members},
+                       {Py_tp_doc, const_cast<char*>("One request, copied out of the connection buffer.")},
+                       {0, nullptr}};
 
 }  // namespace
 

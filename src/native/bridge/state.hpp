@@ -12,20 +12,18 @@ struct ModuleState {
   PyTypeObject* connection_type;
   PyTypeObject* server_type;
   PyTypeObject* completion_type;
-  PyTypeObject* native_type;  // NativeHandler (native_route.cpp)
-  PyTypeObject* websocket_type;  // WebSocketLink (websocket.cpp)
-  PyTypeObject* stream_type;     // StreamSink (stream.cpp)
-  PyTypeObject* body_reader_type;  // BodyReader (body_reader.cpp)
-  PyObject* required;  // the _core.REQUIRED sentinel
+  PyTypeObject* native_type;           // NativeHandler (native_route.cpp)
+  PyTypeObject* websocket_type;        // WebSocketLink (websocket.cpp)
+  PyTypeObject* stream_type;           // StreamSink (stream.cpp)
+  PyTypeObject* body_reader_type;      // BodyReader (body_reader.cpp)
+  PyObject* required;                  // the _core.REQUIRED sentinel
   PyObject* str_dependency_overrides;  // interned "dependency_overrides"
   PyObject* str_app;                   // interned "app" (a compiled route's guard reads route.app)
 };
 
 extern PyModuleDef core_module;
 
-inline ModuleState* state_of(PyObject* module) {
-  return static_cast<ModuleState*>(PyModule_GetState(module));
-}
+inline ModuleState* state_of(PyObject* module) { return static_cast<ModuleState*>(PyModule_GetState(module)); }
 inline ModuleState* state_from_type(PyTypeObject* tp) {
   PyObject* m = PyType_GetModuleByDef(tp, &core_module);
   return m ? state_of(m) : nullptr;

@@ -8,11 +8,10 @@ namespace fasterapi::bridge {
 namespace {
 
 struct SinkObject {
-  PyObject_HEAD
-  std::shared_ptr<server::ConnLink>* link;
+  PyObject_HEAD std::shared_ptr<server::ConnLink>* link;
   bool chunked;
   bool head_only;
-  bool done;  // closed or aborted: nothing more is written
+  bool done;          // closed or aborted: nothing more is written
   int64_t remaining;  // a body framed by the app's Content-Length: bytes still owed (-1: not framed so)
 };
 
@@ -134,7 +133,8 @@ PyGetSetDef sink_getset[] = {
     {"closed", boundary<sink_closed>, nullptr, "True once closed, aborted or the client went away", nullptr},
     {"remaining", boundary<sink_remaining>, nullptr,
      "bytes the declared Content-Length still owes (-1: no declared length; 0 on a head-only sink)", nullptr},
-    {"head_only", boundary<sink_head_only>, nullptr, "the response has no body (HEAD, 204, 304): close() at once", nullptr},
+    {"head_only", boundary<sink_head_only>, nullptr, "the response has no body (HEAD, 204, 304): close() at once",
+     nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyType_Slot sink_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<sink_dealloc>)},
@@ -145,13 +145,12 @@ PyType_Slot sink_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(boundary<sin
 
 }  // namespace
 
-PyType_Spec stream_sink_spec = {"fasterapi._core.StreamSink", sizeof(SinkObject), 0, Py_TPFLAGS_DEFAULT,
-                                sink_slots};
+PyType_Spec stream_sink_spec = {"fasterapi._core.StreamSink", sizeof(SinkObject), 0, Py_TPFLAGS_DEFAULT, sink_slots};
 
 void stream_sink_detach(PyObject* sink) { reinterpret_cast<SinkObject*>(sink)->done = true; }
 
-PyObject* make_stream_sink(EngineObject* e, const std::shared_ptr<server::ConnLink>& link, bool chunked,
-                           bool head_only, int64_t content_length) {
+PyObject* make_stream_sink(EngineObject* e, const std::shared_ptr<server::ConnLink>& link, bool chunked, bool head_only,
+                           int64_t content_length) {
   PyTypeObject* tp = e->st->stream_type;
   auto* s = reinterpret_cast<SinkObject*>(tp->tp_alloc(tp, 0));
   if (!s) return nullptr;

@@ -15,8 +15,8 @@ namespace fasterapi::bridge {
 // head_only: a HEAD request: chunks are dropped, close() ends the response.
 // content_length >= 0: the head carries that Content-Length (the app's): chunks go out as they are,
 // a write past it raises and closes the connection, a close() short of it closes the connection.
-PyObject* make_stream_sink(EngineObject* e, const std::shared_ptr<server::ConnLink>& link, bool chunked,
-                           bool head_only, int64_t content_length = -1);
+PyObject* make_stream_sink(EngineObject* e, const std::shared_ptr<server::ConnLink>& link, bool chunked, bool head_only,
+                           int64_t content_length = -1);
 
 // The sink will write nothing (its response was never started): for an error before the task ran.
 void stream_sink_detach(PyObject* sink);

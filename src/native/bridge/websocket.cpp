@@ -12,14 +12,12 @@ namespace {
 namespace ws = http::ws;
 
 struct LinkObject {
-  PyObject_HEAD
-  std::shared_ptr<server::ConnLink>* link;
+  PyObject_HEAD std::shared_ptr<server::ConnLink>* link;
   std::string* accept;  // Sec-WebSocket-Accept value
   uint64_t max_message;
 };
 
 using http::iequals;
-
 
 // "Name: value\r\n" lines from [(name, value), ...]; names in `skip` (framing, the handshake's
 // own) are left out. False with a Python error on a bad item or a CR/LF/NUL (response splitting).
@@ -101,9 +99,7 @@ class PyHandler final : public ws::Handler {
 
 // ---- _core.WebSocketLink ------------------------------------------------------------------------
 
-http::Connection* conn_of(PyObject* self) {
-  return (*reinterpret_cast<LinkObject*>(self)->link)->conn;
-}
+http::Connection* conn_of(PyObject* self) { return (*reinterpret_cast<LinkObject*>(self)->link)->conn; }
 
 void kick(PyObject* self) {
   auto& link = *reinterpret_cast<LinkObject*>(self)->link;
@@ -118,8 +114,8 @@ PyObject* link_gone() {
 PyObject* link_accept(PyObject* self, PyObject* args, PyObject* kw) {
   static const char* names[] = {"subprotocol", "headers", "on_message", "on_close", "on_writable", nullptr};
   PyObject *subprotocol, *headers, *on_message, *on_close, *on_writable;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO", const_cast<char**>(names), &subprotocol, &headers,
-                                   &on_message, &on_close, &on_writable))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO", const_cast<char**>(names), &subprotocol, &headers, &on_message,
+                                   &on_close, &on_writable))
     return nullptr;
   auto* o = reinterpret_cast<LinkObject*>(self);
   http::Connection* conn = conn_of(self);
@@ -137,8 +133,9 @@ PyObject* link_accept(PyObject* self, PyObject* args, PyObject* kw) {
     head += sp;
     head += "\r\n";
   }
-  if (!header_lines(headers, head, {"connection", "upgrade", "sec-websocket-accept", "content-length",
-                                    "transfer-encoding", "sec-websocket-protocol"}))
+  if (!header_lines(headers, head,
+                    {"connection", "upgrade", "sec-websocket-accept", "content-length", "transfer-encoding",
+                     "sec-websocket-protocol"}))
     return nullptr;
   head += http::date_and_server_headers();
   head += "\r\n";
@@ -159,8 +156,10 @@ PyObject* link_reject(PyObject* self, PyObject* args) {
   std::string extra;
   if (!header_lines(headers, extra, {"connection", "content-length", "transfer-encoding"})) return nullptr;
   if (status < 100 || status > 599 || status == 101) status = 500;
-  if (status >= 400 && b.empty() && extra.empty()) http::write_error(conn->output(), status, true);  // {"detail": ...}
-  else http::write_response(conn->output(), status, {}, extra, b, true, false);
+  if (status >= 400 && b.empty() && extra.empty())
+    http::write_error(conn->output(), status, true);  // {"detail": ...}
+  else
+    http::write_response(conn->output(), status, {}, extra, b, true, false);
   conn->set_draining();  // the connection closes after this response
   conn->complete();
   kick(self);
@@ -223,7 +222,8 @@ PyMethodDef link_methods[] = {
     {"accept", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<link_accept>)),
      METH_VARARGS | METH_KEYWORDS,
      "accept(subprotocol, headers, on_message, on_close, on_writable) -> bool: 101 and the upgrade"},
-    {"reject", boundary<link_reject>, METH_VARARGS, "reject(status, headers, body) -> bool: an HTTP response, then close"},
+    {"reject", boundary<link_reject>, METH_VARARGS,
+     "reject(status, headers, body) -> bool: an HTTP response, then close"},
     {"send", boundary<link_send>, METH_O, "send(str | bytes) -> bytes still unsent: a text or binary message"},
     {"close", boundary<link_close>, METH_VARARGS, "close(code, reason): our close frame; the connection then closes"},
     {"resume_reading", boundary<link_resume_reading>, METH_NOARGS, "read again after on_message returned True"},
@@ -245,8 +245,8 @@ PyType_Spec websocket_link_spec = {"fasterapi._core.WebSocketLink", sizeof(LinkO
                                    link_slots};
 
 http::HandleResult handle_websocket(EngineObject* e, const std::shared_ptr<server::ConnLink>& link,
-                                    const http::Request& req, std::string_view decoded_path,
-                                    const std::string& host, int port, http::Buffer& out) {
+                                    const http::Request& req, std::string_view decoded_path, const std::string& host,
+                                    int port, http::Buffer& out) {
   // A refused handshake is answered like every error of the server ({"detail": ...}, Connection:
   // close) and ends the connection.
   auto refuse = [&](int status) {

@@ -14,8 +14,8 @@ namespace fasterapi::bridge {
 // For a request with Request::websocket_upgrade. Done (a response was written) or Pending (the
 // Python session answers later through the link).
 http::HandleResult handle_websocket(EngineObject* e, const std::shared_ptr<server::ConnLink>& link,
-                                    const http::Request& req, std::string_view decoded_path,
-                                    const std::string& host, int port, http::Buffer& out);
+                                    const http::Request& req, std::string_view decoded_path, const std::string& host,
+                                    int port, http::Buffer& out);
 
 extern PyType_Spec websocket_link_spec;
 

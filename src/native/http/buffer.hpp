@@ -47,7 +47,10 @@ class Buffer {
     end_ += n;
   }
   void append(std::string_view s) { append(s.data(), s.size()); }
-  void push_back(char c) { *prepare(1) = c; ++end_; }
+  void push_back(char c) {
+    *prepare(1) = c;
+    ++end_;
+  }
 
   // Drop n bytes from the front (already consumed or sent); past the own bytes, attached ones.
   void consume(size_t n) {
@@ -108,7 +111,8 @@ class Buffer {
     size_t live = end_ - start_;
     if (start_ > 0 && cap_ - live >= n && start_ >= live) {
       std::memmove(buf_.get(), buf_.get() + start_, live);  // compact instead of growing
-      start_ = 0; end_ = live;
+      start_ = 0;
+      end_ = live;
       return;
     }
     size_t ncap = std::max(cap_ * 2, live + n + 4096);
@@ -116,7 +120,8 @@ class Buffer {
     if (live) std::memcpy(nb.get(), buf_.get() + start_, live);
     buf_ = std::move(nb);
     cap_ = ncap;
-    start_ = 0; end_ = live;
+    start_ = 0;
+    end_ = live;
   }
   void drop_attached() {
     ext_owner_.reset();

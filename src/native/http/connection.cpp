@@ -29,22 +29,22 @@ constexpr size_t kKeepBody = 64 * 1024;
 constexpr size_t kDeliverMax = 64 * 1024;  // streamed body: bytes per on_chunk (the sink can pause between)
 
 enum ChunkState : uint8_t {
-  kSizeStart,      // first hex digit of a chunk-size
-  kSize,           // more hex digits, or what follows the size
-  kExtPreBws,      // BWS before ';'
-  kExtNameBws,     // after ';': BWS, then chunk-ext-name
+  kSizeStart,   // first hex digit of a chunk-size
+  kSize,        // more hex digits, or what follows the size
+  kExtPreBws,   // BWS before ';'
+  kExtNameBws,  // after ';': BWS, then chunk-ext-name
   kExtName,
-  kExtAfterName,   // BWS after the name: '=' or ';'
-  kExtValBws,      // after '=': BWS, then token or quoted-string
+  kExtAfterName,  // BWS after the name: '=' or ';'
+  kExtValBws,     // after '=': BWS, then token or quoted-string
   kExtToken,
   kExtQuoted,
   kExtQuotedPair,
   kExtAfterQuoted,
-  kSizeLF,         // CR seen, LF expected
+  kSizeLF,  // CR seen, LF expected
   kData,
   kDataCR,
   kDataLF,
-  kTrailer,        // trailer section lines, until an empty line
+  kTrailer,  // trailer section lines, until an empty line
 };
 
 // Is a line of `raw` bytes (before its LF; `last` is the last of them) longer than `max` once
@@ -85,15 +85,14 @@ bool confusable_framing_name(std::string_view name) {
 
 }  // namespace
 
-Connection::Connection(const Limits& limits, Dispatcher& dispatcher)
-    : limits_(limits), dispatcher_(dispatcher) {}
+Connection::Connection(const Limits& limits, Dispatcher& dispatcher) : limits_(limits), dispatcher_(dispatcher) {}
 
 Connection::~Connection() {
   if (ws_ && !ws_finished_) {  // the transport went away without a close frame
     ws_finished_ = true;
     ws_->on_close(ws::kAbnormal, {});
   }
-  detach_body();  // the transport went away mid-body
+  detach_body();                              // the transport went away mid-body
   if (pending_) dispatcher_.response_end(0);  // a response that will never be complete
 }
 
@@ -151,9 +150,7 @@ void Connection::complete() {
   process();
 }
 
-bool Connection::in_request() const {
-  return !stopped_ && !pending_ && phase_ == Phase::Head && !in_.empty();
-}
+bool Connection::in_request() const { return !stopped_ && !pending_ && phase_ == Phase::Head && !in_.empty(); }
 
 bool Connection::reading_body() const {
   if (stopped_) return false;
@@ -209,8 +206,7 @@ void Connection::process() {
   // state after each step, so the nested call has nothing to do.
   if (processing_) return;
   processing_ = true;
-  while (!stopped_ && !paused() && step()) {
-  }
+  while (!stopped_ && !paused() && step()) {}
   processing_ = false;
 }
 
@@ -254,8 +250,7 @@ bool Connection::step() {
       return true;
     }
     case Phase::WebSocket:
-    case Phase::Closed:
-      return false;
+    case Phase::Closed: return false;
   }
   return false;
 }
@@ -318,8 +313,7 @@ void Connection::process_ws() {
       case Event::Ping:
         if (!ws_close_sent_) ws::write_frame(out_, ws::kPong, d.payload());
         break;
-      case Event::Pong:
-        break;
+      case Event::Pong: break;
       case Event::Close:
         if (!ws_close_sent_) {  // the reply echoes the peer's code
           ws::write_close(out_, d.code(), {});
@@ -334,8 +328,7 @@ void Connection::process_ws() {
         }
         finish_ws(d.code(), {});
         break;
-      case Event::NeedMore:
-        break;
+      case Event::NeedMore: break;
     }
   }
   if (stopped_) return;  // (stop_reading() cleared the input)
@@ -413,8 +406,10 @@ void Connection::materialize() {
   uint32_t nh = lines_ - 1;
   for (uint32_t i = 0; i < nh; ++i) r.headers[i] = Header{v(names_[i]), v(values_[i])};
   r.num_headers = nh;
-  if (rl_.authority.len) r.host = v(rl_.authority);  // absolute-form: the target's authority wins
-  else r.host = host_idx_ >= 0 ? r.headers[host_idx_].value : std::string_view();
+  if (rl_.authority.len)
+    r.host = v(rl_.authority);  // absolute-form: the target's authority wins
+  else
+    r.host = host_idx_ >= 0 ? r.headers[host_idx_].value : std::string_view();
   r.content_type = ctype_idx_ >= 0 ? r.headers[ctype_idx_].value : std::string_view();
 }
 
@@ -450,8 +445,10 @@ int Connection::finish_head() {
         if (iequals(name, "expect")) {
           expect = true;
           for_each_element(value, [&](std::string_view e) {
-            if (iequals(e, "100-continue")) expect_100 = true;
-            else expect_other = true;
+            if (iequals(e, "100-continue"))
+              expect_100 = true;
+            else
+              expect_other = true;
           });
         }
         break;
@@ -465,8 +462,10 @@ int Connection::finish_head() {
       case 10:
         if (iequals(name, "connection")) {
           for_each_element(value, [&](std::string_view t) {
-            if (iequals(t, "close")) conn_close = true;
-            else if (iequals(t, "keep-alive")) conn_keep_alive = true;
+            if (iequals(t, "close"))
+              conn_close = true;
+            else if (iequals(t, "keep-alive"))
+              conn_keep_alive = true;
           });
         }
         break;
@@ -489,8 +488,7 @@ int Connection::finish_head() {
           confusable = true;
         }
         break;
-      default:
-        break;
+      default: break;
     }
   }
 
@@ -501,8 +499,10 @@ int Connection::finish_head() {
   } else if (!detail::valid_host(r.headers[host_idx_].value)) {
     return 400;
   }
-  if (rl_.authority.len) r.host = std::string_view(in_.data() + rl_.authority.off, rl_.authority.len);
-  else r.host = hosts ? r.headers[host_idx_].value : std::string_view();
+  if (rl_.authority.len)
+    r.host = std::string_view(in_.data() + rl_.authority.off, rl_.authority.len);
+  else
+    r.host = hosts ? r.headers[host_idx_].value : std::string_view();
   r.content_type = ctype_idx_ >= 0 ? r.headers[ctype_idx_].value : std::string_view();
   if (confusable) return 400;
 
@@ -598,13 +598,17 @@ int Connection::decode_chunked() {
         break;
       }
       case kExtPreBws:
-        if (c == ';') chunk_state_ = kExtNameBws;
-        else if (!is_ows(c)) return 400;
+        if (c == ';')
+          chunk_state_ = kExtNameBws;
+        else if (!is_ows(c))
+          return 400;
         ++p;
         break;
       case kExtNameBws:
-        if (is(detail::kTchar, c)) chunk_state_ = kExtName;
-        else if (!is_ows(c)) return 400;
+        if (is(detail::kTchar, c))
+          chunk_state_ = kExtName;
+        else if (!is_ows(c))
+          return 400;
         ++p;
         break;
       case kExtName:
@@ -623,15 +627,21 @@ int Connection::decode_chunked() {
         ++p;
         break;
       case kExtAfterName:
-        if (c == '=') chunk_state_ = kExtValBws;
-        else if (c == ';') chunk_state_ = kExtNameBws;
-        else if (!is_ows(c)) return 400;
+        if (c == '=')
+          chunk_state_ = kExtValBws;
+        else if (c == ';')
+          chunk_state_ = kExtNameBws;
+        else if (!is_ows(c))
+          return 400;
         ++p;
         break;
       case kExtValBws:
-        if (c == '"') chunk_state_ = kExtQuoted;
-        else if (is(detail::kTchar, c)) chunk_state_ = kExtToken;
-        else if (!is_ows(c)) return 400;
+        if (c == '"')
+          chunk_state_ = kExtQuoted;
+        else if (is(detail::kTchar, c))
+          chunk_state_ = kExtToken;
+        else if (!is_ows(c))
+          return 400;
         ++p;
         break;
       case kExtToken:
@@ -648,9 +658,12 @@ int Connection::decode_chunked() {
         ++p;
         break;
       case kExtQuoted:
-        if (c == '"') chunk_state_ = kExtAfterQuoted;
-        else if (c == '\\') chunk_state_ = kExtQuotedPair;
-        else if (!is(detail::kQdtext, c)) return 400;
+        if (c == '"')
+          chunk_state_ = kExtAfterQuoted;
+        else if (c == '\\')
+          chunk_state_ = kExtQuotedPair;
+        else if (!is(detail::kQdtext, c))
+          return 400;
         ++p;
         break;
       case kExtQuotedPair:
@@ -659,10 +672,14 @@ int Connection::decode_chunked() {
         ++p;
         break;
       case kExtAfterQuoted:
-        if (c == ';') chunk_state_ = kExtNameBws;
-        else if (c == '\r') chunk_state_ = kSizeLF;
-        else if (is_ows(c)) chunk_state_ = kExtPreBws;
-        else return 400;
+        if (c == ';')
+          chunk_state_ = kExtNameBws;
+        else if (c == '\r')
+          chunk_state_ = kSizeLF;
+        else if (is_ows(c))
+          chunk_state_ = kExtPreBws;
+        else
+          return 400;
         ++p;
         break;
       case kSizeLF:
@@ -729,8 +746,7 @@ int Connection::decode_chunked() {
         tscan_ = p;
         break;
       }
-      default:
-        return 400;
+      default: return 400;
     }
   }
   // Drop the framing and data already decoded: only the head, the decoded bytes still to deliver
@@ -770,8 +786,10 @@ void Connection::dispatch(size_t consumed) {
   scanned_ = line_start_ = head_len_ = 0;
   lines_ = 0;
   if (r.chunked) {
-    if (body_.capacity() > kKeepBody) std::string().swap(body_);
-    else body_.clear();
+    if (body_.capacity() > kKeepBody)
+      std::string().swap(body_);
+    else
+      body_.clear();
   }
   if (hr == HandleResult::Pending) {
     pending_ = true;

@@ -134,25 +134,25 @@ class Connection {
   enum class Phase : uint8_t { Head, BodyLength, BodyChunked, WebSocket, Closed };
 
   void process();
-  bool step();               // one step of process(): false to stop
+  bool step();  // one step of process(): false to stop
   void process_ws();
   void finish_ws(uint16_t code, std::string_view reason);  // notify the handler once, stop reading
-  int scan_head();           // 0 need more, 1 head complete, else an error status
-  int finish_head();         // semantic checks on a complete head; 0 or an error status
-  int decode_chunked();      // 0 need more, 1 body complete, else an error status
-  void materialize();        // point req_'s views into in_ (it may have moved since the head)
+  int scan_head();                                         // 0 need more, 1 head complete, else an error status
+  int finish_head();                                       // semantic checks on a complete head; 0 or an error status
+  int decode_chunked();                                    // 0 need more, 1 body complete, else an error status
+  void materialize();  // point req_'s views into in_ (it may have moved since the head)
   void dispatch(size_t consumed);
   // Streamed bodies (the head is dispatched first, then the body goes to sink_).
   void dispatch_head();
-  bool stream_length();      // Content-Length body: deliver what is buffered; false to stop
-  bool stream_chunked();     // chunked body: decode and deliver what is buffered; false to stop
-  bool deliver(size_t n);    // the first n input bytes to the sink, then consumed; false if stopped
-  void end_body();           // the streamed body is complete
+  bool stream_length();         // Content-Length body: deliver what is buffered; false to stop
+  bool stream_chunked();        // chunked body: decode and deliver what is buffered; false to stop
+  bool deliver(size_t n);       // the first n input bytes to the sink, then consumed; false if stopped
+  void end_body();              // the streamed body is complete
   void abort_body(int status);  // it cannot complete: tell the sink, stop reading
-  void detach_body();        // the sink gets on_abort(); the rest of the body is discarded
-  void drop_body();          // answered before the body was read: discard it (or close)
-  void reject(int status);   // protocol error: write_error(status, close) and stop reading
-  void stop_reading();       // no more requests on this connection
+  void detach_body();           // the sink gets on_abort(); the rest of the body is discarded
+  void drop_body();             // answered before the body was read: discard it (or close)
+  void reject(int status);      // protocol error: write_error(status, close) and stop reading
+  void stop_reading();          // no more requests on this connection
   bool paused() const;
   size_t input_cap() const;
   uint64_t body_size() const { return streaming_ ? body_received_ : body_.size(); }
@@ -167,26 +167,26 @@ class Connection {
   bool close_after_flush_ = false;
   bool draining_ = false;
   bool eof_ = false;
-  bool stopped_ = false;     // reading stopped: close once the pending response (if any) is out
+  bool stopped_ = false;  // reading stopped: close once the pending response (if any) is out
   uint64_t served_ = 0;
 
   Phase phase_ = Phase::Head;
   // head scanning
-  size_t scanned_ = 0;       // bytes already searched for '\n'
-  size_t line_start_ = 0;    // start of the current (incomplete) line
-  size_t head_len_ = 0;      // request head length incl. its final CRLF (and skipped empty lines)
-  uint32_t lines_ = 0;       // complete non-empty lines of this head (request line + fields)
+  size_t scanned_ = 0;     // bytes already searched for '\n'
+  size_t line_start_ = 0;  // start of the current (incomplete) line
+  size_t head_len_ = 0;    // request head length incl. its final CRLF (and skipped empty lines)
+  uint32_t lines_ = 0;     // complete non-empty lines of this head (request line + fields)
   detail::RequestLine rl_;
   detail::Span names_[kMaxHeaders];
   detail::Span values_[kMaxHeaders];
-  int16_t host_idx_ = -1;    // index of the Host field (-1: none)
-  int16_t ctype_idx_ = -1;   // index of the first Content-Type field (-1: none)
+  int16_t host_idx_ = -1;   // index of the Host field (-1: none)
+  int16_t ctype_idx_ = -1;  // index of the first Content-Type field (-1: none)
   bool conn_keep_alive_ = true;
   bool views_stale_ = false;  // input appended since req_'s views were made (it may have moved)
   // body
   uint64_t body_limit_ = 0;
-  size_t pos_ = 0;           // chunked: input offset of the next unprocessed framing byte
-  size_t tscan_ = 0;         // chunked trailers: bytes already searched for '\n'
+  size_t pos_ = 0;    // chunked: input offset of the next unprocessed framing byte
+  size_t tscan_ = 0;  // chunked trailers: bytes already searched for '\n'
   uint64_t chunk_remaining_ = 0;
   uint32_t chunk_digits_ = 0;
   uint32_t ext_bytes_ = 0;
@@ -194,14 +194,14 @@ class Connection {
   uint32_t trailer_count_ = 0;
   uint8_t chunk_state_ = 0;
   // streamed body
-  bool streaming_ = false;   // the head was dispatched, its body is being read (sink_ or discarded)
-  bool body_paused_ = false; // the sink is full: no input consumed until resume_body()
+  bool streaming_ = false;         // the head was dispatched, its body is being read (sink_ or discarded)
+  bool body_paused_ = false;       // the sink is full: no input consumed until resume_body()
   bool close_after_body_ = false;  // the request ends the connection: stop reading after its body
-  bool processing_ = false;  // inside process(): a nested call (from a callback) returns at once
+  bool processing_ = false;        // inside process(): a nested call (from a callback) returns at once
   int body_failure_ = 0;
-  uint64_t body_left_ = 0;       // Content-Length: bytes still to come
-  uint64_t body_received_ = 0;   // chunked: decoded bytes so far (the body limit)
-  size_t decoded_ = 0;           // chunked: decoded bytes at the front of in_, to deliver
+  uint64_t body_left_ = 0;      // Content-Length: bytes still to come
+  uint64_t body_received_ = 0;  // chunked: decoded bytes so far (the body limit)
+  size_t decoded_ = 0;          // chunked: decoded bytes at the front of in_, to deliver
   std::shared_ptr<BodySink> sink_;
   Request req_;
   // WebSocket

@@ -51,8 +51,10 @@ bool query_lookup(std::string_view query, std::string_view key, std::string& val
         match = rk == key;
       }
       if (match) {
-        if (needs_decode(rv, true)) percent_decode(rv, value, true);
-        else value.assign(rv);
+        if (needs_decode(rv, true))
+          percent_decode(rv, value, true);
+        else
+          value.assign(rv);
         found = true;
       }
     }

@@ -119,9 +119,7 @@ int parse_request_line(const char* line, size_t len, uint32_t base, RequestLine&
   // HTTP-version = "HTTP/" DIGIT "." DIGIT, then the end of the line
   size_t vs = te + 1;
   const char* v = line + vs;
-  if (len - vs != 8 || std::memcmp(v, "HTTP/", 5) != 0 || !is_digit(v[5]) || v[6] != '.' ||
-      !is_digit(v[7]))
-    return 400;
+  if (len - vs != 8 || std::memcmp(v, "HTTP/", 5) != 0 || !is_digit(v[5]) || v[6] != '.' || !is_digit(v[7])) return 400;
   if (v[5] != '1' || (v[7] != '0' && v[7] != '1')) return 505;
   out.minor = static_cast<uint8_t>(v[7] - '0');
 
@@ -141,8 +139,7 @@ int parse_request_line(const char* line, size_t len, uint32_t base, RequestLine&
   if (is_connect) {  // authority-form = uri-host ":" port (no tunnelling here: 501)
     std::string_view auth(t, tn);
     size_t colon = auth.rfind(':');
-    if (colon == std::string_view::npos || colon + 1 == tn || auth.back() == ']' || !valid_host(auth))
-      return 400;
+    if (colon == std::string_view::npos || colon + 1 == tn || auth.back() == ']' || !valid_host(auth)) return 400;
     return 501;
   }
   if (tn == 1 && t[0] == '*') {  // asterisk-form: OPTIONS only
@@ -201,7 +198,10 @@ void scan_transfer_encoding(std::string_view v, TeState& st) {
     while (i < n && (is_ows(v[i]) || v[i] == ',')) ++i;  // empty list elements are ignored
     if (i >= n) break;
     size_t s = i;
-    if (!token(i)) { st.bad = true; return; }
+    if (!token(i)) {
+      st.bad = true;
+      return;
+    }
     std::string_view coding = v.substr(s, i - s);
     size_t j = i;
     skip_ows(j);
@@ -210,9 +210,15 @@ void scan_transfer_encoding(std::string_view v, TeState& st) {
       params = true;
       ++j;
       skip_ows(j);
-      if (!token(j)) { st.bad = true; return; }
+      if (!token(j)) {
+        st.bad = true;
+        return;
+      }
       skip_ows(j);
-      if (j >= n || v[j] != '=') { st.bad = true; return; }
+      if (j >= n || v[j] != '=') {
+        st.bad = true;
+        return;
+      }
       ++j;
       skip_ows(j);
       if (j < n && v[j] == '"') {
@@ -220,23 +226,39 @@ void scan_transfer_encoding(std::string_view v, TeState& st) {
         bool closed = false;
         while (j < n) {
           char c = v[j];
-          if (c == '"') { closed = true; ++j; break; }
+          if (c == '"') {
+            closed = true;
+            ++j;
+            break;
+          }
           if (c == '\\') {
-            if (j + 1 >= n || !is(kFieldVal, v[j + 1])) { st.bad = true; return; }
+            if (j + 1 >= n || !is(kFieldVal, v[j + 1])) {
+              st.bad = true;
+              return;
+            }
             j += 2;
             continue;
           }
-          if (!is(kQdtext, c)) { st.bad = true; return; }
+          if (!is(kQdtext, c)) {
+            st.bad = true;
+            return;
+          }
           ++j;
         }
-        if (!closed) { st.bad = true; return; }
+        if (!closed) {
+          st.bad = true;
+          return;
+        }
       } else if (!token(j)) {
         st.bad = true;
         return;
       }
       skip_ows(j);
     }
-    if (j < n && v[j] != ',') { st.bad = true; return; }
+    if (j < n && v[j] != ',') {
+      st.bad = true;
+      return;
+    }
     i = j;
     bool chunked = iequals(coding, "chunked");
     if (chunked) {

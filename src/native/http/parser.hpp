@@ -10,12 +10,12 @@
 namespace fasterapi::http::detail {
 
 enum : uint8_t {
-  kTchar = 1,      // RFC 9110 tchar
-  kFieldVal = 2,   // field-vchar / SP / HTAB (VCHAR, obs-text, SP, HTAB)
-  kTarget = 4,     // bytes allowed in a request-target (VCHAR except '#')
-  kHex = 8,        // HEXDIG
-  kRegName = 16,   // reg-name bytes (unreserved / sub-delims except ',' / '%')
-  kQdtext = 32,    // qdtext (HTAB, SP, VCHAR except '"' and '\\', obs-text)
+  kTchar = 1,     // RFC 9110 tchar
+  kFieldVal = 2,  // field-vchar / SP / HTAB (VCHAR, obs-text, SP, HTAB)
+  kTarget = 4,    // bytes allowed in a request-target (VCHAR except '#')
+  kHex = 8,       // HEXDIG
+  kRegName = 16,  // reg-name bytes (unreserved / sub-delims except ',' / '%')
+  kQdtext = 32,   // qdtext (HTAB, SP, VCHAR except '"' and '\\', obs-text)
 };
 
 constexpr std::array<uint8_t, 256> make_char_table() {
@@ -27,28 +27,48 @@ constexpr std::array<uint8_t, 256> make_char_table() {
     bool vchar = c >= 0x21 && c <= 0x7e;
     if (alpha || digit) f |= kTchar;
     switch (c) {
-      case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-      case '.': case '^': case '_': case '`': case '|': case '~':
-        f |= kTchar;
-        break;
-      default:
-        break;
+      case '!':
+      case '#':
+      case '$':
+      case '%':
+      case '&':
+      case '\'':
+      case '*':
+      case '+':
+      case '-':
+      case '.':
+      case '^':
+      case '_':
+      case '`':
+      case '|':
+      case '~': f |= kTchar; break;
+      default: break;
     }
     if (vchar || c >= 0x80 || c == ' ' || c == '\t') f |= kFieldVal;
     if (vchar && c != '#') f |= kTarget;
     if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) f |= kHex;
     if (alpha || digit) f |= kRegName;
     switch (c) {
-      case '-': case '.': case '_': case '~': case '%':                          // unreserved, pct
-      case '!': case '$': case '&': case '\'': case '(': case ')': case '*':   // sub-delims
-      case '+': case ';': case '=':                                             // (not ',')
+      case '-':
+      case '.':
+      case '_':
+      case '~':
+      case '%':  // unreserved, pct
+      case '!':
+      case '$':
+      case '&':
+      case '\'':
+      case '(':
+      case ')':
+      case '*':  // sub-delims
+      case '+':
+      case ';':
+      case '=':  // (not ',')
         f |= kRegName;
         break;
-      default:
-        break;
+      default: break;
     }
-    if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) ||
-        c >= 0x80)
+    if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || c >= 0x80)
       f |= kQdtext;
     t[c] = f;
   }
@@ -84,8 +104,8 @@ struct Span {
 
 struct RequestLine {
   Span method, target, path, query;
-  Span authority;              // absolute-form / authority-form: the target's authority (len 0 otherwise)
-  bool default_path = false;   // absolute-form with an empty path: the path is "/"
+  Span authority;             // absolute-form / authority-form: the target's authority (len 0 otherwise)
+  bool default_path = false;  // absolute-form with an empty path: the path is "/"
   uint8_t minor = 1;
 };
 

@@ -166,9 +166,8 @@ void set_default_headers(bool date, bool server) {
   g_header_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
-void write_response(Buffer& out, int status, std::string_view content_type,
-                    std::string_view extra_headers, std::string_view body, bool close,
-                    bool head_only) {
+void write_response(Buffer& out, int status, std::string_view content_type, std::string_view extra_headers,
+                    std::string_view body, bool close, bool head_only) {
   if (status < 100 || status > 999) status = 500;
   out.last_status = status;
   const std::string_view reason = reason_phrase(status);
@@ -222,8 +221,7 @@ void write_error(Buffer& out, int status, bool close) {
   char* p = put(body, "{\"detail\":\"");
   p = put(p, reason);  // reason phrases need no JSON escaping
   p = put(p, "\"}");
-  write_response(out, status, "application/json", {}, std::string_view(body, size_t(p - body)),
-                 close, false);
+  write_response(out, status, "application/json", {}, std::string_view(body, size_t(p - body)), close, false);
 }
 
 bool valid_header_name(std::string_view s) {

@@ -19,9 +19,8 @@ void set_default_headers(bool date, bool server);
 // Writes "HTTP/1.1 <status> <reason>\r\n" + Date/Server + Content-Length + the given extra
 // header lines (each already "Name: value\r\n", validated by the caller) + "Connection: close" when
 // close is set + "\r\n", then the body unless head_only (HEAD keeps Content-Length).
-void write_response(Buffer& out, int status, std::string_view content_type,
-                    std::string_view extra_headers, std::string_view body, bool close,
-                    bool head_only);
+void write_response(Buffer& out, int status, std::string_view content_type, std::string_view extra_headers,
+                    std::string_view body, bool close, bool head_only);
 
 // A JSON error response {"detail": "<reason>"} used for protocol errors (400, 413, 414, 431, ...).
 void write_error(Buffer& out, int status, bool close);

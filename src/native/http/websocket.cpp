@@ -6,7 +6,6 @@
 namespace fasterapi::http::ws {
 namespace {
 
-
 // Does the comma-separated list `v` hold `token` (case-insensitive, OWS trimmed)?
 bool has_token(std::string_view v, std::string_view token) {
   size_t i = 0;
@@ -65,10 +64,14 @@ void sha1(std::string_view data, unsigned char out[20]) {
     for (size_t i = 0; i < 64; ++i) {
       size_t p = off + i;
       unsigned char b;
-      if (p < data.size()) b = static_cast<unsigned char>(data[p]);
-      else if (p == data.size()) b = 0x80;
-      else if (p >= total - 8) b = static_cast<unsigned char>(bits >> (8 * (total - 1 - p)));
-      else b = 0;
+      if (p < data.size())
+        b = static_cast<unsigned char>(data[p]);
+      else if (p == data.size())
+        b = 0x80;
+      else if (p >= total - 8)
+        b = static_cast<unsigned char>(bits >> (8 * (total - 1 - p)));
+      else
+        b = 0;
       block[i] = b;
     }
     uint32_t w[80];
@@ -79,14 +82,31 @@ void sha1(std::string_view data, unsigned char out[20]) {
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
     for (int i = 0; i < 80; ++i) {
       uint32_t f, k;
-      if (i < 20) { f = (b & c) | (~b & d); k = 0x5A827999; }
-      else if (i < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1; }
-      else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC; }
-      else { f = b ^ c ^ d; k = 0xCA62C1D6; }
+      if (i < 20) {
+        f = (b & c) | (~b & d);
+        k = 0x5A827999;
+      } else if (i < 40) {
+        f = b ^ c ^ d;
+        k = 0x6ED9EBA1;
+      } else if (i < 60) {
+        f = (b & c) | (b & d) | (c & d);
+        k = 0x8F1BBCDC;
+      } else {
+        f = b ^ c ^ d;
+        k = 0xCA62C1D6;
+      }
       uint32_t t = rol(a, 5) + f + e + k + w[i];
-      e = d; d = c; c = rol(b, 30); b = a; a = t;
+      e = d;
+      d = c;
+      c = rol(b, 30);
+      b = a;
+      a = t;
     }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
   }
   for (int i = 0; i < 5; ++i)
     for (int j = 0; j < 4; ++j) out[4 * i + j] = static_cast<unsigned char>(h[i] >> (24 - 8 * j));
@@ -132,10 +152,17 @@ bool valid_utf8(std::string_view s) {
     }
     size_t len;
     uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
-    else return false;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + len > n) return false;
     for (size_t k = 1; k < len; ++k) {
       if ((p[i + k] & 0xC0) != 0x80) return false;
@@ -197,7 +224,7 @@ Decoder::Event Decoder::next(const char* data, size_t n, size_t& used) {
       if (head_len_ < head_need_) return Event::NeedMore;
       if (head_need_ == 2) {
         // The first two bytes decide the header's size: check them before waiting for the rest.
-        if (head_[0] & 0x70) return fail(kProtocolError);  // RSV bits: no extension was negotiated
+        if (head_[0] & 0x70) return fail(kProtocolError);     // RSV bits: no extension was negotiated
         if (!(head_[1] & 0x80)) return fail(kProtocolError);  // client frames must be masked
         uint8_t len7 = head_[1] & 0x7F;
         head_need_ = uint8_t(2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4);
@@ -261,8 +288,10 @@ Decoder::Event Decoder::header_complete() {
     if (in_message_) return fail(kProtocolError);  // a new message inside a fragmented one
     in_message_ = true;
     message_text_ = opcode_ == kText;
-    if (message_.capacity() > 64 * 1024) std::string().swap(message_);  // after a large message
-    else message_.clear();
+    if (message_.capacity() > 64 * 1024)
+      std::string().swap(message_);  // after a large message
+    else
+      message_.clear();
   } else {
     return fail(kProtocolError);
   }

@@ -17,8 +17,8 @@ constexpr uint64_t kDefaultMaxMessage = 16 * 1024 * 1024;
 enum Opcode : uint8_t { kCont = 0x0, kText = 0x1, kBinary = 0x2, kClose = 0x8, kPing = 0x9, kPong = 0xA };
 
 // Close codes used by the engine itself.
-constexpr uint16_t kNormal = 1000, kGoingAway = 1001, kProtocolError = 1002, kNoStatus = 1005,
-                   kAbnormal = 1006, kInvalidData = 1007, kTooBig = 1009, kInternalError = 1011;
+constexpr uint16_t kNormal = 1000, kGoingAway = 1001, kProtocolError = 1002, kNoStatus = 1005, kAbnormal = 1006,
+                   kInvalidData = 1007, kTooBig = 1009, kInternalError = 1011;
 
 // ---- the opening handshake (RFC 6455 4.2.1) ----------------------------------------------------
 
@@ -82,9 +82,9 @@ class Decoder {
   unsigned char mask_[4] = {0, 0, 0, 0};
   uint64_t remaining_ = 0;
   uint64_t mask_pos_ = 0;
-  bool in_message_ = false;   // a fragmented message is in progress
+  bool in_message_ = false;  // a fragmented message is in progress
   bool message_text_ = false;
-  bool in_control_ = false;   // the last event's payload is a control payload
+  bool in_control_ = false;  // the last event's payload is a control payload
   std::string message_;
   std::string control_;
   uint16_t code_ = 0;

@@ -17,7 +17,9 @@ namespace {
 // ('u' means \u00XX). Matches json.dumps(ensure_ascii=False): only '"', '\\' and bytes < 0x20
 // are escaped; DEL and all non-ASCII UTF-8 bytes (U+2028/U+2029 included) are left alone.
 constexpr auto make_escape_table() {
-  struct Table { unsigned char v[256]; } t{};
+  struct Table {
+    unsigned char v[256];
+  } t{};
   for (int c = 0; c < 0x20; ++c) t.v[c] = 'u';
   t.v[int('\b')] = 'b';  // (int: clang's -Wchar-subscripts, an error under -Werror)
   t.v[int('\t')] = 't';

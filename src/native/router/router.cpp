@@ -22,7 +22,8 @@ bool segment_fits(ParamKind kind, std::string_view s) {
       if (i == 0) return false;
       if (i == s.size()) return true;
       if (s[i] != '.' || i + 1 == s.size()) return false;
-      for (++i; i < s.size(); ++i) if (!is_digit(s[i])) return false;
+      for (++i; i < s.size(); ++i)
+        if (!is_digit(s[i])) return false;
       return true;
     }
     case ParamKind::Uuid: {
@@ -44,7 +45,8 @@ struct Endpoint {
   int route;
   std::vector<std::string> methods;
   bool allows(std::string_view m) const {
-    for (auto& x : methods) if (x == m) return true;
+    for (auto& x : methods)
+      if (x == m) return true;
     return false;
   }
 };
@@ -83,16 +85,23 @@ void Router::add(const std::vector<std::string>& methods, std::string_view tmpl,
       }
       if (name.empty()) throw std::invalid_argument("empty path parameter name");
       ParamKind kind;
-      if (conv == "str") kind = ParamKind::Str;
-      else if (conv == "int") kind = ParamKind::Int;
-      else if (conv == "float") kind = ParamKind::Float;
-      else if (conv == "uuid") kind = ParamKind::Uuid;
-      else if (conv == "path") kind = ParamKind::Path;
-      else throw std::invalid_argument("unknown path convertor: " + std::string(conv));
+      if (conv == "str")
+        kind = ParamKind::Str;
+      else if (conv == "int")
+        kind = ParamKind::Int;
+      else if (conv == "float")
+        kind = ParamKind::Float;
+      else if (conv == "uuid")
+        kind = ParamKind::Uuid;
+      else if (conv == "path")
+        kind = ParamKind::Path;
+      else
+        throw std::invalid_argument("unknown path convertor: " + std::string(conv));
       if (++captures > kMaxCaptures) throw std::invalid_argument("too many path parameters");
       auto& list = kind == ParamKind::Path ? node->paths : node->params;
       Node* next = nullptr;
-      for (auto& c : list) if (c->param_name == name && c->kind == kind) next = c.get();
+      for (auto& c : list)
+        if (c->param_name == name && c->kind == kind) next = c.get();
       if (!next) {
         list.push_back(std::make_unique<Node>());
         next = list.back().get();
@@ -106,7 +115,8 @@ void Router::add(const std::vector<std::string>& methods, std::string_view tmpl,
       }
     } else {
       Node* next = nullptr;
-      for (auto& c : node->statics) if (c->literal == seg) next = c.get();
+      for (auto& c : node->statics)
+        if (c->literal == seg) next = c.get();
       if (!next) {
         node->statics.push_back(std::make_unique<Node>());
         next = node->statics.back().get();
@@ -164,15 +174,19 @@ static void walk(const Router::Node* node, std::string_view rest, Search& s) {
   std::string_view after = last ? std::string_view() : rest.substr(slash + 1);
   for (const auto& c : node->statics) {
     if (c->literal == seg) {
-      if (last) arrive(c.get(), s);
-      else walk(c.get(), after, s);
+      if (last)
+        arrive(c.get(), s);
+      else
+        walk(c.get(), after, s);
     }
   }
   for (const auto& c : node->params) {
     if (!segment_fits(c->kind, seg)) continue;
     s.stack[s.depth++] = {c->param_name, seg};
-    if (last) arrive(c.get(), s);
-    else walk(c.get(), after, s);
+    if (last)
+      arrive(c.get(), s);
+    else
+      walk(c.get(), after, s);
     --s.depth;
   }
   for (const auto& c : node->paths) {

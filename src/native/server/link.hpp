@@ -13,7 +13,7 @@ struct ConnLink {
   std::function<void()> kick;        // after Connection::complete(): flush and resume reading
   std::string local_host;            // the socket's own address (ASGI scope["server"]); empty: none
   int local_port = 0;
-  bool tls = false;                  // the connection is TLS (scope["scheme"] https / wss)
+  bool tls = false;  // the connection is TLS (scope["scheme"] https / wss)
 };
 
 // A Dispatcher bound to one connection (the bridge implements it).

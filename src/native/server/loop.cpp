@@ -42,8 +42,8 @@ struct Server::Conn {
   uint64_t request_start = 0;  // the head deadline's clock: since reading of this head began (0: none)
   uint64_t body_start = 0;     // when the body started (0: not reading a body)
   uint64_t body_bytes = 0;
-  uint64_t linger_until = 0;   // >0: output done, write side shut, draining input until then
-  uint64_t answer_until = 0;   // >0: a streamed body timed out; its handler has until then to answer
+  uint64_t linger_until = 0;  // >0: output done, write side shut, draining input until then
+  uint64_t answer_until = 0;  // >0: a streamed body timed out; its handler has until then to answer
   bool dead = false;
   std::unique_ptr<tls::Session> tls;  // null: a plain connection
   uint64_t accepted_at = 0;           // the handshake's deadline clock
@@ -52,8 +52,7 @@ struct Server::Conn {
       : fd(f), dispatcher(std::move(d)), proto(lim, *dispatcher) {}
 };
 
-Server::Server(const Config& cfg, DispatcherFactory factory)
-    : cfg_(cfg), factory_(std::move(factory)) {
+Server::Server(const Config& cfg, DispatcherFactory factory) : cfg_(cfg), factory_(std::move(factory)) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -79,7 +78,10 @@ int Server::listen(const std::string& host, int port, bool reuse_port, int backl
   std::string err = "no address";
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) { err = strerror(errno); continue; }
+    if (fd < 0) {
+      err = strerror(errno);
+      continue;
+    }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
@@ -123,8 +125,10 @@ int Server::listen_fd(int fd) {
   len = sizeof ss;
   int bound = 0;
   if (getsockname(own, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-    if (ss.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-    else if (ss.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    else if (ss.ss_family == AF_INET)
+      bound = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -275,15 +279,18 @@ void Server::track(Conn& c, uint64_t now) {
     c.request_start = 0;
   }
   if (c.proto.reading_body()) {
-    if (!c.body_start) { c.body_start = now; c.body_bytes = 0; }
+    if (!c.body_start) {
+      c.body_start = now;
+      c.body_bytes = 0;
+    }
   } else {
     c.body_start = 0;
   }
 }
 
 bool Server::can_read(Conn& c) {
-  return c.linger_until || (!c.proto.read_paused() && !c.proto.should_close() &&
-                            c.proto.output().size() < cfg_.limits.output_high_water);
+  return c.linger_until ||
+         (!c.proto.read_paused() && !c.proto.should_close() && c.proto.output().size() < cfg_.limits.output_high_water);
 }
 
 void Server::on_readable(Conn& c) {
@@ -309,14 +316,20 @@ void Server::on_readable(Conn& c) {
       }
       track(c, c.last_activity);
       if (c.proto.reading_body()) {
-        if (!had_body) { c.body_start = c.last_activity; c.body_bytes = 0; }  // a new body
+        if (!had_body) {
+          c.body_start = c.last_activity;
+          c.body_bytes = 0;
+        }  // a new body
         c.body_bytes += size_t(n);
       }
       flush(c);
       // A short read: the input is drained (a TLS read returns one record, at most 16 KiB).
       if (size_t(n) < (c.tls ? 16384 : sizeof buf)) break;
     } else if (n == 0) {
-      if (c.linger_until) { close_conn(c); return; }
+      if (c.linger_until) {
+        close_conn(c);
+        return;
+      }
       c.proto.on_eof();
       flush(c);
       if (!c.dead && !c.proto.pending() && c.proto.output().empty()) close_conn(c);
@@ -385,7 +398,10 @@ void Server::flush(Conn& c) {
       size_t before = out.size();
       c.proto.resume();
       track(c, now_ms());
-      if (out.size() != before) { flush(c); return; }
+      if (out.size() != before) {
+        flush(c);
+        return;
+      }
     }
   }
   update_interest(c);
@@ -468,12 +484,20 @@ int Server::poll(int timeout_ms) {
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;
     bool is_listen = false;
-    for (int l : listen_fds_) if (l == fd) is_listen = true;
-    if (is_listen) { accept_ready(fd); continue; }
+    for (int l : listen_fds_)
+      if (l == fd) is_listen = true;
+    if (is_listen) {
+      accept_ready(fd);
+      continue;
+    }
     if (!watches_.empty()) {
       std::function<void()> cb;
-      for (auto& w : watches_) if (w.first == fd) cb = w.second;
-      if (cb) { cb(); continue; }
+      for (auto& w : watches_)
+        if (w.first == fd) cb = w.second;
+      if (cb) {
+        cb();
+        continue;
+      }
     }
     auto it = conns_.find(fd);
     if (it == conns_.end() || it->second->dead) continue;
@@ -486,12 +510,13 @@ int Server::poll(int timeout_ms) {
       if ((ev & EPOLLOUT) && c.tls && c.tls->receive_wants_write()) on_readable(c);
       if (c.dead) continue;
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        if ((ev & (EPOLLHUP | EPOLLERR)) && !(ev & EPOLLIN)) { close_conn(c); continue; }
+        if ((ev & (EPOLLHUP | EPOLLERR)) && !(ev & EPOLLIN)) {
+          close_conn(c);
+          continue;
+        }
         on_readable(c);
       }
-    } catch (const std::bad_alloc&) {
-      abort_conn(c);
-    }
+    } catch (const std::bad_alloc&) { abort_conn(c); }
   }
   for (int fd : doomed_) destroy(fd);
   doomed_.clear();
@@ -624,8 +649,10 @@ void Server::begin_shutdown() {
     // an idle keep-alive connection that has served requests is closed at once.
     if (idle && c.proto.requests_served() == 0 && !c.proto.should_close()) continue;
     c.proto.set_draining();
-    if (c.proto.upgraded()) flush(c);  // its close frame (1001), then the connection closes
-    else if (idle) close_conn(c);
+    if (c.proto.upgraded())
+      flush(c);  // its close frame (1001), then the connection closes
+    else if (idle)
+      close_conn(c);
   }
   for (int fd : doomed_) destroy(fd);
   doomed_.clear();

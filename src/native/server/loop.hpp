@@ -17,8 +17,8 @@ namespace fasterapi::server {
 
 struct Config {
   http::Limits limits;
-  uint32_t max_connections = 10000;   // beyond: 503 and close
-  uint32_t header_timeout_ms = 10000; // whole head must arrive within this
+  uint32_t max_connections = 10000;    // beyond: 503 and close
+  uint32_t header_timeout_ms = 10000;  // whole head must arrive within this
   uint32_t keepalive_timeout_ms = 5000;
   uint32_t body_timeout_ms = 10000;   // body: this, plus 1 s for each body_min_rate bytes received
   uint32_t body_min_rate = 1024;      // bytes per second
@@ -31,8 +31,7 @@ struct Stats {
   uint64_t bytes_received = 0, bytes_sent = 0;  // socket payload, for the metrics (server/metrics.hpp)
 };
 
-using DispatcherFactory =
-    std::function<std::unique_ptr<ConnectionDispatcher>(const std::string& host, int port)>;
+using DispatcherFactory = std::function<std::unique_ptr<ConnectionDispatcher>(const std::string& host, int port)>;
 
 class Server {
  public:
@@ -82,7 +81,7 @@ class Server {
   void flush(Conn& c);
   void update_interest(Conn& c);
   void close_conn(Conn& c);
-  void abort_conn(Conn& c);  // close with RST (SO_LINGER 0): unsent output is dropped
+  void abort_conn(Conn& c);           // close with RST (SO_LINGER 0): unsent output is dropped
   void track(Conn& c, uint64_t now);  // start/stop the head and body deadline clocks
   bool can_read(Conn& c);
   void pause_accept();
@@ -95,7 +94,7 @@ class Server {
   DispatcherFactory factory_;
   int epfd_ = -1;
   std::vector<int> listen_fds_;
-  int spare_fd_ = -1;  // released to accept (and refuse) a connection when out of fds
+  int spare_fd_ = -1;           // released to accept (and refuse) a connection when out of fds
   bool accept_paused_ = false;  // out of fds even so: listening sockets unwatched until the next sweep
   std::vector<std::pair<int, std::function<void()>>> watches_;
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;

@@ -68,10 +68,14 @@ int bucket_of(uint64_t elapsed_ticks) {
 // Label values: backslash, double quote and line feed escaped (text format 0.0.4).
 void put_label_value(std::string& out, std::string_view v) {
   for (char ch : v) {
-    if (ch == '\\') out += "\\\\";
-    else if (ch == '"') out += "\\\"";
-    else if (ch == '\n') out += "\\n";
-    else out += ch;
+    if (ch == '\\')
+      out += "\\\\";
+    else if (ch == '"')
+      out += "\\\"";
+    else if (ch == '\n')
+      out += "\\n";
+    else
+      out += ch;
   }
 }
 
@@ -126,8 +130,9 @@ void render_routes(std::string& out) {
   // Every known route is listed (a zero is a fact); the two catch-all series once they count.
   auto shown = [&](size_t i) { return slots[i] < kMaxRoutes || sums[i].any(); };
 
-  out += "# HELP fasterapi_requests_total Responses completed, by route and status class.\n"
-         "# TYPE fasterapi_requests_total counter\n";
+  out +=
+      "# HELP fasterapi_requests_total Responses completed, by route and status class.\n"
+      "# TYPE fasterapi_requests_total counter\n";
   static const char* kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
   for (size_t i = 0; i < slots.size(); ++i) {
     if (!shown(i)) continue;
@@ -141,8 +146,9 @@ void render_routes(std::string& out) {
       out += '\n';
     }
   }
-  out += "# HELP fasterapi_requests_in_flight Requests dispatched whose response is not complete yet.\n"
-         "# TYPE fasterapi_requests_in_flight gauge\n";
+  out +=
+      "# HELP fasterapi_requests_in_flight Requests dispatched whose response is not complete yet.\n"
+      "# TYPE fasterapi_requests_in_flight gauge\n";
   for (size_t i = 0; i < slots.size(); ++i) {
     if (!shown(i)) continue;
     out += "fasterapi_requests_in_flight{";
@@ -151,8 +157,9 @@ void render_routes(std::string& out) {
     put_uint(out, sums[i].in_flight);
     out += '\n';
   }
-  out += "# HELP fasterapi_request_duration_seconds From the request dispatched to its response complete.\n"
-         "# TYPE fasterapi_request_duration_seconds histogram\n";
+  out +=
+      "# HELP fasterapi_request_duration_seconds From the request dispatched to its response complete.\n"
+      "# TYPE fasterapi_request_duration_seconds histogram\n";
   for (size_t i = 0; i < slots.size(); ++i) {
     if (!shown(i)) continue;
     uint64_t cumulative = 0;
@@ -161,8 +168,10 @@ void render_routes(std::string& out) {
       out += "fasterapi_request_duration_seconds_bucket{";
       route_labels(out, slots[i]);
       out += ",le=\"";
-      if (b < kBuckets - 1) put_double(out, kBucketBounds[b]);
-      else out += "+Inf";
+      if (b < kBuckets - 1)
+        put_double(out, kBucketBounds[b]);
+      else
+        out += "+Inf";
       out += "\"} ";
       put_uint(out, cumulative);
       out += '\n';
@@ -234,8 +243,8 @@ bool create(int workers) {
     g_region = nullptr;
   }
   // MAP_NORESERVE: the route slots of routes that never exist are never touched, so never backed.
-  void* p = mmap(nullptr, region_bytes(workers), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  void* p =
+      mmap(nullptr, region_bytes(workers), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return false;
   g_region = static_cast<Region*>(p);  // zero-filled by the kernel
   g_region->workers.set(uint64_t(workers));

@@ -52,7 +52,7 @@ struct WorkerSlot {
 
 struct Region {
   Counter workers;
-  Counter restarts;  // written by the supervisor only
+  Counter restarts;     // written by the supervisor only
   WorkerSlot slots[1];  // `workers` of them
 };
 

@@ -66,7 +66,7 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   int threads() const { return int(workers_.size()); }
-  int fd() const { return efd_; }  // readable when results wait for drain()
+  int fd() const { return efd_; }                      // readable when results wait for drain()
   size_t outstanding() const { return outstanding_; }  // submitted, not yet drained
 
   // Loop thread. Never blocks.
@@ -78,8 +78,7 @@ class WorkerPool {
   template <class F>
   size_t drain(F&& f) {
     uint64_t junk;
-    while (::read(efd_, &junk, sizeof junk) < 0 && errno == EINTR) {
-    }
+    while (::read(efd_, &junk, sizeof junk) < 0 && errno == EINTR) {}
     signaled_.exchange(false, std::memory_order_acq_rel);  // pairs with the workers' exchange
     size_t n = 0;
     while (auto d = done_.pop()) {
@@ -138,12 +137,18 @@ class WorkerPool {
     uint64_t now = 0;
     for (size_t i = 0; i < n; ++i) {
       Worker& w = *workers_[i];
-      if (w.owed == 0) { best = i; break; }
+      if (w.owed == 0) {
+        best = i;
+        break;
+      }
       uint64_t last = w.last_ns.load(std::memory_order_relaxed);
       if (w.owed < kQueueBehind && last && w.owed * last < kQueueBudgetNs) {
         if (!now) now = mono_ns();
         uint64_t since = w.busy_since.load(std::memory_order_relaxed);
-        if (!since || now - since < kQueueBudgetNs) { best = i; break; }  // (0: between tasks)
+        if (!since || now - since < kQueueBudgetNs) {
+          best = i;
+          break;
+        }  // (0: between tasks)
       }
     }
     if (best == n) {
@@ -203,8 +208,7 @@ class WorkerPool {
       while (!done_.push(Done(d))) std::this_thread::yield();  // cannot fill (see place()); be safe
       if (!signaled_.exchange(true, std::memory_order_acq_rel)) {
         uint64_t one = 1;
-        while (::write(efd_, &one, sizeof one) < 0 && errno == EINTR) {
-        }
+        while (::write(efd_, &one, sizeof one) < 0 && errno == EINTR) {}
       }
     }
     leave();

@@ -37,11 +37,9 @@ class SpscRing {
   static_assert(std::is_nothrow_move_constructible_v<T>);
 
  public:
-  explicit SpscRing(size_t capacity)
-      : mask_(ring_capacity(capacity) - 1), slots_(new Slot[mask_ + 1]) {}
+  explicit SpscRing(size_t capacity) : mask_(ring_capacity(capacity) - 1), slots_(new Slot[mask_ + 1]) {}
   ~SpscRing() {
-    while (pop()) {
-    }
+    while (pop()) {}
   }
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
@@ -75,12 +73,8 @@ class SpscRing {
   }
 
   // Either side (a snapshot).
-  bool empty() const {
-    return head_.v.load(std::memory_order_acquire) == tail_.v.load(std::memory_order_acquire);
-  }
-  size_t size() const {
-    return tail_.v.load(std::memory_order_acquire) - head_.v.load(std::memory_order_acquire);
-  }
+  bool empty() const { return head_.v.load(std::memory_order_acquire) == tail_.v.load(std::memory_order_acquire); }
+  size_t size() const { return tail_.v.load(std::memory_order_acquire) - head_.v.load(std::memory_order_acquire); }
 
  private:
   struct Slot {
@@ -93,9 +87,9 @@ class SpscRing {
 
   const size_t mask_;
   std::unique_ptr<Slot[]> slots_;
-  Index head_;                                // written by the consumer
+  Index head_;                                 // written by the consumer
   alignas(kCacheLine) size_t tail_cache_ = 0;  // consumer's copy of tail_
-  Index tail_;                                // written by the producer
+  Index tail_;                                 // written by the producer
   alignas(kCacheLine) size_t head_cache_ = 0;  // producer's copy of head_
 };
 
@@ -108,8 +102,7 @@ class MpscRing {
     for (size_t i = 0; i <= mask_; ++i) slots_[i].seq.store(i, std::memory_order_relaxed);
   }
   ~MpscRing() {
-    while (pop()) {
-    }
+    while (pop()) {}
   }
   MpscRing(const MpscRing&) = delete;
   MpscRing& operator=(const MpscRing&) = delete;

@@ -32,8 +32,8 @@ namespace {
 // h2 goes first here once the engine speaks it.
 constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
-int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-                unsigned int inlen, void*) {
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                void*) {
   unsigned char* chosen = nullptr;
   if (SSL_select_next_proto(&chosen, outlen, kAlpn, sizeof kAlpn, in, inlen) != OPENSSL_NPN_NEGOTIATED)
     return SSL_TLSEXT_ERR_NOACK;  // no common protocol: carry on without ALPN (as curl --no-alpn)
@@ -60,8 +60,7 @@ std::string openssl_reason() {
 }
 
 void check_readable(const std::string& what, const std::string& path) {
-  if (::access(path.c_str(), R_OK) != 0)
-    throw std::runtime_error(what + " " + path + ": " + strerror(errno));
+  if (::access(path.c_str(), R_OK) != 0) throw std::runtime_error(what + " " + path + ": " + strerror(errno));
 }
 
 void load_identity(SSL_CTX* ctx, const Options& o) {
@@ -69,7 +68,8 @@ void load_identity(SSL_CTX* ctx, const Options& o) {
   check_readable("--ssl-certfile", o.certfile);
   check_readable("--ssl-keyfile", keyfile);
   if (SSL_CTX_use_certificate_chain_file(ctx, o.certfile.c_str()) != 1)
-    throw std::runtime_error("--ssl-certfile " + o.certfile + ": not a PEM certificate chain (" + openssl_reason() + ")");
+    throw std::runtime_error("--ssl-certfile " + o.certfile + ": not a PEM certificate chain (" + openssl_reason() +
+                             ")");
   SSL_CTX_set_default_passwd_cb(ctx, give_password);
   SSL_CTX_set_default_passwd_cb_userdata(ctx, const_cast<std::string*>(&o.password));
   int ok = SSL_CTX_use_PrivateKey_file(ctx, keyfile.c_str(), SSL_FILETYPE_PEM);
@@ -96,7 +96,8 @@ void load_client_policy(SSL_CTX* ctx, const Options& o) {
     if (SSL_CTX_load_verify_locations(ctx, o.ca_certs.c_str(), nullptr) != 1)
       throw std::runtime_error("--ssl-ca-certs " + o.ca_certs + ": not a PEM CA file (" + openssl_reason() + ")");
     // The CA names the server sends in its CertificateRequest (clients pick a matching cert).
-    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.ca_certs.c_str())) SSL_CTX_set_client_CA_list(ctx, names);
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.ca_certs.c_str()))
+      SSL_CTX_set_client_CA_list(ctx, names);
   } else if (o.cert_reqs != 0) {
     throw std::runtime_error("--ssl-cert-reqs " + std::to_string(o.cert_reqs) + " needs --ssl-ca-certs");
   }
@@ -125,8 +126,7 @@ std::shared_ptr<Context> make_context(const Options& o) {
   SSL_CTX_set_options(raw, SSL_OP_IGNORE_UNEXPECTED_EOF);
 #endif
   // The loop retries a write with its output buffer, which may have moved or grown meanwhile.
-  SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                            SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   static const unsigned char kSessionContext[] = "fasterapi";
   SSL_CTX_set_session_id_context(raw, kSessionContext, sizeof kSessionContext - 1);
   SSL_CTX_set_alpn_select_cb(raw, select_alpn, nullptr);
@@ -159,7 +159,10 @@ ssize_t Session::receive(char* buf, size_t n) {
   if (r > 0) return r;
   switch (SSL_get_error(impl_->ssl, r)) {
     case SSL_ERROR_WANT_READ: errno = EAGAIN; return -1;
-    case SSL_ERROR_WANT_WRITE: receive_wants_write_ = true; errno = EAGAIN; return -1;
+    case SSL_ERROR_WANT_WRITE:
+      receive_wants_write_ = true;
+      errno = EAGAIN;
+      return -1;
     case SSL_ERROR_ZERO_RETURN: return 0;  // close_notify
     case SSL_ERROR_SYSCALL:
       if (errno == 0 || r == 0) return 0;  // EOF without close_notify: as a plain close
@@ -181,8 +184,13 @@ ssize_t Session::transmit(const char* buf, size_t n) {
   switch (SSL_get_error(impl_->ssl, w)) {
     case SSL_ERROR_WANT_WRITE:
     case SSL_ERROR_WANT_READ: errno = EAGAIN; return -1;
-    case SSL_ERROR_SYSCALL: if (errno == 0) errno = EPIPE; return -1;
-    default: ERR_clear_error(); errno = EPROTO; return -1;
+    case SSL_ERROR_SYSCALL:
+      if (errno == 0) errno = EPIPE;
+      return -1;
+    default:
+      ERR_clear_error();
+      errno = EPROTO;
+      return -1;
   }
 }
 
