@@ -20,6 +20,7 @@ import asyncio
 import contextvars
 import dataclasses
 import importlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import starlette.testclient as _st
@@ -68,9 +69,10 @@ class _TestScope(ScopeMaker):
         return scope
 
 
-def _encode_request(request: httpx.Request, body: bytes) -> bytes:
+def _encode_request(request: httpx.Request, body: bytes, end: bool = True) -> bytes:
     """The request as HTTP/1.1 bytes: a body httpx streams (Transfer-Encoding: chunked) is sent
-    chunked, as a client on a socket sends it; otherwise with its length."""
+    chunked, as a client on a socket sends it; otherwise with its length. `end=False`: a chunked
+    request's head only (its chunks follow)."""
     target = request.url.raw_path or b"/"
     lines = [request.method.encode("ascii") + b" " + target + b" HTTP/1.1"]
     chunked = False
@@ -82,6 +84,8 @@ def _encode_request(request: httpx.Request, body: bytes) -> bytes:
         if lname == b"content-length":
             has_length = True
         lines.append(name + b": " + value)
+    if chunked and not end:
+        return b"\r\n".join(lines) + b"\r\n\r\n"
     if chunked:
         payload = (b"%x\r\n" % len(body) + body + b"\r\n" if body else b"") + b"0\r\n\r\n"
         return b"\r\n".join(lines) + b"\r\n\r\n" + payload
@@ -90,9 +94,10 @@ def _encode_request(request: httpx.Request, body: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-async def _serve(engine: Any, handler: Any, raw: bytes, client: Any) -> bytes:
+async def _serve(engine: Any, handler: Any, raw: bytes, client: Any, more: AsyncIterator[bytes] | None = None) -> bytes:
     """One request's bytes through an in-memory connection of `engine` on this loop; its response
-    bytes once the app has returned."""
+    bytes once the app has returned. `more`: the rest of the request's bytes as the client produces
+    them (a streamed body's chunks), each fed once the app has had its turn with the previous."""
     # The engine's hub (results of `def` endpoints run on its native pool) is watched by this
     # loop; a served engine's socket loop watches it itself.
     _runtime.watch_hub(engine.hub_fd, engine)
@@ -106,7 +111,14 @@ async def _serve(engine: Any, handler: Any, raw: bytes, client: Any) -> bytes:
             done.set_result(None)
 
     conn.waiter = wake
-    await _runtime.feed_inline(conn, raw)  # continuations stay in this task
+    # The rest of a streamed body comes from a task of its own: the app may answer only once it
+    # has read it all, while feeding the head waits for the app's first answer.
+    rest = None if more is None else asyncio.ensure_future(_feed_rest(conn, more))
+    try:
+        await _runtime.feed_inline(conn, raw)  # continuations stay in this task
+    finally:
+        if rest is not None:
+            await rest
     out = conn.read()
     while conn.pending:
         await done
@@ -118,6 +130,29 @@ async def _serve(engine: Any, handler: Any, raw: bytes, client: Any) -> bytes:
     await handler.drain(None)
     await drain_background()
     return bytes(out)
+
+
+async def _feed_rest(conn: Any, more: AsyncIterator[bytes]) -> None:
+    async for piece in more:
+        await _app_turns()
+        if conn.closed:  # the app answered without reading it all; the connection is done
+            return
+        conn.feed(piece)
+
+
+async def _app_turns(n: int = 8) -> None:
+    """A few turns of the loop: the app's task reads what arrived before the client sends more
+    (as httpx's ASGITransport hands each chunk of a streamed body to receive() on its own)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def _chunks(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A streamed request body in chunked framing, a chunk as the client produces it, then the end."""
+    async for chunk in stream:
+        if chunk:
+            yield b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+    yield b"0\r\n\r\n"
 
 
 class _EngineTransport(httpx.BaseTransport):
@@ -188,11 +223,15 @@ class _EngineASGI:
         state = transport.__dict__.get("_fasterapi_engine")
         if state is None:
             state = transport.__dict__["_fasterapi_engine"] = _EngineASGI(transport)
-        body = await request.aread()
         port = request.url.port or {"http": 80, "https": 443}.get(request.url.scheme, 80)
         call = _Call(request.url.scheme, (request.url.host, port))
+        streamed = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        if streamed:  # the head now, the body's chunks as the client produces them
+            head, more = _encode_request(request, b"", end=False), _chunks(request.stream)
+        else:
+            head, more = _encode_request(request, await request.aread()), None
         # In a task of its own: the request's context variables stay out of the test's context.
-        raw = await asyncio.ensure_future(state.exchange(_encode_request(request, body), call))
+        raw = await asyncio.ensure_future(state.exchange(head, call, more))
         if call.errors and getattr(transport, "raise_app_exceptions", True):
             raise call.errors[0]
         status, headers, content = parse_response(raw)
@@ -202,7 +241,7 @@ class _EngineASGI:
         client_lib = httpx if module == httpx.__name__ else __import__(module)
         return client_lib.Response(status, headers=headers, stream=client_lib.ByteStream(content), request=request)
 
-    async def exchange(self, raw: bytes, call: _Call) -> bytes:
+    async def exchange(self, raw: bytes, call: _Call, more: AsyncIterator[bytes] | None = None) -> bytes:
 
         _CALL.set(call)
         ERRORS.set(call)
@@ -210,7 +249,8 @@ class _EngineASGI:
             scope = _TestScope(getattr(self.transport, "root_path", ""), None, None)
             self.engine, self.handler, _reports = build_engine(self.transport.app, scope)
         engine = self.engine
-        return await _serve(engine, self.handler, raw, tuple(getattr(self.transport, "client", ("127.0.0.1", 123))))
+        client = tuple(getattr(self.transport, "client", ("127.0.0.1", 123)))
+        return await _serve(engine, self.handler, raw, client, more)
 
 
 def _install_asgi_transport(module_name: str) -> None:

@@ -71,9 +71,9 @@ def test_async_client_requests_reach_the_engine(monkeypatch: pytest.MonkeyPatch)
     served: list[Any] = []
     original = engine_testclient._EngineASGI.exchange
 
-    async def counting(self: Any, raw: bytes, call: Any) -> bytes:
+    async def counting(self: Any, raw: bytes, call: Any, more: Any = None) -> bytes:
         served.append(raw)
-        return await original(self, raw, call)
+        return await original(self, raw, call, more)
 
     monkeypatch.setattr(engine_testclient._EngineASGI, "exchange", counting)
     engine = asyncio.run(_run(httpx.ASGITransport(app, root_path="/api", client=("10.0.0.1", 5000))))
@@ -94,3 +94,44 @@ def test_app_exceptions_are_raised_as_httpx_raises_them(monkeypatch: pytest.Monk
     with pytest.raises(RuntimeError, match="boom"):
         asyncio.run(go(True))
     assert asyncio.run(go(False)) == 500
+
+
+def test_a_streamed_request_body_reaches_receive_chunk_by_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx's ASGITransport hands each chunk of a streamed body to receive() on its own (msgpack-asgi's
+    suite relies on it): so does the engine's in-memory connection, fed a chunk as the client makes it."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        messages = []
+        while True:
+            message = await receive()
+            messages.append([len(message.get("body", b"")), message.get("more_body", False)])
+            if not message.get("more_body"):
+                break
+        body = repr(messages).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def chunks() -> Any:
+        for _ in range(4):
+            yield b"x" * 8
+
+    async def go() -> list[bytes]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+            return [(await client.post("/", content=chunks())).content, (await client.post("/", content=b"abc")).content]
+
+    plain = asyncio.run(go())
+    monkeypatch.setattr(httpx.ASGITransport, "handle_async_request", httpx.ASGITransport.handle_async_request)
+    engine_testclient._install_asgi_transport("httpx")
+    served: list[Any] = []
+    original = engine_testclient._EngineASGI.exchange
+
+    async def counting(self: Any, raw: bytes, call: Any, more: Any = None) -> bytes:
+        served.append(more is not None)
+        return await original(self, raw, call, more)
+
+    monkeypatch.setattr(engine_testclient._EngineASGI, "exchange", counting)
+    streamed, whole = asyncio.run(go())
+    assert streamed == plain[0] == b"[[8, True], [8, True], [8, True], [8, True], [0, False]]"
+    # (a body with a length: one message, as uvicorn delivers it; httpx's transport adds an empty one)
+    assert whole == b"[[3, False]]" and plain[1] == b"[[3, True], [0, False]]"
+    assert served == [True, False]
