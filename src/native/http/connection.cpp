@@ -555,6 +555,31 @@ int Connection::finish_head() {
   return 0;
 }
 
+// One byte of a chunk extension (RFC 9112 7.1.1: *( BWS ";" BWS ext-name [ BWS "=" BWS
+// ext-value ] ), read and dropped): the state after `c`, or -1 for a byte the grammar does not
+// allow there. kSizeLF: the CR that ends the chunk-size line.
+static int next_ext_state(uint8_t s, char c) {
+  const bool ows = is_ows(c), tchar = is(detail::kTchar, c);
+  switch (s) {
+    case kExtPreBws: return c == ';' ? kExtNameBws : ows ? s : -1;
+    case kExtNameBws: return tchar ? kExtName : ows ? s : -1;
+    case kExtName:
+      return tchar       ? s
+             : c == '='  ? kExtValBws
+             : c == ';'  ? kExtNameBws
+             : c == '\r' ? kSizeLF
+             : ows       ? kExtAfterName
+                         : -1;
+    case kExtAfterName: return c == '=' ? kExtValBws : c == ';' ? kExtNameBws : ows ? s : -1;
+    case kExtValBws: return c == '"' ? kExtQuoted : tchar ? kExtToken : ows ? s : -1;
+    case kExtToken: return tchar ? s : c == ';' ? kExtNameBws : c == '\r' ? kSizeLF : ows ? kExtPreBws : -1;
+    case kExtQuoted: return c == '"' ? kExtAfterQuoted : c == '\\' ? kExtQuotedPair : is(detail::kQdtext, c) ? s : -1;
+    case kExtQuotedPair: return is(detail::kFieldVal, c) ? kExtQuoted : -1;
+    case kExtAfterQuoted: return c == ';' ? kExtNameBws : c == '\r' ? kSizeLF : ows ? kExtPreBws : -1;
+    default: return -1;
+  }
+}
+
 int Connection::decode_chunked() {
   char* d = in_.data();
   const size_t n = in_.size();
@@ -598,90 +623,20 @@ int Connection::decode_chunked() {
         break;
       }
       case kExtPreBws:
-        if (c == ';')
-          chunk_state_ = kExtNameBws;
-        else if (!is_ows(c))
-          return 400;
-        ++p;
-        break;
       case kExtNameBws:
-        if (is(detail::kTchar, c))
-          chunk_state_ = kExtName;
-        else if (!is_ows(c))
-          return 400;
-        ++p;
-        break;
       case kExtName:
-        if (is(detail::kTchar, c)) {
-        } else if (c == '=') {
-          chunk_state_ = kExtValBws;
-        } else if (c == ';') {
-          chunk_state_ = kExtNameBws;
-        } else if (c == '\r') {
-          chunk_state_ = kSizeLF;
-        } else if (is_ows(c)) {
-          chunk_state_ = kExtAfterName;
-        } else {
-          return 400;
-        }
-        ++p;
-        break;
       case kExtAfterName:
-        if (c == '=')
-          chunk_state_ = kExtValBws;
-        else if (c == ';')
-          chunk_state_ = kExtNameBws;
-        else if (!is_ows(c))
-          return 400;
-        ++p;
-        break;
       case kExtValBws:
-        if (c == '"')
-          chunk_state_ = kExtQuoted;
-        else if (is(detail::kTchar, c))
-          chunk_state_ = kExtToken;
-        else if (!is_ows(c))
-          return 400;
-        ++p;
-        break;
       case kExtToken:
-        if (is(detail::kTchar, c)) {
-        } else if (c == ';') {
-          chunk_state_ = kExtNameBws;
-        } else if (c == '\r') {
-          chunk_state_ = kSizeLF;
-        } else if (is_ows(c)) {
-          chunk_state_ = kExtPreBws;
-        } else {
-          return 400;
-        }
-        ++p;
-        break;
       case kExtQuoted:
-        if (c == '"')
-          chunk_state_ = kExtAfterQuoted;
-        else if (c == '\\')
-          chunk_state_ = kExtQuotedPair;
-        else if (!is(detail::kQdtext, c))
-          return 400;
-        ++p;
-        break;
       case kExtQuotedPair:
-        if (!is(detail::kFieldVal, c)) return 400;
-        chunk_state_ = kExtQuoted;
+      case kExtAfterQuoted: {
+        const int next = next_ext_state(s, c);
+        if (next < 0) return 400;
+        chunk_state_ = uint8_t(next);
         ++p;
         break;
-      case kExtAfterQuoted:
-        if (c == ';')
-          chunk_state_ = kExtNameBws;
-        else if (c == '\r')
-          chunk_state_ = kSizeLF;
-        else if (is_ows(c))
-          chunk_state_ = kExtPreBws;
-        else
-          return 400;
-        ++p;
-        break;
+      }
       case kSizeLF:
         if (c != '\n') return 400;
         ++p;
