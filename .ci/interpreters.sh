@@ -27,7 +27,7 @@ root=${FA_CHROOT:-/opt/fasterapi-ci/$suite}
 work=$(mktemp -d /tmp/fa-interp.XXXXXX)
 core=(tests/unit tests/integration/test_server.py tests/integration/test_real_fastapi.py
       tests/compat/test_compiled_vs_fastapi.py --ignore=tests/unit/test_static_checks.py)
-deps=(pytest 'httpx>=0.27' h11 hypothesis jinja2 websockets flask itsdangerous python-multipart uvicorn)
+deps=(pytest 'httpx>=0.27' h11 hypothesis jinja2 websockets flask itsdangerous python-multipart uvicorn prometheus-client)
 
 say() { printf '[interpreters %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { say "FAILED: $*" >&2; exit 1; }
