@@ -10,9 +10,13 @@ from the sources with `ast`. Print it:
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "src" / "fasterapi"
+# The package's sources: the checkout's, else the installed package's (CI runs the tests beside an
+# installed copy on the other interpreters, .ci/interpreters.sh).
+_CHECKOUT = Path(__file__).resolve().parents[2] / "src" / "fasterapi"
+PACKAGE = _CHECKOUT if _CHECKOUT.is_dir() else Path(importlib.util.find_spec("fasterapi").origin).parent  # type: ignore[arg-type,union-attr]
 
 # What may be imported inside a function, and why it is not imported at the top of the module.
 OPTIONAL = {
