@@ -160,10 +160,14 @@ run_one() {  # run_one TAG PYTHON [CHROOT]
   # PyPy's json.dumps (pure Python) calls a dict subclass's own items(); CPython's C encoder, which
   # the engine's JSON writer matches, does not: the test's reference differs there, not the engine.
   # And PyPy's GC frees the streamed body's chunks only at a major collection, so the peak RSS of
-  # a 100 MB upload grows by ~97 MB there (the upload itself is accepted, whole): the bound the
-  # test asserts is a refcounting one.
+  # a 100 MB upload grows by ~97 MB there (the upload itself is accepted, whole), and a streamed
+  # 64 MB request body by ~128 MB (its chunks all arrive, one by one: the chunk count is asserted
+  # by the same test on CPython): the bounds the tests assert are refcounting ones. (Seen with
+  # Debian testing's PyPy 8.0.1 of Oct 2026, at this commit and at b58355c alike; the PyPy of the
+  # earlier chroot stayed under the 32 MB bound.)
   [ "$tag" != pypy ] || excl=(--deselect tests/unit/test_json.py::test_dict_subclass_items_override
-    --deselect tests/integration/test_real_fastapi.py::test_100_mb_upload_is_accepted_in_bounded_memory)
+    --deselect tests/integration/test_real_fastapi.py::test_100_mb_upload_is_accepted_in_bounded_memory
+    --deselect "tests/integration/test_real_fastapi.py::test_request_stream_arrives_in_chunks")
   out=$("${run[@]}" sh -c "cd $base/$tag-tests && exec timeout 1200 $base/$tag-venv/bin/python -m pytest \
         -o addopts='' -q -p no:cacheprovider -rfEs ${core[*]} ${excl[*]}" 2>&1) || rc=$?
   printf '%s\n' "$out" | grep -E '^(FAILED|ERROR|SKIPPED)' || true
