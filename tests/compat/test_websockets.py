@@ -272,7 +272,13 @@ def test_server_exception_is_raised_in_the_test():
 
 
 def test_two_connections_broadcast():
-    with client.websocket_connect("/chat/a") as a, client.websocket_connect("/chat/b") as b:
+    # Entered, the TestClient runs every session on one event loop (its portal), as a server
+    # does; unentered, each websocket_connect gets a loop of its own, and a broadcast from b's
+    # handler into a's session would set an anyio event across loops, a wakeup that can be lost
+    # (a.receive_text() then waits forever: CI hung here once in ~10 runs).
+    with TestClient(app) as shared, shared.websocket_connect("/chat/a") as a, shared.websocket_connect(
+        "/chat/b"
+    ) as b:
         a.send_text("hello")
         assert a.receive_text() == "a: hello"
         assert b.receive_text() == "a: hello"
