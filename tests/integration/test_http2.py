@@ -459,3 +459,26 @@ def test_bad_preface_and_garbage_close(h2c_server: tuple[Proc, int]) -> None:
         s.sendall(frame(HEADERS, 0, 2, b"\xff" * 10))  # an even (server) stream id: PROTOCOL_ERROR
         assert goaway_code(s) == PROTOCOL_ERROR
     assert_healthy(port)
+
+
+def test_upgrade_h2c(h2c_server: tuple[Proc, int]) -> None:
+    """`Upgrade: h2c` (curl --http2 on http://): 101, then the request is answered as stream 1."""
+    _, port = h2c_server
+    r = _tool(["curl", "-sS", "-v", "--http2", f"http://127.0.0.1:{port}/items/5?q=up"])
+    assert r.returncode == 0, r.stderr
+    assert "< HTTP/1.1 101" in r.stderr and "< HTTP/2 200" in r.stderr, r.stderr
+    assert r.stdout == '{"item_id":5,"q":"up"}'
+    r = _tool(["curl", "-sS", "-v", "--http2", f"http://127.0.0.1:{port}/stream"])
+    assert r.stdout == "".join(f"chunk{i}-" * 2000 for i in range(5)), r.stderr
+    r = _tool(["curl", "-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{size_download}",
+               f"http://127.0.0.1:{port}/big"])
+    assert r.stdout == f"2 {256 * 8192}", r.stderr
+    # a request with a body is not upgraded: answered over HTTP/1.1
+    r = _tool(["curl", "-sS", "-v", "--http2", "--data-binary", "abc", f"http://127.0.0.1:{port}/len"])
+    assert r.stdout == '{"n":3,"sum":97}' and "< HTTP/1.1 200" in r.stderr, r.stderr
+    # a malformed HTTP2-Settings: the upgrade is ignored
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"GET /compiled HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                  b"Upgrade: h2c\r\nHTTP2-Settings: !!\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 200 ")
+    assert_healthy(port)

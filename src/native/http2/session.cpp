@@ -37,6 +37,96 @@ bool hop_by_hop(std::string_view name) {
 
 }  // namespace
 
+namespace {
+
+int b64url(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-' || c == '+') return 62;
+  if (c == '_' || c == '/') return 63;
+  return -1;
+}
+
+bool has_token(std::string_view v, std::string_view tok) {
+  size_t i = 0;
+  while (i <= v.size()) {
+    size_t e = v.find(',', i);
+    if (e == std::string_view::npos) e = v.size();
+    std::string_view t = v.substr(i, e - i);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (ieq(t, tok)) return true;
+    i = e + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool parse_h2c_upgrade(std::string_view data, size_t max_head, std::string& request, std::string& settings,
+                       size_t& used) {
+  size_t end = data.find("\r\n\r\n");
+  if (end == std::string_view::npos || end + 4 > max_head) return false;
+  std::string_view head = data.substr(0, end + 2);
+  size_t p = head.find("\r\n");
+  std::string_view line = head.substr(0, p);
+  if (line.size() < 14 || line.substr(line.size() - 9) != " HTTP/1.1") return false;
+  bool upgrade = false, conn_ok = false, body = false;
+  int nsettings = 0;
+  std::string_view payload;
+  std::string rebuilt(line);
+  rebuilt += "\r\n";
+  p += 2;
+  while (p < head.size()) {
+    size_t e = head.find("\r\n", p);
+    std::string_view field = head.substr(p, e - p);
+    p = e + 2;
+    size_t colon = field.find(':');
+    if (colon == std::string_view::npos) return false;
+    std::string_view name = field.substr(0, colon), value = field.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (ieq(name, "upgrade")) {
+      upgrade = upgrade || has_token(value, "h2c");
+      continue;
+    }
+    if (ieq(name, "http2-settings")) {
+      ++nsettings;
+      payload = value;
+      continue;
+    }
+    if (ieq(name, "connection")) {
+      conn_ok = has_token(value, "upgrade") && has_token(value, "http2-settings");
+      continue;
+    }
+    if (ieq(name, "transfer-encoding") || (ieq(name, "content-length") && value != "0")) body = true;
+    rebuilt.append(field);
+    rebuilt += "\r\n";
+  }
+  if (!upgrade || !conn_ok || nsettings != 1 || body) return false;
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : payload) {
+    if (c == '=') break;
+    int v = b64url(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | uint32_t(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(char((acc >> bits) & 0xff));
+    }
+  }
+  if (out.size() % 6 != 0) return false;  // SETTINGS entries are 6 bytes each
+  rebuilt += "\r\n";
+  request = std::move(rebuilt);
+  settings = std::move(out);
+  used = end + 4;
+  return true;
+}
+
 // ---- one stream ---------------------------------------------------------------------------------
 
 struct Session::Stream {
@@ -142,6 +232,7 @@ struct Callbacks {
 
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* f, void* u) {
     Session& s = S(u);
+    if (f->hd.type == NGHTTP2_SETTINGS) s.await_client_ = false;
     uint64_t now = server::now_ms();
     switch (f->hd.type) {
       case NGHTTP2_PING:
@@ -357,11 +448,10 @@ Session::Session(const http::Limits& limits, const Settings& settings, MakeDispa
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits_.max_head},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
-  if (!settings_payload.empty()) {
-    const int32_t id = 1;
-    (void)id;
+  if (!upgrade_request.empty()) {
+    const bool head = upgrade_request.compare(0, 5, "HEAD ") == 0;
     rv = nghttp2_session_upgrade2(ng_, reinterpret_cast<const uint8_t*>(settings_payload.data()),
-                                  settings_payload.size(), 0, nullptr);
+                                  settings_payload.size(), head, nullptr);
     if (rv != 0) {
       nghttp2_session_del(ng_);
       ng_ = nullptr;
@@ -375,7 +465,11 @@ Session::Session(const http::Limits& limits, const Settings& settings, MakeDispa
       ng_, NGHTTP2_FLAG_NONE, 0,
       int32_t(
           std::min<uint64_t>(uint64_t(settings_.initial_window) * settings_.max_concurrent_streams, (1u << 31) - 1)));
-  if (!upgrade_request.empty()) start_upgraded(std::move(upgrade_request));
+  if (!upgrade_request.empty()) {
+    out_.append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+    start_upgraded(std::move(upgrade_request));
+    await_client_ = true;
+  }
   pump();
 }
 
@@ -573,6 +667,7 @@ void Session::service(Stream& s) {
 }
 
 void Session::flush_frames() {
+  if (await_client_) return;
   // Frames nghttp2 has ready, pulled while the output is under its mark (the socket loop stops
   // reading above it, so a peer that does not read its PING ACKs stalls itself).
   while (out_.size() < limits_.output_high_water) {

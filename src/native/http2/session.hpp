@@ -41,6 +41,14 @@ enum ErrorCode : uint32_t {
   kEnhanceYourCalm = 11,
 };
 
+// `Upgrade: h2c` (RFC 7540 3.2): when `data` starts with a complete HTTP/1.1 request head that asks
+// for h2c (Upgrade: h2c, one HTTP2-Settings, Connection naming both) and has no body, returns true
+// with the request rebuilt without those fields (it becomes stream 1), the decoded SETTINGS
+// payload, and the bytes of `data` it used. Anything else (incomplete, a body, malformed): false,
+// and the connection stays HTTP/1.1.
+bool parse_h2c_upgrade(std::string_view data, size_t max_head, std::string& request, std::string& settings,
+                       size_t& used);
+
 struct Settings {
   uint32_t max_concurrent_streams = 100;  // SETTINGS_MAX_CONCURRENT_STREAMS
   uint32_t initial_window = 65535;        // SETTINGS_INITIAL_WINDOW_SIZE (request bodies, per stream)
@@ -111,6 +119,10 @@ class Session {
   bool done_ = false;
   bool draining_ = false;
   bool dirty_ = false;
+  // After `Upgrade: h2c`: no frame goes out before the client's preface and SETTINGS arrived (a
+  // client reads the 101 and then expects to write its preface; curl 7.88 cannot buffer a whole
+  // window of response data sent before it did).
+  bool await_client_ = false;
   int64_t goaway_code_ = -1;
   uint64_t served_ = 0;
   uint64_t control_start_ = 0;

@@ -323,15 +323,16 @@ void Server::on_readable(Conn& c) {
       stats_.bytes_received += uint64_t(n);
       c.last_activity = now_ms();
       if (c.linger_until) continue;  // closing: discard
-      if (!c.sniffed && !choose_protocol(c, buf, size_t(n))) {
+      const bool fresh = !c.sniffed;
+      if (fresh && !choose_protocol(c, buf, size_t(n))) {
         update_interest(c);  // (a partial preface: wait for the rest)
         continue;
       }
       if (c.h2) {
-        if (!c.sniff.empty()) {  // the preface (and what followed it) bytes kept while sniffing
+        if (fresh) {  // chosen now: c.sniff holds the bytes for the session (preface, frames)
           std::string first;
           first.swap(c.sniff);
-          c.h2->on_data(first.data(), first.size());
+          if (!first.empty()) c.h2->on_data(first.data(), first.size());
         } else {
           c.h2->on_data(buf, size_t(n));
         }
@@ -734,21 +735,33 @@ bool Server::choose_protocol(Conn& c, const char* data, size_t n) {
     c.sniffed = true;
     return true;
   }
-  bool h2 = c.tls && c.tls->alpn_h2();
-  if (!h2) {
+  if (!(c.tls && c.tls->alpn_h2())) {
     size_t have = c.sniff.size();
     size_t cmp = std::min(n, http2::kPreface.size() - have);
     if (http2::kPreface.compare(have, cmp, std::string_view(data, cmp)) != 0) {
-      c.sniffed = true;  // HTTP/1.1
+      c.sniffed = true;  // HTTP/1.1, unless its first request asks for h2c (plain connections only)
       if (have) c.sniff.append(data, n);
+      std::string request, settings;
+      size_t used = 0;
+      std::string_view first = have ? std::string_view(c.sniff) : std::string_view(data, n);
+      if (!c.tls && !draining_ && http2::parse_h2c_upgrade(first, cfg_.limits.max_head, request, settings, used)) {
+        std::string rest(first.substr(used));
+        try {
+          start_h2(c, settings, std::move(request));
+        } catch (const std::invalid_argument&) {
+          return true;  // a bad HTTP2-Settings: served as HTTP/1.1, the upgrade ignored
+        }
+        c.sniff = std::move(rest);  // (what followed the request: the client preface, frames)
+      }
       return true;
     }
     if (have + n < http2::kPreface.size()) {
       c.sniff.append(data, n);
       return false;
     }
-    h2 = true;
-    if (have) c.sniff.append(data, n);
+    c.sniff.append(data, n);  // (all of it: the session reads the preface from here)
+  } else {
+    c.sniff.assign(data, n);  // ALPN: the first bytes are the session's
   }
   c.sniffed = true;
   start_h2(c, {}, {});
