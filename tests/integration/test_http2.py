@@ -99,6 +99,26 @@ async def bg(tasks: BackgroundTasks):
 async def bg_count():
     return {"done": len(DONE)}
 
+RELEASE = asyncio.Event()
+
+@app.get("/sse-wait")
+async def sse_wait():
+    async def gen():
+        yield "data: first\\n\\n"
+        await RELEASE.wait()
+        RELEASE.clear()
+        yield "data: second\\n\\n"
+    return StreamingResponse(gen(), media_type="text/event-stream")
+
+@app.get("/release")
+async def release():
+    RELEASE.set()
+    return {"released": True}
+
+@app.get("/version")
+async def version(request: Request):
+    return {"http_version": request.scope["http_version"]}
+
 @app.get("/status/{code}")
 def status(code: int):
     return Response(status_code=code)
@@ -117,7 +137,8 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def h2c_server(app_dir: Path) -> Iterator[tuple[Proc, int]]:
     port = free_port()
-    p = serve(["run", "main.py", "--port", str(port), "--write-timeout", "1"], app_dir, port=port, path="/compiled")
+    p = serve(["run", "main.py", "--port", str(port), "--write-timeout", "1", "--access-log"], app_dir, port=port,
+              path="/compiled")
     yield p, port
     p.stop()
 
@@ -482,3 +503,28 @@ def test_upgrade_h2c(h2c_server: tuple[Proc, int]) -> None:
                   b"Upgrade: h2c\r\nHTTP2-Settings: !!\r\n\r\n")
         assert s.recv(100).startswith(b"HTTP/1.1 200 ")
     assert_healthy(port)
+
+
+def test_sse_streams_while_other_streams_run(h2c_server: tuple[Proc, int]) -> None:
+    """The first event arrives while the generator still waits; another stream on the same
+    connection releases it: the response is streamed, not buffered, and streams multiplex."""
+    _, port = h2c_server
+    with _h2_client() as c, c.stream("GET", f"http://127.0.0.1:{port}/sse-wait") as r:
+        assert r.http_version == "HTTP/2" and r.headers["content-type"].startswith("text/event-stream")
+        it = r.iter_text()
+        got = next(it)
+        assert got.startswith("data: first")
+        assert c.get(f"http://127.0.0.1:{port}/release").json() == {"released": True}
+        rest = "".join(it)
+        assert (got + rest) == "data: first\n\ndata: second\n\n"
+
+
+def test_scope_http_version_and_access_log(h2c_server: tuple[Proc, int]) -> None:
+    proc, port = h2c_server
+    with _h2_client() as c:
+        assert c.get(f"http://127.0.0.1:{port}/version").json() == {"http_version": "2"}
+    assert httpx.get(f"http://127.0.0.1:{port}/version").json() == {"http_version": "1.1"}
+    deadline = time.monotonic() + 10
+    while '"GET /version HTTP/2" 200' not in proc.stderr():
+        assert time.monotonic() < deadline, proc.stderr()[-2000:]
+        time.sleep(0.05)

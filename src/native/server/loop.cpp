@@ -778,6 +778,7 @@ void Server::start_h2(Conn& c, std::string_view settings, std::string upgrade_re
     d->link->local_host = base->local_host;
     d->link->local_port = base->local_port;
     d->link->tls = base->tls;
+    d->link->http2 = true;
     return d;
   };
   auto kick = [this, fd] {
