@@ -421,7 +421,7 @@ def show_routes(app: Any, root_path: str = "") -> int:
     compiled = sum(r.compiled for r in reports)
     for r in reports:
         methods = ",".join(r.methods) or "-"
-        status = "compiled" if r.compiled else f"ASGI: {r.reason}"
+        status = f"compiled: {r.writer}" if r.compiled else f"ASGI: {r.reason}"
         print(f"{methods:<12} {r.path:<40} {status}")
     print(f"{compiled} of {len(reports)} routes compiled")
     return 0
