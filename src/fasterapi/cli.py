@@ -19,8 +19,6 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fastapi import FastAPI
-
 from ._asgi_server import ScopeMaker
 from ._engine import build_engine
 from ._reload import run_with_reload
@@ -71,6 +69,8 @@ def _module_of_path(path: Path) -> str:
 
 def _find_app(module: Any, where: str) -> str:
     """`fastapi`'s rule: an attribute named app or api, else the module's single FastAPI instance."""
+    from fastapi import FastAPI  # here: a sub-interpreter imports this module without FastAPI
+
     for name in ("app", "api"):
         if isinstance(getattr(module, name, None), FastAPI):
             return name
@@ -256,8 +256,10 @@ def _serve_options(r: argparse.ArgumentParser, d: Config, *, dev: bool) -> None:
         "--loop-threads",
         type=_at_least(1),
         default=d.loop_threads,
-        help="socket loops per worker, one thread and interpreter each (needs Python 3.12+ or 3.13t; "
-        "else more worker processes)",
+        help="socket loops per worker process, a thread each: on free-threaded CPython 3.13t threads of one "
+        "interpreter (no GIL); on CPython 3.12+ each loop but the first in a sub-interpreter with its own GIL, if "
+        "every extension module the app imports allows it (pydantic-core, so FastAPI, does not); else (3.11, PyPy, "
+        "--metrics-path) N times the worker processes, with one line saying why",
     )
     g.add_argument(
         "--limit-max-requests",
@@ -419,7 +421,7 @@ def show_routes(app: Any, root_path: str = "") -> int:
     compiled = sum(r.compiled for r in reports)
     for r in reports:
         methods = ",".join(r.methods) or "-"
-        status = "compiled" if r.compiled else f"ASGI: {r.reason}"
+        status = f"compiled: {r.writer}" if r.compiled else f"ASGI: {r.reason}"
         print(f"{methods:<12} {r.path:<40} {status}")
     print(f"{compiled} of {len(reports)} routes compiled")
     return 0
@@ -429,6 +431,9 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
         workers=args.workers,
         loop_threads=args.loop_threads,
+        app_ref=getattr(args, "app", None) or "",  # "": found again as import_app(None) finds it
+        app_dir=getattr(args, "app_dir", "."),
+        app_factory=getattr(args, "factory", False),
         access_log=args.access_log,
         inline_async=args.inline_async,
         def_inline=args.def_inline,
