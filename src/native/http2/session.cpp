@@ -16,8 +16,6 @@ namespace fasterapi::http2 {
 
 namespace {
 
-constexpr size_t kSendChunk = 16384;  // frames pulled from nghttp2 per mem_send round
-
 bool ieq(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
