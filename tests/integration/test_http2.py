@@ -5,6 +5,7 @@ connection with its GOAWAY code and leaves the worker serving."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import ssl
@@ -528,3 +529,55 @@ def test_scope_http_version_and_access_log(h2c_server: tuple[Proc, int]) -> None
     while '"GET /version HTTP/2" 200' not in proc.stderr():
         assert time.monotonic() < deadline, proc.stderr()[-2000:]
         time.sleep(0.05)
+
+
+# ---- the HTTP/2 hostile corpus (tests/data/http2/cases.jsonl) over sockets -------------------------
+
+CORPUS = [json.loads(line) for line in
+          (Path(__file__).resolve().parents[1] / "data" / "http2" / "cases.jsonl").read_text().splitlines()]
+
+
+def run_case(port: int, payload: bytes) -> tuple[int | None, str]:
+    """(the GOAWAY error code, None: none or NO_ERROR; the fate of stream 1) after `payload`: frames
+    are read until the server closes, or until stream 1 is answered and the PING sent after the
+    payload is acknowledged (the connection stayed open)."""
+    marker = b"corpus!!"
+    code: int | None = None
+    stream1 = "none"
+    acked = False
+    dec = hpack.Decoder()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(PREFACE + settings())
+        sendall(s, payload + frame(PING, 0, 0, marker))
+        for ftype, flags, sid, body in read_frames(s, 15):
+            if ftype == GOAWAY:
+                c = int.from_bytes(body[4:8], "big")
+                code = c if c != NO_ERROR else code
+            elif ftype == PING and flags & ACK and body == marker:
+                acked = True
+            elif sid == 1 and ftype == HEADERS and stream1 == "none":
+                try:
+                    status = dict(dec.decode(body)).get(":status", "")
+                except Exception:  # noqa: BLE001 - a later frame's block; only the first matters
+                    status = ""
+                stream1 = "response" if status and not status.startswith("1") else stream1
+            elif sid == 1 and ftype == RST_STREAM and stream1 == "none":
+                stream1 = f"rst:{int.from_bytes(body[:4], 'big')}"
+            elif ftype == HEADERS:
+                dec.decode(body)  # (keep the HPACK state in step)
+            if acked and stream1 != "none":
+                break  # everything answered, the connection still open
+    return code, stream1
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c["id"] for c in CORPUS])
+def test_corpus_over_socket(h2c_server: tuple[Proc, int], case: dict) -> None:
+    _, port = h2c_server
+    code, stream1 = run_case(port, bytes.fromhex(case["hex"]))
+    if case["goaway"]:
+        assert code in case["goaway"], (case["what"], code, stream1)
+    else:
+        assert code is None, (case["what"], code, stream1)
+    if case["stream1"] != "none" or not case["goaway"]:
+        assert stream1 == case["stream1"], (case["what"], code, stream1)
+    assert_healthy(port)
