@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -581,3 +582,26 @@ def test_corpus_over_socket(h2c_server: tuple[Proc, int], case: dict) -> None:
     if case["stream1"] != "none" or not case["goaway"]:
         assert stream1 == case["stream1"], (case["what"], code, stream1)
     assert_healthy(port)
+
+
+def test_graceful_shutdown_finishes_open_streams(app_dir: Path) -> None:
+    """SIGTERM with an h2 request in flight: GOAWAY(NO_ERROR), the stream still gets its response,
+    then the connection closes and the server exits 0."""
+    port = free_port()
+    p = serve(["run", "main.py", "--port", str(port)], app_dir, port=port, path="/compiled")
+    try:
+        with connect(port, frame(HEADERS, END_STREAM | END_HEADERS, 1, request_block("/slow"))) as s:
+            frames = read_frames(s)
+            assert next(frames)[0] == SETTINGS  # accepted: the session runs (the request may not have yet)
+            p.proc.send_signal(signal.SIGTERM)
+            codes, data = [], b""
+            for ftype, _, sid, payload in frames:
+                if ftype == GOAWAY:
+                    codes.append(int.from_bytes(payload[4:8], "big"))
+                elif ftype == DATA and sid == 1:
+                    data += payload
+        assert codes and set(codes) == {NO_ERROR}, codes
+        assert data == b'{"slow":true}'
+        assert p.proc.wait(30) == 0
+    finally:
+        p.stop()

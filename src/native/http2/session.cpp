@@ -179,7 +179,7 @@ struct Callbacks {
       int32_t id = f->hd.stream_id;
       st->dispatcher->link->conn = &st->proto;
       st->dispatcher->link->kick = [self, id] {
-        if (auto p = self.lock()) (*p)->kick_stream(id);
+        if (auto p = self.lock(); p && *p) (*p)->kick_stream(id);
       };
       s.streams_[id] = std::move(st);
     } catch (const std::bad_alloc&) { return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; }
@@ -484,7 +484,7 @@ void Session::start_upgraded(std::string request) {
   std::weak_ptr<Session*> self = self_;
   st->dispatcher->link->conn = &st->proto;
   st->dispatcher->link->kick = [self] {
-    if (auto p = self.lock()) (*p)->kick_stream(1);
+    if (auto p = self.lock(); p && *p) (*p)->kick_stream(1);
   };
   st->in = std::move(request);
   st->head_given = true;
