@@ -5,6 +5,7 @@ model is local to a function). `app`: FastAPI; `starlette_app`: the same three r
 Starlette (no pydantic-core: it imports in sub-interpreters)."""
 
 import json
+import os
 import time
 from typing import Any
 
@@ -36,7 +37,8 @@ def _timed(n: int) -> float:
     return time.perf_counter() - t0
 
 
-SPIN_1MS = _calibrate()
+# benchmarks/loop_threads.py calibrates once and gives every server it starts the same count
+SPIN_1MS = int(os.environ.get("FASTERAPI_BENCH_SPIN", "0")) or _calibrate()
 
 
 def _fastapi_app() -> Any:

@@ -113,7 +113,30 @@ def run_in_new_interpreter(code: str) -> str | None:
 
 def probe(config: Config) -> str | None:
     """Import the app in a sub-interpreter: None if it loads there, else why not, in one line
-    (the extension module that does not support sub-interpreters, by name)."""
+    (the extension module that does not support sub-interpreters, by name). Done in a forked child:
+    what the import leaves behind (a failed one too) stays out of this process and its workers."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
+        try:
+            os.close(r)
+            why = _probe_here(config)
+            os.write(w, b"ok" if why is None else why.encode(errors="replace"))
+        except BaseException:  # noqa: BLE001 - whatever happens, the child leaves here
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if out == "ok":
+        return None
+    return out or f"the sub-interpreter probe failed (wait status {status})"
+
+
+def _probe_here(config: Config) -> str | None:
     try:
         err = run_in_new_interpreter(_script(config, None, None, ""))
     except Exception as exc:  # noqa: BLE001 - creating the interpreter failed: say so, run processes

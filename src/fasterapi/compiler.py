@@ -965,7 +965,7 @@ def json_default(obj: Any) -> Any:
     (jsonable_encoder's `sqlalchemy_safe` drops those), is its `model_dump(mode="json",
     by_alias=True)`: exactly what jsonable_encoder returns for it, without its second walk."""
     if isinstance(obj, BaseModel) and _fixed_keys_model(type(obj)):
-        return obj.model_dump(mode="json", by_alias=True)
+        return obj.__pydantic_serializer__.to_python(obj, mode="json", by_alias=True)  # (model_dump's)
     return jsonable_encoder(obj)
 
 

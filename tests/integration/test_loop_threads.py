@@ -109,6 +109,7 @@ def test_free_threaded_loops_run_handlers_at_once_in_one_process(serve) -> None:
     out = s.output()
     assert "2 loop threads in one process (free-threaded, no GIL)" in out
     assert "instead" not in out
+    assert s.proc.returncode == 0, out
 
 
 @pytest.mark.skipif(not free_threaded(), reason="free-threaded CPython (3.13t) with the GIL off only")
@@ -152,6 +153,7 @@ def test_subinterpreter_loops_serve_a_starlette_app(serve) -> None:  # type: ign
     out = s.output()
     assert "2 loop threads in one process (sub-interpreters, a GIL each)" in out
     assert "loop thread 2/2" in out and "instead" not in out
+    assert s.proc.returncode == 0, out
 
 
 @pytest.mark.skipif(not SUBINTERPRETERS, reason="CPython 3.12+ with the GIL only (sub-interpreters)")
