@@ -101,6 +101,13 @@ async def bg(tasks: BackgroundTasks):
 async def bg_count():
     return {"done": len(DONE)}
 
+@app.get("/stream-big")
+async def stream_big():
+    async def gen():
+        for i in range(64):
+            yield bytes([i]) * 65536
+    return StreamingResponse(gen(), media_type="application/octet-stream")
+
 RELEASE = asyncio.Event()
 
 @app.get("/sse-wait")
@@ -605,3 +612,16 @@ def test_graceful_shutdown_finishes_open_streams(app_dir: Path) -> None:
         assert p.proc.wait(30) == 0
     finally:
         p.stop()
+
+
+def test_large_streamed_response_through_flow_control(h2c_server: tuple[Proc, int]) -> None:
+    """4 MiB streamed in 64 KiB chunks: more than the stream window and the producer's high-water
+    mark, so the producer waits for nghttp2 to pull (backpressure); every byte arrives, in order,
+    on two streams at once."""
+    _, port = h2c_server
+    expected = b"".join(bytes([i]) * 65536 for i in range(64))
+    with _h2_client() as c, c.stream("GET", f"http://127.0.0.1:{port}/stream-big") as r1, \
+            c.stream("GET", f"http://127.0.0.1:{port}/stream-big") as r2:
+        got1 = b"".join(r1.iter_bytes())
+        got2 = b"".join(r2.iter_bytes())
+    assert got1 == expected and got2 == expected
