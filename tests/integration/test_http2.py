@@ -625,3 +625,37 @@ def test_large_streamed_response_through_flow_control(h2c_server: tuple[Proc, in
         got1 = b"".join(r1.iter_bytes())
         got2 = b"".join(r2.iter_bytes())
     assert got1 == expected and got2 == expected
+
+
+@pytest.mark.parametrize("app", ["app", "timed", "gzipped", "pure"])
+def test_real_fastapi_app_answers_as_http11(app: str) -> None:
+    """tests/data/fastapi_app.py (FastAPI with each kind of middleware: BaseHTTPMiddleware, GZip,
+    pure ASGI) over h2 and over HTTP/1.1: the same statuses, headers and bodies (the SSE events
+    carry timestamps: their count and shape are compared)."""
+    from .conftest import start_server
+
+    s = start_server(f"fastapi_app:{app}")
+    try:
+        url = f"http://127.0.0.1:{s.port}"
+        skip = NOT_COMPARED | {"x-process-time"}
+        with httpx.Client(timeout=30) as c1, _h2_client() as c2:
+            paths = ["/sse", "/chunks"] + (["/fast", "/boom", "/from-thread", "/missing"] if app == "app" else [])
+            for path in paths:
+                for hdrs in ({}, {"accept-encoding": "gzip"}):
+                    r1, r2 = c1.get(url + path, headers=hdrs), c2.get(url + path, headers=hdrs)
+                    assert r2.http_version == "HTTP/2"
+                    assert r2.status_code == r1.status_code, path
+                    assert ({k: v for k, v in r2.headers.multi_items() if k not in skip}
+                            == {k: v for k, v in r1.headers.multi_items() if k not in skip}), path
+                    if path in ("/sse", "/chunks"):
+                        assert [ln.split()[:2] for ln in r2.text.split("\n\n") if ln] == \
+                            [ln.split()[:2] for ln in r1.text.split("\n\n") if ln], path
+                    elif path != "/from-thread":
+                        assert r2.content == r1.content, path
+            if app == "app":
+                files = {"file": ("a.bin", b"z" * 300000, "application/octet-stream")}
+                assert c2.post(url + "/upload", files=files).json() == {"size": 300000}
+                r = c2.post(url + "/stream", content=b"q" * 1000000)
+                assert r.json()["size"] == 1000000
+    finally:
+        s.stop()
