@@ -146,7 +146,8 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def h2c_server(app_dir: Path) -> Iterator[tuple[Proc, int]]:
     port = free_port()
-    p = serve(["run", "main.py", "--port", str(port), "--write-timeout", "1", "--access-log"], app_dir, port=port,
+    p = serve(["run", "main.py", "--port", str(port), "--write-timeout", "1", "--header-timeout", "2", "--body-timeout",
+               "2", "--access-log"], app_dir, port=port,
               path="/compiled")
     yield p, port
     p.stop()
@@ -659,3 +660,36 @@ def test_real_fastapi_app_answers_as_http11(app: str) -> None:
                 assert r.json()["size"] == 1000000
     finally:
         s.stop()
+
+
+def test_deadline_header_block_never_finished(h2c_server: tuple[Proc, int]) -> None:
+    """HEADERS without END_HEADERS and no CONTINUATION: the connection is stuck on it (no other frame
+    may come), so it ends after --header-timeout (2 s here) with ENHANCE_YOUR_CALM."""
+    _, port = h2c_server
+    with connect(port, frame(HEADERS, END_STREAM, 1, request_block()[:3])) as s:
+        assert goaway_code(s) == ENHANCE_YOUR_CALM
+    assert_healthy(port)
+
+
+def test_deadline_body_that_stops(h2c_server: tuple[Proc, int]) -> None:
+    """A request body that stops arriving (content-length 100, 10 bytes sent): after --body-timeout
+    (2 s here) the stream is answered 408 as on HTTP/1.1 (then reset: the rest is not wanted); the
+    connection stays usable."""
+    _, port = h2c_server
+    head = frame(HEADERS, END_HEADERS, 1, request_block("/len", "POST", [("content-length", "100")]))
+    with connect(port, head + frame(DATA, 0, 1, b"0123456789")) as s:
+        dec = hpack.Decoder()
+        status = None
+        for ftype, _, sid, payload in read_frames(s, 15):
+            if ftype == HEADERS and sid == 1:
+                status = dict(dec.decode(payload))[":status"]
+            if ftype == RST_STREAM and sid == 1:
+                break
+        assert status == "408"
+        s.sendall(frame(HEADERS, END_STREAM | END_HEADERS, 3, hpack.Encoder().encode(
+            [(":method", "GET"), (":path", "/compiled"), (":scheme", "http"), (":authority", "a")])))
+        for ftype, _, sid, payload in read_frames(s, 15):
+            if ftype == DATA and sid == 3:
+                assert payload == b'{"ok":true}'
+                break
+    assert_healthy(port)

@@ -806,7 +806,9 @@ void Server::sweep_h2(Conn& c, uint64_t now) {
     }
     return;
   }
-  c.h2->sweep(now, cfg_.write_timeout_ms);  // a window that never opens
+  // a window that never opens, a header block never finished, a body that stopped
+  c.h2->sweep(now, cfg_.write_timeout_ms, cfg_.header_timeout_ms, cfg_.body_timeout_ms);
+  if (c.h2->dirty()) c.h2->pump();
   flush(c);
   if (c.dead || c.linger_until) return;
   if (c.h2->idle()) {
