@@ -382,6 +382,21 @@ def _serve_options(r: argparse.ArgumentParser, d: Config, *, dev: bool) -> None:
         help="client certificates: 0 none, 1 optional, 2 required (ssl.CERT_*; default: 0)",
     )
     g.add_argument("--ssl-ciphers", default=None, help="OpenSSL cipher list for TLS 1.2 (default: OpenSSL's)")
+    g = r.add_argument_group("protocols")
+    g.add_argument(
+        "--http",
+        default=d.http,
+        type=lambda v: "h1" if v in ("h11", "httptools") else v,
+        choices=["auto", "h1"],
+        help="auto: HTTP/1.1 and HTTP/2 (h2 by ALPN, h2c by prior knowledge or Upgrade); h1: HTTP/1.1 only "
+        "(uvicorn's h11/httptools mean h1)",
+    )
+    g.add_argument(
+        "--h2-max-concurrent-streams",
+        type=int,
+        default=d.h2_max_concurrent_streams,
+        help="HTTP/2 streams open at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -406,7 +421,7 @@ def show_routes(app: Any, root_path: str = "") -> int:
     compiled = sum(r.compiled for r in reports)
     for r in reports:
         methods = ",".join(r.methods) or "-"
-        status = "compiled" if r.compiled else f"ASGI: {r.reason}"
+        status = f"compiled: {r.writer}" if r.compiled else f"ASGI: {r.reason}"
         print(f"{methods:<12} {r.path:<40} {status}")
     print(f"{compiled} of {len(reports)} routes compiled")
     return 0
@@ -451,6 +466,8 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
         metrics_path=args.metrics_path,
         server_header=args.server_header,
         date_header=args.date_header,
+        http=args.http,
+        h2_max_concurrent_streams=args.h2_max_concurrent_streams,
     )
 
 

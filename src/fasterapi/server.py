@@ -106,6 +106,10 @@ class Config:
     # The Date and Server lines of every response head (uvicorn's --no-date-header/--no-server-header)
     date_header: bool = True
     server_header: bool = True
+    # HTTP/2 (docs/usage.md "HTTP/2"): "auto" serves HTTP/1.1 and HTTP/2 (h2 by ALPN over TLS, h2c by
+    # prior knowledge or Upgrade: h2c); "h1" HTTP/1.1 only (uvicorn's --http h11/httptools mean this).
+    http: str = "auto"
+    h2_max_concurrent_streams: int = 100
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -122,6 +126,12 @@ class Config:
             raise StartupError(f"--backlog must be at least 1 (got {self.backlog})", 2)
         if self.uds is not None and self.fd is not None:
             raise StartupError("--uds and --fd are exclusive", 2)
+        if self.http not in ("auto", "h1"):
+            raise StartupError(f"--http must be auto or h1 (got {self.http!r})", 2)
+        if self.h2_max_concurrent_streams < 1:
+            raise StartupError(
+                f"--h2-max-concurrent-streams must be at least 1 (got {self.h2_max_concurrent_streams})", 2
+            )
         if self.metrics_path is not None and (not self.metrics_path.startswith("/") or "?" in self.metrics_path):
             raise StartupError(f"--metrics-path must be a path starting with '/' (got {self.metrics_path!r})", 2)
         self.check_tls()
@@ -139,6 +149,7 @@ class Config:
             "ca_certs": self.ssl_ca_certs,
             "cert_reqs": self.ssl_cert_reqs,
             "ciphers": self.ssl_ciphers,
+            "http2": self.http != "h1",
         }
 
     def check_tls(self) -> None:
@@ -203,6 +214,8 @@ class Config:
             "body_timeout_ms": int(self.body_timeout * 1000),
             "body_min_rate": self.body_min_rate,
             "write_timeout_ms": int(self.write_timeout * 1000),
+            "http2": int(self.http != "h1"),
+            "h2_max_concurrent_streams": self.h2_max_concurrent_streams,
         }
 
 

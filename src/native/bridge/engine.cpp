@@ -607,6 +607,30 @@ http::HandleResult start_task(Ctx& c, PyObject* coro, http::Buffer& out) {
   return http::HandleResult::Pending;
 }
 
+// A Starlette response a compiled endpoint returned whose class's __call__ is Response.__call__
+// (Wire._plain_call) and without a background task: 1, written from its status, raw headers and
+// body here, as Wire._from_foreign would copy them (only while no middleware edit applies);
+// 0: through _from_foreign; -1: an exception.
+int plain_foreign(EngineObject* e, PyObject* obj) {
+  if (!e->compiled_headers->empty()) return 0;
+  PyObject* want = PyObject_GetAttrString(e->response_type, "_plain_call");
+  if (!want) {
+    PyErr_Clear();
+    return 0;
+  }
+  PyObject* have = PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(obj)), "__call__");
+  bool same = have == want;
+  Py_DECREF(want);
+  if (!have) PyErr_Clear();
+  Py_XDECREF(have);
+  if (!same) return 0;
+  PyObject* bg = PyObject_GetAttrString(obj, "background");
+  if (!bg) return -1;
+  bool none = bg == Py_None;
+  Py_DECREF(bg);
+  return none ? 1 : 0;
+}
+
 http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
   if (c.e->offload && offload_is_marker(c.e, obj)) return finish_offload(c, obj, out);
   if (PyCoro_CheckExact(obj) && c.e->task_starter != Py_None) return start_task(c, obj, out);
@@ -714,6 +738,13 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
       // A foreign response class (Starlette's, callable as an ASGI app): converted to ours by
       // response_type._from_foreign(obj), then finished as one (collect, background tasks).
       // Models and other non-callable results never get here.
+      int plain = plain_foreign(c.e, obj);
+      if (plain != 0) {
+        int rc =
+            plain < 0 ? -1 : write_response_object(obj, c.head_only, c.conn_header(), out, c.e->perf->zero_copy_min);
+        Py_DECREF(obj);
+        return rc < 0 ? on_error(c, out) : http::HandleResult::Done;
+      }
       PyObject* rd = c.request_data();  // the response's own __call__ reads the request's scope
       PyObject* next = rd ? PyObject_CallMethod(c.e->response_type, "_from_foreign", "OO", obj, rd) : nullptr;
       bool converted = next != obj;  // an unknown class comes back as it was: written as JSON
@@ -1270,10 +1301,13 @@ void BridgeDispatcher::log_access(const http::Request& req, const http::Buffer& 
     status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
   }
   std::string_view xff = req.header("x-forwarded-for");  // the client behind a trusted proxy
-  PyObject* r = PyObject_CallFunction(
-      engine->access_log, "(s#i)s#s#siy#", client_host.data(), Py_ssize_t(client_host.size()), client_port,
-      req.method.data(), Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
-      req.version_minor == 0 ? "1.0" : "1.1", status, xff.data(), Py_ssize_t(xff.size()));
+  PyObject* r = PyObject_CallFunction(engine->access_log, "(s#i)s#s#siy#", client_host.data(),
+                                      Py_ssize_t(client_host.size()), client_port, req.method.data(),
+                                      Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
+                                      link->http2              ? "2"
+                                      : req.version_minor == 0 ? "1.0"
+                                                               : "1.1",
+                                      status, xff.data(), Py_ssize_t(xff.size()));
   if (!r) PyErr_WriteUnraisable(engine->access_log);
   Py_XDECREF(r);
 }
