@@ -113,6 +113,7 @@ def bench_cpu(app: Any, raw: bytes, n: int, def_inline: bool = False, ok: bytes 
 async def _loop_bench(app: Any, raw: bytes, n: int, def_inline: bool = False, batch: int = 1000) -> list[float]:
     engine, handler, _reports = engine_for(app, def_inline)
     engine.task_starter = _runtime.start_task  # as `fasterapi run` (no --inline-async)
+    engine.task_hooks = _runtime.task_hooks(asyncio.get_running_loop())  # as served
     conn = engine.connection(("127.0.0.1", 5000))
     loop = asyncio.get_running_loop()
     st: dict[str, Any] = {"left": 0, "done": None, "out": b"", "bad": None}
