@@ -1447,10 +1447,13 @@ void BridgeDispatcher::log_access(const http::Request& req, const http::Buffer& 
     status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
   }
   std::string_view xff = req.header("x-forwarded-for");  // the client behind a trusted proxy
-  PyObject* r = PyObject_CallFunction(
-      engine->access_log, "(s#i)s#s#siy#", client_host.data(), Py_ssize_t(client_host.size()), client_port,
-      req.method.data(), Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
-      req.version_minor == 0 ? "1.0" : "1.1", status, xff.data(), Py_ssize_t(xff.size()));
+  PyObject* r = PyObject_CallFunction(engine->access_log, "(s#i)s#s#siy#", client_host.data(),
+                                      Py_ssize_t(client_host.size()), client_port, req.method.data(),
+                                      Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
+                                      link->http2              ? "2"
+                                      : req.version_minor == 0 ? "1.0"
+                                                               : "1.1",
+                                      status, xff.data(), Py_ssize_t(xff.size()));
   if (!r) PyErr_WriteUnraisable(engine->access_log);
   Py_XDECREF(r);
 }

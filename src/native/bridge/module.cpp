@@ -693,6 +693,18 @@ PyObject* server_new(PyTypeObject* tp, PyObject* args, PyObject* kw) {
       !read_num(config, "body_min_rate", cfg.body_min_rate) ||
       !read_num(config, "write_timeout_ms", cfg.write_timeout_ms) || !read_num(config, "linger_ms", cfg.linger_ms))
     return nullptr;
+  uint32_t http2 = cfg.http2 ? 1 : 0;
+  if (!read_num(config, "http2", http2) ||
+      !read_num(config, "h2_max_concurrent_streams", cfg.h2.max_concurrent_streams) ||
+      !read_num(config, "h2_initial_window", cfg.h2.initial_window) ||
+      !read_num(config, "h2_max_control_frames", cfg.h2.max_control_frames) ||
+      !read_num(config, "h2_reset_burst", cfg.h2.reset_burst))
+    return nullptr;
+  cfg.http2 = http2 != 0;
+  if (cfg.h2.max_concurrent_streams == 0 || cfg.h2.initial_window > 0x7fffffff) {
+    PyErr_SetString(PyExc_ValueError, "h2_max_concurrent_streams must be > 0, h2_initial_window < 2**31");
+    return nullptr;
+  }
   auto* self = reinterpret_cast<ServerObject*>(tp->tp_alloc(tp, 0));
   if (!self) return nullptr;
   self->engine = Py_NewRef(engine);
@@ -738,11 +750,14 @@ PyObject* server_listen_fd(PyObject* o, PyObject* arg) {
 
 // The --ssl-* options as keywords (uvicorn's names without the ssl_ prefix) into tls::Options.
 bool parse_tls_options(PyObject* args, PyObject* kw, fasterapi::tls::Options& o) {
-  static const char* names[] = {"certfile", "keyfile", "password", "ca_certs", "cert_reqs", "ciphers", nullptr};
+  static const char* names[] = {"certfile",  "keyfile", "password", "ca_certs",
+                                "cert_reqs", "ciphers", "http2",    nullptr};
   const char *cert, *key = nullptr, *pw = nullptr, *ca = nullptr, *ciphers = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzziz", const_cast<char**>(names), &cert, &key, &pw, &ca, &o.cert_reqs,
-                                   &ciphers))
+  int http2 = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzzizp", const_cast<char**>(names), &cert, &key, &pw, &ca, &o.cert_reqs,
+                                   &ciphers, &http2))
     return false;
+  o.http2 = http2 != 0;
   o.certfile = cert;
   o.keyfile = key ? key : "";
   o.password = pw ? pw : "";

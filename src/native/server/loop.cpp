@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "http/response.hpp"
+#include "http2/session.hpp"
 
 namespace fasterapi::server {
 
@@ -47,6 +48,18 @@ struct Server::Conn {
   bool dead = false;
   std::unique_ptr<tls::Session> tls;  // null: a plain connection
   uint64_t accepted_at = 0;           // the handshake's deadline clock
+  // HTTP/2: chosen by ALPN or by the client's preface (or Upgrade: h2c); then h2 drives the
+  // connection and proto stays unused. sniffed: the choice is made; sniff: the first bytes while
+  // they may still be the preface.
+  std::unique_ptr<http2::Session> h2;
+  std::string peer_host;  // (each h2 stream's dispatcher is made for the same peer)
+  int peer_port = 0;
+  bool sniffed = false;
+  std::string sniff;
+
+  http::Buffer& out() { return h2 ? h2->output() : proto.output(); }
+  bool should_close() const { return h2 ? h2->done() : proto.should_close(); }
+  bool pending() const { return h2 ? false : proto.pending(); }
 
   Conn(int f, std::unique_ptr<ConnectionDispatcher> d, const http::Limits& lim)
       : fd(f), dispatcher(std::move(d)), proto(lim, *dispatcher) {}
@@ -249,6 +262,8 @@ void Server::adopt(int fd, const std::string& host, int port) {
     cp->dispatcher->link->tls = true;
   }
   cp->dispatcher->link->conn = &cp->proto;
+  cp->peer_host = host;
+  cp->peer_port = port;
   peer_of(fd, cp->dispatcher->link->local_host, cp->dispatcher->link->local_port, true);
   cp->dispatcher->link->kick = [this, fd] {
     auto it = conns_.find(fd);
@@ -273,6 +288,10 @@ void Server::adopt(int fd, const std::string& host, int port) {
 // Starts or stops the head and body deadline clocks from the protocol state. Called whenever
 // input may have been processed (after reading, after a pending response resumed the input).
 void Server::track(Conn& c, uint64_t now) {
+  if (c.h2) {  // (h2 streams have no head/body clocks: flow control and the GOAWAY limits bound them)
+    c.request_start = c.body_start = 0;
+    return;
+  }
   if (c.proto.in_request()) {
     if (!c.request_start) c.request_start = now;
   } else {
@@ -289,6 +308,7 @@ void Server::track(Conn& c, uint64_t now) {
 }
 
 bool Server::can_read(Conn& c) {
+  if (c.h2) return c.linger_until || (!c.h2->done() && c.h2->output().size() < cfg_.limits.output_high_water);
   return c.linger_until ||
          (!c.proto.read_paused() && !c.proto.should_close() && c.proto.output().size() < cfg_.limits.output_high_water);
 }
@@ -303,16 +323,41 @@ void Server::on_readable(Conn& c) {
       stats_.bytes_received += uint64_t(n);
       c.last_activity = now_ms();
       if (c.linger_until) continue;  // closing: discard
+      const bool fresh = !c.sniffed;
+      if (fresh && !choose_protocol(c, buf, size_t(n))) {
+        update_interest(c);  // (a partial preface: wait for the rest)
+        continue;
+      }
+      if (c.h2) {
+        if (fresh) {  // chosen now: c.sniff holds the bytes for the session (preface, frames)
+          std::string first;
+          first.swap(c.sniff);
+          if (!first.empty()) c.h2->on_data(first.data(), first.size());
+        } else {
+          c.h2->on_data(buf, size_t(n));
+        }
+        flush(c);
+        if (c.dead) return;
+        if (size_t(n) < (c.tls ? 16384 : sizeof buf)) break;
+        continue;
+      }
+      std::string first;  // HTTP/1.1 after all: the bytes held while sniffing, with these
+      const char* data = buf;
+      if (!c.sniff.empty()) {
+        first.swap(c.sniff);
+        data = first.data();
+        n = ssize_t(first.size());
+      }
       bool had_body = c.proto.reading_body();
       if (draining_ && !c.proto.draining()) {
         // A connection accepted before the shutdown whose first request arrives now: it is
         // served, with "Connection: close". (set_draining() on an empty input stops reading,
         // so it is marked once its first byte is in; verdicts do not depend on the split.)
-        c.proto.on_data(buf, 1);
+        c.proto.on_data(data, 1);
         c.proto.set_draining();
-        if (n > 1) c.proto.on_data(buf + 1, size_t(n) - 1);
+        if (n > 1) c.proto.on_data(data + 1, size_t(n) - 1);
       } else {
-        c.proto.on_data(buf, size_t(n));
+        c.proto.on_data(data, size_t(n));
       }
       track(c, c.last_activity);
       if (c.proto.reading_body()) {
@@ -326,9 +371,14 @@ void Server::on_readable(Conn& c) {
       // A short read: the input is drained (a TLS read returns one record, at most 16 KiB).
       if (size_t(n) < (c.tls ? 16384 : sizeof buf)) break;
     } else if (n == 0) {
-      if (c.linger_until) {
+      if (c.linger_until || c.h2) {
         close_conn(c);
         return;
+      }
+      if (!c.sniff.empty()) {  // EOF inside what could have been the preface: it is HTTP/1.1
+        std::string first;
+        first.swap(c.sniff);
+        c.proto.on_data(first.data(), first.size());
       }
       c.proto.on_eof();
       flush(c);
@@ -368,7 +418,7 @@ ssize_t Server::transmit(Conn& c, const http::Buffer& out) {
 }
 
 void Server::flush(Conn& c) {
-  http::Buffer& out = c.proto.output();
+  http::Buffer& out = c.out();
   if (!out.empty() && !c.write_since) c.write_since = now_ms();
   while (!out.empty()) {
     ssize_t n = transmit(c, out);
@@ -389,8 +439,17 @@ void Server::flush(Conn& c) {
   if (out.empty()) {
     c.write_since = 0;
     out.shrink(64 * 1024);
-    if (c.proto.should_close() && !c.proto.pending() && !c.linger_until) {
+    if (c.should_close() && !c.pending() && !c.linger_until) {
       start_linger(c);
+      return;
+    }
+    if (c.h2) {  // more frames (responses progressed, the windows opened)
+      c.h2->pump();
+      if (!out.empty() || c.h2->done()) {
+        flush(c);
+        return;
+      }
+      update_interest(c);
       return;
     }
     // Output drained below the mark: handle requests that were waiting in the input buffer.
@@ -423,7 +482,7 @@ void Server::update_interest(Conn& c) {
   // loop). A reset or fully closed peer still reports EPOLLHUP/EPOLLERR, which are always on.
   uint32_t want = 0;
   if (can_read(c)) want |= EPOLLIN | EPOLLRDHUP;
-  if (!c.proto.output().empty() && !c.linger_until) want |= EPOLLOUT;
+  if (!c.out().empty() && !c.linger_until) want |= EPOLLOUT;
   if (c.tls && c.tls->receive_wants_write()) want |= EPOLLOUT;  // a handshake flight to finish
   if (want != c.events) {
     epoll_event ev{};
@@ -562,6 +621,10 @@ void Server::sweep() {
       }
       continue;
     }
+    if (c.h2) {
+      sweep_h2(c, now);
+      continue;
+    }
     // A handler is running: its time is its own (but a body it streams in is still the client's to
     // send, under the body deadline; once that fired, the handler gets a bounded time to answer).
     if (c.proto.pending() && !c.proto.reading_body()) {
@@ -643,6 +706,12 @@ void Server::begin_shutdown() {
   for (auto& [fd, cp] : conns_) {
     Conn& c = *cp;
     if (c.dead) continue;
+    if (c.h2) {  // GOAWAY(NO_ERROR): open streams finish, new ones are refused
+      c.h2->shutdown();
+      flush(c);
+      continue;
+    }
+    if (!c.sniffed && !c.sniff.empty()) continue;  // (a preface arriving: the fresh grace applies)
     bool idle = !c.proto.pending() && !c.proto.in_request() && c.proto.output().empty() && !c.linger_until;
     // Idle and never used: its first request may be on the wire right now (the client just
     // connected). It gets kFreshGraceMs to arrive (then it is answered with Connection: close);
@@ -656,6 +725,92 @@ void Server::begin_shutdown() {
   }
   for (int fd : doomed_) destroy(fd);
   doomed_.clear();
+}
+
+// The protocol of a connection, from its first bytes (and ALPN): HTTP/2 when ALPN chose h2 or
+// the bytes are the client preface, else HTTP/1.1. false: not decided yet (the bytes so far are
+// a prefix of the preface; they are kept in c.sniff).
+bool Server::choose_protocol(Conn& c, const char* data, size_t n) {
+  if (!cfg_.http2) {
+    c.sniffed = true;
+    return true;
+  }
+  if (!(c.tls && c.tls->alpn_h2())) {
+    size_t have = c.sniff.size();
+    size_t cmp = std::min(n, http2::kPreface.size() - have);
+    if (http2::kPreface.compare(have, cmp, std::string_view(data, cmp)) != 0) {
+      c.sniffed = true;  // HTTP/1.1, unless its first request asks for h2c (plain connections only)
+      if (have) c.sniff.append(data, n);
+      std::string request, settings;
+      size_t used = 0;
+      std::string_view first = have ? std::string_view(c.sniff) : std::string_view(data, n);
+      if (!c.tls && !draining_ && http2::parse_h2c_upgrade(first, cfg_.limits.max_head, request, settings, used)) {
+        std::string rest(first.substr(used));
+        try {
+          start_h2(c, settings, std::move(request));
+        } catch (const std::invalid_argument&) {
+          return true;  // a bad HTTP2-Settings: served as HTTP/1.1, the upgrade ignored
+        }
+        c.sniff = std::move(rest);  // (what followed the request: the client preface, frames)
+      }
+      return true;
+    }
+    if (have + n < http2::kPreface.size()) {
+      c.sniff.append(data, n);
+      return false;
+    }
+    c.sniff.append(data, n);  // (all of it: the session reads the preface from here)
+  } else {
+    c.sniff.assign(data, n);  // ALPN: the first bytes are the session's
+  }
+  c.sniffed = true;
+  start_h2(c, {}, {});
+  return true;
+}
+
+void Server::start_h2(Conn& c, std::string_view settings, std::string upgrade_request) {
+  int fd = c.fd;
+  std::shared_ptr<ConnLink> base = c.dispatcher->link;
+  std::string host = c.peer_host;
+  int port = c.peer_port;
+  auto make = [this, base, host, port] {
+    std::unique_ptr<ConnectionDispatcher> d = factory_(host, port);
+    d->link->local_host = base->local_host;
+    d->link->local_port = base->local_port;
+    d->link->tls = base->tls;
+    d->link->http2 = true;
+    return d;
+  };
+  auto kick = [this, fd] {
+    auto it = conns_.find(fd);
+    if (it == conns_.end() || it->second->dead || !it->second->h2) return;
+    flush(*it->second);
+  };
+  c.h2 = std::make_unique<http2::Session>(cfg_.limits, cfg_.h2, make, kick, settings, std::move(upgrade_request));
+  if (draining_) c.h2->shutdown();
+}
+
+void Server::sweep_h2(Conn& c, uint64_t now) {
+  if (!c.out().empty()) {  // unsent output: the client must keep reading (as for HTTP/1.1)
+    if (!c.write_since) c.write_since = now;
+    int q = 0;
+    if (ioctl(c.fd, SIOCOUTQ, &q) == 0) {
+      if (c.outq >= 0 && q < c.outq) c.write_since = now;
+      c.outq = q;
+    }
+    if (now - c.write_since >= cfg_.write_timeout_ms) {
+      ++stats_.timeouts;
+      abort_conn(c);
+    }
+    return;
+  }
+  c.h2->sweep(now, cfg_.write_timeout_ms);  // a window that never opens
+  flush(c);
+  if (c.dead || c.linger_until) return;
+  if (c.h2->idle()) {
+    uint32_t idle = draining_ ? 0 : cfg_.keepalive_timeout_ms;
+    if (now - c.last_activity >= idle) close_conn(c);
+  }
 }
 
 void Server::close_all() {
