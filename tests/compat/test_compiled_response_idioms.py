@@ -37,6 +37,10 @@ class Kind(enum.Enum):
     B = 2
 
 
+class Sub(str):
+    pass
+
+
 class Msg(BaseModel):
     message: str
     score: float = 0.5
@@ -86,6 +90,9 @@ VALUES: dict[str, Any] = {
     "str": "plain string",
     "bytes": b"raw",
     "list": [1, "a", None, True],
+    "sakey": {"_sa_hidden": 1, "shown": {"_sa_deep": 2, "k": [1, {"_sa": 3}]}},
+    "tuple": {"t": (1, 2), "nested": [[1.5, None], {"a": False}]},
+    "strsub": {"e": Kind.A, "s": Sub("sub")},
     "model": Msg(message="m", score=1e-7),
     "models": [Msg(message=f"m{i}", score=i / 3) for i in range(3)],
     "rich": Rich(
@@ -167,6 +174,14 @@ def build() -> tuple[FastAPI, FastAPI]:
     async def model_orjson_class(kind: str = "rich"):  # type: ignore[no-untyped-def]
         return value(kind)
 
+    @app.get("/dict-model", response_model=WithDict)  # pydantic keeps "_sa" keys, jsonable_encoder not
+    async def dict_model(kind: str = "sadict"):  # type: ignore[no-untyped-def]
+        return value(kind)
+
+    @app.get("/dict-model-json-class", response_model=WithDict, response_class=JSONResponse)
+    async def dict_model_json_class(kind: str = "sadict"):  # type: ignore[no-untyped-def]
+        return value(kind)
+
     orjson_app = FastAPI(default_response_class=ORJSONResponse)
 
     @orjson_app.get("/default")
@@ -195,8 +210,10 @@ WRITERS = {
     "/response-model": "model_json",
     "/annotation": "model_json",
     "/response-model-list": "model_json",
-    "/model-json-class": "model_plain",
+    "/model-json-class": "render",
     "/model-orjson-class": "render",
+    "/dict-model": "model_json",
+    "/dict-model-json-class": "render",
 }
 
 
