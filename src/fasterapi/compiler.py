@@ -57,6 +57,7 @@ from fastapi.responses import JSONResponse
 with warnings.catch_warnings():  # (FastAPI deprecates both: pydantic's JSON is faster)
     warnings.simplefilter("ignore")
     from fastapi.responses import ORJSONResponse, UJSONResponse
+from fastapi.exceptions import EndpointContext, ResponseValidationError
 from fastapi.routing import (
     APIRoute,
     _extract_endpoint_context,
@@ -546,6 +547,22 @@ def _plain_json(value: Any, depth: int) -> bool:
     return False
 
 
+def _serializer(field: Any, dump_json: bool, context: dict[str, Any], options: dict[str, Any]) -> Callable[[Any], Any]:
+    """FastAPI 0.165's serialize_response(field=field, is_coroutine=True, ...) as a plain function
+    (the same calls, without a coroutine per response): the response model validates the result
+    (ResponseValidationError on errors), then serializes it (pydantic-core's JSON bytes with the
+    default response class, else its JSON-mode Python value)."""
+    serializer = field.serialize_json if dump_json else field.serialize
+
+    def serialize(raw: Any) -> Any:
+        value, errors = field.validate(raw, {}, loc=("response",))
+        if errors:
+            raise ResponseValidationError(errors=errors, body=raw, endpoint_ctx=context or EndpointContext())  # type: ignore[arg-type]
+        return serializer(value, **options)
+
+    return serialize
+
+
 def _with_response(
     run: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any], context: dict[str, Any], wire: type[Wire]
 ) -> tuple[Callable[..., Any], bool, str]:
@@ -570,6 +587,7 @@ def _with_response(
         "exclude_none": inputs["response_model_exclude_none"],
     }
     render = None if dump_json else _json_render(response_class, args)
+    serialize = _serializer(field, dump_json, context, options) if field is not None and is_coroutine else None
 
     async def call(**values: Any) -> Any:
         raw = await run(**values)
@@ -577,14 +595,17 @@ def _with_response(
             return raw
         if render is not None and field is None and _plain_json(raw, 0):
             return render(raw)  # (jsonable_encoder(raw) == raw: FastAPI renders the same value)
-        content = await serialize_response(
-            field=field,
-            response_content=raw,
-            is_coroutine=is_coroutine,
-            endpoint_ctx=context,  # type: ignore[arg-type]
-            dump_json=dump_json,
-            **options,
-        )
+        if serialize is not None:
+            content = serialize(raw)
+        else:
+            content = await serialize_response(
+                field=field,
+                response_content=raw,
+                is_coroutine=is_coroutine,
+                endpoint_ctx=context,  # type: ignore[arg-type]
+                dump_json=dump_json,
+                **options,
+            )
         if dump_json:
             return content
         if render is not None:
@@ -773,6 +794,11 @@ class AppErrors:
             handler = handlers.get(exc.status_code)
         if handler is None and isinstance(exc, Exception):
             handler = _lookup_exception_handler(handlers, exc)  # type: ignore[arg-type]
+        if handler is not None:
+            try:
+                return await self.run_handler(handler, req, exc)
+            except Exception as raised:  # noqa: BLE001 -- as ServerErrorMiddleware: a server error now
+                exc, handler = raised, None
         if handler is None:
             handler = self.app.exception_handlers.get(500) or self.app.exception_handlers.get(Exception)
             observer = ERRORS.get()
@@ -782,6 +808,9 @@ class AppErrors:
                 logging.getLogger("fasterapi.error").error("Exception in ASGI application", exc_info=exc)
             if handler is None:
                 return internal_error(self.wire)
+        return await self.run_handler(handler, req, exc)
+
+    async def run_handler(self, handler: Any, req: Any, exc: BaseException) -> Any:
         scope = self.scope_maker(req)
         request = Request(scope, _no_body)
         if inspect.iscoroutinefunction(handler):

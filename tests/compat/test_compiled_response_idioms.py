@@ -21,10 +21,12 @@ from typing import Any
 import pytest
 import starlette.testclient
 from engine_reports import REFERENCE
+from fasterapi.encoders import jsonable_encoder
+from fasterapi.exceptions import ResponseValidationError
 from fasterapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, RootModel, computed_field
 
-from fasterapi import FastAPI, HTTPException
+from fasterapi import FastAPI, HTTPException, Request
 from fasterapi.testclient import TestClient
 
 with warnings.catch_warnings():  # FastAPI deprecates these two; apps still use them
@@ -121,6 +123,11 @@ def value(kind: str) -> Any:
 
 def build() -> tuple[FastAPI, FastAPI]:
     app = FastAPI()
+    orjson_app = FastAPI(default_response_class=ORJSONResponse)
+
+    @app.exception_handler(ResponseValidationError)  # its errors and text (endpoint context) compared
+    async def invalid_response(request: Request, exc: ResponseValidationError) -> JSONResponse:
+        return JSONResponse({"errors": jsonable_encoder(exc.errors()), "text": str(exc)}, status_code=500)
 
     @app.get("/default")
     async def default(kind: str = "dict"):  # type: ignore[no-untyped-def]
@@ -181,8 +188,6 @@ def build() -> tuple[FastAPI, FastAPI]:
     @app.get("/dict-model-json-class", response_model=WithDict, response_class=JSONResponse)
     async def dict_model_json_class(kind: str = "sadict"):  # type: ignore[no-untyped-def]
         return value(kind)
-
-    orjson_app = FastAPI(default_response_class=ORJSONResponse)
 
     @orjson_app.get("/default")
     async def orjson_default(kind: str = "dict"):  # type: ignore[no-untyped-def]
