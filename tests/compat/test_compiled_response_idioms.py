@@ -269,3 +269,14 @@ def test_engine_answers_as_fastapi(clients: dict[str, tuple[Any, Any]], app: str
     engine_client, asgi_client = clients[app]
     url = f"{path}?kind={kind}"
     assert comparable(engine_client.request(method, url)) == comparable(asgi_client.request(method, url))
+
+
+@pytest.mark.skipif(REFERENCE, reason="reference mode: no engine")
+def test_each_route_is_logged_at_startup(caplog: pytest.LogCaptureFixture) -> None:
+    """One debug line per route on `fasterapi.routes`: compiled with its writer, or why not."""
+    with caplog.at_level("DEBUG", logger="fasterapi.routes"):
+        reports(APP)
+    lines = [r.getMessage() for r in caplog.records if r.name == "fasterapi.routes"]
+    assert "route GET /class-orjson: compiled (the class's render() of" in "\n".join(lines)
+    assert any(line.startswith("route GET,HEAD /docs: ASGI: a Starlette route") for line in lines), lines
+    assert len(lines) == len(APP.routes)
