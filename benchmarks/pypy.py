@@ -4,7 +4,8 @@ handler-heavy `GET /work`) served by `fasterapi run` on each interpreter, both i
     # CPython: this interpreter, a snapshot of src/ with the freshly built .so (benchmarks/README.md);
     # PyPy: a venv in the Debian-testing chroot .ci/interpreters.sh makes, FasterAPI pip-installed in it
     PYTHONPATH=/tmp/snapb python benchmarks/pypy.py [--duration 10] [--warmup 10] [--styles async,sync]
-        [--chroot /opt/fasterapi-ci/forky] [--pypy /tmp/fa-pypybench/venv/bin/python] [--only json,work]
+        [--middleware asgi] [--chroot /opt/fasterapi-ci/forky] [--pypy /tmp/fa-pypybench/venv/bin/python]
+        [--only json,work]
 
 Making the PyPy venv (as root; .ci/interpreters.sh's chroot, with its /proc /sys /dev mounted):
 
@@ -20,6 +21,9 @@ app files are copied into the chroot; the chroot shares the network namespace, s
 reaches it). One worker each. wrk pinned to CPU 1 (`-t1 -c64 -d<duration>s --latency`) after a
 warm-up run of --warmup seconds (10 by default: PyPy's JIT compiles the hot loops in the first
 seconds) per endpoint. Each answer is checked first (status 200, the exact body).
+
+--middleware asgi: the apps with bench_app's pass-through ASGI middleware (BENCH_MIDDLEWARE=asgi), so
+every request takes the ASGI path (more Python per request, the engine's C++ only at the socket).
 
 Per run: req/s, p99, the server's CPU-µs per request (utime + stime of its process tree from /proc,
 wire.py's helpers) and the server's RSS after the run (VmRSS of its process tree).
@@ -63,6 +67,9 @@ def rss_kb(pid: int) -> int:
 def interpreter_cmd(kind: str, args: argparse.Namespace) -> tuple[list[str], Path, dict[str, str]]:
     """(the command prefix that runs `-m fasterapi`, the working directory, the environment)."""
     env = dict(os.environ)
+    env.pop("BENCH_MIDDLEWARE", None)
+    if args.middleware:
+        env["BENCH_MIDDLEWARE"] = args.middleware
     if kind == "cpython":
         return [sys.executable], HERE, env
     env.pop("PYTHONPATH", None)  # host paths mean nothing in the chroot
@@ -129,7 +136,8 @@ def report(data: dict) -> str:
            f"load average {data['load_before']} before, {data['load_after']} after)", ""]
     for section in data["sections"].values():
         srv = section["servers"]
-        out.append(f"### `{section['app']}`")
+        mw = f" + BENCH_MIDDLEWARE={data['middleware']}" if data.get("middleware") else ""
+        out.append(f"### `{section['app']}`{mw}")
         out.append("")
         for kind, s in srv.items():
             out.append(f"- {kind}: {s['version']}; `fasterapi routes`: {s['routes']}")
@@ -161,6 +169,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--styles", default="async,sync")
     ap.add_argument("--interpreters", default=",".join(INTERPRETERS))
+    ap.add_argument("--middleware", default="", choices=["", "asgi"],
+                    help="asgi: bench_app's pass-through ASGI middleware, every request on the ASGI path")
     ap.add_argument("--only", default="", help="comma-separated routes: " + ",".join(ROUTES))
     ap.add_argument("--chroot", default="/opt/fasterapi-ci/forky", help=".ci/interpreters.sh's chroot")
     ap.add_argument("--pypy", default="/tmp/fa-pypybench/venv/bin/python",
@@ -175,8 +185,9 @@ def main() -> None:
         for f in ("bench_app.py", "jit_app.py"):
             shutil.copy(HERE / f, dest / f)
     now = lambda: datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
-    data: dict = {"duration": args.duration, "warmup": args.warmup, "connections": args.connections,
-                  "endpoints": list(routes), "started": now(), "load_before": load(), "sections": {}}
+    data: dict = {"middleware": args.middleware, "duration": args.duration, "warmup": args.warmup,
+                  "connections": args.connections, "endpoints": list(routes), "started": now(), "load_before": load(),
+                  "sections": {}}
     for style in args.styles.split(","):
         data["sections"][style] = run_style(style, kinds, routes, args)
     data["finished"], data["load_after"] = now(), load()
