@@ -693,3 +693,16 @@ def test_deadline_body_that_stops(h2c_server: tuple[Proc, int]) -> None:
                 assert payload == b'{"ok":true}'
                 break
     assert_healthy(port)
+
+
+@pytest.mark.parametrize("extra", [["--workers", "2"], ["--loop-threads", "2"]], ids=["workers", "loop-threads"])
+def test_h2load_with_several_workers_and_loop_threads(app_dir: Path, extra: list[str]) -> None:
+    port = free_port()
+    p = serve(["run", "main.py", "--port", str(port), *extra], app_dir, port=port, path="/compiled")
+    try:
+        for path in ("/compiled", "/items/9?q=z"):
+            r = _tool(["h2load", "-n", "4000", "-c", "8", "-m", "16", f"http://127.0.0.1:{port}{path}"])
+            assert "status codes: 4000 2xx" in r.stdout and "4000 succeeded" in r.stdout, r.stdout
+        assert_healthy(port)
+    finally:
+        p.stop()
