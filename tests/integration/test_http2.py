@@ -706,3 +706,12 @@ def test_h2load_with_several_workers_and_loop_threads(app_dir: Path, extra: list
         assert_healthy(port)
     finally:
         p.stop()
+
+
+def test_small_windows_are_served_not_mistaken_for_a_flood(h2c_server: tuple[Proc, int]) -> None:
+    """A client with a 1 KiB stream window and a 4 KiB connection window sends a WINDOW_UPDATE per KiB
+    of a 2 MiB response (thousands): served in full, not taken for a control-frame flood."""
+    _, port = h2c_server
+    for path in ("/big", "/stream-big"):
+        r = _tool(["h2load", "-n", "8", "-c", "2", "-m", "4", "-w", "10", "-W", "12", f"http://127.0.0.1:{port}{path}"])
+        assert "8 succeeded, 0 failed, 0 errored" in r.stdout, r.stdout

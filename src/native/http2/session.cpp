@@ -236,10 +236,11 @@ struct Callbacks {
     if (f->hd.type == NGHTTP2_SETTINGS) s.await_client_ = false;
     uint64_t now = server::now_ms();
     switch (f->hd.type) {
+      // (WINDOW_UPDATE is not counted: a client with a small window sends one per few KiB of a
+      // response; a flood of them is nghttp2's FLOW_CONTROL_ERROR once a window overflows)
       case NGHTTP2_PING:
       case NGHTTP2_SETTINGS:
       case NGHTTP2_PRIORITY:
-      case NGHTTP2_WINDOW_UPDATE:
       case NGHTTP2_RST_STREAM:
         if (!(f->hd.flags & NGHTTP2_FLAG_ACK) && !s.control_frame(now)) return 0;
         break;
