@@ -782,3 +782,29 @@ def test_websocket_over_h2_rfc8441(h2c_server: tuple[Proc, int]) -> None:
     assert msgs[2][0] == 8 and int.from_bytes(msgs[2][1][:2], "big") == 4000, msgs
     assert ended
     assert_healthy(port)
+
+
+def test_client_that_does_not_read(h2c_server: tuple[Proc, int]) -> None:
+    """A client that opens a large window, asks for 40 x 2 MiB and never reads: the server's output
+    stops at its high-water mark (it stops reading the connection too), and after --write-timeout
+    (1 s here) without progress the connection is dropped; the worker goes on serving."""
+    _, port = h2c_server
+    enc = hpack.Encoder()
+    big_window = frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", (1 << 31) - 1 - 65535))
+    reqs = b"".join(frame(HEADERS, END_STREAM | END_HEADERS, 2 * i + 1, enc.encode(
+        [(":method", "GET"), (":path", "/big"), (":scheme", "http"), (":authority", "a")])) for i in range(40))
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.sendall(PREFACE + settings(initial_window=(1 << 31) - 1) + big_window + reqs)
+        assert_healthy(port)  # (served meanwhile)
+        time.sleep(3)  # not reading, past --write-timeout (1 s) and a sweep
+        s.settimeout(30)
+        total = 0
+        try:  # now read: what the server queued arrives, then the close (a reset: unsent bytes dropped)
+            while chunk := s.recv(1 << 20):
+                total += len(chunk)
+        except ConnectionResetError:
+            pass
+        assert total < 40 * 2 * 1024 * 1024  # cut short: not every response was sent
+    assert_healthy(port)
