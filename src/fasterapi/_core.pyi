@@ -198,6 +198,7 @@ class Completion:
 # bench_parse, bench_route, bench_stages, bench_cpu, bench_allocs, bench_send and _fail_allocations;
 # this stub describes the module users install, which has none of them.
 def tls_available() -> bool: ...
+def http2_available() -> bool: ...
 def check_tls(
     certfile: str,
     keyfile: str | None = None,

@@ -786,6 +786,8 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
     try:
         config.validate()
         config.check_app(app)
+        if config.http != "h1" and not _core.http2_available():
+            logger.info("HTTP/1.1 only: this build has no HTTP/2 (nghttp2 >= 1.52 was not found when it was built)")
         if config.loop_threads > 1:
             mode = loop_threads_mode(config)
             if mode == "processes":

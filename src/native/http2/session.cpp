@@ -62,6 +62,8 @@ bool has_token(std::string_view v, std::string_view tok) {
 
 }  // namespace
 
+bool available() { return true; }
+
 bool parse_h2c_upgrade(std::string_view data, size_t max_head, std::string& request, std::string& settings,
                        size_t& used) {
   size_t end = data.find("\r\n\r\n");

@@ -41,6 +41,9 @@ enum ErrorCode : uint32_t {
   kEnhanceYourCalm = 11,
 };
 
+// False in a build without nghttp2 (session_off.cpp): the server then speaks HTTP/1.1 only.
+bool available();
+
 // `Upgrade: h2c` (RFC 7540 3.2): when `data` starts with a complete HTTP/1.1 request head that asks
 // for h2c (Upgrade: h2c, one HTTP2-Settings, Connection naming both) and has no body, returns true
 // with the request rebuilt without those fields (it becomes stream 1), the decoded SETTINGS

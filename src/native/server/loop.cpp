@@ -66,6 +66,7 @@ struct Server::Conn {
 };
 
 Server::Server(const Config& cfg, DispatcherFactory factory) : cfg_(cfg), factory_(std::move(factory)) {
+  if (!http2::available()) cfg_.http2 = false;  // a build without nghttp2: HTTP/1.1 only
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
