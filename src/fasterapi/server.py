@@ -234,7 +234,7 @@ def cause_of(exc: BaseException) -> str:
         # Starlette's failure message is the whole traceback: its last line names the error
         lines = [line for line in str(exc).splitlines() if line.strip()]
         return f"lifespan startup failed: {lines[-1].strip() if lines else 'no message'}"
-    if isinstance(exc, StartupError):
+    if isinstance(exc, (StartupError, _subinterp.LoopFailed)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -814,7 +814,7 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
                     run_loops(app, config, socks)
                 else:
                     run_worker(app, config, socks[0])
-            except LifespanFailed as exc:
+            except (LifespanFailed, _subinterp.LoopFailed) as exc:
                 exit_with(StartupError(cause_of(exc)))
     finally:
         for sock in socks:

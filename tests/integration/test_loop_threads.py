@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
 import sys
 import sysconfig
 import threading
@@ -26,6 +27,8 @@ import httpx
 import pytest
 
 from fasterapi.server import Config, _loop_threads_fallback, free_threaded, loop_threads_unavailable
+
+from .conftest import DATA, free_port
 
 CPYTHON = sys.implementation.name == "cpython"
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -167,3 +170,20 @@ def test_subinterpreter_fallback_names_the_module(serve) -> None:  # type: ignor
     assert "running 2 worker processes instead" in lines[0]
     assert "started 2 workers" in out
     assert "Traceback" not in out
+
+
+@pytest.mark.skipif(not SUBINTERPRETERS, reason="CPython 3.12+ with the GIL only (sub-interpreters)")
+def test_a_failing_subinterpreter_loop_stops_the_server_with_one_line() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "fasterapi", "run", "loop_threads_failing_app:app", "--port", str(free_port())]
+        + ["--loop-threads", "2"],
+        cwd=DATA,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == (
+        "error: loop thread 2/2 (a sub-interpreter) failed: RuntimeError: no database in a sub-interpreter"
+    )
+    assert "worker" in r.stderr and "stopped, loop thread 1/2" in r.stderr  # loop 1 drained
