@@ -497,6 +497,8 @@ async def serve(
             if not config.inline_async:
                 # Each async handler runs in an asyncio task from its first step, as under uvicorn.
                 engine.task_starter = _runtime.start_task
+                # (its first step taken by the engine, as a worker of this loop: the engine's only one)
+                engine.task_hooks = _runtime.task_hooks(asyncio.get_running_loop())
             if stop.is_set():  # SIGTERM during the startup: shut down without serving
                 return
             _core.set_default_headers(date=config.date_header, server=config.server_header)

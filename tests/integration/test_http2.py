@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -100,6 +101,13 @@ async def bg(tasks: BackgroundTasks):
 async def bg_count():
     return {"done": len(DONE)}
 
+@app.get("/stream-big")
+async def stream_big():
+    async def gen():
+        for i in range(64):
+            yield bytes([i]) * 65536
+    return StreamingResponse(gen(), media_type="application/octet-stream")
+
 RELEASE = asyncio.Event()
 
 @app.get("/sse-wait")
@@ -138,7 +146,8 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def h2c_server(app_dir: Path) -> Iterator[tuple[Proc, int]]:
     port = free_port()
-    p = serve(["run", "main.py", "--port", str(port), "--write-timeout", "1", "--access-log"], app_dir, port=port,
+    p = serve(["run", "main.py", "--port", str(port), "--write-timeout", "1", "--header-timeout", "2", "--body-timeout",
+               "2", "--access-log"], app_dir, port=port,
               path="/compiled")
     yield p, port
     p.stop()
@@ -580,4 +589,107 @@ def test_corpus_over_socket(h2c_server: tuple[Proc, int], case: dict) -> None:
         assert code is None, (case["what"], code, stream1)
     if case["stream1"] != "none" or not case["goaway"]:
         assert stream1 == case["stream1"], (case["what"], code, stream1)
+    assert_healthy(port)
+
+
+def test_graceful_shutdown_finishes_open_streams(app_dir: Path) -> None:
+    """SIGTERM with an h2 request in flight: GOAWAY(NO_ERROR), the stream still gets its response,
+    then the connection closes and the server exits 0."""
+    port = free_port()
+    p = serve(["run", "main.py", "--port", str(port)], app_dir, port=port, path="/compiled")
+    try:
+        with connect(port, frame(HEADERS, END_STREAM | END_HEADERS, 1, request_block("/slow"))) as s:
+            frames = read_frames(s)
+            assert next(frames)[0] == SETTINGS  # accepted: the session runs (the request may not have yet)
+            p.proc.send_signal(signal.SIGTERM)
+            codes, data = [], b""
+            for ftype, _, sid, payload in frames:
+                if ftype == GOAWAY:
+                    codes.append(int.from_bytes(payload[4:8], "big"))
+                elif ftype == DATA and sid == 1:
+                    data += payload
+        assert codes and set(codes) == {NO_ERROR}, codes
+        assert data == b'{"slow":true}'
+        assert p.proc.wait(30) == 0
+    finally:
+        p.stop()
+
+
+def test_large_streamed_response_through_flow_control(h2c_server: tuple[Proc, int]) -> None:
+    """4 MiB streamed in 64 KiB chunks: more than the stream window and the producer's high-water
+    mark, so the producer waits for nghttp2 to pull (backpressure); every byte arrives, in order,
+    on two streams at once."""
+    _, port = h2c_server
+    expected = b"".join(bytes([i]) * 65536 for i in range(64))
+    with _h2_client() as c, c.stream("GET", f"http://127.0.0.1:{port}/stream-big") as r1, \
+            c.stream("GET", f"http://127.0.0.1:{port}/stream-big") as r2:
+        got1 = b"".join(r1.iter_bytes())
+        got2 = b"".join(r2.iter_bytes())
+    assert got1 == expected and got2 == expected
+
+
+@pytest.mark.parametrize("app", ["app", "timed", "gzipped", "pure"])
+def test_real_fastapi_app_answers_as_http11(app: str) -> None:
+    """tests/data/fastapi_app.py (FastAPI with each kind of middleware: BaseHTTPMiddleware, GZip,
+    pure ASGI) over h2 and over HTTP/1.1: the same statuses, headers and bodies (the SSE events
+    carry timestamps: their count and shape are compared)."""
+    from .conftest import start_server
+
+    s = start_server(f"fastapi_app:{app}")
+    try:
+        url = f"http://127.0.0.1:{s.port}"
+        skip = NOT_COMPARED | {"x-process-time"}
+        with httpx.Client(timeout=30) as c1, _h2_client() as c2:
+            paths = ["/sse", "/chunks"] + (["/fast", "/boom", "/from-thread", "/missing"] if app == "app" else [])
+            for path in paths:
+                for hdrs in ({}, {"accept-encoding": "gzip"}):
+                    r1, r2 = c1.get(url + path, headers=hdrs), c2.get(url + path, headers=hdrs)
+                    assert r2.http_version == "HTTP/2"
+                    assert r2.status_code == r1.status_code, path
+                    assert ({k: v for k, v in r2.headers.multi_items() if k not in skip}
+                            == {k: v for k, v in r1.headers.multi_items() if k not in skip}), path
+                    if path in ("/sse", "/chunks"):
+                        assert [ln.split()[:2] for ln in r2.text.split("\n\n") if ln] == \
+                            [ln.split()[:2] for ln in r1.text.split("\n\n") if ln], path
+                    elif path != "/from-thread":
+                        assert r2.content == r1.content, path
+            if app == "app":
+                files = {"file": ("a.bin", b"z" * 300000, "application/octet-stream")}
+                assert c2.post(url + "/upload", files=files).json() == {"size": 300000}
+                r = c2.post(url + "/stream", content=b"q" * 1000000)
+                assert r.json()["size"] == 1000000
+    finally:
+        s.stop()
+
+
+def test_deadline_header_block_never_finished(h2c_server: tuple[Proc, int]) -> None:
+    """HEADERS without END_HEADERS and no CONTINUATION: the connection is stuck on it (no other frame
+    may come), so it ends after --header-timeout (2 s here) with ENHANCE_YOUR_CALM."""
+    _, port = h2c_server
+    with connect(port, frame(HEADERS, END_STREAM, 1, request_block()[:3])) as s:
+        assert goaway_code(s) == ENHANCE_YOUR_CALM
+    assert_healthy(port)
+
+
+def test_deadline_body_that_stops(h2c_server: tuple[Proc, int]) -> None:
+    """A request body that stops arriving (content-length 100, 10 bytes sent): after --body-timeout
+    (2 s here) the stream is answered 408 as on HTTP/1.1 (then reset: the rest is not wanted); the
+    connection stays usable."""
+    _, port = h2c_server
+    head = frame(HEADERS, END_HEADERS, 1, request_block("/len", "POST", [("content-length", "100")]))
+    with connect(port, head + frame(DATA, 0, 1, b"0123456789")) as s:
+        dec = hpack.Decoder()
+        status = None
+        for ftype, _, sid, payload in read_frames(s, 15):
+            if ftype == HEADERS and sid == 1:
+                status = dict(dec.decode(payload))[":status"]
+            if ftype == RST_STREAM and sid == 1:
+                break
+        assert status == "408"
+        s.sendall(frame(HEADERS, END_STREAM | END_HEADERS, 3, hpack.Encoder().encode(
+            [(":method", "GET"), (":path", "/compiled"), (":scheme", "http"), (":authority", "a")])))
+        for ftype, _, sid, payload in read_frames(s, 15):
+            if ftype == DATA and sid == 3:
+                assert payload == b'{"ok":true}'
+                break
     assert_healthy(port)

@@ -70,6 +70,7 @@ PyObject* engine_new(PyTypeObject* tp, PyObject*, PyObject*) {
   self->access_log = Py_NewRef(Py_None);
   self->websocket_handler = Py_NewRef(Py_None);
   self->task_starter = Py_NewRef(Py_None);
+  self->task_hooks = Py_NewRef(Py_None);
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -116,6 +117,10 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
   Py_VISIT(self->access_log);
   Py_VISIT(self->websocket_handler);
   Py_VISIT(self->task_starter);
+  Py_VISIT(self->task_hooks);
+  Py_VISIT(self->step_worker);
+  Py_VISIT(self->step_task);
+  Py_VISIT(self->step_loop);
   if (int rc = offload_traverse(self, visit, arg)) return rc;
   if (self->routes)
     for (auto& r : *self->routes) {
@@ -140,6 +145,10 @@ int engine_clear(PyObject* o) {
   Py_CLEAR(self->access_log);
   Py_CLEAR(self->websocket_handler);
   Py_CLEAR(self->task_starter);
+  Py_CLEAR(self->task_hooks);
+  Py_CLEAR(self->step_worker);
+  Py_CLEAR(self->step_task);
+  Py_CLEAR(self->step_loop);
   offload_clear(self);
   if (self->routes)
     for (auto& r : *self->routes) clear_route(r);
@@ -376,6 +385,9 @@ PyMemberDef engine_members[] = {
      "response (x_forwarded_for: the header's bytes, b'' if absent)"},
     {"task_starter", T_OBJECT, offsetof(EngineObject, task_starter), 0,
      "None (coroutines stepped inline first), or callable(coro, done) running each as an asyncio task"},
+    {"task_hooks", T_OBJECT, offsetof(EngineObject, task_hooks), 0,
+     "None, or (get_running_loop or the loop, enter_task, leave_task, acquire_worker, release_worker, handoff): with a "
+     "task_starter, the first step taken by the engine as a parked worker task"},
     {"websocket_handler", T_OBJECT, offsetof(EngineObject, websocket_handler), 0,
      "None, or callable(RequestData, WebSocketLink) for WebSocket handshakes (None: 403)"},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(EngineObject, weakrefs), READONLY, nullptr},

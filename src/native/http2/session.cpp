@@ -149,9 +149,12 @@ struct Session::Stream {
   bool deferred = false;   // the data provider said DEFERRED: resume_data() when there is more
   bool finished = false;   // END_STREAM of the response produced (or reset)
   Body body = Body::None;
-  uint64_t left = 0;           // Length: bytes still to send; Chunked: of the current chunk
-  uint8_t chunk_state = 0;     // 0 size line, 1 data, 2 CRLF after data, 3 trailers
-  uint64_t stalled_since = 0;  // >0: response bytes wait on a closed flow-control window
+  uint64_t left = 0;                    // Length: bytes still to send; Chunked: of the current chunk
+  uint8_t chunk_state = 0;              // 0 size line, 1 data, 2 CRLF after data, 3 trailers
+  uint64_t stalled_since = 0;           // >0: response bytes wait on a closed flow-control window
+  uint64_t started = server::now_ms();  // the header block's deadline clock
+  uint64_t last_in = started;           // the last request bytes (the body's deadline clock)
+  bool timed_out = false;
 
   Stream(Session& s, int32_t i, std::unique_ptr<server::ConnectionDispatcher> d)
       : session(s), id(i), dispatcher(std::move(d)), proto(s.limits_, *dispatcher) {}
@@ -179,7 +182,7 @@ struct Callbacks {
       int32_t id = f->hd.stream_id;
       st->dispatcher->link->conn = &st->proto;
       st->dispatcher->link->kick = [self, id] {
-        if (auto p = self.lock()) (*p)->kick_stream(id);
+        if (auto p = self.lock(); p && *p) (*p)->kick_stream(id);
       };
       s.streams_[id] = std::move(st);
     } catch (const std::bad_alloc&) { return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; }
@@ -299,6 +302,7 @@ struct Callbacks {
       st->in.append(reinterpret_cast<const char*>(data), len);
     }
     st->unconsumed += len;
+    st->last_in = server::now_ms();
     s.dirty_ = true;
     return 0;
   }
@@ -484,7 +488,7 @@ void Session::start_upgraded(std::string request) {
   std::weak_ptr<Session*> self = self_;
   st->dispatcher->link->conn = &st->proto;
   st->dispatcher->link->kick = [self] {
-    if (auto p = self.lock()) (*p)->kick_stream(1);
+    if (auto p = self.lock(); p && *p) (*p)->kick_stream(1);
   };
   st->in = std::move(request);
   st->head_given = true;
@@ -711,10 +715,23 @@ void Session::reap() {
   }
 }
 
-void Session::sweep(uint64_t now, uint32_t write_timeout_ms) {
+void Session::sweep(uint64_t now, uint32_t write_timeout_ms, uint32_t header_timeout_ms, uint32_t body_timeout_ms) {
   if (done_ || !ng_) return;
   for (auto& [id, sp] : streams_) {
     Stream& s = *sp;
+    if (header_timeout_ms && !s.head_given && now - s.started >= header_timeout_ms) {
+      terminate(kEnhanceYourCalm);  // (an open header block stops the whole connection)
+      pump();
+      return;
+    }
+    if (body_timeout_ms && s.head_given && !s.in_end && !s.timed_out && !s.finished &&
+        now - s.last_in >= body_timeout_ms && s.proto.reading_body() && s.in.empty() &&
+        !s.proto.read_paused()) {  // (not waiting on us)
+      s.timed_out = true;
+      s.in.clear();
+      s.proto.fail(408);
+      dirty_ = true;
+    }
     bool waiting = s.responded && !s.finished && s.body != Stream::Body::None && !s.proto.output().empty() &&
                    (nghttp2_session_get_stream_remote_window_size(ng_, id) <= 0 ||
                     nghttp2_session_get_remote_window_size(ng_) <= 0);

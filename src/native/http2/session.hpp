@@ -89,9 +89,12 @@ class Session {
   // Tear down: GOAWAY with `code`, then done() once it is out.
   void terminate(uint32_t code);
   // Deadlines (server/loop.cpp's sweep): a response stalled on a flow-control window the peer
-  // never opens for write_timeout_ms: GOAWAY ENHANCE_YOUR_CALM.
-  void sweep(uint64_t now, uint32_t write_timeout_ms);
+  // never opens for write_timeout_ms, or a header block left incomplete for header_timeout_ms:
+  // GOAWAY ENHANCE_YOUR_CALM; a request body with no DATA for body_timeout_ms: the stream's
+  // Connection fails it as on HTTP/1.1 (408, or the streamed body aborted), then RST_STREAM.
+  void sweep(uint64_t now, uint32_t write_timeout_ms, uint32_t header_timeout_ms = 0, uint32_t body_timeout_ms = 0);
   uint64_t requests_served() const { return served_; }
+  bool dirty() const { return dirty_; }
   // The GOAWAY code we sent (-1: none), for tests and logs.
   int64_t goaway_sent() const { return goaway_code_; }
 

@@ -336,6 +336,9 @@ void Server::on_readable(Conn& c) {
         } else {
           c.h2->on_data(buf, size_t(n));
         }
+        // Accepted before a shutdown: the streams of its first bytes are served, then GOAWAY (as
+        // an HTTP/1.1 connection's first request is answered with Connection: close).
+        if (draining_ && !c.h2->draining()) c.h2->shutdown();
         flush(c);
         if (c.dead) return;
         if (size_t(n) < (c.tls ? 16384 : sizeof buf)) break;
@@ -787,7 +790,6 @@ void Server::start_h2(Conn& c, std::string_view settings, std::string upgrade_re
     flush(*it->second);
   };
   c.h2 = std::make_unique<http2::Session>(cfg_.limits, cfg_.h2, make, kick, settings, std::move(upgrade_request));
-  if (draining_) c.h2->shutdown();
 }
 
 void Server::sweep_h2(Conn& c, uint64_t now) {
@@ -804,7 +806,9 @@ void Server::sweep_h2(Conn& c, uint64_t now) {
     }
     return;
   }
-  c.h2->sweep(now, cfg_.write_timeout_ms);  // a window that never opens
+  // a window that never opens, a header block never finished, a body that stopped
+  c.h2->sweep(now, cfg_.write_timeout_ms, cfg_.header_timeout_ms, cfg_.body_timeout_ms);
+  if (c.h2->dirty()) c.h2->pump();
   flush(c);
   if (c.dead || c.linger_until) return;
   if (c.h2->idle()) {
