@@ -792,6 +792,9 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
                 config = dataclasses.replace(config, workers=config.workers * config.loop_threads, loop_threads=1)
             else:
                 config = dataclasses.replace(config, extra={**config.extra, "loop_mode": mode})
+                how = "free-threaded, no GIL" if mode == "threads" else "sub-interpreters, a GIL each"
+                where = "one process" if config.workers == 1 else f"each of {config.workers} worker processes"
+                logger.info("%d loop threads in %s (%s)", config.loop_threads, where, how)
         _raise_nofile(config)
         # one SO_REUSEPORT socket per loop: the kernel spreads connections over them
         supervised = config.workers > 1 or config.limit_max_requests > 0
@@ -806,13 +809,6 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
         else:
             try:
                 if config.loop_threads > 1:
-                    logger.info(
-                        "%d loop threads in one process (%s)",
-                        config.loop_threads,
-                        "free-threaded, no GIL"
-                        if config.extra["loop_mode"] == "threads"
-                        else "sub-interpreters, a GIL each",
-                    )
                     run_loops(app, config, socks)
                 else:
                     run_worker(app, config, socks[0])

@@ -187,3 +187,18 @@ def test_a_failing_subinterpreter_loop_stops_the_server_with_one_line() -> None:
         "error: loop thread 2/2 (a sub-interpreter) failed: RuntimeError: no database in a sub-interpreter"
     )
     assert "worker" in r.stderr and "stopped, loop thread 1/2" in r.stderr  # loop 1 drained
+
+
+@pytest.mark.skipif(PROCESSES, reason="this Python runs worker processes instead of loop threads")
+def test_loop_threads_in_each_worker_process(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve("loop_threads_app:app", "--workers", "2", "--loop-threads", "2")
+    seen = set()
+    for _ in range(40):
+        with httpx.Client(base_url=s.url) as c:  # a new connection each: spread over the 4 loops
+            w = c.get("/who").json()
+        seen.add((w["pid"], w["thread"]))
+    assert s.proc.pid not in {pid for pid, _ in seen}  # the workers serve, not the supervisor
+    assert len(seen) >= 2
+    out = s.output()
+    assert "2 loop threads in each of 2 worker processes" in out
+    assert out.count("loop thread 2/2") >= 2 and s.proc.returncode == 0, out
