@@ -595,10 +595,10 @@ def loop_threads_unavailable(config: Config | None = None) -> str | None:
     """Why --loop-threads N cannot run N socket loops in this process with this Python (None: it
     can: free-threaded, or sub-interpreters, see loop_threads_mode()). The engine itself can: its
     loops share no mutable state (docs/architecture.md)."""
-    if sys.implementation.name != "cpython":
-        return f"{sys.implementation.name} has one GIL per process: loop threads need CPython 3.12+"
     if config is not None and config.metrics_path is not None:
         return "--metrics-path counts per worker process"
+    if sys.implementation.name != "cpython":
+        return f"{sys.implementation.name} has one GIL per process: loop threads need CPython 3.12+"
     if free_threaded():
         return None
     if sysconfig_free_threaded():
