@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from ._asgi_server import ScopeMaker
 from ._engine import build_engine
 from ._reload import run_with_reload
-from .server import Config, StartupError, exit_with, run
+from .server import LOOPS, Config, StartupError, exit_with, run
 
 RELOAD_FD_ENV = "FASTERAPI_RELOAD_FD"  # set by the reloader for the server process it runs
 METRICS_PATH_ENV = "FASTERAPI_METRICS_PATH"  # the default of --metrics-path
@@ -260,6 +260,13 @@ def _serve_options(r: argparse.ArgumentParser, d: Config, *, dev: bool) -> None:
         "else more worker processes)",
     )
     g.add_argument(
+        "--loop",
+        choices=list(LOOPS),
+        default=os.environ.get("FASTERAPI_LOOP") or d.loop,
+        help="the socket loop: io_uring (Linux 6.0+), epoll, or auto: io_uring when the kernel allows it "
+        "(default: $FASTERAPI_LOOP or auto; not uvicorn's asyncio/uvloop: see docs/usage.md)",
+    )
+    g.add_argument(
         "--limit-max-requests",
         type=_at_least(0),
         default=d.limit_max_requests,
@@ -414,6 +421,7 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
         workers=args.workers,
         loop_threads=args.loop_threads,
+        loop=args.loop,
         access_log=args.access_log,
         inline_async=args.inline_async,
         def_inline=args.def_inline,

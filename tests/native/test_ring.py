@@ -26,7 +26,9 @@ SOURCES = {
                      "src/native/http/connection.cpp", "src/native/http/response.cpp",
                      "src/native/http/websocket.cpp",
                      # plain loops only: the build without OpenSSL's TLS (no -lssl needed here)
-                     "src/native/tls/tls_off.cpp"],
+                     "src/native/tls/tls_off.cpp",
+                     # and epoll only (no -luring)
+                     "src/native/server/loop_uring_off.cpp"],
 }
 
 
