@@ -24,6 +24,10 @@ command -v systemd-socket-activate >/dev/null || need+=(systemd)
 # the openssl command makes the test certificates (tests/integration/test_tls.py)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v openssl >/dev/null || need+=(openssl)
+# io_uring: the engine's io_uring loop is built against liburing-dev, found with pkg-config
+# (tests/integration/test_loop_backend.py; .ci/run reruns the socket tests on it)
+dpkg -s liburing-dev >/dev/null 2>&1 || need+=(liburing-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
     echo "the test suite needs Debian packages: apt-get install ${need[*]} (as root)" >&2
