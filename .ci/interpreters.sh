@@ -25,7 +25,7 @@ targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(cp312 cp313 cp313t cp314 py
 suite=${FA_SUITE:-forky}
 root=${FA_CHROOT:-/opt/fasterapi-ci/$suite}
 work=$(mktemp -d /tmp/fa-interp.XXXXXX)
-core=(tests/unit tests/integration/test_server.py tests/integration/test_real_fastapi.py
+core=(tests/unit tests/integration/test_server.py tests/integration/test_real_fastapi.py tests/integration/test_loop_threads.py
       tests/compat/test_compiled_vs_fastapi.py --ignore=tests/unit/test_static_checks.py)
 deps=(pytest 'httpx>=0.27' h11 hypothesis jinja2 websockets flask itsdangerous python-multipart uvicorn prometheus-client)
 
@@ -79,12 +79,17 @@ need_chroot() {
     mounts
     chroot "$root" apt-get update -qq || die "apt-get update in the chroot"
     chroot "$root" apt-get install -y -qq --no-install-recommends ca-certificates g++ make cmake \
-      python3.14-dev python3.14-venv pypy3-dev pypy3-venv >"$work/apt.log" 2>&1 \
+      pkg-config libnghttp2-dev liburing-dev python3.14-dev python3.14-venv pypy3-dev pypy3-venv >"$work/apt.log" 2>&1 \
       || { tail -20 "$work/apt.log"; die "apt-get install python3.14 pypy3 in the chroot"; }
     chroot "$root" apt-get clean
     touch "$root/.fa-ready"
   fi
   mounts
+  # a chroot made before the engine needed nghttp2/liburing gets them now
+  chroot "$root" dpkg -s pkg-config libnghttp2-dev liburing-dev >/dev/null 2>&1 ||
+    { chroot "$root" apt-get update -qq && chroot "$root" apt-get install -y -qq --no-install-recommends \
+        pkg-config libnghttp2-dev liburing-dev >"$work/apt.log" 2>&1; } ||
+    { tail -20 "$work/apt.log"; die "apt-get install nghttp2/liburing in the chroot"; }
   # pip in the chroot trusts what pip here trusts (a TLS-inspecting proxy's CA, say)
   if [ -f "$ca" ]; then
     mkdir -p "$root$(dirname "$ca")"

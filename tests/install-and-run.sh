@@ -24,10 +24,10 @@ command -v systemd-socket-activate >/dev/null || need+=(systemd)
 # the openssl command makes the test certificates (tests/integration/test_tls.py)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v openssl >/dev/null || need+=(openssl)
-# io_uring: the engine's io_uring loop is built against liburing-dev, found with pkg-config
-# (tests/integration/test_loop_backend.py; .ci/run reruns the socket tests on it)
-dpkg -s liburing-dev >/dev/null 2>&1 || need+=(liburing-dev)
-command -v pkg-config >/dev/null || need+=(pkg-config)
+# HTTP/2 (nghttp2) and the io_uring loop (liburing; test_loop_backend.py, .ci/run reruns the
+# socket tests on it), found by pkg-config at build time; h2load and
+# curl's HTTP/2 are the interop clients (tests/integration/test_http2.py)
+for p in libnghttp2-dev liburing-dev pkg-config nghttp2-client; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
     echo "the test suite needs Debian packages: apt-get install ${need[*]} (as root)" >&2

@@ -69,6 +69,10 @@ class Wire:
     # How the app's pass-through middleware edit the headers of a compiled route's response
     # (fasterapi.compiler.MiddlewareBypass), or None.
     compiled_edit: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]] | None = None
+    # A returned Starlette response whose class's __call__ is this one and without a background
+    # task sends exactly its status, raw headers and body: the engine writes those itself (while
+    # compiled_edit is None; bridge/engine.cpp plain_foreign), as _from_foreign would.
+    _plain_call = Response.__call__
 
     @classmethod
     def _from_foreign(cls, response: Any, req: Any) -> Any:

@@ -87,6 +87,10 @@ class Engine:
     max_body: int
     # None: coroutines stepped inline first; else callable(coro, done) running each as a task
     task_starter: Callable[[Any, Any], tuple[Any] | None] | None
+    # with a task_starter: (get_running_loop or the engine's loop, enter_task, leave_task,
+    # acquire_worker, release_worker, handoff): the first step taken by the engine as a parked
+    # worker task (_runtime.task_hooks)
+    task_hooks: tuple[Any, ...] | None
     # the native pool and micro-batches (engine facilities; see docs/architecture.md)
     blocking_threads: int
     hub_fd: int
@@ -202,6 +206,7 @@ def check_tls(
     ca_certs: str | None = None,
     cert_reqs: int = 0,
     ciphers: str | None = None,
+    http2: bool = True,
 ) -> None: ...
 def metrics_create(workers: int, /) -> None: ...
 def metrics_attach(worker: int, path: str, /) -> None: ...
@@ -227,6 +232,7 @@ class Server:
         ca_certs: str | None = None,
         cert_reqs: int = 0,
         ciphers: str | None = None,
+        http2: bool = True,
     ) -> None: ...
     def listen(self, host: str, port: int, reuse_port: bool = True, backlog: int = 1024) -> int: ...
     def listen_fd(self, fd: FileDescriptorLike, /) -> int: ...

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from typing import Any
 
 from . import _core
 from ._asgi_server import DEFAULT_MAX_BODY, ASGIApp, AsgiHttp, ScopeMaker, Wire, internal_error
 from ._asgi_ws import make_websocket_handler
-from .compiler import COMPILED_BODY_BUFFER, AppErrors, CompileOptions, LoopRef, compile_app, json_default
 
 logger = logging.getLogger("fasterapi.error")
 
@@ -27,7 +27,13 @@ def build_engine(
 ) -> tuple[Any, AsgiHttp, list[Any]]:
     """An engine for `app`: a FastAPI app's compilable routes as native plans (fasterapi.compiler),
     every other request through the app's ASGI interface. Returns the engine, the ASGI handler and
-    the compiler's report per route."""
+    the compiler's report per route. An app in an interpreter where FastAPI is not imported (a
+    Starlette or plain ASGI app in a sub-interpreter: pydantic-core cannot load there) has no
+    route to compile: every request goes through its ASGI interface."""
+    if "fastapi" not in sys.modules:
+        return _asgi_engine(app, scope_maker, limits)
+    from .compiler import COMPILED_BODY_BUFFER, AppErrors, CompileOptions, LoopRef, compile_app, json_default
+
     wire = Wire.for_engine(scope_maker)
     handler = AsgiHttp(app, scope_maker, wire)
     errors = AppErrors(app, scope_maker, wire) if hasattr(app, "exception_handlers") else _log_unhandled  # type: ignore[arg-type]
@@ -44,3 +50,20 @@ def build_engine(
     )
     reports = compile_app(app, engine, _core, handler, options)
     return engine, handler, reports
+
+
+def _no_json_default(obj: Any) -> Any:
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _asgi_engine(
+    app: ASGIApp, scope_maker: ScopeMaker, limits: dict[str, int] | None
+) -> tuple[Any, AsgiHttp, list[Any]]:
+    wire = Wire.for_engine(scope_maker)
+    handler = AsgiHttp(app, scope_maker, wire)
+    engine = _core.Engine(
+        handler, wire, _no_json_default, _log_unhandled, {"max_body": DEFAULT_MAX_BODY, **(limits or {})}
+    )
+    engine.stream_bodies = True
+    engine.websocket_handler = make_websocket_handler(app, make_scope=lambda req: scope_maker(req, "websocket"))
+    return engine, handler, []

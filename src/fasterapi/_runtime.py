@@ -59,8 +59,8 @@ class _Continue:
                     return stop.value
 
 
-async def _finish(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
-    return await _Continue(coro, yielded)
+async def _finish(coro: Coroutine[Any, Any, Any], yielded: Any, context: contextvars.Context | None = None) -> Any:
+    return await _Continue(coro, yielded, context)
 
 
 _tasks: set[asyncio.Task[Any]] = set()  # strong refs: the loop keeps only weak ones
@@ -221,6 +221,51 @@ def start_task(coro: Coroutine[Any, Any, Any], done: Callable[[Any], None]) -> t
         _leave_task(loop, worker.task)
     worker.inbox.set_result(_Handoff(coro, context, yielded, done))
     return None
+
+
+# ---- the same, with the first step taken by the engine (engine.task_hooks) ----------------------
+# The engine (bridge/engine.cpp first_step) keeps one idle worker per engine: it enters the worker's
+# task (asyncio's own _enter_task), sends None into the coroutine under the request's own context,
+# leaves the task, and only if the coroutine awaits hands it to the worker here, with that context.
+# Anything else (no running loop, already inside a task) goes through start_task above.
+
+
+def acquire_worker(loop: asyncio.AbstractEventLoop) -> _Worker:
+    """An idle worker of `loop` for the engine (its pool's, else a new one)."""
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = []
+    return pool.pop() if pool else _Worker(loop, pool)
+
+
+def release_worker(worker: _Worker) -> None:
+    """An idle worker the engine no longer keeps goes back to its loop's pool."""
+    if not worker.closing:
+        worker.pool.append(worker)
+
+
+def handoff(
+    worker: _Worker, coro: Coroutine[Any, Any, Any], context: contextvars.Context, yielded: Any, done: Any
+) -> None:
+    """A handler whose first step (taken by the engine as `worker`) awaits: `worker` continues it
+    (a worker its loop closed meanwhile, server shutdown: a task of its own)."""
+    if worker.closing:
+        task = asyncio.get_running_loop().create_task(_finish(coro, yielded, context))
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+        task.add_done_callback(done)
+        return
+    worker.inbox.set_result(_Handoff(coro, context, yielded, done))
+
+
+def task_hooks(loop: asyncio.AbstractEventLoop | None = None) -> tuple[Any, ...] | None:
+    """engine.task_hooks: the running loop's getter, or `loop` itself for an engine that only ever
+    runs on that loop (a served engine: asyncio 3.11's getter costs a getpid() system call), then
+    asyncio's _enter_task/_leave_task and the worker pool's acquire/release/handoff."""
+    if _enter_task is None or _leave_task is None:  # pragma: no cover (asyncio without them)
+        return None
+    first = asyncio.events._get_running_loop if loop is None else loop
+    return (first, _enter_task, _leave_task, acquire_worker, release_worker, handoff)
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -19,8 +19,6 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fastapi import FastAPI
-
 from ._asgi_server import ScopeMaker
 from ._engine import build_engine
 from ._reload import run_with_reload
@@ -71,6 +69,8 @@ def _module_of_path(path: Path) -> str:
 
 def _find_app(module: Any, where: str) -> str:
     """`fastapi`'s rule: an attribute named app or api, else the module's single FastAPI instance."""
+    from fastapi import FastAPI  # here: a sub-interpreter imports this module without FastAPI
+
     for name in ("app", "api"):
         if isinstance(getattr(module, name, None), FastAPI):
             return name
@@ -256,8 +256,10 @@ def _serve_options(r: argparse.ArgumentParser, d: Config, *, dev: bool) -> None:
         "--loop-threads",
         type=_at_least(1),
         default=d.loop_threads,
-        help="socket loops per worker, one thread and interpreter each (needs Python 3.12+ or 3.13t; "
-        "else more worker processes)",
+        help="socket loops per worker process, a thread each: on free-threaded CPython 3.13t threads of one "
+        "interpreter (no GIL); on CPython 3.12+ each loop but the first in a sub-interpreter with its own GIL, if "
+        "every extension module the app imports allows it (pydantic-core, so FastAPI, does not); else (3.11, PyPy, "
+        "--metrics-path) N times the worker processes, with one line saying why",
     )
     g.add_argument(
         "--loop",
@@ -387,6 +389,21 @@ def _serve_options(r: argparse.ArgumentParser, d: Config, *, dev: bool) -> None:
         help="client certificates: 0 none, 1 optional, 2 required (ssl.CERT_*; default: 0)",
     )
     g.add_argument("--ssl-ciphers", default=None, help="OpenSSL cipher list for TLS 1.2 (default: OpenSSL's)")
+    g = r.add_argument_group("protocols")
+    g.add_argument(
+        "--http",
+        default=d.http,
+        type=lambda v: "h1" if v in ("h11", "httptools") else v,
+        choices=["auto", "h1"],
+        help="auto: HTTP/1.1 and HTTP/2 (h2 by ALPN, h2c by prior knowledge or Upgrade); h1: HTTP/1.1 only "
+        "(uvicorn's h11/httptools mean h1)",
+    )
+    g.add_argument(
+        "--h2-max-concurrent-streams",
+        type=int,
+        default=d.h2_max_concurrent_streams,
+        help="HTTP/2 streams open at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -411,7 +428,7 @@ def show_routes(app: Any, root_path: str = "") -> int:
     compiled = sum(r.compiled for r in reports)
     for r in reports:
         methods = ",".join(r.methods) or "-"
-        status = "compiled" if r.compiled else f"ASGI: {r.reason}"
+        status = f"compiled: {r.writer}" if r.compiled else f"ASGI: {r.reason}"
         print(f"{methods:<12} {r.path:<40} {status}")
     print(f"{compiled} of {len(reports)} routes compiled")
     return 0
@@ -422,6 +439,9 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
         workers=args.workers,
         loop_threads=args.loop_threads,
         loop=args.loop,
+        app_ref=getattr(args, "app", None) or "",  # "": found again as import_app(None) finds it
+        app_dir=getattr(args, "app_dir", "."),
+        app_factory=getattr(args, "factory", False),
         access_log=args.access_log,
         inline_async=args.inline_async,
         def_inline=args.def_inline,
@@ -454,6 +474,8 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
         metrics_path=args.metrics_path,
         server_header=args.server_header,
         date_header=args.date_header,
+        http=args.http,
+        h2_max_concurrent_streams=args.h2_max_concurrent_streams,
     )
 
 

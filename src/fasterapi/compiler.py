@@ -26,14 +26,19 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import datetime
+import enum
 import functools
 import inspect
 import logging
 import types
 import typing
+import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import annotated_types
 import anyio.lowlevel
 from anyio._core._eventloop import threadlocals
 from fastapi import FastAPI, params
@@ -48,6 +53,10 @@ from fastapi.dependencies.models import (
 )
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+
+with warnings.catch_warnings():  # (FastAPI deprecates both: pydantic's JSON is faster)
+    warnings.simplefilter("ignore")
+    from fastapi.responses import ORJSONResponse, UJSONResponse
 from fastapi.routing import (
     APIRoute,
     _extract_endpoint_context,
@@ -75,6 +84,7 @@ _SCALARS: dict[Any, ParamKind] = {int: "int", float: "float", str: "str", bool: 
 # body goes, streamed, through the app's ASGI path (the engine diverts it: bridge body_limit).
 COMPILED_BODY_BUFFER = 1 << 20
 _NONE = type(None)
+_RENDER_CLASSES: tuple[type[Any], ...] = (ORJSONResponse, UJSONResponse)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +176,7 @@ class RouteReport:
     name: str
     compiled: bool
     reason: str  # "" when compiled
+    writer: str = ""  # a compiled route: how its responses are made and written
 
 
 # ---- what FastAPI runs for a route ------------------------------------------------------------
@@ -492,13 +503,32 @@ def _is_coroutine(call: Callable[..., Any]) -> bool:
     return bool(_is_coroutine_callable(call))
 
 
+def _json_render(response_class: type[Any], args: dict[str, Any]) -> Callable[[Any], bytes] | None:
+    """For ORJSONResponse and UJSONResponse (exactly these classes): the render of a response made
+    as FastAPI makes it, when that response is just `content-type: application/json`, its
+    content-length and the rendered bytes (as the engine writes a JSON body)."""
+    if response_class not in _RENDER_CLASSES:
+        return None
+    try:
+        with warnings.catch_warnings():  # (the class's deprecation warning: the app's own, not ours)
+            warnings.simplefilter("ignore")
+            probe = response_class(None, **args)
+    except Exception:  # noqa: BLE001 -- (ujson or orjson not installed: FastAPI fails alike)
+        return None
+    if sorted(probe.raw_headers) != sorted([(b"content-length", b"4"), (b"content-type", b"application/json")]):
+        return None
+    return typing.cast(Callable[[Any], bytes], probe.render)
+
+
 def _with_response(
     run: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any], context: dict[str, Any], wire: type[Wire]
-) -> tuple[Callable[..., Any], bool]:
+) -> tuple[Callable[..., Any], bool, str]:
     """The endpoint, then what FastAPI's request handler does with its result: serialize_response
     (response_model validation, pydantic's to_json or jsonable_encoder), then the response class.
-    Returns (call, json_bytes): with a response_model and the default class the call returns the
-    JSON bytes (written as application/json by the engine); otherwise the complete response."""
+    Returns (call, json_bytes, writer): with a response_model and the default class the call returns
+    the JSON bytes (written as application/json by the engine), with JSONResponse the serialized
+    content (written by the engine's JSON writer, which writes JSONResponse's bytes), with
+    ORJSONResponse/UJSONResponse the class's rendered bytes; otherwise the complete response."""
     field = inputs["response_field"]
     response_class = _plain_response_class(inputs)
     dump_json = field is not None and isinstance(inputs["response_class"], DefaultPlaceholder)
@@ -514,6 +544,8 @@ def _with_response(
         "exclude_defaults": inputs["response_model_exclude_defaults"],
         "exclude_none": inputs["response_model_exclude_none"],
     }
+    render = None if dump_json else _json_render(response_class, args)
+    as_content = not dump_json and response_class is JSONResponse
 
     async def call(**values: Any) -> Any:
         raw = await run(**values)
@@ -527,13 +559,21 @@ def _with_response(
             dump_json=dump_json,
             **options,
         )
-        if dump_json:
+        if dump_json or as_content:
             return content
+        if render is not None:
+            return render(content)
         response = response_class(content, **args)
         raw = response.raw_headers if wire.compiled_edit is None else wire.compiled_edit(response.raw_headers)
         return wire(response.status_code, raw, response.body)
 
-    return call, dump_json
+    if dump_json:
+        return call, True, "model_json"
+    if as_content:
+        return call, False, "model_plain"
+    if render is not None:
+        return call, True, "render"
+    return call, False, "python"
 
 
 def _text_plan(inputs: dict[str, Any], wire: type[Wire]) -> tuple[bytes, Callable[[Any], Any]] | None:
@@ -752,12 +792,19 @@ def compile_app(
         path = getattr(route, "path", "")
         name = getattr(route, "name", "") or ""
         why = reason
+        writer = ""
         if why is None:
             try:
-                why = _compile_route(route, earlier, engine, core, fallback, options)
+                writer = _compile_route(route, earlier, engine, core, fallback, options)
             except NotCompilable as exc:
                 why = str(exc)
-        reports.append(RouteReport(path, methods, name, why is None, why or ""))
+            else:
+                why = None if writer in _WRITERS.values() else writer
+        report = RouteReport(path, methods, name, why is None, why or "", writer if why is None else "")
+        _log.debug(
+            "route %s %s: %s", ",".join(methods) or "-", path, f"compiled ({writer})" if why is None else f"ASGI: {why}"
+        )
+        reports.append(report)
         earlier.append(route)
     return reports
 
@@ -808,9 +855,23 @@ def _is_api_route(route: Any) -> bool:
     return isinstance(route, APIRoute) or isinstance(getattr(route, "original_route", None), APIRoute)
 
 
+# How a compiled route's responses are made (RouteReport.writer, `fasterapi routes`).
+_WRITERS = {
+    "json": "engine JSON writer",
+    "text": "engine text writer (str result)",
+    "model_json": "FastAPI's serialize_response (pydantic-core JSON bytes), written by the engine",
+    "model_plain": "FastAPI's serialize_response, then the engine JSON writer",
+    "render": "FastAPI's serialize_response, then the class's render() bytes, written by the engine",
+    "python": "response class built in Python (FastAPI's serialize_response)",
+}
+_log = logging.getLogger("fasterapi.routes")
+
+
 def _compile_route(
     route: Any, earlier: list[Any], engine: Any, core: Any, fallback: Any, options: CompileOptions
-) -> str | None:
+) -> str:
+    """Compiles the route; returns how its responses are written (a _WRITERS value), else the
+    reason it is not compiled."""
     if isinstance(route, WebSocketRoute):
         return "a WebSocket route"
     if isinstance(route, _Opaque):
@@ -850,12 +911,13 @@ def _compile_route(
         plans += [param_plan(f, "header", core) for f in dependant.header_params]
         plans += [param_plan(f, "cookie", core) for f in dependant.cookie_params]
         run = endpoint if is_coroutine else _sync_call(endpoint, options)
-    default_json = getattr(inputs["response_class"], "value", None) is JSONResponse
+    # (an explicit response_class=JSONResponse makes the same response as the default one)
+    default_json = inputs["actual_response_class"] is JSONResponse
     text = _text_plan(inputs, options.wire) if inputs["response_field"] is None and not default_json else None
     if text is not None:
         # PlainTextResponse/HTMLResponse of a str: the engine writes it; other results go to
         # text[1], which makes FastAPI's response of them.
-        call, json_bytes = run, False
+        call, json_bytes, writer = run, False, "text"
         if not is_coroutine and not dependant.dependencies and options.inline(endpoint):
             call = endpoint
         elif not is_coroutine and not dependant.dependencies and options.loop_ref is not None:
@@ -863,7 +925,7 @@ def _compile_route(
     elif inputs["response_field"] is None and default_json:
         # FastAPI's jsonable_encoder + JSONResponse: the engine's JSON writer (json_default for
         # the types it does not know) writes the same bytes.
-        call, json_bytes = run, False
+        call, json_bytes, writer = run, False, "json"
         if not is_coroutine and not dependant.dependencies and options.inline(endpoint):
             call = endpoint  # called synchronously by the engine: no coroutine at all
         elif not is_coroutine and not dependant.dependencies and options.loop_ref is not None:
@@ -873,7 +935,9 @@ def _compile_route(
             raise NotCompilable("a response_model or response_class on a route with several methods")
         context = _endpoint_context(inputs, methods[0], options.root_path)
         # (an inline def validates its response inline too: serialize_response's is_coroutine)
-        call, json_bytes = _with_response(run, is_coroutine or options.inline(endpoint), inputs, context, options.wire)
+        call, json_bytes, writer = _with_response(
+            run, is_coroutine or options.inline(endpoint), inputs, context, options.wire
+        )
     # The plan holds while the overrides are empty and route.app is the handler it was read from.
     guard = (provider, route, route.app)
     on_pool = isinstance(call, _PoolCall)
@@ -892,9 +956,57 @@ def _compile_route(
     engine.add_route(methods, route.path, fallback, plan, options.body_buffer, head=False)
     if on_pool:
         engine.set_blocking(engine.route_count - 1)
-    return None
+    return _WRITERS[writer]
 
 
 def json_default(obj: Any) -> Any:
-    """What the engine's JSON writer calls for types it does not know: FastAPI's encoder."""
+    """What the engine's JSON writer calls for types it does not know: FastAPI's encoder. A pydantic
+    model whose JSON-mode dump has only keys the model declares, none of them starting with "_sa"
+    (jsonable_encoder's `sqlalchemy_safe` drops those), is its `model_dump(mode="json",
+    by_alias=True)`: exactly what jsonable_encoder returns for it, without its second walk."""
+    if isinstance(obj, BaseModel) and _fixed_keys_model(type(obj)):
+        return obj.__pydantic_serializer__.to_python(obj, mode="json", by_alias=True)  # (model_dump's)
     return jsonable_encoder(obj)
+
+
+_FIXED_KEY_LEAVES = (str, int, float, bool, _NONE, datetime.datetime, datetime.date, datetime.time, uuid.UUID)
+
+
+def _fixed_keys_type(annotation: Any, seen: set[type]) -> bool:
+    """True when a value of this type dumps (mode="json") to no dict other than models'."""
+    if annotation in _FIXED_KEY_LEAVES:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return all(isinstance(m.value, (str, int, float, bool, _NONE)) for m in annotation)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return all(_fixed_keys_type(a, seen) for a in args)
+    if origin in (list, set, frozenset):
+        return len(args) == 1 and _fixed_keys_type(args[0], seen)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _fixed_keys_check(annotation, seen)
+    return False
+
+
+@functools.cache
+def _fixed_keys_model(model: type[BaseModel]) -> bool:
+    return _fixed_keys_check(model, set())
+
+
+def _fixed_keys_check(model: type[BaseModel], seen: set[type]) -> bool:
+    if model in seen:
+        return True
+    seen.add(model)
+    decorators = model.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers or model.model_config.get("extra") == "allow":
+        return False
+    if model.model_computed_fields or model.__pydantic_root_model__:
+        return False
+    for name, field in model.model_fields.items():
+        key = field.serialization_alias or field.alias or name
+        if key.startswith("_sa") or not _fixed_keys_type(field.annotation, seen):
+            return False
+        if any(not isinstance(m, annotated_types.BaseMetadata) for m in field.metadata):
+            return False  # (SerializeAsAny, PlainSerializer, ...)
+    return True

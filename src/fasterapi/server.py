@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import errno
 import http
@@ -22,12 +21,14 @@ import socket
 import stat
 import struct
 import sys
+import sysconfig
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from . import _core, _runtime
+from . import _core, _runtime, _subinterp
 from ._asgi_server import Lifespan, LifespanFailed, ScopeMaker
 from ._connection import ProxyTrust
 from ._engine import build_engine
@@ -45,14 +46,20 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    # Socket loops per worker process, each on its own thread with its own interpreter (3.12+
-    # per-interpreter GIL) or sharing a free-threaded 3.13t one. Not available on this build yet:
-    # N > 1 falls back to N times as many worker processes (see loop_threads_unavailable()).
+    # Socket loops per worker process, each on its own thread with its own asyncio loop: sharing a
+    # free-threaded 3.13t interpreter, or each in its own sub-interpreter (3.12+, a GIL each) when
+    # every extension module the app imports allows it; else N times as many worker processes,
+    # with one line saying why (loop_threads_mode()).
     loop_threads: int = 1
     # The socket loop: "epoll", "io_uring" (Linux 6.0+ with liburing in the build; TLS servers stay
     # on epoll) or "auto" (io_uring when the kernel allows it, else epoll). Not uvicorn's --loop
     # (asyncio/uvloop): the asyncio loop that runs handlers is the same either way.
     loop: str = "auto"
+    # How the app is imported ("module:attr", the --app-dir, --factory): what a sub-interpreter
+    # needs to import it again (the CLI sets it; None: loop threads only on a free-threaded build)
+    app_ref: str | None = None
+    app_dir: str = "."
+    app_factory: bool = False
     access_log: bool = False
     # async handlers: False (default) runs each as an asyncio task from its first step (anyio,
     # asyncio.timeout and httpx.AsyncClient need one); True steps it inline first and makes a task
@@ -106,6 +113,10 @@ class Config:
     # The Date and Server lines of every response head (uvicorn's --no-date-header/--no-server-header)
     date_header: bool = True
     server_header: bool = True
+    # HTTP/2 (docs/usage.md "HTTP/2"): "auto" serves HTTP/1.1 and HTTP/2 (h2 by ALPN over TLS, h2c by
+    # prior knowledge or Upgrade: h2c); "h1" HTTP/1.1 only (uvicorn's --http h11/httptools mean this).
+    http: str = "auto"
+    h2_max_concurrent_streams: int = 100
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -124,6 +135,12 @@ class Config:
             raise StartupError(f"--backlog must be at least 1 (got {self.backlog})", 2)
         if self.uds is not None and self.fd is not None:
             raise StartupError("--uds and --fd are exclusive", 2)
+        if self.http not in ("auto", "h1"):
+            raise StartupError(f"--http must be auto or h1 (got {self.http!r})", 2)
+        if self.h2_max_concurrent_streams < 1:
+            raise StartupError(
+                f"--h2-max-concurrent-streams must be at least 1 (got {self.h2_max_concurrent_streams})", 2
+            )
         if self.metrics_path is not None and (not self.metrics_path.startswith("/") or "?" in self.metrics_path):
             raise StartupError(f"--metrics-path must be a path starting with '/' (got {self.metrics_path!r})", 2)
         self.check_tls()
@@ -147,6 +164,7 @@ class Config:
             "ca_certs": self.ssl_ca_certs,
             "cert_reqs": self.ssl_cert_reqs,
             "ciphers": self.ssl_ciphers,
+            "http2": self.http != "h1",
         }
 
     def check_tls(self) -> None:
@@ -220,6 +238,8 @@ class Config:
             "body_timeout_ms": int(self.body_timeout * 1000),
             "body_min_rate": self.body_min_rate,
             "write_timeout_ms": int(self.write_timeout * 1000),
+            "http2": int(self.http != "h1"),
+            "h2_max_concurrent_streams": self.h2_max_concurrent_streams,
         }
 
 
@@ -345,6 +365,8 @@ def _steer(sock: socket.socket, n: int) -> None:
     """Attach `A = random() % n; return A` to the port's SO_REUSEPORT group: each new connection goes
     to one of its first n sockets (ours), never to one a later process added."""
 
+    import ctypes  # here: a sub-interpreter that imports this module never needs it
+
     code = [
         (0x20, 0, 0, (-0x1000 + 56) & 0xFFFFFFFF),  # ld [SKF_AD_OFF + SKF_AD_RANDOM]
         (0x94, 0, 0, n),  # mod #n
@@ -442,13 +464,17 @@ async def serve(
     sock: socket.socket | None = None,
     on_retire: Callable[[], None] | None = None,
     metrics_slot: int = 0,
+    stop_fd: int | None = None,
+    label: str = "",
 ) -> None:
     """Serve `app` on this thread's running asyncio loop until SIGTERM/SIGINT (or `stop()`).
 
     `sock`: the listening socket to accept on (the supervisor's, shared by its workers); None:
     bind one from `config` here. `on_retire`: called once --limit-max-requests is reached (the
     worker then drains and returns as on SIGTERM). `metrics_slot`: this worker's slot of the metrics
-    region (the supervisor's; a region of one slot is made here when there is none)."""
+    region (the supervisor's; a region of one slot is made here when there is none). `stop_fd`: a
+    pipe whose read end turning readable stops this loop as SIGTERM does (loop threads: signals
+    reach the main thread only). `label`: added to the startup line ("loop thread 2/4")."""
     loop = asyncio.get_running_loop()
     server: Any = None
     stop = asyncio.Event()
@@ -464,9 +490,17 @@ async def serve(
             server.begin_shutdown()
         listening.close()  # this process's reference: new connections go to the other workers
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, on_signal)
+    if stop_fd is None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, on_signal)
+    else:
+
+        def on_stop_fd() -> None:
+            loop.remove_reader(stop_fd)  # the byte stays: every loop of the process sees it
+            on_signal()
+
+        loop.add_reader(stop_fd, on_stop_fd)
     try:
         async with Lifespan(app) as lifespan:
             # The engine is built once startup is done (uvicorn serves the app only then): routes the
@@ -487,6 +521,8 @@ async def serve(
             if not config.inline_async:
                 # Each async handler runs in an asyncio task from its first step, as under uvicorn.
                 engine.task_starter = _runtime.start_task
+                # (its first step taken by the engine, as a worker of this loop: the engine's only one)
+                engine.task_hooks = _runtime.task_hooks(asyncio.get_running_loop())
             if stop.is_set():  # SIGTERM during the startup: shut down without serving
                 return
             _core.set_default_headers(date=config.date_header, server=config.server_header)
@@ -495,13 +531,13 @@ async def serve(
             server = _core.Server(engine, config.server_config())
             if config.tls:
                 server.set_tls(**config.tls_options())
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # main thread only
                     loop.add_signal_handler(signal.SIGHUP, _reload_tls, server, config)
             port = server.listen_fd(sock)
             url, scope_maker.server = describe_socket(sock, config.tls)
             loop.add_reader(server.fileno(), server.poll)
             sweeper = loop.create_task(_sweep(server))
-            logger.info("FasterAPI running on %s (pid %d)", url, os.getpid())
+            logger.info("FasterAPI running on %s (pid %d%s)", url, os.getpid(), label)
             if ready is not None:
                 ready(port)
             try:
@@ -522,11 +558,13 @@ async def serve(
                 loop.remove_reader(server.fileno())
                 if config.metrics_path is not None:
                     _core.metrics_detach()
+                if stop_fd is not None:
+                    loop.remove_reader(stop_fd)
     finally:
         if own_sock:
             listening.close()
             _remove_uds(config)
-    logger.info("worker %d stopped", os.getpid())
+    logger.info("worker %d stopped%s", os.getpid(), label)
 
 
 def _request_counter(limit: int, log: Callable[..., None] | None, retire: Callable[[], Any]) -> Callable[..., None]:
@@ -570,22 +608,153 @@ def run_worker(app: Any, config: Config, sock: socket.socket | None = None, **kw
         loop.close()
 
 
-def loop_threads_unavailable() -> str:
-    """Why several socket loops cannot share this process (the engine itself could: its loops share
-    no mutable state, see docs/architecture.md)."""
+def free_threaded() -> bool:
+    """This CPython is a free-threaded build (3.13t) and the GIL is off (an extension module that
+    does not declare Py_mod_gil turns it back on at import, as PYTHON_GIL=1 does)."""
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return is_gil_enabled is not None and not is_gil_enabled()
+
+
+def loop_threads_unavailable(config: Config | None = None) -> str | None:
+    """Why --loop-threads N cannot run N socket loops in this process with this Python (None: it
+    can: free-threaded, or sub-interpreters, see loop_threads_mode()). The engine itself can: its
+    loops share no mutable state (docs/architecture.md)."""
+    if sys.implementation.name != "cpython":
+        return f"{sys.implementation.name} has one GIL per process: loop threads need CPython 3.12+"
+    if config is not None and config.metrics_path is not None:
+        return "--metrics-path counts per worker process"
+    if free_threaded():
+        return None
+    if sysconfig_free_threaded():
+        return (
+            "the GIL is on in this free-threaded build (PYTHON_GIL=1, or an extension module "
+            "without free-threading support enabled it at import)"
+        )
     if sys.version_info < (3, 12):
         return (
             f"Python {sys.version_info.major}.{sys.version_info.minor} has one GIL per process: loop threads "
             "need Python 3.12+ (sub-interpreters with their own GIL) or a free-threaded 3.13t build"
         )
-    return "in-process loop threads are not implemented for this Python build yet"
+    if config is not None and config.app_ref is None:
+        return "sub-interpreters import the app by its reference (fasterapi run module:app), none given"
+    return None
 
 
-def _loop_threads_fallback(config: Config) -> Config:
-    reason = loop_threads_unavailable()
+def sysconfig_free_threaded() -> bool:
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def loop_threads_mode(config: Config) -> str:
+    """How config.loop_threads > 1 loops run here: "threads" (free-threaded: one interpreter, no
+    GIL), "interpreters" (3.12+: loop 0 in this interpreter, each other one in a sub-interpreter
+    with its own GIL), or "processes" (the fallback, with one line saying why)."""
+    why = loop_threads_unavailable(config)
+    if why is None and free_threaded():
+        return "threads"
+    if why is None:
+        why = _subinterp.probe(config)
+        if why is None:
+            return "interpreters"
+    _warn_fallback(config, why)
+    return "processes"
+
+
+def _warn_fallback(config: Config, reason: str) -> None:
     workers = config.workers * config.loop_threads
     logger.warning("--loop-threads %d: %s; running %d worker processes instead", config.loop_threads, reason, workers)
-    return dataclasses.replace(config, workers=workers, loop_threads=1)
+
+
+def _loop_threads_fallback(config: Config, reason: str | None = None) -> Config:
+    reason = reason or loop_threads_unavailable(config) or "loop threads not used"
+    _warn_fallback(config, reason)
+    return dataclasses.replace(config, workers=config.workers * config.loop_threads, loop_threads=1)
+
+
+def run_loops(
+    app: Any,
+    config: Config,
+    sock: socket.socket | list[socket.socket] | None = None,
+    *,
+    ready: Callable[[int], None] | None = None,
+    on_retire: Callable[[], None] | None = None,
+    metrics_slot: int = 0,
+) -> None:
+    """config.loop_threads socket loops in this process, each on its own thread with its own asyncio
+    loop and engine (route tables and plans are built per loop; the app object is shared), loop k
+    on socks[k % len(socks)]. In "interpreters" mode (config.extra["loop_mode"]) loops 1.. run in
+    sub-interpreters (fasterapi._subinterp). The main thread only waits: SIGTERM/SIGINT write a byte
+    to a pipe every loop watches, and each drains as a worker does. A loop that fails stops the
+    others; its exception is raised here once all have stopped."""
+    n = config.loop_threads
+    socks = sock if isinstance(sock, list) else [sock if sock is not None else bind_socket(config)]
+    interpreters = config.extra.get("loop_mode") == "interpreters"
+    r, w = os.pipe()
+    lock = threading.Lock()
+    up = 0
+    expected = 1 if interpreters else n  # (a sub-interpreter's loop does not report back)
+    failures: list[BaseException] = []
+
+    def stop_all() -> None:
+        with contextlib.suppress(OSError):
+            os.write(w, b"x")
+
+    def one_ready(port: int) -> None:
+        nonlocal up
+        with lock:
+            up += 1
+            last = up == expected
+        if last and ready is not None:
+            ready(port)
+
+    def retire() -> None:
+        if on_retire is not None:
+            on_retire()
+        stop_all()
+
+    def loop_body(k: int) -> None:
+        own = socks[k % len(socks)].dup()  # each loop closes its own at its drain
+        try:
+            label = f", loop thread {k + 1}/{n}"
+            if interpreters and k > 0:
+                _subinterp.run_loop(config, own.fileno(), r, label)
+            else:
+                run_worker(
+                    app,
+                    config,
+                    own,
+                    ready=one_ready,
+                    on_retire=retire,
+                    metrics_slot=metrics_slot,
+                    stop_fd=r,
+                    label=label,
+                )
+        except BaseException as exc:  # noqa: BLE001 - raised in the main thread below
+            failures.append(exc)
+            stop_all()
+        finally:
+            own.close()
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError):  # not the main thread: the caller stops us
+            previous[sig] = signal.signal(sig, lambda *_: stop_all())
+    threads = [threading.Thread(target=loop_body, args=(k,), name=f"fasterapi-loop-{k + 1}") for k in range(n)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    finally:
+        stop_all()
+        for t in threads:
+            t.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        os.close(r)
+        os.close(w)
+    if failures:
+        raise failures[0]
 
 
 def _raise_nofile(config: Config) -> None:
@@ -612,10 +781,17 @@ def _raise_nofile(config: Config) -> None:
             )
 
 
+def _run_worker_or_loops(app: Any, config: Config, sock: socket.socket | None = None, **kw: Any) -> None:
+    if config.loop_threads > 1:
+        run_loops(app, config, sock, **kw)
+    else:
+        run_worker(app, config, sock, **kw)
+
+
 class _SupervisorHooks:
     """This module as the supervisor's ServerHooks (fasterapi._supervisor never imports it)."""
 
-    run_worker = staticmethod(run_worker)
+    run_worker = staticmethod(_run_worker_or_loops)
     cause_of = staticmethod(cause_of)
     describe_socket = staticmethod(describe_socket)
 
@@ -635,9 +811,15 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
         config.validate()
         config.check_app(app)
         if config.loop_threads > 1:
-            config = _loop_threads_fallback(config)
+            mode = loop_threads_mode(config)
+            if mode == "processes":
+                config = dataclasses.replace(config, workers=config.workers * config.loop_threads, loop_threads=1)
+            else:
+                config = dataclasses.replace(config, extra={**config.extra, "loop_mode": mode})
         _raise_nofile(config)
-        socks = bind_sockets(config, config.workers)
+        # one SO_REUSEPORT socket per loop: the kernel spreads connections over them
+        supervised = config.workers > 1 or config.limit_max_requests > 0
+        socks = bind_sockets(config, config.workers if supervised else config.loop_threads)
     except StartupError as exc:
         exit_with(exc)
     try:
@@ -647,7 +829,17 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
                 raise SystemExit(code)
         else:
             try:
-                run_worker(app, config, socks[0])
+                if config.loop_threads > 1:
+                    logger.info(
+                        "%d loop threads in one process (%s)",
+                        config.loop_threads,
+                        "free-threaded, no GIL"
+                        if config.extra["loop_mode"] == "threads"
+                        else "sub-interpreters, a GIL each",
+                    )
+                    run_loops(app, config, socks)
+                else:
+                    run_worker(app, config, socks[0])
             except LifespanFailed as exc:
                 exit_with(StartupError(cause_of(exc)))
     finally:

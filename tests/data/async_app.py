@@ -85,3 +85,21 @@ def sync_context(v: str = ""):
     if v:
         request_value.set(v)
     return {"seen_at_start": seen}
+
+
+@app.get("/token")
+async def token(v: str = "x"):
+    # A Token made in the first step is reset after an await: both steps run in one context object
+    # (the engine's native first step hands its own context to the worker that continues).
+    tok = request_value.set(v)
+    await asyncio.sleep(0)
+    now = request_value.get()
+    request_value.reset(tok)
+    return {"now": now, "after_reset": request_value.get(), "task": asyncio.current_task() is not None}
+
+
+@app.get("/pipelined")
+async def pipelined(n: int = 0):
+    if n % 2:
+        await asyncio.sleep(0)
+    return {"n": n, "task": asyncio.current_task() is not None}

@@ -47,3 +47,26 @@ def test_inline_async_option_keeps_the_old_behaviour(serve) -> None:  # type: ig
     s = serve("async_app:app", "--inline-async")
     assert httpx.get(s.url + "/plain").json() == {"ok": True}
     assert httpx.get(s.url + "/timeout").status_code == 500  # no current task before the first await
+
+
+def test_a_context_token_set_before_an_await_resets_after_it(server: Server) -> None:
+    with httpx.Client(base_url=server.url) as client:  # one keep-alive connection
+        for v in ("a", "b"):
+            assert client.get(f"/token?v={v}").json() == {"now": v, "after_reset": "unset", "task": True}
+
+
+def test_pipelined_handlers_each_in_a_task(server: Server) -> None:
+    """Pipelined requests: some finish in their first step, some await (the next request's first
+    step then runs from the previous one's completion)."""
+    import socket
+
+    raw = b"".join(f"GET /pipelined?n={n} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for n in range(8))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(raw)
+        data = b""
+        while data.count(b'"task":true}') < 8:
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    for n in range(8):
+        assert f'{{"n":{n},"task":true}}'.encode() in data

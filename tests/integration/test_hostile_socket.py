@@ -235,7 +235,9 @@ def _start_servers(keys: list[str]) -> dict[str, Server]:
     try:
         for key in keys:
             spec = json.loads(key)
-            args: list[str] = []
+            # HTTP/1.1 only, as the cases assume (F08, UP03: the h2 preface to an h1-only server is
+            # refused); with HTTP/2 on, the preface starts an h2 session (tests/integration/test_http2.py).
+            args: list[str] = ["--http", "h1"]
             for name, value in spec["limits"].items():
                 args += [LIMIT_FLAGS[name], str(value)]
             env = {"CORPUS_ECHO_PENDING": "1" if spec["pending"] else "0"}

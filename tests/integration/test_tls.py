@@ -169,9 +169,11 @@ def test_curl_with_cacert_and_alpn(certs: Path, tls_server: tuple[Proc, int]) ->
     assert r.returncode == 0, r.stderr
     assert r.stdout == '{"ok":true}'
     alpn = [ln for ln in r.stderr.splitlines() if "ALPN" in ln and "accepted" in ln]
-    assert alpn and "http/1.1" in alpn[0], r.stderr
-    # h2 offered first: the server picks http/1.1, the only protocol it speaks
+    assert alpn and "h2" in alpn[0], r.stderr  # curl offers h2 first: the server speaks it
+    # h2 offered first: the server picks it; a client offering only http/1.1 gets http/1.1
     r = _tool(["openssl", "s_client", "-alpn", "h2,http/1.1", "-connect", f"127.0.0.1:{port}"], input="")
+    assert "ALPN protocol: h2" in r.stdout, r.stdout
+    r = _tool(["openssl", "s_client", "-alpn", "http/1.1", "-connect", f"127.0.0.1:{port}"], input="")
     assert "ALPN protocol: http/1.1" in r.stdout, r.stdout
 
 

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "http/response.hpp"
+#include "server/metrics.hpp"
 #include "server/loop.hpp"
 #include "server/pool.hpp"
 
@@ -80,6 +81,8 @@ void finish_later(Loop& loop, void* arg) {
 }
 
 void run_loop(Loop& loop, std::atomic<int>& port_out, std::atomic<bool>& stop) {
+  // Each loop's engine notes its routes' metric labels at its startup (--loop-threads: both at once)
+  for (int i = 0; i < 200; ++i) fs::metrics::note_route(i, "GET", "/route/" + std::to_string(i));
   fs::Config cfg;
   fs::Server server(cfg, [&loop](const std::string&, int) { return std::make_unique<Echo>(loop); });
   server.watch(loop.pool.fd(), [&] { loop.pool.drain([&](void* a) { finish_later(loop, a); }); });

@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build" / "fuzz-smoke"
-TARGETS = ["http", "router", "json", "server", "websocket"]
+TARGETS = ["http", "router", "json", "server", "websocket", "http2"]
 SECONDS = int(os.environ.get("FUZZ_SMOKE_SECONDS", "20"))
 
 

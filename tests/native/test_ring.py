@@ -24,7 +24,7 @@ SOURCES = {
     "ring_stress": ["tests/native/ring_stress.cpp"],
     "loops_driver": ["tests/native/loops_driver.cpp", "src/native/server/loop.cpp", "src/native/http/parser.cpp",
                      "src/native/http/connection.cpp", "src/native/http/response.cpp",
-                     "src/native/http/websocket.cpp",
+                     "src/native/http/websocket.cpp", "src/native/server/metrics.cpp",
                      # plain loops only: the build without OpenSSL's TLS (no -lssl needed here)
                      "src/native/tls/tls_off.cpp",
                      # and epoll only (no -luring)

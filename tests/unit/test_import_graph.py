@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from pathlib import Path
 
 # The package's sources: the checkout's, else the installed package's (CI runs the tests beside an
@@ -25,6 +26,13 @@ OPTIONAL = {
     "yaml": "PyYAML is optional (--log-config *.yaml)",
     "resource": "POSIX only",
     "fasterapi.testclient": "needs httpx (the test extra); the pytest plugin loads it when a test uses it",
+    # --loop-threads in sub-interpreters (fasterapi._subinterp): what cannot load there stays out
+    "ctypes": "3.12's _ctypes does not load in sub-interpreters; only the supervisor's SO_REUSEPORT steering uses it",
+    "fastapi": "pydantic-core does not load in sub-interpreters: the CLI's import_app runs there (not _find_app)",
+    "fasterapi.compiler": "imports FastAPI: an engine built in a sub-interpreter has no FastAPI routes to compile",
+    "_xxsubinterpreters": "CPython 3.12's sub-interpreter API",
+    "_interpreters": "CPython 3.13's sub-interpreter API",
+    "concurrent": "concurrent.interpreters, CPython 3.14's sub-interpreter API",
 }
 
 
@@ -107,7 +115,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 def test_the_graph_is_read() -> None:
     graph = package_graph()
     assert "fasterapi._engine" in graph["fasterapi.server"]
-    assert "fasterapi.compiler" in graph["fasterapi._engine"]
+    assert "fasterapi._asgi_server" in graph["fasterapi._engine"]
     assert "fasterapi._asgi_server" in graph["fasterapi.compiler"]
 
 
@@ -128,6 +136,29 @@ def test_function_level_imports_only_for_optional_dependencies() -> None:
     assert not unexpected, f"imports inside functions that are not optional dependencies: {unexpected}"
     used = {name for _m, name in found} | {name.split(".")[0] for _m, name in found}
     assert not set(OPTIONAL) - used, f"allowed but no longer imported lazily: {set(OPTIONAL) - used}"
+
+
+# The native concerns (src/native/<concern>/) and what each may include: only bridge/ sees Python.
+NATIVE = Path(__file__).resolve().parents[2] / "src" / "native"
+NATIVE_INCLUDES = {
+    "http": {"http"},
+    "http2": {"http", "http2", "server"},  # server/: ConnLink (link.hpp) and now_ms (loop.hpp)
+    "router": {"router"},
+    "json": {"json", "http"},
+    "server": {"server", "http", "http2", "tls"},
+    "tls": {"tls"},
+}
+
+
+def test_native_concerns_include_only_their_own_and_no_python() -> None:
+    bad = []
+    for concern, allowed in NATIVE_INCLUDES.items():
+        for f in sorted((NATIVE / concern).glob("*.[ch]pp")):
+            for inc in re.findall(r'^#include\s+[<"]([^>"]+)[>"]', f.read_text(), re.M):
+                if inc == "Python.h" or inc.startswith("Python") or ("/" in inc and inc.split("/")[0] not in allowed
+                                                                      and (NATIVE / inc.split("/")[0]).is_dir()):
+                    bad.append(f"{f.relative_to(NATIVE)}: {inc}")
+    assert not bad, bad
 
 
 if __name__ == "__main__":

@@ -370,11 +370,12 @@ struct Ctx {
   bool head_only = false;
   bool close = false;
   bool http10 = false;
-  bool fast = false;         // the result came from a fast-path endpoint (may still need Python)
-  bool json_bytes = false;   // a bytes result is the JSON body (a compiled response_model)
-  PyObject* text = nullptr;  // Route::text (borrowed: the engine, which holds it, outlives the request)
-  int stage = 0;             // 0: the handler's result; 1: the error handler's result
-  int static_route = -1;     // a constant route whose response is to be captured
+  bool fast = false;            // the result came from a fast-path endpoint (may still need Python)
+  bool json_bytes = false;      // a bytes result is the JSON body (a compiled response_model)
+  PyObject* text = nullptr;     // Route::text (borrowed: the engine, which holds it, outlives the request)
+  PyObject* context = nullptr;  // the request's entered contextvars context (borrowed; synchronous part only)
+  int stage = 0;                // 0: the handler's result; 1: the error handler's result
+  int static_route = -1;        // a constant route whose response is to be captured
 
   ConnHeader conn_header() const {
     return close ? ConnHeader::Close : http10 ? ConnHeader::KeepAlive : ConnHeader::None;
@@ -567,6 +568,7 @@ http::HandleResult start_stream(Ctx& c, PyObject* resp, http::Buffer& out) {
   Py_DECREF(r);
   Py_DECREF(sink);
   c.req = nullptr;  // the request's views die with this call
+  c.context = nullptr;
   return http::HandleResult::Pending;
 }
 
@@ -600,6 +602,7 @@ http::HandleResult start_task(Ctx& c, PyObject* coro, http::Buffer& out) {
     return on_error(c, out);
   }
   c.req = nullptr;  // the views die with this call
+  c.context = nullptr;
   comp->ctx = new Ctx(c);
   Py_INCREF(c.e);
   Py_XINCREF(c.reqdata);
@@ -607,9 +610,165 @@ http::HandleResult start_task(Ctx& c, PyObject* coro, http::Buffer& out) {
   return http::HandleResult::Pending;
 }
 
+#ifndef PYPY_VERSION
+// The engine's idle worker (engine.task_hooks) for `loop`, taken out of the engine's cache (new
+// references in worker and task), or false (no exception set): the task_starter's path.
+bool take_worker(EngineObject* e, PyObject* hooks, PyObject* loop, PyObject*& worker, PyObject*& task) {
+  if (e->step_worker && e->step_loop == loop) {  // (a worker its loop closed: handoff sees it)
+    worker = e->step_worker;
+    task = e->step_task;
+    e->step_worker = e->step_task = nullptr;
+    Py_CLEAR(e->step_loop);
+    return true;
+  }
+  if (e->step_worker) {  // another loop's (an in-memory engine driven from several loops)
+    PyObject* r = PyObject_CallOneArg(PyTuple_GET_ITEM(hooks, 4), e->step_worker);
+    if (!r) PyErr_WriteUnraisable(e->step_worker);
+    Py_XDECREF(r);
+  }
+  Py_CLEAR(e->step_worker);
+  Py_CLEAR(e->step_task);
+  Py_CLEAR(e->step_loop);
+  worker = PyObject_CallOneArg(PyTuple_GET_ITEM(hooks, 3), loop);
+  task = worker ? PyObject_GetAttrString(worker, "task") : nullptr;
+  if (!task) {
+    Py_CLEAR(worker);
+    PyErr_Clear();
+    return false;
+  }
+  return true;
+}
+
+// An idle worker back into the engine's cache (or, the cache being full, its pool). Steals both.
+void put_worker(EngineObject* e, PyObject* hooks, PyObject* loop, PyObject* worker, PyObject* task) {
+  if (!e->step_worker) {
+    e->step_worker = worker;
+    e->step_task = task;
+    e->step_loop = Py_NewRef(loop);
+    return;
+  }
+  PyObject* r = PyObject_CallOneArg(PyTuple_GET_ITEM(hooks, 4), worker);
+  if (!r) PyErr_WriteUnraisable(worker);
+  Py_XDECREF(r);
+  Py_DECREF(worker);
+  Py_DECREF(task);
+}
+
+// The first step of a handler's coroutine (a new reference, consumed unless nullopt is returned),
+// taken here as fasterapi._runtime.start_task takes it, without its Python frame: under the
+// request's own context (c.context, entered by serve_with_python), with a parked worker task as
+// asyncio's current task (asyncio's own _enter_task/_leave_task). Finished in that step: written
+// now, the worker stays idle. Awaiting: the worker continues the coroutine under the same context
+// (task_hooks' handoff) and the connection waits for it. nullopt (nothing ran): no running loop,
+// already inside a task, no hooks: the task_starter's path.
+std::optional<http::HandleResult> first_step(Ctx& c, PyObject* coro, http::Buffer& out) {
+  EngineObject* e = c.e;
+  PyObject* hooks = e->task_hooks;
+  if (!c.context || !PyTuple_CheckExact(hooks) || PyTuple_GET_SIZE(hooks) != 6) return std::nullopt;
+  PyObject* first = PyTuple_GET_ITEM(hooks, 0);  // the running loop's getter, or the engine's loop
+  PyObject* loop = PyCallable_Check(first) ? PyObject_CallNoArgs(first) : Py_NewRef(first);
+  if (!loop || loop == Py_None) {
+    Py_XDECREF(loop);
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  PyObject *worker, *task;
+  if (!take_worker(e, hooks, loop, worker, task)) {
+    Py_DECREF(loop);
+    return std::nullopt;
+  }
+  PyObject* args[] = {loop, task};
+  PyObject* entered = PyObject_Vectorcall(PyTuple_GET_ITEM(hooks, 1), args, 2, nullptr);
+  if (!entered) {  // (a current task already: a completion running the next pipelined request)
+    PyErr_Clear();
+    put_worker(e, hooks, loop, worker, task);
+    Py_DECREF(loop);
+    return std::nullopt;
+  }
+  Py_DECREF(entered);
+  stage_mark(kCallStart);
+  PyObject* res = nullptr;
+  PySendResult sent = PyIter_Send(coro, Py_None, &res);
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyObject* left = PyObject_Vectorcall(PyTuple_GET_ITEM(hooks, 2), args, 2, nullptr);
+  if (!left) PyErr_WriteUnraisable(task);
+  Py_XDECREF(left);
+  PyErr_Restore(type, value, tb);
+  if (sent != PYGEN_NEXT) {
+    put_worker(e, hooks, loop, worker, task);
+    Py_DECREF(loop);
+    Py_DECREF(coro);
+    if (sent == PYGEN_ERROR) return on_error(c, out);
+    stage_mark(kCallEnd);
+    return finish(c, res, out);
+  }
+  Py_DECREF(loop);
+  // It awaits: the worker goes on with it; done(outcome) answers (a CompletionObject, as start_task).
+  PyTypeObject* ct = c.e->st->completion_type;
+  auto* comp = reinterpret_cast<CompletionObject*>(ct->tp_alloc(ct, 0));
+  PyObject* ok = nullptr;
+  if (comp) {
+    comp->ctx = nullptr;
+    PyObject* hargs[] = {worker, coro, c.context, res, reinterpret_cast<PyObject*>(comp)};
+    ok = PyObject_Vectorcall(PyTuple_GET_ITEM(hooks, 5), hargs, 5, nullptr);
+  }
+  Py_DECREF(worker);
+  Py_DECREF(task);
+  Py_DECREF(coro);
+  Py_DECREF(res);
+  if (!ok) {
+    Py_XDECREF(comp);
+    return on_error(c, out);
+  }
+  Py_DECREF(ok);
+  if (!c.request_data()) {  // (no memory): the worker's result will be dropped
+    Py_DECREF(comp);
+    return on_error(c, out);
+  }
+  c.req = nullptr;  // the views die with this call
+  c.context = nullptr;
+  comp->ctx = new Ctx(c);
+  Py_INCREF(c.e);
+  Py_XINCREF(c.reqdata);
+  Py_DECREF(comp);
+  return http::HandleResult::Pending;
+}
+#endif
+
+// A Starlette response a compiled endpoint returned whose class's __call__ is Response.__call__
+// (Wire._plain_call) and without a background task: 1, written from its status, raw headers and
+// body here, as Wire._from_foreign would copy them (only while no middleware edit applies);
+// 0: through _from_foreign; -1: an exception.
+int plain_foreign(EngineObject* e, PyObject* obj) {
+  if (!e->compiled_headers->empty()) return 0;
+  PyObject* want = PyObject_GetAttrString(e->response_type, "_plain_call");
+  if (!want) {
+    PyErr_Clear();
+    return 0;
+  }
+  PyObject* have = PyObject_GetAttrString(reinterpret_cast<PyObject*>(Py_TYPE(obj)), "__call__");
+  bool same = have == want;
+  Py_DECREF(want);
+  if (!have) PyErr_Clear();
+  Py_XDECREF(have);
+  if (!same) return 0;
+  PyObject* bg = PyObject_GetAttrString(obj, "background");
+  if (!bg) return -1;
+  bool none = bg == Py_None;
+  Py_DECREF(bg);
+  return none ? 1 : 0;
+}
+
 http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
   if (c.e->offload && offload_is_marker(c.e, obj)) return finish_offload(c, obj, out);
-  if (PyCoro_CheckExact(obj) && c.e->task_starter != Py_None) return start_task(c, obj, out);
+  if (PyCoro_CheckExact(obj) && c.e->task_starter != Py_None) {
+#ifndef PYPY_VERSION
+    if (c.e->task_hooks != Py_None)
+      if (auto hr = first_step(c, obj, out)) return *hr;
+#endif
+    return start_task(c, obj, out);
+  }
   if (PyCoro_CheckExact(obj)) {
     PyObject* res = nullptr;
     PySendResult r = PyIter_Send(obj, Py_None, &res);
@@ -628,6 +787,7 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
         return on_error(c, out);
       }
       c.req = nullptr;  // the views die with this call
+      c.context = nullptr;
       PyTypeObject* ct = c.e->st->completion_type;
       auto* comp = reinterpret_cast<CompletionObject*>(ct->tp_alloc(ct, 0));
       if (!comp) {
@@ -714,6 +874,13 @@ http::HandleResult finish(Ctx& c, PyObject* obj, http::Buffer& out) {
       // A foreign response class (Starlette's, callable as an ASGI app): converted to ours by
       // response_type._from_foreign(obj), then finished as one (collect, background tasks).
       // Models and other non-callable results never get here.
+      int plain = plain_foreign(c.e, obj);
+      if (plain != 0) {
+        int rc =
+            plain < 0 ? -1 : write_response_object(obj, c.head_only, c.conn_header(), out, c.e->perf->zero_copy_min);
+        Py_DECREF(obj);
+        return rc < 0 ? on_error(c, out) : http::HandleResult::Done;
+      }
       PyObject* rd = c.request_data();  // the response's own __call__ reads the request's scope
       PyObject* next = rd ? PyObject_CallMethod(c.e->response_type, "_from_foreign", "OO", obj, rd) : nullptr;
       bool converted = next != obj;  // an unknown class comes back as it was: written as JSON
@@ -827,6 +994,7 @@ Deferred* defer(Ctx& c) {
   if (!c.request_data()) return nullptr;
   auto* d = new Deferred{c};
   d->c.req = nullptr;
+  d->c.context = nullptr;
   Py_INCREF(d->c.e);
   Py_INCREF(d->c.reqdata);
   return d;
@@ -1062,6 +1230,14 @@ class RequestContext {
   ~RequestContext() { leave(); }
   RequestContext(const RequestContext&) = delete;
   RequestContext& operator=(const RequestContext&) = delete;
+  // The entered context (borrowed), or nullptr (none, or PyPy, where context_ is the previous one).
+  PyObject* entered() const {
+#ifdef PYPY_VERSION
+    return nullptr;
+#else
+    return context_;
+#endif
+  }
   void leave() {
     if (!context_) return;
 #ifdef PYPY_VERSION
@@ -1080,6 +1256,7 @@ inline http::HandleResult BridgeDispatcher::serve_with_python(Route* r, const ht
   size_t out_before = out.size();
   RequestContext context(engine);
   Ctx c{engine, link};
+  c.context = context.entered();
   c.req = &req;
   c.path = path_;
   c.match = &match_;
@@ -1270,10 +1447,13 @@ void BridgeDispatcher::log_access(const http::Request& req, const http::Buffer& 
     status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
   }
   std::string_view xff = req.header("x-forwarded-for");  // the client behind a trusted proxy
-  PyObject* r = PyObject_CallFunction(
-      engine->access_log, "(s#i)s#s#siy#", client_host.data(), Py_ssize_t(client_host.size()), client_port,
-      req.method.data(), Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
-      req.version_minor == 0 ? "1.0" : "1.1", status, xff.data(), Py_ssize_t(xff.size()));
+  PyObject* r = PyObject_CallFunction(engine->access_log, "(s#i)s#s#siy#", client_host.data(),
+                                      Py_ssize_t(client_host.size()), client_port, req.method.data(),
+                                      Py_ssize_t(req.method.size()), req.target.data(), Py_ssize_t(req.target.size()),
+                                      link->http2              ? "2"
+                                      : req.version_minor == 0 ? "1.0"
+                                                               : "1.1",
+                                      status, xff.data(), Py_ssize_t(xff.size()));
   if (!r) PyErr_WriteUnraisable(engine->access_log);
   Py_XDECREF(r);
 }

@@ -80,6 +80,15 @@ struct EngineObject {
   // awaits). Else task_starter(coro, done) runs it as an asyncio task from its first step, so
   // code that needs a current task (anyio, asyncio.timeout, httpx.AsyncClient) works there too.
   PyObject* task_starter;
+  // With a task_starter: None, or (get_running_loop or the engine's one loop, enter_task,
+  // leave_task, acquire_worker, release_worker, handoff) (fasterapi._runtime.task_hooks): the first step of a handler
+  // taken here, under the request's context, as a parked worker task (engine.cpp first_step); the task_starter only
+  // where that cannot be (no running loop, already inside a task).
+  PyObject* task_hooks;
+  // The idle worker first_step lends its identity from, its task and its loop (or nullptr).
+  PyObject* step_worker;
+  PyObject* step_task;
+  PyObject* step_loop;
 };
 
 // One per connection: owns scratch space for the request in flight.

@@ -70,6 +70,7 @@ PyObject* engine_new(PyTypeObject* tp, PyObject*, PyObject*) {
   self->access_log = Py_NewRef(Py_None);
   self->websocket_handler = Py_NewRef(Py_None);
   self->task_starter = Py_NewRef(Py_None);
+  self->task_hooks = Py_NewRef(Py_None);
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -116,6 +117,10 @@ int engine_traverse(PyObject* o, visitproc visit, void* arg) {
   Py_VISIT(self->access_log);
   Py_VISIT(self->websocket_handler);
   Py_VISIT(self->task_starter);
+  Py_VISIT(self->task_hooks);
+  Py_VISIT(self->step_worker);
+  Py_VISIT(self->step_task);
+  Py_VISIT(self->step_loop);
   if (int rc = offload_traverse(self, visit, arg)) return rc;
   if (self->routes)
     for (auto& r : *self->routes) {
@@ -140,6 +145,10 @@ int engine_clear(PyObject* o) {
   Py_CLEAR(self->access_log);
   Py_CLEAR(self->websocket_handler);
   Py_CLEAR(self->task_starter);
+  Py_CLEAR(self->task_hooks);
+  Py_CLEAR(self->step_worker);
+  Py_CLEAR(self->step_task);
+  Py_CLEAR(self->step_loop);
   offload_clear(self);
   if (self->routes)
     for (auto& r : *self->routes) clear_route(r);
@@ -376,6 +385,9 @@ PyMemberDef engine_members[] = {
      "response (x_forwarded_for: the header's bytes, b'' if absent)"},
     {"task_starter", T_OBJECT, offsetof(EngineObject, task_starter), 0,
      "None (coroutines stepped inline first), or callable(coro, done) running each as an asyncio task"},
+    {"task_hooks", T_OBJECT, offsetof(EngineObject, task_hooks), 0,
+     "None, or (get_running_loop or the loop, enter_task, leave_task, acquire_worker, release_worker, handoff): with a "
+     "task_starter, the first step taken by the engine as a parked worker task"},
     {"websocket_handler", T_OBJECT, offsetof(EngineObject, websocket_handler), 0,
      "None, or callable(RequestData, WebSocketLink) for WebSocket handshakes (None: 403)"},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(EngineObject, weakrefs), READONLY, nullptr},
@@ -682,6 +694,18 @@ PyObject* server_new(PyTypeObject* tp, PyObject* args, PyObject* kw) {
       !read_num(config, "write_timeout_ms", cfg.write_timeout_ms) || !read_num(config, "linger_ms", cfg.linger_ms) ||
       !read_num(config, "io_uring", cfg.io_uring))
     return nullptr;
+  uint32_t http2 = cfg.http2 ? 1 : 0;
+  if (!read_num(config, "http2", http2) ||
+      !read_num(config, "h2_max_concurrent_streams", cfg.h2.max_concurrent_streams) ||
+      !read_num(config, "h2_initial_window", cfg.h2.initial_window) ||
+      !read_num(config, "h2_max_control_frames", cfg.h2.max_control_frames) ||
+      !read_num(config, "h2_reset_burst", cfg.h2.reset_burst))
+    return nullptr;
+  cfg.http2 = http2 != 0;
+  if (cfg.h2.max_concurrent_streams == 0 || cfg.h2.initial_window > 0x7fffffff) {
+    PyErr_SetString(PyExc_ValueError, "h2_max_concurrent_streams must be > 0, h2_initial_window < 2**31");
+    return nullptr;
+  }
   auto* self = reinterpret_cast<ServerObject*>(tp->tp_alloc(tp, 0));
   if (!self) return nullptr;
   self->engine = Py_NewRef(engine);
@@ -727,11 +751,14 @@ PyObject* server_listen_fd(PyObject* o, PyObject* arg) {
 
 // The --ssl-* options as keywords (uvicorn's names without the ssl_ prefix) into tls::Options.
 bool parse_tls_options(PyObject* args, PyObject* kw, fasterapi::tls::Options& o) {
-  static const char* names[] = {"certfile", "keyfile", "password", "ca_certs", "cert_reqs", "ciphers", nullptr};
+  static const char* names[] = {"certfile",  "keyfile", "password", "ca_certs",
+                                "cert_reqs", "ciphers", "http2",    nullptr};
   const char *cert, *key = nullptr, *pw = nullptr, *ca = nullptr, *ciphers = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzziz", const_cast<char**>(names), &cert, &key, &pw, &ca, &o.cert_reqs,
-                                   &ciphers))
+  int http2 = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzzizp", const_cast<char**>(names), &cert, &key, &pw, &ca, &o.cert_reqs,
+                                   &ciphers, &http2))
     return false;
+  o.http2 = http2 != 0;
   o.certfile = cert;
   o.keyfile = key ? key : "";
   o.password = pw ? pw : "";

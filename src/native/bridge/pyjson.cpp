@@ -282,7 +282,10 @@ int Writer::slow(PyObject* obj) {
   }
   if (PyDict_Check(obj)) return dict_items(obj);
 
-  if (mro_defines(Py_TYPE(obj), "__pydantic_serializer__")) {
+  // Without a default function, a pydantic model or dataclass is written by its own serializer; with
+  // one (the engine's: FastAPI's jsonable_encoder), the default decides, as FastAPI's float format
+  // (json.dumps: 1e-07) is not pydantic's (1e-7).
+  if (!default_fn && mro_defines(Py_TYPE(obj), "__pydantic_serializer__")) {
     PyObject* ser = PyObject_GetAttrString(obj, "__pydantic_serializer__");
     if (!ser) return -1;
     PyObject* to_json = PyObject_GetAttrString(ser, "to_json");

@@ -9,10 +9,10 @@ namespace fasterapi::bridge {
 
 // Appends the JSON text of `obj` to `out`, matching
 // json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).
-// Types json.dumps does not know are handled as FastAPI's jsonable_encoder would: pydantic models
-// through their own serializer, Enum by value, and anything else through `default_fn(obj)`
-// (may be NULL), whose result is then written. Returns 0, or -1 with a Python exception set
-// (TypeError: not serializable; ValueError: nan/inf, or nesting deeper than 256 levels).
+// Types json.dumps does not know: Enum by value, anything else through `default_fn(obj)` (the
+// engine's is FastAPI's jsonable_encoder), whose result is then written; without a default_fn
+// (NULL), pydantic models and dataclasses through their own serializer (`to_json(by_alias=True)`). Returns 0, or -1
+// with a Python exception set (TypeError: not serializable; ValueError: nan/inf, or nesting deeper than 256 levels).
 int write_json(PyObject* obj, http::Buffer& out, PyObject* default_fn);
 
 // Whether `name` is defined in the namespace of a heap type in tp's MRO (no exception set).

@@ -37,7 +37,7 @@ PyObject* build(RequestDataObject* self, int slot) {
     case kRawPath: return PyBytes_FromStringAndSize(f.raw_path.data(), Py_ssize_t(f.raw_path.size()));
     case kQuery: return PyBytes_FromStringAndSize(f.query.data(), Py_ssize_t(f.query.size()));
     case kBody: return PyBytes_FromStringAndSize(f.body.data(), Py_ssize_t(f.body.size()));
-    case kVersion: return PyUnicode_FromString(f.version_minor == 0 ? "1.0" : "1.1");
+    case kVersion: return PyUnicode_FromString(f.http2 ? "2" : f.version_minor == 0 ? "1.0" : "1.1");
     case kClient:
       if (f.client_port < 0) Py_RETURN_NONE;
       return Py_BuildValue("(s#i)", f.client_host.data(), Py_ssize_t(f.client_host.size()), f.client_port);
@@ -115,7 +115,7 @@ PyGetSetDef getset[] = {
     SLOT("body_reader", kBodyReader, "None, or the BodyReader of a streamed body (engine.stream_bodies)"),
     SLOT("client", kClient, "(host, port) or None"),
     SLOT("server", kServer, "(host, port) or None"),
-    SLOT("http_version", kVersion, "'1.1' or '1.0'"),
+    SLOT("http_version", kVersion, "'1.1', '1.0', or '2' (an HTTP/2 stream)"),
     SLOT("path_params", kParams, "router captures (dict[str, str])"),
     {"scheme", boundary<scheme_get>, nullptr, "'https' on a TLS connection served by the engine, else 'http'", nullptr},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
@@ -199,6 +199,7 @@ void set_request_connection(PyObject* request_data, const server::ConnLink& link
   f.server_host = link.local_host;
   f.server_port = link.local_port;
   f.https = link.tls;
+  f.http2 = link.http2;
 }
 
 void set_body_reader(PyObject* request_data, PyObject* reader) {

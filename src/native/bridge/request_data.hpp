@@ -21,6 +21,7 @@ struct RequestFields {
   std::string server_host;
   int server_port = 0;
   bool https = false;  // the connection is TLS
+  bool http2 = false;  // the request came on an HTTP/2 stream (http_version "2")
 };
 
 // Builds a RequestData object (new reference) from a request view, its decoded path and captures.

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "http2/session.hpp"
 #include "server/loop.hpp"
 
 namespace fasterapi::server {
@@ -29,12 +30,24 @@ struct Server::Conn {
   uint32_t serial = 0;       // tells this connection's completions from an earlier one's on the same fd
   bool recv_armed = false;   // a multishot receive is in the ring
   bool recv_cancel = false;  // ... and its cancellation too (reading paused)
-  bool out_armed = false;    // a POLLOUT poll is in the ring
+  bool out_armed = false;    // waiting for writability
   bool blocked = false;      // the last send stopped short (EAGAIN): wait for writability
   bool flush_due = false;    // in the tick's flush list
   bool ready_due = false;    // in the ready list: held input to feed, a receive to rearm
   bool held_eof = false;     // the peer's FIN arrived behind held input
   std::string held;          // received while reading was paused (in flight when it paused)
+  // HTTP/2: chosen by ALPN or by the client's preface (or Upgrade: h2c); then h2 drives the
+  // connection and proto stays unused. sniffed: the choice is made; sniff: the first bytes while
+  // they may still be the preface.
+  std::unique_ptr<http2::Session> h2;
+  std::string peer_host;  // (each h2 stream's dispatcher is made for the same peer)
+  int peer_port = 0;
+  bool sniffed = false;
+  std::string sniff;
+
+  http::Buffer& out() { return h2 ? h2->output() : proto.output(); }
+  bool should_close() const { return h2 ? h2->done() : proto.should_close(); }
+  bool pending() const { return h2 ? false : proto.pending(); }
 
   Conn(int f, std::unique_ptr<ConnectionDispatcher> d, const http::Limits& lim)
       : fd(f), dispatcher(std::move(d)), proto(lim, *dispatcher) {}

@@ -13,7 +13,8 @@ struct ConnLink {
   std::function<void()> kick;        // after Connection::complete(): flush and resume reading
   std::string local_host;            // the socket's own address (ASGI scope["server"]); empty: none
   int local_port = 0;
-  bool tls = false;  // the connection is TLS (scope["scheme"] https / wss)
+  bool tls = false;    // the connection is TLS (scope["scheme"] https / wss)
+  bool http2 = false;  // an HTTP/2 stream's (scope["http_version"] "2")
 };
 
 // A Dispatcher bound to one connection (the bridge implements it).

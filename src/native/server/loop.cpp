@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "http/response.hpp"
+#include "http2/session.hpp"
 #include "server/conn.hpp"
 
 namespace fasterapi::server {
@@ -242,6 +243,8 @@ void Server::adopt(int fd, const std::string& host, int port) {
     cp->dispatcher->link->tls = true;
   }
   cp->dispatcher->link->conn = &cp->proto;
+  cp->peer_host = host;
+  cp->peer_port = port;
   peer_of(fd, cp->dispatcher->link->local_host, cp->dispatcher->link->local_port, true);
   cp->dispatcher->link->kick = [this, fd] {
     auto it = conns_.find(fd);
@@ -270,6 +273,10 @@ void Server::adopt(int fd, const std::string& host, int port) {
 // Starts or stops the head and body deadline clocks from the protocol state. Called whenever
 // input may have been processed (after reading, after a pending response resumed the input).
 void Server::track(Conn& c, uint64_t now) {
+  if (c.h2) {  // (h2 streams have no head/body clocks: flow control and the GOAWAY limits bound them)
+    c.request_start = c.body_start = 0;
+    return;
+  }
   if (c.proto.in_request()) {
     if (!c.request_start) c.request_start = now;
   } else {
@@ -286,6 +293,7 @@ void Server::track(Conn& c, uint64_t now) {
 }
 
 bool Server::can_read(Conn& c) {
+  if (c.h2) return c.linger_until || (!c.h2->done() && c.h2->output().size() < cfg_.limits.output_high_water);
   return c.linger_until ||
          (!c.proto.read_paused() && !c.proto.should_close() && c.proto.output().size() < cfg_.limits.output_high_water);
 }
@@ -298,6 +306,7 @@ void Server::on_readable(Conn& c) {
     ssize_t n = receive(c, buf, sizeof buf);
     if (n > 0) {
       on_bytes(c, buf, size_t(n));
+      if (c.dead) return;
       // A short read: the input is drained (a TLS read returns one record, at most 16 KiB).
       if (size_t(n) < (c.tls ? 16384 : sizeof buf)) break;
     } else if (n == 0) {
@@ -313,21 +322,48 @@ void Server::on_readable(Conn& c) {
   if (!c.dead) update_interest(c);
 }
 
-// n bytes received (both backends).
+// n bytes received (both backends): to the HTTP/2 session or the HTTP/1.1 parser, once the first
+// bytes chose the protocol.
 void Server::on_bytes(Conn& c, const char* buf, size_t n) {
   stats_.bytes_received += uint64_t(n);
   c.last_activity = now_ms();
   if (c.linger_until) return;  // closing: discard
+  const bool fresh = !c.sniffed;
+  if (fresh && !choose_protocol(c, buf, n)) {
+    update_interest(c);  // (a partial preface: wait for the rest)
+    return;
+  }
+  if (c.h2) {
+    if (fresh) {  // chosen now: c.sniff holds the bytes for the session (preface, frames)
+      std::string first;
+      first.swap(c.sniff);
+      if (!first.empty()) c.h2->on_data(first.data(), first.size());
+    } else {
+      c.h2->on_data(buf, n);
+    }
+    // Accepted before a shutdown: the streams of its first bytes are served, then GOAWAY (as
+    // an HTTP/1.1 connection's first request is answered with Connection: close).
+    if (draining_ && !c.h2->draining()) c.h2->shutdown();
+    flush(c);
+    return;
+  }
+  std::string first;  // HTTP/1.1 after all: the bytes held while sniffing, with these
+  const char* data = buf;
+  if (!c.sniff.empty()) {
+    first.swap(c.sniff);
+    data = first.data();
+    n = first.size();
+  }
   bool had_body = c.proto.reading_body();
   if (draining_ && !c.proto.draining()) {
     // A connection accepted before the shutdown whose first request arrives now: it is
     // served, with "Connection: close". (set_draining() on an empty input stops reading,
     // so it is marked once its first byte is in; verdicts do not depend on the split.)
-    c.proto.on_data(buf, 1);
+    c.proto.on_data(data, 1);
     c.proto.set_draining();
-    if (n > 1) c.proto.on_data(buf + 1, n - 1);
+    if (n > 1) c.proto.on_data(data + 1, n - 1);
   } else {
-    c.proto.on_data(buf, n);
+    c.proto.on_data(data, n);
   }
   track(c, c.last_activity);
   if (c.proto.reading_body()) {
@@ -342,9 +378,14 @@ void Server::on_bytes(Conn& c, const char* buf, size_t n) {
 
 // The client's FIN (both backends).
 void Server::on_peer_eof(Conn& c) {
-  if (c.linger_until) {
+  if (c.linger_until || c.h2) {
     close_conn(c);
     return;
+  }
+  if (!c.sniff.empty()) {  // EOF inside what could have been the preface: it is HTTP/1.1
+    std::string first;
+    first.swap(c.sniff);
+    c.proto.on_data(first.data(), first.size());
   }
   c.proto.on_eof();
   flush(c);
@@ -379,7 +420,7 @@ void Server::flush(Conn& c) {
     ring_defer_flush(c);
     return;
   }
-  http::Buffer& out = c.proto.output();
+  http::Buffer& out = c.out();
   if (!out.empty() && !c.write_since) c.write_since = now_ms();
   while (!out.empty()) {
     ssize_t n = transmit(c, out);
@@ -402,8 +443,17 @@ void Server::flush(Conn& c) {
     c.blocked = false;
     c.write_since = 0;
     out.shrink(64 * 1024);
-    if (c.proto.should_close() && !c.proto.pending() && !c.linger_until) {
+    if (c.should_close() && !c.pending() && !c.linger_until) {
       start_linger(c);
+      return;
+    }
+    if (c.h2) {  // more frames (responses progressed, the windows opened)
+      c.h2->pump();
+      if (!out.empty() || c.h2->done()) {
+        flush(c);
+        return;
+      }
+      update_interest(c);
       return;
     }
     // Output drained below the mark: handle requests that were waiting in the input buffer.
@@ -440,7 +490,7 @@ void Server::update_interest(Conn& c) {
   // loop). A reset or fully closed peer still reports EPOLLHUP/EPOLLERR, which are always on.
   uint32_t want = 0;
   if (can_read(c)) want |= EPOLLIN | EPOLLRDHUP;
-  if (!c.proto.output().empty() && !c.linger_until) want |= EPOLLOUT;
+  if (!c.out().empty() && !c.linger_until) want |= EPOLLOUT;
   if (c.tls && c.tls->receive_wants_write()) want |= EPOLLOUT;  // a handshake flight to finish
   if (want != c.events) {
     epoll_event ev{};
@@ -466,7 +516,7 @@ void Server::close_conn(Conn& c) {
   c.dead = true;
   c.dispatcher->link->conn = nullptr;  // a late response for it is dropped
   if (ring_)
-    ring_forget(c);  // its receive and poll are cancelled (they keep the socket open until then)
+    ring_forget(c);  // its receive is cancelled (it keeps the socket open until then)
   else
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
   ::close(c.fd);
@@ -596,6 +646,10 @@ void Server::sweep() {
       }
       continue;
     }
+    if (c.h2) {
+      sweep_h2(c, now);
+      continue;
+    }
     // A handler is running: its time is its own (but a body it streams in is still the client's to
     // send, under the body deadline; once that fired, the handler gets a bounded time to answer).
     if (c.proto.pending() && !c.proto.reading_body()) {
@@ -680,6 +734,12 @@ void Server::begin_shutdown() {
   for (auto& [fd, cp] : conns_) {
     Conn& c = *cp;
     if (c.dead) continue;
+    if (c.h2) {  // GOAWAY(NO_ERROR): open streams finish, new ones are refused
+      c.h2->shutdown();
+      flush(c);
+      continue;
+    }
+    if (!c.sniffed && !c.sniff.empty()) continue;  // (a preface arriving: the fresh grace applies)
     bool idle = !c.proto.pending() && !c.proto.in_request() && c.proto.output().empty() && !c.linger_until;
     // Idle and never used: its first request may be on the wire right now (the client just
     // connected). It gets kFreshGraceMs to arrive (then it is answered with Connection: close);
@@ -693,6 +753,93 @@ void Server::begin_shutdown() {
   }
   for (int fd : doomed_) destroy(fd);
   doomed_.clear();
+}
+
+// The protocol of a connection, from its first bytes (and ALPN): HTTP/2 when ALPN chose h2 or
+// the bytes are the client preface, else HTTP/1.1. false: not decided yet (the bytes so far are
+// a prefix of the preface; they are kept in c.sniff).
+bool Server::choose_protocol(Conn& c, const char* data, size_t n) {
+  if (!cfg_.http2) {
+    c.sniffed = true;
+    return true;
+  }
+  if (!(c.tls && c.tls->alpn_h2())) {
+    size_t have = c.sniff.size();
+    size_t cmp = std::min(n, http2::kPreface.size() - have);
+    if (http2::kPreface.compare(have, cmp, std::string_view(data, cmp)) != 0) {
+      c.sniffed = true;  // HTTP/1.1, unless its first request asks for h2c (plain connections only)
+      if (have) c.sniff.append(data, n);
+      std::string request, settings;
+      size_t used = 0;
+      std::string_view first = have ? std::string_view(c.sniff) : std::string_view(data, n);
+      if (!c.tls && !draining_ && http2::parse_h2c_upgrade(first, cfg_.limits.max_head, request, settings, used)) {
+        std::string rest(first.substr(used));
+        try {
+          start_h2(c, settings, std::move(request));
+        } catch (const std::invalid_argument&) {
+          return true;  // a bad HTTP2-Settings: served as HTTP/1.1, the upgrade ignored
+        }
+        c.sniff = std::move(rest);  // (what followed the request: the client preface, frames)
+      }
+      return true;
+    }
+    if (have + n < http2::kPreface.size()) {
+      c.sniff.append(data, n);
+      return false;
+    }
+    c.sniff.append(data, n);  // (all of it: the session reads the preface from here)
+  } else {
+    c.sniff.assign(data, n);  // ALPN: the first bytes are the session's
+  }
+  c.sniffed = true;
+  start_h2(c, {}, {});
+  return true;
+}
+
+void Server::start_h2(Conn& c, std::string_view settings, std::string upgrade_request) {
+  int fd = c.fd;
+  std::shared_ptr<ConnLink> base = c.dispatcher->link;
+  std::string host = c.peer_host;
+  int port = c.peer_port;
+  auto make = [this, base, host, port] {
+    std::unique_ptr<ConnectionDispatcher> d = factory_(host, port);
+    d->link->local_host = base->local_host;
+    d->link->local_port = base->local_port;
+    d->link->tls = base->tls;
+    d->link->http2 = true;
+    return d;
+  };
+  auto kick = [this, fd] {
+    auto it = conns_.find(fd);
+    if (it == conns_.end() || it->second->dead || !it->second->h2) return;
+    flush(*it->second);
+  };
+  c.h2 = std::make_unique<http2::Session>(cfg_.limits, cfg_.h2, make, kick, settings, std::move(upgrade_request));
+}
+
+void Server::sweep_h2(Conn& c, uint64_t now) {
+  if (!c.out().empty()) {  // unsent output: the client must keep reading (as for HTTP/1.1)
+    if (!c.write_since) c.write_since = now;
+    int q = 0;
+    if (ioctl(c.fd, SIOCOUTQ, &q) == 0) {
+      if (c.outq >= 0 && q < c.outq) c.write_since = now;
+      c.outq = q;
+    }
+    if (now - c.write_since >= cfg_.write_timeout_ms) {
+      ++stats_.timeouts;
+      abort_conn(c);
+    }
+    return;
+  }
+  // a window that never opens, a header block never finished, a body that stopped
+  c.h2->sweep(now, cfg_.write_timeout_ms, cfg_.header_timeout_ms, cfg_.body_timeout_ms);
+  if (c.h2->dirty()) c.h2->pump();
+  flush(c);
+  if (c.dead || c.linger_until) return;
+  if (c.h2->idle()) {
+    uint32_t idle = draining_ ? 0 : cfg_.keepalive_timeout_ms;
+    if (now - c.last_activity >= idle) close_conn(c);
+  }
 }
 
 void Server::close_all() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "http/connection.hpp"
+#include "http2/session.hpp"
 #include "server/link.hpp"
 #include "tls/tls.hpp"
 
@@ -26,6 +27,8 @@ struct Config {
   uint32_t body_min_rate = 1024;      // bytes per second
   uint32_t write_timeout_ms = 10000;  // unsent output making no progress
   uint32_t linger_ms = 2000;          // after a close-delimited response, drain input this long
+  bool http2 = true;                  // HTTP/2: h2 by ALPN, h2c by prior knowledge or Upgrade
+  http2::Settings h2;
   // The io_uring backend (multishot accept and receive into a provided-buffer ring, one
   // submission per poll()); plain connections only (TLS stays on epoll). The constructor throws
   // std::runtime_error with one line when this build or the kernel cannot (uring_unavailable()).
@@ -103,6 +106,9 @@ class Server {
   void pause_accept();
   void destroy(int fd);
   void start_linger(Conn& c);
+  bool choose_protocol(Conn& c, const char* data, size_t n);
+  void start_h2(Conn& c, std::string_view settings, std::string upgrade_request);
+  void sweep_h2(Conn& c, uint64_t now);
   ssize_t receive(Conn& c, char* buf, size_t n);  // TLS when the connection has a session
   ssize_t transmit(Conn& c, const http::Buffer& out);
 

@@ -222,7 +222,7 @@ void Server::ring_interest(Conn& c) {
     }
   }
   // (Not reading: the receive stays armed until bytes arrive while paused; then it is cancelled.)
-  if (c.blocked && !c.out_armed && !c.linger_until && !c.proto.output().empty()) {
+  if (c.blocked && !c.out_armed && !c.linger_until && !c.out().empty()) {
     epoll_event ev{};
     ev.events = EPOLLOUT | EPOLLONESHOT;
     ev.data.u64 = (uint64_t(c.serial) << 32) | uint32_t(c.fd);

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
@@ -22,6 +23,8 @@ struct Label {
   std::string methods, path;
 };
 std::vector<Label> g_labels;  // by compiled route index (the engine's add_route order)
+// Each loop thread's engine notes its routes at its startup (--loop-threads: several at once)
+std::mutex g_labels_mutex;
 
 size_t region_bytes(int workers) { return sizeof(Region) + sizeof(WorkerSlot) * size_t(workers - 1); }
 
@@ -120,6 +123,7 @@ RouteSum sum_route(int slot) {
 }
 
 void render_routes(std::string& out) {
+  const std::lock_guard<std::mutex> hold(g_labels_mutex);
   const int used = std::min<int>(int(g_labels.size()), kMaxRoutes);
   std::vector<int> slots;
   for (int i = 0; i < used; ++i) slots.push_back(i);
@@ -285,6 +289,7 @@ void mark_down(int worker) {
 
 void note_route(int index, std::string_view methods, std::string_view path_template) {
   if (index < 0 || index >= kMaxRoutes) return;
+  const std::lock_guard<std::mutex> hold(g_labels_mutex);
   if (g_labels.size() <= size_t(index)) g_labels.resize(size_t(index) + 1);
   g_labels[size_t(index)] = Label{std::string(methods), std::string(path_template)};
 }

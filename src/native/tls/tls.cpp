@@ -29,13 +29,17 @@ class Context {
 namespace {
 
 // ALPN: what this server speaks, in preference order (wire format: length-prefixed names).
-// h2 goes first here once the engine speaks it.
-constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+// h2 first (the server's preference) unless HTTP/2 is off (Options::http2).
+constexpr unsigned char kAlpnH1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnH2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
-                void*) {
+                void* arg) {
   unsigned char* chosen = nullptr;
-  if (SSL_select_next_proto(&chosen, outlen, kAlpn, sizeof kAlpn, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+  const bool h2 = arg != nullptr;
+  const unsigned char* list = h2 ? kAlpnH2 : kAlpnH1;
+  const unsigned int len = h2 ? sizeof kAlpnH2 : sizeof kAlpnH1;
+  if (SSL_select_next_proto(&chosen, outlen, list, len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
     return SSL_TLSEXT_ERR_NOACK;  // no common protocol: carry on without ALPN (as curl --no-alpn)
   *out = chosen;
   return SSL_TLSEXT_ERR_OK;
@@ -129,7 +133,7 @@ std::shared_ptr<Context> make_context(const Options& o) {
   SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   static const unsigned char kSessionContext[] = "fasterapi";
   SSL_CTX_set_session_id_context(raw, kSessionContext, sizeof kSessionContext - 1);
-  SSL_CTX_set_alpn_select_cb(raw, select_alpn, nullptr);
+  SSL_CTX_set_alpn_select_cb(raw, select_alpn, o.http2 ? const_cast<unsigned char*>(kAlpnH2) : nullptr);
   if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(raw, o.ciphers.c_str()) != 1)
     throw std::runtime_error("--ssl-ciphers '" + o.ciphers + "': no usable cipher (" + openssl_reason() + ")");
   load_identity(raw, o);
@@ -141,6 +145,13 @@ struct Session::Impl {
   SSL* ssl = nullptr;
   ~Impl() { SSL_free(ssl); }
 };
+
+bool Session::alpn_h2() const {
+  const unsigned char* p = nullptr;
+  unsigned int n = 0;
+  SSL_get0_alpn_selected(impl_->ssl, &p, &n);
+  return n == 2 && p[0] == 'h' && p[1] == '2';
+}
 
 Session::Session(const std::shared_ptr<Context>& ctx, int fd) : impl_(std::make_unique<Impl>()) {
   impl_->ssl = SSL_new(ctx->ctx);  // holds its own reference to the SSL_CTX

@@ -14,6 +14,7 @@ namespace fasterapi::tls {
 struct Options {
   std::string certfile, keyfile, password, ca_certs, ciphers;
   int cert_reqs = 0;
+  bool http2 = true;  // offer h2 by ALPN (before http/1.1)
 };
 
 // True when this build has TLS (OpenSSL was found at build time).
@@ -40,6 +41,8 @@ class Session {
   ssize_t transmit(const char* buf, size_t n);
   // The handshake is still running (the head deadline applies from the accept).
   bool handshaking() const;
+  // ALPN chose h2 (valid once the handshake is done).
+  bool alpn_h2() const;
   // The last receive() stopped because the socket was not writable (a handshake flight larger
   // than the send buffer): retry receive() when the socket is writable again.
   bool receive_wants_write() const { return receive_wants_write_; }

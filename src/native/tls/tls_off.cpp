@@ -20,6 +20,7 @@ Session::~Session() = default;
 ssize_t Session::receive(char*, size_t) { return -1; }
 ssize_t Session::transmit(const char*, size_t) { return -1; }
 bool Session::handshaking() const { return false; }
+bool Session::alpn_h2() const { return false; }
 void Session::close_notify() {}
 
 }  // namespace fasterapi::tls
