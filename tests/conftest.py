@@ -16,3 +16,17 @@ os.environ.setdefault("FASTERAPI_LOOP", "epoll")
 
 def pytest_report_header() -> list[str]:
     return [SHARED_NOTE, f"socket loop: FASTERAPI_LOOP={os.environ['FASTERAPI_LOOP']}"]
+
+
+def _hypothesis_without_deadline() -> None:
+    # Hypothesis fails an example that takes over 200 ms: a timed assertion, which a loaded CI
+    # machine trips (test_json did once); the properties are what these tests check, not speed.
+    try:
+        from hypothesis import settings
+    except ImportError:  # the interpreters' minimal test environments may lack it
+        return
+    settings.register_profile("fasterapi", deadline=None)
+    settings.load_profile("fasterapi")
+
+
+_hypothesis_without_deadline()

@@ -57,6 +57,7 @@ from fastapi.responses import JSONResponse
 with warnings.catch_warnings():  # (FastAPI deprecates both: pydantic's JSON is faster)
     warnings.simplefilter("ignore")
     from fastapi.responses import ORJSONResponse, UJSONResponse
+from fastapi.exceptions import EndpointContext, ResponseValidationError
 from fastapi.routing import (
     APIRoute,
     _extract_endpoint_context,
@@ -84,7 +85,7 @@ _SCALARS: dict[Any, ParamKind] = {int: "int", float: "float", str: "str", bool: 
 # body goes, streamed, through the app's ASGI path (the engine diverts it: bridge body_limit).
 COMPILED_BODY_BUFFER = 1 << 20
 _NONE = type(None)
-_RENDER_CLASSES: tuple[type[Any], ...] = (ORJSONResponse, UJSONResponse)
+_RENDER_CLASSES: tuple[type[Any], ...] = (JSONResponse, ORJSONResponse, UJSONResponse)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -504,7 +505,9 @@ def _is_coroutine(call: Callable[..., Any]) -> bool:
 
 
 def _json_render(response_class: type[Any], args: dict[str, Any]) -> Callable[[Any], bytes] | None:
-    """For ORJSONResponse and UJSONResponse (exactly these classes): the render of a response made
+    """For JSONResponse, ORJSONResponse and UJSONResponse (exactly these classes; JSONResponse here
+    with a response model, whose serialized content FastAPI renders without jsonable_encoder, so
+    without dropping "_sa" keys as the engine's JSON writer does): the render of a response made
     as FastAPI makes it, when that response is just `content-type: application/json`, its
     content-length and the rendered bytes (as the engine writes a JSON body)."""
     if response_class not in _RENDER_CLASSES:
@@ -520,15 +523,54 @@ def _json_render(response_class: type[Any], args: dict[str, Any]) -> Callable[[A
     return typing.cast(Callable[[Any], bytes], probe.render)
 
 
+_PLAIN_LEAVES = (str, int, float, bool, _NONE)
+
+
+def _plain_json(value: Any, depth: int) -> bool:
+    """True when jsonable_encoder(value) is an equal value of the same types: dicts, lists, str,
+    int, float, bool and None of exactly these types, no str key starting with "_sa" (jsonable_
+    encoder drops those: sqlalchemy_safe)."""
+    kind = type(value)
+    if kind in _PLAIN_LEAVES:
+        return True
+    if depth > 32:
+        return False
+    if kind is list:
+        return all(_plain_json(v, depth + 1) for v in value)
+    if kind is dict:
+        for key, v in value.items():
+            if type(key) not in _PLAIN_LEAVES or (type(key) is str and key.startswith("_sa")):
+                return False
+            if not _plain_json(v, depth + 1):
+                return False
+        return True
+    return False
+
+
+def _serializer(field: Any, dump_json: bool, context: dict[str, Any], options: dict[str, Any]) -> Callable[[Any], Any]:
+    """FastAPI 0.165's serialize_response(field=field, is_coroutine=True, ...) as a plain function
+    (the same calls, without a coroutine per response): the response model validates the result
+    (ResponseValidationError on errors), then serializes it (pydantic-core's JSON bytes with the
+    default response class, else its JSON-mode Python value)."""
+    serializer = field.serialize_json if dump_json else field.serialize
+
+    def serialize(raw: Any) -> Any:
+        value, errors = field.validate(raw, {}, loc=("response",))
+        if errors:
+            raise ResponseValidationError(errors=errors, body=raw, endpoint_ctx=context or EndpointContext())  # type: ignore[arg-type]
+        return serializer(value, **options)
+
+    return serialize
+
+
 def _with_response(
     run: Callable[..., Any], is_coroutine: bool, inputs: dict[str, Any], context: dict[str, Any], wire: type[Wire]
 ) -> tuple[Callable[..., Any], bool, str]:
     """The endpoint, then what FastAPI's request handler does with its result: serialize_response
     (response_model validation, pydantic's to_json or jsonable_encoder), then the response class.
     Returns (call, json_bytes, writer): with a response_model and the default class the call returns
-    the JSON bytes (written as application/json by the engine), with JSONResponse the serialized
-    content (written by the engine's JSON writer, which writes JSONResponse's bytes), with
-    ORJSONResponse/UJSONResponse the class's rendered bytes; otherwise the complete response."""
+    the JSON bytes (written as application/json by the engine), with JSONResponse/ORJSONResponse/
+    UJSONResponse the class's own rendered bytes; otherwise the complete response."""
     field = inputs["response_field"]
     response_class = _plain_response_class(inputs)
     dump_json = field is not None and isinstance(inputs["response_class"], DefaultPlaceholder)
@@ -545,21 +587,26 @@ def _with_response(
         "exclude_none": inputs["response_model_exclude_none"],
     }
     render = None if dump_json else _json_render(response_class, args)
-    as_content = not dump_json and response_class is JSONResponse
+    serialize = _serializer(field, dump_json, context, options) if field is not None and is_coroutine else None
 
     async def call(**values: Any) -> Any:
         raw = await run(**values)
         if isinstance(raw, Response):
             return raw
-        content = await serialize_response(
-            field=field,
-            response_content=raw,
-            is_coroutine=is_coroutine,
-            endpoint_ctx=context,  # type: ignore[arg-type]
-            dump_json=dump_json,
-            **options,
-        )
-        if dump_json or as_content:
+        if render is not None and field is None and _plain_json(raw, 0):
+            return render(raw)  # (jsonable_encoder(raw) == raw: FastAPI renders the same value)
+        if serialize is not None:
+            content = serialize(raw)
+        else:
+            content = await serialize_response(
+                field=field,
+                response_content=raw,
+                is_coroutine=is_coroutine,
+                endpoint_ctx=context,  # type: ignore[arg-type]
+                dump_json=dump_json,
+                **options,
+            )
+        if dump_json:
             return content
         if render is not None:
             return render(content)
@@ -569,8 +616,6 @@ def _with_response(
 
     if dump_json:
         return call, True, "model_json"
-    if as_content:
-        return call, False, "model_plain"
     if render is not None:
         return call, True, "render"
     return call, False, "python"
@@ -749,6 +794,11 @@ class AppErrors:
             handler = handlers.get(exc.status_code)
         if handler is None and isinstance(exc, Exception):
             handler = _lookup_exception_handler(handlers, exc)  # type: ignore[arg-type]
+        if handler is not None:
+            try:
+                return await self.run_handler(handler, req, exc)
+            except Exception as raised:  # noqa: BLE001 -- as ServerErrorMiddleware: a server error now
+                exc, handler = raised, None
         if handler is None:
             handler = self.app.exception_handlers.get(500) or self.app.exception_handlers.get(Exception)
             observer = ERRORS.get()
@@ -758,6 +808,9 @@ class AppErrors:
                 logging.getLogger("fasterapi.error").error("Exception in ASGI application", exc_info=exc)
             if handler is None:
                 return internal_error(self.wire)
+        return await self.run_handler(handler, req, exc)
+
+    async def run_handler(self, handler: Any, req: Any, exc: BaseException) -> Any:
         scope = self.scope_maker(req)
         request = Request(scope, _no_body)
         if inspect.iscoroutinefunction(handler):
@@ -860,8 +913,8 @@ _WRITERS = {
     "json": "engine JSON writer",
     "text": "engine text writer (str result)",
     "model_json": "FastAPI's serialize_response (pydantic-core JSON bytes), written by the engine",
-    "model_plain": "FastAPI's serialize_response, then the engine JSON writer",
-    "render": "FastAPI's serialize_response, then the class's render() bytes, written by the engine",
+    "render": "the class's render() of serialize_response's content (a plain-JSON result: of itself), "
+    "bytes written by the engine",
     "python": "response class built in Python (FastAPI's serialize_response)",
 }
 _log = logging.getLogger("fasterapi.routes")

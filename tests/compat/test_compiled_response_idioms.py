@@ -21,10 +21,12 @@ from typing import Any
 import pytest
 import starlette.testclient
 from engine_reports import REFERENCE
+from fasterapi.encoders import jsonable_encoder
+from fasterapi.exceptions import ResponseValidationError
 from fasterapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, RootModel, computed_field
 
-from fasterapi import FastAPI, HTTPException
+from fasterapi import FastAPI, HTTPException, Request
 from fasterapi.testclient import TestClient
 
 with warnings.catch_warnings():  # FastAPI deprecates these two; apps still use them
@@ -35,6 +37,10 @@ with warnings.catch_warnings():  # FastAPI deprecates these two; apps still use 
 class Kind(enum.Enum):
     A = "a"
     B = 2
+
+
+class Sub(str):
+    pass
 
 
 class Msg(BaseModel):
@@ -86,6 +92,9 @@ VALUES: dict[str, Any] = {
     "str": "plain string",
     "bytes": b"raw",
     "list": [1, "a", None, True],
+    "sakey": {"_sa_hidden": 1, "shown": {"_sa_deep": 2, "k": [1, {"_sa": 3}]}},
+    "tuple": {"t": (1, 2), "nested": [[1.5, None], {"a": False}]},
+    "strsub": {"e": Kind.A, "s": Sub("sub")},
     "model": Msg(message="m", score=1e-7),
     "models": [Msg(message=f"m{i}", score=i / 3) for i in range(3)],
     "rich": Rich(
@@ -114,6 +123,11 @@ def value(kind: str) -> Any:
 
 def build() -> tuple[FastAPI, FastAPI]:
     app = FastAPI()
+    orjson_app = FastAPI(default_response_class=ORJSONResponse)
+
+    @app.exception_handler(ResponseValidationError)  # its errors and text (endpoint context) compared
+    async def invalid_response(request: Request, exc: ResponseValidationError) -> JSONResponse:
+        return JSONResponse({"errors": jsonable_encoder(exc.errors()), "text": str(exc)}, status_code=500)
 
     @app.get("/default")
     async def default(kind: str = "dict"):  # type: ignore[no-untyped-def]
@@ -167,7 +181,13 @@ def build() -> tuple[FastAPI, FastAPI]:
     async def model_orjson_class(kind: str = "rich"):  # type: ignore[no-untyped-def]
         return value(kind)
 
-    orjson_app = FastAPI(default_response_class=ORJSONResponse)
+    @app.get("/dict-model", response_model=WithDict)  # pydantic keeps "_sa" keys, jsonable_encoder not
+    async def dict_model(kind: str = "sadict"):  # type: ignore[no-untyped-def]
+        return value(kind)
+
+    @app.get("/dict-model-json-class", response_model=WithDict, response_class=JSONResponse)
+    async def dict_model_json_class(kind: str = "sadict"):  # type: ignore[no-untyped-def]
+        return value(kind)
 
     @orjson_app.get("/default")
     async def orjson_default(kind: str = "dict"):  # type: ignore[no-untyped-def]
@@ -195,8 +215,10 @@ WRITERS = {
     "/response-model": "model_json",
     "/annotation": "model_json",
     "/response-model-list": "model_json",
-    "/model-json-class": "model_plain",
+    "/model-json-class": "render",
     "/model-orjson-class": "render",
+    "/dict-model": "model_json",
+    "/dict-model-json-class": "render",
 }
 
 
@@ -247,3 +269,14 @@ def test_engine_answers_as_fastapi(clients: dict[str, tuple[Any, Any]], app: str
     engine_client, asgi_client = clients[app]
     url = f"{path}?kind={kind}"
     assert comparable(engine_client.request(method, url)) == comparable(asgi_client.request(method, url))
+
+
+@pytest.mark.skipif(REFERENCE, reason="reference mode: no engine")
+def test_each_route_is_logged_at_startup(caplog: pytest.LogCaptureFixture) -> None:
+    """One debug line per route on `fasterapi.routes`: compiled with its writer, or why not."""
+    with caplog.at_level("DEBUG", logger="fasterapi.routes"):
+        reports(APP)
+    lines = [r.getMessage() for r in caplog.records if r.name == "fasterapi.routes"]
+    assert "route GET /class-orjson: compiled (the class's render() of" in "\n".join(lines)
+    assert any(line.startswith("route GET,HEAD /docs: ASGI: a Starlette route") for line in lines), lines
+    assert len(lines) == len(APP.routes)

@@ -131,7 +131,7 @@ static int write_json_response(EngineObject* e, PyObject* value, int status, boo
   out.prepare(kDigits + 4);
   out.commit(kDigits + 4);
   size_t body_start = out.size();
-  if (write_json(value, out, e->json_default) < 0) {
+  if (write_json(value, out, e->json_default, true) < 0) {
     out.truncate(start);
     return -1;
   }

@@ -25,6 +25,7 @@ inline void put_literal(http::Buffer& out, const char* s, size_t n) {
 struct Writer {
   http::Buffer& out;
   PyObject* default_fn;
+  bool drop_sa = false;  // str keys starting with "_sa" left out (jsonable_encoder's sqlalchemy_safe)
   int depth = 0;
 
   int value(PyObject* obj);
@@ -154,6 +155,16 @@ int Writer::key(PyObject* k) {
   return -1;
 }
 
+// A key jsonable_encoder leaves out of every dict it encodes (sqlalchemy_safe): a str starting "_sa".
+inline bool sa_key(PyObject* k) {
+  if (!PyUnicode_Check(k) || PyUnicode_GET_LENGTH(k) < 3) return false;
+#ifdef PYPY_VERSION
+  return PyUnicode_ReadChar(k, 0) == '_' && PyUnicode_ReadChar(k, 1) == 's' && PyUnicode_ReadChar(k, 2) == 'a';
+#else
+  return PyUnicode_READ_CHAR(k, 0) == '_' && PyUnicode_READ_CHAR(k, 1) == 's' && PyUnicode_READ_CHAR(k, 2) == 'a';
+#endif
+}
+
 // An exact dict, in its own order.
 int Writer::dict(PyObject* obj) {
   if (PyDict_GET_SIZE(obj) == 0) {
@@ -166,6 +177,7 @@ int Writer::dict(PyObject* obj) {
   PyObject *k, *v;
   bool first = true;
   while (PyDict_Next(obj, &pos, &k, &v)) {
+    if (drop_sa && sa_key(k)) continue;
     if (!first) out.push_back(',');
     first = false;
     if (Py_IS_TYPE(k, &PyUnicode_Type)) {
@@ -199,6 +211,7 @@ int Writer::dict_items(PyObject* obj) {
     return -1;
   }
   out.push_back('{');
+  Py_ssize_t wrote = 0;
   for (Py_ssize_t i = 0; i < n; ++i) {
     PyObject* item = PyList_GET_ITEM(items, i);
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
@@ -206,7 +219,8 @@ int Writer::dict_items(PyObject* obj) {
       Py_DECREF(items);
       return -1;
     }
-    if (i) out.push_back(',');
+    if (drop_sa && sa_key(PyTuple_GET_ITEM(item, 0))) continue;
+    if (wrote++) out.push_back(',');
     if (key(PyTuple_GET_ITEM(item, 0)) < 0) {
       Py_DECREF(items);
       return -1;
@@ -341,9 +355,9 @@ int Writer::value(PyObject* obj) {
 
 bool type_defines(PyTypeObject* tp, const char* name) { return mro_defines(tp, name); }
 
-int write_json(PyObject* obj, http::Buffer& out, PyObject* default_fn) {
+int write_json(PyObject* obj, http::Buffer& out, PyObject* default_fn, bool drop_sa_keys) {
   size_t mark = out.size();
-  Writer w{out, default_fn};
+  Writer w{out, default_fn, drop_sa_keys};
   if (w.value(obj) < 0) {
     out.truncate(mark);
     return -1;

@@ -13,7 +13,9 @@ namespace fasterapi::bridge {
 // engine's is FastAPI's jsonable_encoder), whose result is then written; without a default_fn
 // (NULL), pydantic models and dataclasses through their own serializer (`to_json(by_alias=True)`). Returns 0, or -1
 // with a Python exception set (TypeError: not serializable; ValueError: nan/inf, or nesting deeper than 256 levels).
-int write_json(PyObject* obj, http::Buffer& out, PyObject* default_fn);
+// drop_sa_keys: a str key starting with "_sa" is left out of every dict, as FastAPI's
+// jsonable_encoder leaves it out (sqlalchemy_safe=True); the engine's responses, not _core.dumps.
+int write_json(PyObject* obj, http::Buffer& out, PyObject* default_fn, bool drop_sa_keys = false);
 
 // Whether `name` is defined in the namespace of a heap type in tp's MRO (no exception set).
 bool type_defines(PyTypeObject* tp, const char* name);
