@@ -38,6 +38,9 @@ logger = logging.getLogger("fasterapi.server")
 access_logger = logging.getLogger("fasterapi.access")
 
 
+LOOPS = ("auto", "epoll", "io_uring")
+
+
 @dataclass
 class Config:
     host: str = "127.0.0.1"
@@ -48,6 +51,10 @@ class Config:
     # every extension module the app imports allows it; else N times as many worker processes,
     # with one line saying why (loop_threads_mode()).
     loop_threads: int = 1
+    # The socket loop: "epoll", "io_uring" (Linux 6.0+ with liburing in the build; TLS servers stay
+    # on epoll) or "auto" (io_uring when the kernel allows it, else epoll). Not uvicorn's --loop
+    # (asyncio/uvloop): the asyncio loop that runs handlers is the same either way.
+    loop: str = "auto"
     # How the app is imported ("module:attr", the --app-dir, --factory): what a sub-interpreter
     # needs to import it again (the CLI sets it; None: loop threads only on a free-threaded build)
     app_ref: str | None = None
@@ -118,6 +125,8 @@ class Config:
             raise StartupError(f"--workers must be at least 1 (got {self.workers})", 2)
         if self.loop_threads < 1:
             raise StartupError(f"--loop-threads must be at least 1 (got {self.loop_threads})", 2)
+        if self.loop not in LOOPS:
+            raise StartupError(f"--loop must be one of {', '.join(LOOPS)} (got {self.loop!r})", 2)
         if self.uds is None and self.fd is None and not 0 <= self.port <= 65535:
             raise StartupError(f"--port must be within 0..65535 (got {self.port})", 2)
         if self.limit_max_requests < 0:
@@ -135,6 +144,12 @@ class Config:
         if self.metrics_path is not None and (not self.metrics_path.startswith("/") or "?" in self.metrics_path):
             raise StartupError(f"--metrics-path must be a path starting with '/' (got {self.metrics_path!r})", 2)
         self.check_tls()
+        if self.loop == "io_uring":
+            why = _core.uring_unavailable()
+            if why:
+                raise StartupError(f"--loop io_uring: {why}", 1)
+            if self.tls:
+                logger.warning("--loop io_uring: TLS connections are served by the epoll loop; this server uses epoll")
 
     @property
     def tls(self) -> bool:
@@ -206,8 +221,17 @@ class Config:
         }
         return {k: v for k, v in given.items() if v is not None}
 
+    def loop_backend(self) -> str:
+        """The socket loop this configuration runs on: "epoll" or "io_uring"."""
+        if self.loop == "epoll" or self.tls:
+            return "epoll"
+        if self.loop == "io_uring":
+            return "io_uring"
+        return "epoll" if _core.uring_unavailable() else "io_uring"
+
     def server_config(self) -> dict[str, int]:
         return {
+            "io_uring": int(self.loop_backend() == "io_uring"),
             "max_connections": self.max_connections,
             "header_timeout_ms": int(self.header_timeout * 1000),
             "keepalive_timeout_ms": int(self.keepalive_timeout * 1000),

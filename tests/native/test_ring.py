@@ -27,6 +27,8 @@ SOURCES = {
                      "src/native/http/websocket.cpp", "src/native/server/metrics.cpp",
                      # plain loops only: the build without OpenSSL's TLS (no -lssl needed here)
                      "src/native/tls/tls_off.cpp",
+                     # and epoll only (no -luring)
+                     "src/native/server/loop_uring_off.cpp",
                      # the loop hands an HTTP/2 connection to http2::Session (nghttp2)
                      "src/native/http2/session.cpp"],
 }
