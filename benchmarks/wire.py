@@ -12,6 +12,11 @@ Servers, each pinned to CPU 0 (`taskset -c 0`), one worker/process each:
   socketify        FastAPI on socketify's ASGI server, if installed in the peers' environment
 and wrk pinned to CPU 1: `taskset -c 1 wrk -t1 -c64 -d<duration>s --latency`, a warm-up run per endpoint
 (--warmup seconds, 2 by default).
+`--loop epoll,io_uring` runs FasterAPI once per socket loop (`fasterapi run --loop ...`), each a column
+of its own; `--workers N` (N > 1) runs every server with N worker processes on CPUs 0-1 (taskset -c
+0,1; wrk stays on CPU 1, so it shares a core with the servers: on 2 cores this shows what a second
+worker adds while the client takes its share, not a 2-core server against a dedicated client), and
+records each process's resident memory after the run (the supervisor's and each worker's VmRSS).
 
 Sections, one table each, for both handler styles (`async def` app_async, `def` app_sync):
   direct  the app as written: FasterAPI serves the routes it compiles natively, the rest via ASGI
@@ -95,16 +100,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_cmd(name: str, app: str, port: int) -> list[str] | None:
+def server_cmd(name: str, app: str, port: int, workers: int = 1) -> list[str] | None:
     if name.startswith("fasterapi"):
         return [sys.executable, "-m", "fasterapi", "run", app, "--port", str(port), "--log-level", "warning",
-                *name.split()[1:]]
+                "--workers", str(workers), *name.split()[1:]]
     if name == "uvicorn":
         return [str(PEERS / "uvicorn"), app, "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-                "--no-access-log", "--log-level", "warning"]
+                "--no-access-log", "--log-level", "warning", "--workers", str(workers)]
     if name == "granian":
         return [str(PEERS / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--log-level", "warning", app]
+                "--workers", str(workers), "--log-level", "warning", app]
     if name == "socketify":
         py = PEERS / "python"
         ok = subprocess.run([str(py), "-c", "import socketify"], capture_output=True).returncode == 0
@@ -165,6 +170,20 @@ def tree(root: int) -> list[int]:
         pid = todo.pop()
         out.append(pid)
         todo.extend(children.get(pid, []))
+    return out
+
+
+def rss_mb(root: int) -> list[float]:
+    """VmRSS (MiB) of each process of the server's tree: the root first (a supervisor, or the one
+    process), then its workers."""
+    out = []
+    for pid in tree(root):
+        try:
+            for ln in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if ln.startswith("VmRSS:"):
+                    out.append(round(int(ln.split()[1]) / 1024, 1))
+        except OSError:
+            pass
     return out
 
 
@@ -230,6 +249,7 @@ def measure(name: str, proc: subprocess.Popen[bytes], port: int, endpoints: dict
             continue
         if r["rps"] == 0:
             r["error"] = f"no response (socket errors: {r['socket_errors']})"
+        r["rss_mb"] = rss_mb(proc.pid)
         results[ep] = r
         print(f"  {name:10} {ep:11} {r['rps']:>10,.0f} req/s  p99 {r['p99_ms']:.2f} ms  "
               f"{r['server_cpu_us_per_req']:.2f} CPU-µs/req  server {r['server_cpu_pct']:.0f}%  "
@@ -278,14 +298,15 @@ def run_section(path_kind: str, style: str, servers: list[str], endpoints: dict,
     print(f"[{path_kind} / {style}] {app}{f' + BENCH_MIDDLEWARE={path_kind}' if path_kind != 'direct' else ''}: "
           f"fasterapi routes: {section['routes']}", file=sys.stderr)
     for name in servers:
-        if name == "fasterapi --def-inline" and f"{path_kind}/{style}" not in DEF_INLINE_SECTIONS:
+        if "--def-inline" in name and f"{path_kind}/{style}" not in DEF_INLINE_SECTIONS:
             continue
         port = free_port()
-        cmd = server_cmd(name, app, port)
+        cmd = server_cmd(name, app, port, args.workers)
         if cmd is None:
             print(f"  {name}: not installed, skipped", file=sys.stderr)
             continue
-        proc = subprocess.Popen(["taskset", "-c", "0", *cmd], cwd=HERE, env=env,
+        cpus = "0" if args.workers == 1 else "0,1"
+        proc = subprocess.Popen(["taskset", "-c", cpus, *cmd], cwd=HERE, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port, proc)
@@ -339,12 +360,15 @@ def fmt_cpu(r: dict | None) -> str:
 
 
 def report(data: dict) -> str:
-    out = [f"wrk -t1 -c{data['connections']} -d{data['duration']}s, server on CPU 0, wrk on CPU 1, one run "
+    workers = data.get("workers", 1)
+    where = "server on CPU 0, wrk on CPU 1" if workers == 1 else (
+        f"{workers} workers per server on CPUs 0-1, wrk on CPU 1 (sharing a core with the servers)")
+    out = [f"wrk -t1 -c{data['connections']} -d{data['duration']}s, {where}, one run "
            f"({data['started']} – {data['finished']} UTC)", ""]
     nginx = data.get("nginx") or {}
     for key, section in data["sections"].items():
         res = section["servers"]
-        names = [n for n in SERVERS if n in res]
+        names = list(res)  # in the order they ran
         peers = [n for n in names if not n.startswith("fasterapi")]
         eps = [ep for ep in data["endpoints"] if any(ep in res[n] for n in names)]
         out.append(f"### {key}: `{section['app']}`" + (f" + BENCH_MIDDLEWARE={section['middleware']}"
@@ -376,6 +400,14 @@ def report(data: dict) -> str:
             out.append(f"| {ep} ({section['fasterapi_path'].get(ep, '?')}) | "
                        + " | ".join(fmt_cpu(res[n].get(ep)) for n in names) + " |")
         out.append("")
+        out.append("Resident memory after the run, MiB (the server's first process, then each worker):")
+        out.append("")
+        out.append("| server | " + " | ".join(eps) + " |")
+        out.append("|---|" + "---:|" * len(eps))
+        for n in names:
+            out.append(f"| {n} | " + " | ".join(" + ".join(str(m) for m in (res[n].get(ep) or {}).get("rss_mb", []))
+                                                 or "—" for ep in eps) + " |")
+        out.append("")
     if nginx:
         out.append("### reference: nginx `return 200` (one worker)")
         out.append("")
@@ -397,15 +429,24 @@ def main() -> None:
     ap.add_argument("--styles", default="async,sync")
     ap.add_argument("--paths", default="direct,asgi")
     ap.add_argument("--no-nginx", action="store_true")
+    ap.add_argument("--loop", default="", help="FasterAPI's socket loops to run, comma-separated (epoll,io_uring,"
+                    "auto): one column each; default: the server's own default (auto)")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes per server (>1: CPUs 0-1, see above)")
     args = ap.parse_args()
+    servers = []
+    for name in args.servers.split(","):
+        if name.startswith("fasterapi") and args.loop:
+            servers += [f"{name} --loop {loop}" for loop in args.loop.split(",")]
+        else:
+            servers.append(name)
     endpoints = {k: v for k, v in ENDPOINTS.items() if not args.only or k in args.only.split(",")}
     now = lambda: datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
     data: dict = {"duration": args.duration, "connections": args.connections, "endpoints": list(endpoints),
-                  "started": now(), "sections": {}}
+                  "workers": args.workers, "started": now(), "sections": {}}
     for path_kind in args.paths.split(","):
         for style in args.styles.split(","):
             data["sections"][f"{path_kind}/{style}"] = run_section(
-                path_kind, style, args.servers.split(","), endpoints, args)
+                path_kind, style, servers, endpoints, args)
     if not args.no_nginx:
         data["nginx"] = run_nginx(endpoints, args)
     data["finished"] = now()

@@ -24,7 +24,8 @@ command -v systemd-socket-activate >/dev/null || need+=(systemd)
 # the openssl command makes the test certificates (tests/integration/test_tls.py)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v openssl >/dev/null || need+=(openssl)
-# HTTP/2 (nghttp2) and the io_uring loop (liburing), found by pkg-config at build time; h2load and
+# HTTP/2 (nghttp2) and the io_uring loop (liburing; test_loop_backend.py, .ci/run reruns the
+# socket tests on it), found by pkg-config at build time; h2load and
 # curl's HTTP/2 are the interop clients (tests/integration/test_http2.py)
 for p in libnghttp2-dev liburing-dev pkg-config nghttp2-client; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then

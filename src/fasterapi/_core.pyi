@@ -198,6 +198,8 @@ class Completion:
 # bench_parse, bench_route, bench_stages, bench_cpu, bench_allocs, bench_send and _fail_allocations;
 # this stub describes the module users install, which has none of them.
 def tls_available() -> bool: ...
+def http2_available() -> bool: ...
+def uring_unavailable() -> str: ...
 def check_tls(
     certfile: str,
     keyfile: str | None = None,
@@ -221,6 +223,7 @@ class Server:
     listening: bool
     stats: dict[str, int]
     tls: bool
+    loop: str
     def __new__(cls, engine: Engine, config: dict[str, int] | None = None) -> Server: ...
     def set_tls(
         self,

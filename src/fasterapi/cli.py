@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from ._asgi_server import ScopeMaker
 from ._engine import build_engine
 from ._reload import run_with_reload
-from .server import Config, StartupError, exit_with, run
+from .server import LOOPS, Config, StartupError, exit_with, run
 
 RELOAD_FD_ENV = "FASTERAPI_RELOAD_FD"  # set by the reloader for the server process it runs
 METRICS_PATH_ENV = "FASTERAPI_METRICS_PATH"  # the default of --metrics-path
@@ -262,6 +262,13 @@ def _serve_options(r: argparse.ArgumentParser, d: Config, *, dev: bool) -> None:
         "--metrics-path) N times the worker processes, with one line saying why",
     )
     g.add_argument(
+        "--loop",
+        choices=list(LOOPS),
+        default=os.environ.get("FASTERAPI_LOOP") or d.loop,
+        help="the socket loop: io_uring (Linux 6.0+), epoll, or auto: io_uring when the kernel allows it "
+        "(default: $FASTERAPI_LOOP or auto; not uvicorn's asyncio/uvloop: see docs/usage.md)",
+    )
+    g.add_argument(
         "--limit-max-requests",
         type=_at_least(0),
         default=d.limit_max_requests,
@@ -431,6 +438,7 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
         workers=args.workers,
         loop_threads=args.loop_threads,
+        loop=args.loop,
         app_ref=getattr(args, "app", None) or "",  # "": found again as import_app(None) finds it
         app_dir=getattr(args, "app_dir", "."),
         app_factory=getattr(args, "factory", False),

@@ -38,6 +38,9 @@ logger = logging.getLogger("fasterapi.server")
 access_logger = logging.getLogger("fasterapi.access")
 
 
+LOOPS = ("auto", "epoll", "io_uring")
+
+
 @dataclass
 class Config:
     host: str = "127.0.0.1"
@@ -48,6 +51,10 @@ class Config:
     # every extension module the app imports allows it; else N times as many worker processes,
     # with one line saying why (loop_threads_mode()).
     loop_threads: int = 1
+    # The socket loop: "epoll", "io_uring" (Linux 6.0+ with liburing in the build; TLS servers stay
+    # on epoll) or "auto" (io_uring when the kernel allows it, else epoll). Not uvicorn's --loop
+    # (asyncio/uvloop): the asyncio loop that runs handlers is the same either way.
+    loop: str = "auto"
     # How the app is imported ("module:attr", the --app-dir, --factory): what a sub-interpreter
     # needs to import it again (the CLI sets it; None: loop threads only on a free-threaded build)
     app_ref: str | None = None
@@ -118,6 +125,8 @@ class Config:
             raise StartupError(f"--workers must be at least 1 (got {self.workers})", 2)
         if self.loop_threads < 1:
             raise StartupError(f"--loop-threads must be at least 1 (got {self.loop_threads})", 2)
+        if self.loop not in LOOPS:
+            raise StartupError(f"--loop must be one of {', '.join(LOOPS)} (got {self.loop!r})", 2)
         if self.uds is None and self.fd is None and not 0 <= self.port <= 65535:
             raise StartupError(f"--port must be within 0..65535 (got {self.port})", 2)
         if self.limit_max_requests < 0:
@@ -135,6 +144,12 @@ class Config:
         if self.metrics_path is not None and (not self.metrics_path.startswith("/") or "?" in self.metrics_path):
             raise StartupError(f"--metrics-path must be a path starting with '/' (got {self.metrics_path!r})", 2)
         self.check_tls()
+        if self.loop == "io_uring":
+            why = _core.uring_unavailable()
+            if why:
+                raise StartupError(f"--loop io_uring: {why}", 1)
+            if self.tls:
+                logger.warning("--loop io_uring: TLS connections are served by the epoll loop; this server uses epoll")
 
     @property
     def tls(self) -> bool:
@@ -206,8 +221,17 @@ class Config:
         }
         return {k: v for k, v in given.items() if v is not None}
 
+    def loop_backend(self) -> str:
+        """The socket loop this configuration runs on: "epoll" or "io_uring"."""
+        if self.loop == "epoll" or self.tls:
+            return "epoll"
+        if self.loop == "io_uring":
+            return "io_uring"
+        return "epoll" if _core.uring_unavailable() else "io_uring"
+
     def server_config(self) -> dict[str, int]:
         return {
+            "io_uring": int(self.loop_backend() == "io_uring"),
             "max_connections": self.max_connections,
             "header_timeout_ms": int(self.header_timeout * 1000),
             "keepalive_timeout_ms": int(self.keepalive_timeout * 1000),
@@ -234,7 +258,7 @@ def cause_of(exc: BaseException) -> str:
         # Starlette's failure message is the whole traceback: its last line names the error
         lines = [line for line in str(exc).splitlines() if line.strip()]
         return f"lifespan startup failed: {lines[-1].strip() if lines else 'no message'}"
-    if isinstance(exc, StartupError):
+    if isinstance(exc, (StartupError, _subinterp.LoopFailed)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -595,10 +619,10 @@ def loop_threads_unavailable(config: Config | None = None) -> str | None:
     """Why --loop-threads N cannot run N socket loops in this process with this Python (None: it
     can: free-threaded, or sub-interpreters, see loop_threads_mode()). The engine itself can: its
     loops share no mutable state (docs/architecture.md)."""
-    if sys.implementation.name != "cpython":
-        return f"{sys.implementation.name} has one GIL per process: loop threads need CPython 3.12+"
     if config is not None and config.metrics_path is not None:
         return "--metrics-path counts per worker process"
+    if sys.implementation.name != "cpython":
+        return f"{sys.implementation.name} has one GIL per process: loop threads need CPython 3.12+"
     if free_threaded():
         return None
     if sysconfig_free_threaded():
@@ -786,12 +810,17 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
     try:
         config.validate()
         config.check_app(app)
+        if config.http != "h1" and not _core.http2_available():
+            logger.info("HTTP/1.1 only: this build has no HTTP/2 (nghttp2 >= 1.52 was not found when it was built)")
         if config.loop_threads > 1:
             mode = loop_threads_mode(config)
             if mode == "processes":
                 config = dataclasses.replace(config, workers=config.workers * config.loop_threads, loop_threads=1)
             else:
                 config = dataclasses.replace(config, extra={**config.extra, "loop_mode": mode})
+                how = "free-threaded, no GIL" if mode == "threads" else "sub-interpreters, a GIL each"
+                where = "one process" if config.workers == 1 else f"each of {config.workers} worker processes"
+                logger.info("%d loop threads in %s (%s)", config.loop_threads, where, how)
         _raise_nofile(config)
         # one SO_REUSEPORT socket per loop: the kernel spreads connections over them
         supervised = config.workers > 1 or config.limit_max_requests > 0
@@ -806,17 +835,10 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
         else:
             try:
                 if config.loop_threads > 1:
-                    logger.info(
-                        "%d loop threads in one process (%s)",
-                        config.loop_threads,
-                        "free-threaded, no GIL"
-                        if config.extra["loop_mode"] == "threads"
-                        else "sub-interpreters, a GIL each",
-                    )
                     run_loops(app, config, socks)
                 else:
                     run_worker(app, config, socks[0])
-            except LifespanFailed as exc:
+            except (LifespanFailed, _subinterp.LoopFailed) as exc:
                 exit_with(StartupError(cause_of(exc)))
     finally:
         for sock in socks:

@@ -17,6 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 
 
+def loop_config() -> dict[str, int]:
+    """The socket loop of servers built here with `_core.Server` (the CLI reads $FASTERAPI_LOOP
+    itself): io_uring when FASTERAPI_LOOP says so, else epoll."""
+    return {"io_uring": int(os.environ.get("FASTERAPI_LOOP") == "io_uring")}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

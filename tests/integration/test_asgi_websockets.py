@@ -36,6 +36,8 @@ from fasterapi import _core, _runtime
 from fasterapi._asgi_ws import SEND_HIGH, make_websocket_handler
 from fasterapi.server import _sweep
 
+from .conftest import loop_config
+
 CLIENT: dict[str, Any] = {"proxy": None, "compression": None, "open_timeout": 10, "close_timeout": 5}
 
 
@@ -95,7 +97,7 @@ class ServedApp:
         engine = _core.Engine(_http_handler, NotFound, None, _error_handler)
         engine.websocket_handler = make_websocket_handler(self.app, self.scope_base, **self.options)
         engine.task_starter = _runtime.start_task
-        server = _core.Server(engine)
+        server = _core.Server(engine, loop_config())
         self.port = server.listen("127.0.0.1", 0)
         if self.scope_base is not None:
             self.scope_base["server"] = ("127.0.0.1", self.port)  # (RequestData.server is None)

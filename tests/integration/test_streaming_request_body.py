@@ -26,6 +26,8 @@ import pytest
 from fasterapi import _core, _runtime
 from fasterapi.server import _sweep
 
+from .conftest import loop_config
+
 MiB = 1024 * 1024
 HIGH_WATER = 256 * 1024  # the reader's buffer mark (bridge/body_reader.cpp)
 DELIVER_MAX = 64 * 1024  # bytes per delivery (http/connection.cpp)
@@ -194,7 +196,7 @@ class Served:
         engine.stream_bodies = True
         engine.task_starter = _runtime.start_task
         engine.add_route(["POST"], "/routed", self.app.routed)
-        server = _core.Server(engine, self.config)
+        server = _core.Server(engine, {**loop_config(), **self.config})
         self.port = server.listen("127.0.0.1", 0)
         loop.add_reader(server.fileno(), server.poll)
         sweeper = loop.create_task(_sweep(server))

@@ -391,3 +391,15 @@ def test_sighup_reloads_the_certificate_keeping_open_connections(certs: Path, tm
         assert proc.proc.poll() is None
     finally:
         assert proc.stop() == 0
+
+
+@pytest.mark.skipif(_core.uring_unavailable() != "", reason="io_uring unavailable here")
+def test_tls_with_loop_io_uring_runs_on_epoll_with_one_line(certs: Path) -> None:
+    proc, port = _start(certs, "--loop", "io_uring")
+    try:
+        with httpx.Client(verify=_client_ctx(certs), timeout=10) as c:
+            assert c.get(f"https://127.0.0.1:{port}/compiled").status_code == 200
+    finally:
+        assert proc.stop() == 0
+    warnings = [ln for ln in proc.stderr().splitlines() if "--loop io_uring" in ln]
+    assert warnings == ["WARNING: --loop io_uring: TLS connections are served by the epoll loop; this server uses epoll"]

@@ -691,7 +691,8 @@ PyObject* server_new(PyTypeObject* tp, PyObject* args, PyObject* kw) {
       !read_num(config, "keepalive_timeout_ms", cfg.keepalive_timeout_ms) ||
       !read_num(config, "body_timeout_ms", cfg.body_timeout_ms) ||
       !read_num(config, "body_min_rate", cfg.body_min_rate) ||
-      !read_num(config, "write_timeout_ms", cfg.write_timeout_ms) || !read_num(config, "linger_ms", cfg.linger_ms))
+      !read_num(config, "write_timeout_ms", cfg.write_timeout_ms) || !read_num(config, "linger_ms", cfg.linger_ms) ||
+      !read_num(config, "io_uring", cfg.io_uring))
     return nullptr;
   uint32_t http2 = cfg.http2 ? 1 : 0;
   if (!read_num(config, "http2", http2) ||
@@ -784,6 +785,10 @@ std::shared_ptr<fasterapi::tls::Context> load_tls(PyObject* args, PyObject* kw) 
 }
 
 PyObject* server_set_tls(PyObject* o, PyObject* args, PyObject* kw) {
+  if (reinterpret_cast<ServerObject*>(o)->server->uses_io_uring()) {
+    PyErr_SetString(PyExc_RuntimeError, "TLS is served by the epoll loop: create the Server without io_uring");
+    return nullptr;
+  }
   auto ctx = load_tls(args, kw);
   if (!ctx) return nullptr;
   reinterpret_cast<ServerObject*>(o)->server->set_tls(std::move(ctx));
@@ -815,6 +820,9 @@ PyObject* server_close_all(PyObject* o, PyObject*) {
 }
 PyObject* server_fileno(PyObject* o, PyObject*) {
   return PyLong_FromLong(reinterpret_cast<ServerObject*>(o)->server->epoll_fd());
+}
+PyObject* server_loop(PyObject* o, void*) {
+  return PyUnicode_FromString(reinterpret_cast<ServerObject*>(o)->server->uses_io_uring() ? "io_uring" : "epoll");
 }
 PyObject* server_connections(PyObject* o, void*) {
   return PyLong_FromSize_t(reinterpret_cast<ServerObject*>(o)->server->connections());
@@ -855,7 +863,7 @@ PyMethodDef server_methods[] = {
     {"sweep", boundary<server_sweep>, METH_NOARGS, "enforce deadlines"},
     {"begin_shutdown", boundary<server_shutdown>, METH_NOARGS, "stop accepting; close idle connections"},
     {"close_all", boundary<server_close_all>, METH_NOARGS, "close every connection now"},
-    {"fileno", boundary<server_fileno>, METH_NOARGS, "the epoll fd (readable when there is work)"},
+    {"fileno", boundary<server_fileno>, METH_NOARGS, "the epoll or io_uring fd (readable when there is work)"},
     {"set_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<server_set_tls>)),
      METH_VARARGS | METH_KEYWORDS,
      "set_tls(certfile, keyfile=None, password=None, ca_certs=None, cert_reqs=0, ciphers=None): TLS for the "
@@ -866,14 +874,17 @@ PyGetSetDef server_getset[] = {{"connections", boundary<server_connections>, nul
                                {"listening", boundary<server_listening>, nullptr, "accepting connections", nullptr},
                                {"stats", boundary<server_stats>, nullptr, "counters", nullptr},
                                {"tls", boundary<server_tls>, nullptr, "new connections are TLS", nullptr},
+                               {"loop", boundary<server_loop>, nullptr, "the backend: 'epoll' or 'io_uring'", nullptr},
                                {nullptr, nullptr, nullptr, nullptr, nullptr}};
-PyType_Slot server_slots[] = {{Py_tp_new, reinterpret_cast<void*>(boundary<server_new>)},
-                              {Py_tp_dealloc, reinterpret_cast<void*>(boundary<server_dealloc>)},
-                              {Py_tp_traverse, reinterpret_cast<void*>(boundary<server_traverse>)},
-                              {Py_tp_methods, server_methods},
-                              {Py_tp_getset, server_getset},
-                              {Py_tp_doc, const_cast<char*>("Server(engine, config=None): the epoll socket loop")},
-                              {0, nullptr}};
+PyType_Slot server_slots[] = {
+    {Py_tp_new, reinterpret_cast<void*>(boundary<server_new>)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(boundary<server_dealloc>)},
+    {Py_tp_traverse, reinterpret_cast<void*>(boundary<server_traverse>)},
+    {Py_tp_methods, server_methods},
+    {Py_tp_getset, server_getset},
+    {Py_tp_doc,
+     const_cast<char*>("Server(engine, config=None): the socket loop (epoll; io_uring with config['io_uring'] = 1)")},
+    {0, nullptr}};
 
 // ---- module ------------------------------------------------------------------------------------
 
@@ -897,14 +908,24 @@ PyObject* core_dumps(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObjec
 
 PyObject* core_tls_available(PyObject*, PyObject*) { return PyBool_FromLong(fasterapi::tls::available()); }
 
+PyObject* core_http2_available(PyObject*, PyObject*) { return PyBool_FromLong(fasterapi::http2::available()); }
+
 PyObject* core_check_tls(PyObject*, PyObject* args, PyObject* kw) {
   if (!load_tls(args, kw)) return nullptr;
   Py_RETURN_NONE;
 }
 
+PyObject* core_uring_unavailable(PyObject*, PyObject*) {
+  return PyUnicode_FromString(fasterapi::server::uring_unavailable().c_str());
+}
+
 PyMethodDef core_methods[] = {
+    {"uring_unavailable", boundary<core_uring_unavailable>, METH_NOARGS,
+     "uring_unavailable() -> str: why the io_uring loop cannot run here ('' : it can)"},
     {"tls_available", boundary<core_tls_available>, METH_NOARGS,
      "tls_available() -> bool: this build has TLS (OpenSSL)"},
+    {"http2_available", boundary<core_http2_available>, METH_NOARGS,
+     "http2_available() -> bool: this build has HTTP/2 (nghttp2)"},
     {"check_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<core_check_tls>)),
      METH_VARARGS | METH_KEYWORDS,
      "check_tls(certfile, keyfile=None, password=None, ca_certs=None, cert_reqs=0, ciphers=None): load the "

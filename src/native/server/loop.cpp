@@ -20,6 +20,7 @@
 
 #include "http/response.hpp"
 #include "http2/session.hpp"
+#include "server/conn.hpp"
 
 namespace fasterapi::server {
 
@@ -32,42 +33,14 @@ uint64_t now_ms() {
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
-struct Server::Conn {
-  int fd;
-  std::unique_ptr<ConnectionDispatcher> dispatcher;
-  http::Connection proto;
-  uint32_t events = 0;         // current epoll interest
-  uint64_t last_activity = 0;  // last read or write progress
-  uint64_t write_since = 0;    // output waiting: since its last send progress (0: output empty)
-  int outq = -1;               // bytes in the kernel send queue at the last sweep (-1: unknown)
-  uint64_t request_start = 0;  // the head deadline's clock: since reading of this head began (0: none)
-  uint64_t body_start = 0;     // when the body started (0: not reading a body)
-  uint64_t body_bytes = 0;
-  uint64_t linger_until = 0;  // >0: output done, write side shut, draining input until then
-  uint64_t answer_until = 0;  // >0: a streamed body timed out; its handler has until then to answer
-  bool dead = false;
-  std::unique_ptr<tls::Session> tls;  // null: a plain connection
-  uint64_t accepted_at = 0;           // the handshake's deadline clock
-  // HTTP/2: chosen by ALPN or by the client's preface (or Upgrade: h2c); then h2 drives the
-  // connection and proto stays unused. sniffed: the choice is made; sniff: the first bytes while
-  // they may still be the preface.
-  std::unique_ptr<http2::Session> h2;
-  std::string peer_host;  // (each h2 stream's dispatcher is made for the same peer)
-  int peer_port = 0;
-  bool sniffed = false;
-  std::string sniff;
-
-  http::Buffer& out() { return h2 ? h2->output() : proto.output(); }
-  bool should_close() const { return h2 ? h2->done() : proto.should_close(); }
-  bool pending() const { return h2 ? false : proto.pending(); }
-
-  Conn(int f, std::unique_ptr<ConnectionDispatcher> d, const http::Limits& lim)
-      : fd(f), dispatcher(std::move(d)), proto(lim, *dispatcher) {}
-};
-
 Server::Server(const Config& cfg, DispatcherFactory factory) : cfg_(cfg), factory_(std::move(factory)) {
-  epfd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
+  if (!http2::available()) cfg_.http2 = false;  // a build without nghttp2: HTTP/1.1 only
+  if (cfg_.io_uring) {
+    ring_open();  // throws with one line when io_uring cannot be used
+  } else {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
+  }
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
@@ -110,11 +83,15 @@ int Server::listen(const std::string& host, int port, bool reuse_port, int backl
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   int bound = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                              : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = fd;
-  epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
   listen_fds_.push_back(fd);
+  if (ring_) {
+    ring_listen(fd);
+  } else {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+  }
   return bound;
 }
 
@@ -146,12 +123,13 @@ int Server::listen_fd(int fd) {
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = own;
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, own, &ev) != 0) {
+  if (!ring_ && epoll_ctl(epfd_, EPOLL_CTL_ADD, own, &ev) != 0) {
     int err = errno;
     ::close(own);
     throw std::runtime_error(std::string("epoll_ctl(listen): ") + strerror(err));
   }
   listen_fds_.push_back(own);
+  if (ring_) ring_listen(own);
   return bound;
 }
 
@@ -225,22 +203,26 @@ void Server::accept_ready(int lfd) {
       if (errno == EMFILE || errno == ENFILE) pause_accept();
       return;  // EAGAIN (or a transient error): the next event tries again
     }
-    if (draining_ || conns_.size() >= cfg_.max_connections) {
-      refuse(fd);
-      ++stats_.refused;
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    std::string host;
-    int port;
-    peer_of(fd, host, port);
-    try {
-      adopt(fd, host, port);
-    } catch (const std::bad_alloc&) {  // no memory for a new connection: refuse it, keep serving
-      ::close(fd);
-      ++stats_.refused;
-    }
+    accepted(fd);
+  }
+}
+
+void Server::accepted(int fd) {
+  if (draining_ || conns_.size() >= cfg_.max_connections) {
+    refuse(fd);
+    ++stats_.refused;
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::string host;
+  int port;
+  peer_of(fd, host, port);
+  try {
+    adopt(fd, host, port);
+  } catch (const std::bad_alloc&) {  // no memory for a new connection: refuse it, keep serving
+    ::close(fd);
+    ++stats_.refused;
   }
 }
 
@@ -276,13 +258,17 @@ void Server::adopt(int fd, const std::string& host, int port) {
       flush(conn);
     }
   };
+  conns_.emplace(fd, std::move(c));
+  ++stats_.accepted;
+  if (ring_) {
+    ring_adopt(*cp);
+    return;
+  }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = fd;
   cp->events = ev.events;
   epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-  conns_.emplace(fd, std::move(c));
-  ++stats_.accepted;
 }
 
 // Starts or stops the head and body deadline clocks from the protocol state. Called whenever
@@ -320,72 +306,12 @@ void Server::on_readable(Conn& c) {
     if (!can_read(c)) break;  // backpressure: leave bytes in the kernel until we can use them
     ssize_t n = receive(c, buf, sizeof buf);
     if (n > 0) {
-      stats_.bytes_received += uint64_t(n);
-      c.last_activity = now_ms();
-      if (c.linger_until) continue;  // closing: discard
-      const bool fresh = !c.sniffed;
-      if (fresh && !choose_protocol(c, buf, size_t(n))) {
-        update_interest(c);  // (a partial preface: wait for the rest)
-        continue;
-      }
-      if (c.h2) {
-        if (fresh) {  // chosen now: c.sniff holds the bytes for the session (preface, frames)
-          std::string first;
-          first.swap(c.sniff);
-          if (!first.empty()) c.h2->on_data(first.data(), first.size());
-        } else {
-          c.h2->on_data(buf, size_t(n));
-        }
-        // Accepted before a shutdown: the streams of its first bytes are served, then GOAWAY (as
-        // an HTTP/1.1 connection's first request is answered with Connection: close).
-        if (draining_ && !c.h2->draining()) c.h2->shutdown();
-        flush(c);
-        if (c.dead) return;
-        if (size_t(n) < (c.tls ? 16384 : sizeof buf)) break;
-        continue;
-      }
-      std::string first;  // HTTP/1.1 after all: the bytes held while sniffing, with these
-      const char* data = buf;
-      if (!c.sniff.empty()) {
-        first.swap(c.sniff);
-        data = first.data();
-        n = ssize_t(first.size());
-      }
-      bool had_body = c.proto.reading_body();
-      if (draining_ && !c.proto.draining()) {
-        // A connection accepted before the shutdown whose first request arrives now: it is
-        // served, with "Connection: close". (set_draining() on an empty input stops reading,
-        // so it is marked once its first byte is in; verdicts do not depend on the split.)
-        c.proto.on_data(data, 1);
-        c.proto.set_draining();
-        if (n > 1) c.proto.on_data(data + 1, size_t(n) - 1);
-      } else {
-        c.proto.on_data(data, size_t(n));
-      }
-      track(c, c.last_activity);
-      if (c.proto.reading_body()) {
-        if (!had_body) {
-          c.body_start = c.last_activity;
-          c.body_bytes = 0;
-        }  // a new body
-        c.body_bytes += size_t(n);
-      }
-      flush(c);
+      on_bytes(c, buf, size_t(n));
+      if (c.dead) return;
       // A short read: the input is drained (a TLS read returns one record, at most 16 KiB).
       if (size_t(n) < (c.tls ? 16384 : sizeof buf)) break;
     } else if (n == 0) {
-      if (c.linger_until || c.h2) {
-        close_conn(c);
-        return;
-      }
-      if (!c.sniff.empty()) {  // EOF inside what could have been the preface: it is HTTP/1.1
-        std::string first;
-        first.swap(c.sniff);
-        c.proto.on_data(first.data(), first.size());
-      }
-      c.proto.on_eof();
-      flush(c);
-      if (!c.dead && !c.proto.pending() && c.proto.output().empty()) close_conn(c);
+      on_peer_eof(c);
       return;
     } else {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
@@ -395,6 +321,76 @@ void Server::on_readable(Conn& c) {
     }
   }
   if (!c.dead) update_interest(c);
+}
+
+// n bytes received (both backends): to the HTTP/2 session or the HTTP/1.1 parser, once the first
+// bytes chose the protocol.
+void Server::on_bytes(Conn& c, const char* buf, size_t n) {
+  stats_.bytes_received += uint64_t(n);
+  c.last_activity = now_ms();
+  if (c.linger_until) return;  // closing: discard
+  const bool fresh = !c.sniffed;
+  if (fresh && !choose_protocol(c, buf, n)) {
+    update_interest(c);  // (a partial preface: wait for the rest)
+    return;
+  }
+  if (c.h2) {
+    if (fresh) {  // chosen now: c.sniff holds the bytes for the session (preface, frames)
+      std::string first;
+      first.swap(c.sniff);
+      if (!first.empty()) c.h2->on_data(first.data(), first.size());
+    } else {
+      c.h2->on_data(buf, n);
+    }
+    // Accepted before a shutdown: the streams of its first bytes are served, then GOAWAY (as
+    // an HTTP/1.1 connection's first request is answered with Connection: close).
+    if (draining_ && !c.h2->draining()) c.h2->shutdown();
+    flush(c);
+    return;
+  }
+  std::string first;  // HTTP/1.1 after all: the bytes held while sniffing, with these
+  const char* data = buf;
+  if (!c.sniff.empty()) {
+    first.swap(c.sniff);
+    data = first.data();
+    n = first.size();
+  }
+  bool had_body = c.proto.reading_body();
+  if (draining_ && !c.proto.draining()) {
+    // A connection accepted before the shutdown whose first request arrives now: it is
+    // served, with "Connection: close". (set_draining() on an empty input stops reading,
+    // so it is marked once its first byte is in; verdicts do not depend on the split.)
+    c.proto.on_data(data, 1);
+    c.proto.set_draining();
+    if (n > 1) c.proto.on_data(data + 1, n - 1);
+  } else {
+    c.proto.on_data(data, n);
+  }
+  track(c, c.last_activity);
+  if (c.proto.reading_body()) {
+    if (!had_body) {
+      c.body_start = c.last_activity;
+      c.body_bytes = 0;
+    }  // a new body
+    c.body_bytes += n;
+  }
+  flush(c);
+}
+
+// The client's FIN (both backends).
+void Server::on_peer_eof(Conn& c) {
+  if (c.linger_until || c.h2) {
+    close_conn(c);
+    return;
+  }
+  if (!c.sniff.empty()) {  // EOF inside what could have been the preface: it is HTTP/1.1
+    std::string first;
+    first.swap(c.sniff);
+    c.proto.on_data(first.data(), first.size());
+  }
+  c.proto.on_eof();
+  flush(c);
+  if (!c.dead && !c.proto.pending() && c.proto.output().empty()) close_conn(c);
 }
 
 // The socket's reads and writes: through the TLS session when the connection has one.
@@ -421,6 +417,10 @@ ssize_t Server::transmit(Conn& c, const http::Buffer& out) {
 }
 
 void Server::flush(Conn& c) {
+  if (in_tick_) {  // io_uring: sends are batched to the end of poll()
+    ring_defer_flush(c);
+    return;
+  }
   http::Buffer& out = c.out();
   if (!out.empty() && !c.write_since) c.write_since = now_ms();
   while (!out.empty()) {
@@ -431,6 +431,7 @@ void Server::flush(Conn& c) {
       c.last_activity = c.write_since = now_ms();
       c.outq = -1;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      c.blocked = true;
       break;
     } else if (n < 0 && errno == EINTR) {
       continue;
@@ -440,6 +441,7 @@ void Server::flush(Conn& c) {
     }
   }
   if (out.empty()) {
+    c.blocked = false;
     c.write_since = 0;
     out.shrink(64 * 1024);
     if (c.should_close() && !c.pending() && !c.linger_until) {
@@ -480,6 +482,10 @@ void Server::start_linger(Conn& c) {
 
 void Server::update_interest(Conn& c) {
   if (c.dead) return;
+  if (ring_) {
+    ring_interest(c);
+    return;
+  }
   // Not reading (a handler pending, output above the mark): no EPOLLIN and no EPOLLRDHUP, both
   // level-triggered, else a peer that half-closed meanwhile would wake every poll (a busy
   // loop). A reset or fully closed peer still reports EPOLLHUP/EPOLLERR, which are always on.
@@ -510,7 +516,10 @@ void Server::close_conn(Conn& c) {
   if (c.dead) return;
   c.dead = true;
   c.dispatcher->link->conn = nullptr;  // a late response for it is dropped
-  epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  if (ring_)
+    ring_forget(c);  // its receive is cancelled (it keeps the socket open until then)
+  else
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
   ::close(c.fd);
   ++stats_.closed;
   doomed_.push_back(c.fd);
@@ -523,6 +532,11 @@ void Server::destroy(int fd) {
 
 void Server::watch(int fd, std::function<void()> on_ready) {
   unwatch(fd);
+  if (ring_) {
+    watches_.emplace_back(fd, std::move(on_ready));
+    ring_watch(fd);
+    return;
+  }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = fd;
@@ -534,13 +548,17 @@ void Server::watch(int fd, std::function<void()> on_ready) {
 void Server::unwatch(int fd) {
   for (size_t i = 0; i < watches_.size(); ++i)
     if (watches_[i].first == fd) {
-      epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+      if (ring_)
+        ring_unwatch(fd);
+      else
+        epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
       watches_.erase(watches_.begin() + long(i));
       return;
     }
 }
 
 int Server::poll(int timeout_ms) {
+  if (ring_) return ring_poll(timeout_ms);
   epoll_event events[256];
   int n = epoll_wait(epfd_, events, 256, timeout_ms);
   for (int i = 0; i < n; ++i) {
@@ -587,6 +605,7 @@ int Server::poll(int timeout_ms) {
 
 void Server::pause_accept() {
   for (int lfd : listen_fds_) {
+    if (ring_) continue;  // io_uring: the multishot accept is not rearmed until the next sweep
     epoll_event ev{};
     ev.events = 0;
     ev.data.fd = lfd;
@@ -601,6 +620,10 @@ void Server::sweep() {
     accept_paused_ = false;
     if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     for (int lfd : listen_fds_) {
+      if (ring_) {
+        ring_listen(lfd);
+        continue;
+      }
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.fd = lfd;
@@ -702,7 +725,10 @@ void Server::begin_shutdown() {
   if (draining_) return;
   draining_ = true;
   for (int fd : listen_fds_) {
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    if (ring_)
+      ring_unlisten(fd);
+    else
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
   }
   listen_fds_.clear();

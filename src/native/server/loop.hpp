@@ -1,6 +1,8 @@
-// The socket loop: epoll, non-blocking sockets, per-connection buffers, deadlines, backpressure,
-// graceful drain. It owns no thread: its owner calls poll() when the epoll fd is readable (and
-// sweep() periodically), so it can be driven from an asyncio loop or from a plain C++ loop.
+// The socket loop: epoll or io_uring (Config::io_uring; loop_uring.cpp), non-blocking sockets,
+// per-connection buffers, deadlines, backpressure, graceful drain. It owns no thread: its owner
+// calls poll() when epoll_fd() is readable (and sweep() periodically), so it can be driven from an
+// asyncio loop or from a plain C++ loop. The connection logic (deadlines, backpressure, linger,
+// drain) is shared; only accept, receive, the wait for writability and the event wait differ.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -27,7 +29,15 @@ struct Config {
   uint32_t linger_ms = 2000;          // after a close-delimited response, drain input this long
   bool http2 = true;                  // HTTP/2: h2 by ALPN, h2c by prior knowledge or Upgrade
   http2::Settings h2;
+  // The io_uring backend (multishot accept and receive into a provided-buffer ring, one
+  // submission per poll()); plain connections only (TLS stays on epoll). The constructor throws
+  // std::runtime_error with one line when this build or the kernel cannot (uring_unavailable()).
+  bool io_uring = false;
 };
+
+// Why io_uring cannot be used here (this build has no liburing, the kernel is older than 6.0 or
+// refuses io_uring_setup, e.g. a seccomp profile or kernel.io_uring_disabled); empty: it can.
+std::string uring_unavailable();
 
 struct Stats {
   uint64_t accepted = 0, refused = 0, closed = 0, timeouts = 0, requests = 0;
@@ -52,7 +62,10 @@ class Server {
   // Returns the bound TCP port (0 for a unix socket). Throws std::runtime_error when fd is not a
   // listening stream socket.
   int listen_fd(int fd);
-  int epoll_fd() const { return epfd_; }
+  // The fd to wait on for readability: the epoll fd, or the io_uring ring's fd (readable when
+  // completions wait).
+  int epoll_fd() const;
+  bool uses_io_uring() const { return ring_ != nullptr; }
   // Watch one more fd of the owner's (an eventfd or timerfd that other threads or timers make
   // readable): poll() calls on_ready() when it is. Not a connection; never closed by the Server.
   void watch(int fd, std::function<void()> on_ready);
@@ -87,6 +100,9 @@ class Server {
   void abort_conn(Conn& c);           // close with RST (SO_LINGER 0): unsent output is dropped
   void track(Conn& c, uint64_t now);  // start/stop the head and body deadline clocks
   bool can_read(Conn& c);
+  void accepted(int fd);  // a new connection from accept: refused or adopted
+  void on_bytes(Conn& c, const char* buf, size_t n);
+  void on_peer_eof(Conn& c);
   void pause_accept();
   void destroy(int fd);
   void start_linger(Conn& c);
@@ -95,6 +111,24 @@ class Server {
   void sweep_h2(Conn& c, uint64_t now);
   ssize_t receive(Conn& c, char* buf, size_t n);  // TLS when the connection has a session
   ssize_t transmit(Conn& c, const http::Buffer& out);
+
+  // The io_uring backend (loop_uring.cpp); null: epoll.
+  struct Ring;
+  struct RingDeleter {
+    void operator()(Ring* r) const;
+  };
+  std::unique_ptr<Ring, RingDeleter> ring_;
+  bool in_tick_ = false;  // inside the io_uring poll(): flushes are batched to its end
+  void ring_open();
+  void ring_listen(int lfd);
+  void ring_unlisten(int lfd);
+  void ring_adopt(Conn& c);
+  void ring_interest(Conn& c);
+  void ring_forget(Conn& c);
+  void ring_defer_flush(Conn& c);
+  void ring_watch(int fd);
+  void ring_unwatch(int fd);
+  int ring_poll(int timeout_ms);
 
   Config cfg_;
   DispatcherFactory factory_;
