@@ -47,6 +47,11 @@ if FD is not None:
     run_worker(app, config, socket.socket(fileno=os.dup(FD)), stop_fd={stop!r}, label={label!r})
 """
 
+
+class LoopFailed(RuntimeError):
+    """A loop in a sub-interpreter ended with an exception (its type and message)."""
+
+
 _NO_SUBINTERP = re.compile(r"module (\S+) does not support loading in subinterpreters")
 
 
@@ -153,4 +158,5 @@ def run_loop(config: Config, fd: int, stop: int, label: str) -> None:
     """One socket loop in a new sub-interpreter, on this thread, until a byte on `stop`."""
     err = run_in_new_interpreter(_script(config, fd, stop, label))
     if err is not None:
-        raise RuntimeError(f"loop{label} in a sub-interpreter failed: {err}")
+        lines = [line.strip() for line in err.splitlines() if line.strip()]  # a traceback: its last line
+        raise LoopFailed(f"{label.lstrip(', ')} (a sub-interpreter) failed: {lines[-1] if lines else err}")

@@ -258,7 +258,7 @@ def cause_of(exc: BaseException) -> str:
         # Starlette's failure message is the whole traceback: its last line names the error
         lines = [line for line in str(exc).splitlines() if line.strip()]
         return f"lifespan startup failed: {lines[-1].strip() if lines else 'no message'}"
-    if isinstance(exc, StartupError):
+    if isinstance(exc, (StartupError, _subinterp.LoopFailed)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -619,10 +619,10 @@ def loop_threads_unavailable(config: Config | None = None) -> str | None:
     """Why --loop-threads N cannot run N socket loops in this process with this Python (None: it
     can: free-threaded, or sub-interpreters, see loop_threads_mode()). The engine itself can: its
     loops share no mutable state (docs/architecture.md)."""
-    if sys.implementation.name != "cpython":
-        return f"{sys.implementation.name} has one GIL per process: loop threads need CPython 3.12+"
     if config is not None and config.metrics_path is not None:
         return "--metrics-path counts per worker process"
+    if sys.implementation.name != "cpython":
+        return f"{sys.implementation.name} has one GIL per process: loop threads need CPython 3.12+"
     if free_threaded():
         return None
     if sysconfig_free_threaded():
@@ -810,12 +810,17 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
     try:
         config.validate()
         config.check_app(app)
+        if config.http != "h1" and not _core.http2_available():
+            logger.info("HTTP/1.1 only: this build has no HTTP/2 (nghttp2 >= 1.52 was not found when it was built)")
         if config.loop_threads > 1:
             mode = loop_threads_mode(config)
             if mode == "processes":
                 config = dataclasses.replace(config, workers=config.workers * config.loop_threads, loop_threads=1)
             else:
                 config = dataclasses.replace(config, extra={**config.extra, "loop_mode": mode})
+                how = "free-threaded, no GIL" if mode == "threads" else "sub-interpreters, a GIL each"
+                where = "one process" if config.workers == 1 else f"each of {config.workers} worker processes"
+                logger.info("%d loop threads in %s (%s)", config.loop_threads, where, how)
         _raise_nofile(config)
         # one SO_REUSEPORT socket per loop: the kernel spreads connections over them
         supervised = config.workers > 1 or config.limit_max_requests > 0
@@ -830,17 +835,10 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1
         else:
             try:
                 if config.loop_threads > 1:
-                    logger.info(
-                        "%d loop threads in one process (%s)",
-                        config.loop_threads,
-                        "free-threaded, no GIL"
-                        if config.extra["loop_mode"] == "threads"
-                        else "sub-interpreters, a GIL each",
-                    )
                     run_loops(app, config, socks)
                 else:
                     run_worker(app, config, socks[0])
-            except LifespanFailed as exc:
+            except (LifespanFailed, _subinterp.LoopFailed) as exc:
                 exit_with(StartupError(cause_of(exc)))
     finally:
         for sock in socks:

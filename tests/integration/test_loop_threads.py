@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
 import sys
 import sysconfig
 import threading
@@ -26,6 +27,8 @@ import httpx
 import pytest
 
 from fasterapi.server import Config, _loop_threads_fallback, free_threaded, loop_threads_unavailable
+
+from .conftest import DATA, free_port
 
 CPYTHON = sys.implementation.name == "cpython"
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -167,3 +170,35 @@ def test_subinterpreter_fallback_names_the_module(serve) -> None:  # type: ignor
     assert "running 2 worker processes instead" in lines[0]
     assert "started 2 workers" in out
     assert "Traceback" not in out
+
+
+@pytest.mark.skipif(not SUBINTERPRETERS, reason="CPython 3.12+ with the GIL only (sub-interpreters)")
+def test_a_failing_subinterpreter_loop_stops_the_server_with_one_line() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "fasterapi", "run", "loop_threads_failing_app:app", "--port", str(free_port())]
+        + ["--loop-threads", "2"],
+        cwd=DATA,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == (
+        "error: loop thread 2/2 (a sub-interpreter) failed: RuntimeError: no database in a sub-interpreter"
+    )
+    assert "worker" in r.stderr and "stopped, loop thread 1/2" in r.stderr  # loop 1 drained
+
+
+@pytest.mark.skipif(PROCESSES, reason="this Python runs worker processes instead of loop threads")
+def test_loop_threads_in_each_worker_process(serve) -> None:  # type: ignore[no-untyped-def]
+    s = serve("loop_threads_app:app", "--workers", "2", "--loop-threads", "2")
+    seen = set()
+    for _ in range(40):
+        with httpx.Client(base_url=s.url) as c:  # a new connection each: spread over the 4 loops
+            w = c.get("/who").json()
+        seen.add((w["pid"], w["thread"]))
+    assert s.proc.pid not in {pid for pid, _ in seen}  # the workers serve, not the supervisor
+    assert len(seen) >= 2
+    out = s.output()
+    assert "2 loop threads in each of 2 worker processes" in out
+    assert out.count("loop thread 2/2") >= 2 and s.proc.returncode == 0, out

@@ -908,6 +908,8 @@ PyObject* core_dumps(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObjec
 
 PyObject* core_tls_available(PyObject*, PyObject*) { return PyBool_FromLong(fasterapi::tls::available()); }
 
+PyObject* core_http2_available(PyObject*, PyObject*) { return PyBool_FromLong(fasterapi::http2::available()); }
+
 PyObject* core_check_tls(PyObject*, PyObject* args, PyObject* kw) {
   if (!load_tls(args, kw)) return nullptr;
   Py_RETURN_NONE;
@@ -922,6 +924,8 @@ PyMethodDef core_methods[] = {
      "uring_unavailable() -> str: why the io_uring loop cannot run here ('' : it can)"},
     {"tls_available", boundary<core_tls_available>, METH_NOARGS,
      "tls_available() -> bool: this build has TLS (OpenSSL)"},
+    {"http2_available", boundary<core_http2_available>, METH_NOARGS,
+     "http2_available() -> bool: this build has HTTP/2 (nghttp2)"},
     {"check_tls", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(boundary<core_check_tls>)),
      METH_VARARGS | METH_KEYWORDS,
      "check_tls(certfile, keyfile=None, password=None, ca_certs=None, cert_reqs=0, ciphers=None): load the "

@@ -62,6 +62,8 @@ bool has_token(std::string_view v, std::string_view tok) {
 
 }  // namespace
 
+bool available() { return true; }
+
 bool parse_h2c_upgrade(std::string_view data, size_t max_head, std::string& request, std::string& settings,
                        size_t& used) {
   size_t end = data.find("\r\n\r\n");
@@ -128,13 +130,15 @@ bool parse_h2c_upgrade(std::string_view data, size_t max_head, std::string& requ
 // ---- one stream ---------------------------------------------------------------------------------
 
 struct Session::Stream {
-  enum class Body : uint8_t { None, Length, Chunked, UntilEnd };
+  enum class Body : uint8_t { None, Length, Chunked, UntilEnd, Tunnel };
   Session& session;
   int32_t id;
   std::unique_ptr<server::ConnectionDispatcher> dispatcher;  // (declared before proto: outlives it)
   http::Connection proto;
   // request
-  std::string method, path, authority, cookies;
+  std::string method, path, authority, cookies, protocol;
+  bool websocket = false;  // RFC 8441: an extended CONNECT for a WebSocket (DATA carries its frames)
+  bool eof_given = false;
   std::string fields;  // "name: value\r\n" for each regular field
   uint32_t field_bytes = 0, field_count = 0;
   bool has_length = false;
@@ -211,6 +215,8 @@ struct Callbacks {
         st->path = value;
       else if (name == ":authority")
         st->authority = value;
+      else if (name == ":protocol")
+        st->protocol = value;
       return 0;
     }
     if (name == "cookie") {  // RFC 9113 8.2.3: split cookies are joined for HTTP/1.1
@@ -236,10 +242,11 @@ struct Callbacks {
     if (f->hd.type == NGHTTP2_SETTINGS) s.await_client_ = false;
     uint64_t now = server::now_ms();
     switch (f->hd.type) {
+      // (WINDOW_UPDATE is not counted: a client with a small window sends one per few KiB of a
+      // response; a flood of them is nghttp2's FLOW_CONTROL_ERROR once a window overflows)
       case NGHTTP2_PING:
       case NGHTTP2_SETTINGS:
       case NGHTTP2_PRIORITY:
-      case NGHTTP2_WINDOW_UPDATE:
       case NGHTTP2_RST_STREAM:
         if (!(f->hd.flags & NGHTTP2_FLAG_ACK) && !s.control_frame(now)) return 0;
         break;
@@ -251,19 +258,26 @@ struct Callbacks {
     if (f->hd.type == NGHTTP2_HEADERS && !st->head_given) {
       std::string& h = st->in;
       h.reserve(st->method.size() + st->path.size() + st->fields.size() + 64);
-      h.append(st->method);
+      // RFC 8441: the WebSocket handshake of HTTP/1.1 (its key only satisfies the handshake check;
+      // the accept value it produces is not sent on h2), then the stream carries the frames.
+      st->websocket = st->method == "CONNECT" && st->protocol == "websocket";
+      h.append(st->websocket ? std::string_view("GET") : std::string_view(st->method));
       h.push_back(' ');
       h.append(st->path);
       h.append(" HTTP/1.1\r\nhost: ");
       h.append(st->authority);
       h.append("\r\n");
+      if (st->websocket) {
+        h.append("upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
+        if (st->fields.find("sec-websocket-version:") == std::string::npos) h.append("sec-websocket-version: 13\r\n");
+      }
       h.append(st->fields);
       if (!st->cookies.empty()) {
         h.append("cookie: ");
         h.append(st->cookies);
         h.append("\r\n");
       }
-      if (!end && !st->has_length) {
+      if (!end && !st->has_length && !st->websocket) {
         h.append("transfer-encoding: chunked\r\n");
         st->chunked_in = true;
       }
@@ -354,13 +368,14 @@ struct Callbacks {
         st->left -= take;
         if (st->left == 0) eof = true;
         if (take == 0) break;
-      } else if (st->body == Body::UntilEnd) {
+      } else if (st->body == Body::UntilEnd || st->body == Body::Tunnel) {
         size_t take = std::min(avail, length - n);
         std::memcpy(buf + n, d, take);
         out.consume(take);
         n += take;
         if (take == 0) {
-          if (!st->proto.pending()) eof = true;
+          // (a WebSocket ends once it closed: its close frame is out)
+          if (st->body == Body::Tunnel ? st->proto.reading_stopped() : !st->proto.pending()) eof = true;
           break;
         }
       } else {  // chunked
@@ -403,7 +418,7 @@ struct Callbacks {
       return ssize_t(n);
     }
     if (n) return ssize_t(n);
-    if (!st->proto.pending() && st->proto.output().empty()) {
+    if (st->body != Session::Stream::Body::Tunnel && !st->proto.pending() && st->proto.output().empty()) {
       // The response ended before its body did (a streamed response cut short, the handler
       // failed): the stream is reset, never made to look complete.
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -449,6 +464,7 @@ Session::Session(const http::Limits& limits, const Settings& settings, MakeDispa
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, settings_.initial_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits_.max_head},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
   };
   if (!upgrade_request.empty()) {
     const bool head = upgrade_request.compare(0, 5, "HEAD ") == 0;
@@ -572,6 +588,10 @@ void Session::service(Stream& s) {
       s.unconsumed = 0;
     }
   }
+  if (s.websocket && s.in_end && s.in.empty() && !s.eof_given) {  // the client ended its stream
+    s.eof_given = true;
+    s.proto.on_eof();
+  }
   // Output: the response head once complete, then its body through the data provider.
   http::Buffer& out = s.proto.output();
   while (!s.responded && !s.finished) {
@@ -594,11 +614,13 @@ void Session::service(Stream& s) {
       s.finished = true;
       return;
     }
-    if (status < 200) {  // 100 Continue and the like: the client does not wait for it on h2
+    if (status < 200 && !(s.websocket && status == 101)) {  // 100 Continue: no use on h2
       out.consume(end + 4);
       continue;
     }
+    const bool tunnel = s.websocket && status == 101;  // RFC 8441: the accepted WebSocket is a 200
     char st3[3] = {head[9], head[10], head[11]};
+    if (tunnel) st3[0] = '2', st3[1] = '0', st3[2] = '0';
     std::vector<std::string> names;
     std::vector<nghttp2_nv> nva;
     names.reserve(64);
@@ -619,7 +641,7 @@ void Session::service(Stream& s) {
         chunked = true;
         continue;
       }
-      if (hop_by_hop(name)) continue;
+      if (hop_by_hop(name) || (tunnel && ieq(name, "sec-websocket-accept"))) continue;
       if (ieq(name, "content-length")) {
         has_len = true;
         std::from_chars(value.data(), value.data() + value.size(), length);
@@ -635,7 +657,9 @@ void Session::service(Stream& s) {
       nva[i].namelen = names[k].size();
     }
     bool bodyless = s.is_head || status == 204 || status == 304;
-    if (bodyless)
+    if (tunnel)
+      s.body = Stream::Body::Tunnel;
+    else if (bodyless)
       s.body = Stream::Body::None;
     else if (chunked)
       s.body = Stream::Body::Chunked;
@@ -662,7 +686,10 @@ void Session::service(Stream& s) {
     }
   }
   if (s.responded && s.body == Stream::Body::None && !out.empty()) out.consume(out.size() + out.attached().size());
-  if (s.deferred && (!out.empty() || !s.proto.pending())) {
+  if (s.body == Stream::Body::Tunnel && out.empty() && !s.proto.reading_stopped())
+    s.proto.resume();  // (its output drained: a handler waiting to write is told, as on HTTP/1.1)
+  const bool more = s.body == Stream::Body::Tunnel ? s.proto.reading_stopped() : !s.proto.pending();
+  if (s.deferred && (!out.empty() || more)) {
     s.deferred = false;
     nghttp2_session_resume_data(ng_, s.id);
   }

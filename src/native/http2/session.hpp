@@ -41,6 +41,9 @@ enum ErrorCode : uint32_t {
   kEnhanceYourCalm = 11,
 };
 
+// False in a build without nghttp2 (session_off.cpp): the server then speaks HTTP/1.1 only.
+bool available();
+
 // `Upgrade: h2c` (RFC 7540 3.2): when `data` starts with a complete HTTP/1.1 request head that asks
 // for h2c (Upgrade: h2c, one HTTP2-Settings, Connection naming both) and has no body, returns true
 // with the request rebuilt without those fields (it becomes stream 1), the decoded SETTINGS
@@ -52,9 +55,9 @@ bool parse_h2c_upgrade(std::string_view data, size_t max_head, std::string& requ
 struct Settings {
   uint32_t max_concurrent_streams = 100;  // SETTINGS_MAX_CONCURRENT_STREAMS
   uint32_t initial_window = 65535;        // SETTINGS_INITIAL_WINDOW_SIZE (request bodies, per stream)
-  // Control frames (PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA/HEADERS without END_STREAM,
-  // RST_STREAM) the client may send per window of control_window_ms: beyond, GOAWAY
-  // ENHANCE_YOUR_CALM.
+  // Control frames (PING, SETTINGS, PRIORITY, RST_STREAM, empty DATA without END_STREAM) the client
+  // may send per window of control_window_ms: beyond, GOAWAY ENHANCE_YOUR_CALM. (Not WINDOW_UPDATE:
+  // a client with a small window legitimately sends one per few KiB received.)
   uint32_t max_control_frames = 1000;
   uint32_t control_window_ms = 10000;
   uint32_t max_continuations = 8;  // CONTINUATION frames after one HEADERS (nghttp2's limit)

@@ -34,6 +34,7 @@ uint64_t now_ms() {
 }
 
 Server::Server(const Config& cfg, DispatcherFactory factory) : cfg_(cfg), factory_(std::move(factory)) {
+  if (!http2::available()) cfg_.http2 = false;  // a build without nghttp2: HTTP/1.1 only
   if (cfg_.io_uring) {
     ring_open();  // throws with one line when io_uring cannot be used
   } else {

@@ -186,7 +186,13 @@ CASES: list[tuple[str, str, bytes, list[int], str]] = [
     ),
     ("L04", "a PING flood", frame(PING, 0, 0, b"12345678") * 3000, [CALM], "none"),
     ("L05", "a SETTINGS flood", frame(SETTINGS, 0, 0, b"") * 3000, [CALM], "none"),
-    ("L06", "a WINDOW_UPDATE flood", frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1)) * 3000, [CALM], "none"),
+    (
+        "L06",
+        "a WINDOW_UPDATE flood (not counted as control frames: it ends when the window overflows)",
+        frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1 << 20)) * 3000,
+        [FLOW],
+        "none",
+    ),
     ("L07", "rapid reset (CVE-2023-44487)", rapid_reset(1500), [CALM, INTERNAL], "none"),
     ("L08", "a SETTINGS frame of 40 entries", frame(SETTINGS, 0, 0, struct.pack(">HI", 3, 100) * 40), [CALM], "none"),
 ]
