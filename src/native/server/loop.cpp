@@ -207,8 +207,8 @@ void Server::accept_ready(int lfd) {
   }
 }
 
-void Server::accepted(int fd) {
-  if (draining_ || conns_.size() >= cfg_.max_connections) {
+void Server::accepted(int fd, bool before_shutdown) {
+  if ((draining_ && !before_shutdown) || conns_.size() >= cfg_.max_connections) {
     refuse(fd);
     ++stats_.refused;
     return;

@@ -100,7 +100,9 @@ class Server {
   void abort_conn(Conn& c);           // close with RST (SO_LINGER 0): unsent output is dropped
   void track(Conn& c, uint64_t now);  // start/stop the head and body deadline clocks
   bool can_read(Conn& c);
-  void accepted(int fd);  // a new connection from accept: refused or adopted
+  // A new connection from accept: refused or adopted. before_shutdown: the kernel accepted it
+  // before begin_shutdown() cancelled the accept (io_uring), so it is served as one accepted then.
+  void accepted(int fd, bool before_shutdown = false);
   void on_bytes(Conn& c, const char* buf, size_t n);
   void on_peer_eof(Conn& c);
   void pause_accept();

@@ -318,7 +318,9 @@ int Server::ring_poll(int timeout_ms) {
             if (d.res > 0) accept_ready(fd);
             out_of_fds = stats_.accepted == before;
           } else if (d.res >= 0) {
-            accepted(d.res);
+            // (completed before a shutdown's cancellation reached the ring: served, with
+            // Connection: close, as a connection epoll accepted just before the shutdown)
+            accepted(d.res, true);
           } else if (d.res == -EMFILE || d.res == -ENFILE) {
             accept_ready(fd);
             out_of_fds = true;
