@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import sys
 import weakref
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
@@ -112,6 +113,11 @@ async def feed_inline(conn: Any, raw: bytes) -> None:
 # own copy of the context (contextvars set by one request never reach another).
 
 _enter_task = getattr(asyncio.tasks, "_enter_task", None)
+# PyPy: a first step taken inline here (called from the engine through cpyext) that then awaits
+# left the future it awaited, with its result (the response), alive for good under concurrent
+# load (~1 Future + 1 Wire per request on the ASGI path; docs/compatibility.md). The worker takes
+# the coroutine from its first step instead: same task, same context, one loop turn later.
+_HANDOFF_FIRST_STEP = sys.implementation.name == "pypy"
 _leave_task = getattr(asyncio.tasks, "_leave_task", None)
 
 
@@ -202,6 +208,9 @@ def start_task(coro: Coroutine[Any, Any, Any], done: Callable[[Any], None]) -> t
     if pool is None:
         pool = _pools[loop] = []
     worker = pool.pop() if pool else _Worker(loop, pool)
+    if _HANDOFF_FIRST_STEP:
+        worker.inbox.set_result(_Handoff(coro, context, None, done))
+        return None
     try:
         _enter_task(loop, worker.task)
     except RuntimeError:
