@@ -273,15 +273,9 @@ def _current_tasks() -> dict[Any, Any] | None:
     """asyncio's own current-task dict, when _enter_task/_leave_task are _asyncio's C functions
     that edit it (and current_task() reads it): the engine makes those two edits itself. Else None
     (the engine calls _enter_task/_leave_task)."""
-    try:
-        import _asyncio
-    except ImportError:  # pragma: no cover (a Python without the C accelerator)
-        return None
-    tasks = getattr(_asyncio, "_current_tasks", None)
-    same = _enter_task is getattr(_asyncio, "_enter_task", None) and _leave_task is getattr(
-        _asyncio, "_leave_task", None
-    )
-    return tasks if same and type(tasks) is dict and getattr(asyncio.tasks, "_current_tasks", None) is tasks else None
+    tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    native = all(getattr(f, "__module__", None) == "_asyncio" for f in (_enter_task, _leave_task))
+    return tasks if native and type(tasks) is dict else None
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
