@@ -3,6 +3,10 @@ route as `def` with --def-inline: `_core.bench_cpu` (the bench build) on engines
 served (task_starter, task_hooks given an event loop that is not running), alternating rounds.
 
     PYTHONPATH=/tmp/snapb taskset -c 0 python3 benchmarks/first_step_cpu.py --iterations 50000 --rounds 7
+    PYTHONPATH=/tmp/snapb taskset -c 0 python3 benchmarks/first_step_cpu.py --loop --iterations 5000 --rounds 5
+
+`--loop`: inprocess.py's loop column instead (a running loop feeding the requests, CPU-us per
+request, the median of batches of 1,000).
 
 Columns: `edits` (the engine edits asyncio's current-task dict itself, as served since
 2026-12-06 03:50), `calls` (it calls asyncio's _enter_task/_leave_task: task_hooks without the
@@ -30,7 +34,10 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=50_000)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--request", default="GET /json", choices=list(ip.REQUESTS))
+    ap.add_argument("--loop", action="store_true", help="inprocess.py's loop column instead of bench_cpu")
     args = ap.parse_args()
+    if args.loop:
+        return loop_rounds(args)
     direct = ip.load_bench_app(False)
     raw = ip.REQUESTS[args.request]
     loop = asyncio.new_event_loop()
@@ -57,6 +64,25 @@ def main() -> None:
     print(f"{args.request}, CPU-ns per request (median of {args.rounds} alternating rounds of {args.iterations})")
     for k, v in res.items():
         print(f"  {k:18} {med[k]:6.0f}   rounds: {' '.join(f'{x:.0f}' for x in v)}")
+    inline = med["def --def-inline"]
+    print(f"  def --def-inline / async: edits {inline / med['edits']:.3f}, calls {inline / med['calls']:.3f}")
+
+
+def loop_rounds(args: argparse.Namespace) -> None:
+    direct = ip.load_bench_app(False)
+    raw = ip.REQUESTS[args.request]
+    kinds = ["edits", "calls", "def --def-inline"]
+    res: dict[str, list[float]] = {k: [] for k in kinds}
+    for _ in range(args.rounds):
+        for k in kinds:
+            ip.ENTER_CALLS = k == "calls"
+            inline = k == "def --def-inline"
+            app = direct.app_sync if inline else direct.app_async
+            res[k].append(ip.loop_bench(app, raw, args.iterations, inline) / 1000)
+    med = {k: statistics.median(v) for k, v in res.items()}
+    print(f"{args.request}, loop CPU-us per request (median of {args.rounds} alternating rounds of {args.iterations})")
+    for k, v in res.items():
+        print(f"  {k:18} {med[k]:6.3f}   rounds: {' '.join(f'{x:.3f}' for x in v)}")
     inline = med["def --def-inline"]
     print(f"  def --def-inline / async: edits {inline / med['edits']:.3f}, calls {inline / med['calls']:.3f}")
 
