@@ -572,6 +572,23 @@ http::HandleResult start_stream(Ctx& c, PyObject* resp, http::Buffer& out) {
   return http::HandleResult::Pending;
 }
 
+// The handler goes on after this call (an asyncio task, a worker): the connection waits for `comp`
+// (a new reference, consumed) to be done. The request's data is kept (its views die with this
+// call), so the late result can still be written; without memory for it the result is dropped.
+http::HandleResult await_completion(Ctx& c, CompletionObject* comp, http::Buffer& out) {
+  if (!c.request_data()) {
+    Py_DECREF(comp);
+    return on_error(c, out);
+  }
+  c.req = nullptr;
+  c.context = nullptr;
+  comp->ctx = new Ctx(c);
+  Py_INCREF(c.e);
+  Py_XINCREF(c.reqdata);
+  Py_DECREF(comp);
+  return http::HandleResult::Pending;
+}
+
 // `coro` (a new reference) runs as an asyncio task from its first step (engine.task_starter):
 // written now if that step finished it, else the connection waits for the task's completion.
 http::HandleResult start_task(Ctx& c, PyObject* coro, http::Buffer& out) {
@@ -597,17 +614,7 @@ http::HandleResult start_task(Ctx& c, PyObject* coro, http::Buffer& out) {
     return finish(c, value, out);
   }
   Py_DECREF(r);
-  if (!c.request_data()) {  // (no memory): the task's result will be dropped
-    Py_DECREF(comp);
-    return on_error(c, out);
-  }
-  c.req = nullptr;  // the views die with this call
-  c.context = nullptr;
-  comp->ctx = new Ctx(c);
-  Py_INCREF(c.e);
-  Py_XINCREF(c.reqdata);
-  Py_DECREF(comp);
-  return http::HandleResult::Pending;
+  return await_completion(c, comp, out);
 }
 
 #ifndef PYPY_VERSION
@@ -764,17 +771,7 @@ std::optional<http::HandleResult> first_step(Ctx& c, PyObject* coro, http::Buffe
     return on_error(c, out);
   }
   Py_DECREF(ok);
-  if (!c.request_data()) {  // (no memory): the worker's result will be dropped
-    Py_DECREF(comp);
-    return on_error(c, out);
-  }
-  c.req = nullptr;  // the views die with this call
-  c.context = nullptr;
-  comp->ctx = new Ctx(c);
-  Py_INCREF(c.e);
-  Py_XINCREF(c.reqdata);
-  Py_DECREF(comp);
-  return http::HandleResult::Pending;
+  return await_completion(c, comp, out);
 }
 #endif
 
