@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import sys
 import weakref
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
@@ -275,7 +276,11 @@ def _current_tasks() -> dict[Any, Any] | None:
     (the engine calls _enter_task/_leave_task)."""
     tasks = getattr(asyncio.tasks, "_current_tasks", None)
     native = all(getattr(f, "__module__", None) == "_asyncio" for f in (_enter_task, _leave_task))
-    return tasks if native and type(tasks) is dict else None
+    # The C functions must edit this very dict: so on 3.11-3.13 (_asyncio._current_tasks is it);
+    # 3.14's keep the current task in the thread state and asyncio.tasks' dict is the pure-Python
+    # implementation's, which current_task() does not read.
+    c_tasks = getattr(sys.modules.get("_asyncio"), "_current_tasks", None)
+    return tasks if native and type(tasks) is dict and c_tasks is tasks else None
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
