@@ -52,6 +52,7 @@ if not hasattr(_core, "bench_cpu"):
              "see this file's docstring or benchmarks/README.md 'The bench build'")
 
 NATIVE_STEP = True  # --python-step: async first steps through _runtime.start_task (before 2026-12-06)
+ENTER_CALLS = False  # --enter-calls: the engine calls asyncio's _enter_task/_leave_task (before 2026-12-06 03:50)
 POST_BODY = b'{"name":"widget","price":9.5,"tags":["a","b"]}'
 REQUESTS = {
     "GET /plaintext": b"GET /plaintext HTTP/1.1\r\nHost: bench\r\n\r\n",
@@ -116,7 +117,8 @@ async def _loop_bench(app: Any, raw: bytes, n: int, def_inline: bool = False, ba
     engine, handler, _reports = engine_for(app, def_inline)
     engine.task_starter = _runtime.start_task  # as `fasterapi run` (no --inline-async)
     if NATIVE_STEP:  # as served: the first step taken by the engine (else by _runtime.start_task)
-        engine.task_hooks = _runtime.task_hooks(asyncio.get_running_loop())
+        hooks = _runtime.task_hooks(asyncio.get_running_loop())
+        engine.task_hooks = hooks[:6] if ENTER_CALLS and hooks else hooks
     conn = engine.connection(("127.0.0.1", 5000))
     loop = asyncio.get_running_loop()
     st: dict[str, Any] = {"left": 0, "done": None, "out": b"", "bad": None}
@@ -178,9 +180,13 @@ def main() -> None:
     ap.add_argument("--loop-iterations", type=int, default=20_000, help="per loop-driven figure")
     ap.add_argument("--python-step", action="store_true",
                     help="loop columns: async first steps by _runtime.start_task, not by the engine")
+    ap.add_argument("--enter-calls", action="store_true",
+                    help="loop columns: the engine calls asyncio's _enter_task/_leave_task instead of "
+                         "editing its current-task dict itself")
     args = ap.parse_args()
-    global NATIVE_STEP
+    global NATIVE_STEP, ENTER_CALLS
     NATIVE_STEP = not args.python_step
+    ENTER_CALLS = args.enter_calls
     direct, mw = load_bench_app(False), load_bench_app(True)
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
     cols = [

@@ -88,8 +88,8 @@ class Engine:
     # None: coroutines stepped inline first; else callable(coro, done) running each as a task
     task_starter: Callable[[Any, Any], tuple[Any] | None] | None
     # with a task_starter: (get_running_loop or the engine's loop, enter_task, leave_task,
-    # acquire_worker, release_worker, handoff): the first step taken by the engine as a parked
-    # worker task (_runtime.task_hooks)
+    # acquire_worker, release_worker, handoff[, asyncio's current-task dict]): the first step taken
+    # by the engine as a parked worker task (_runtime.task_hooks)
     task_hooks: tuple[Any, ...] | None
     # the native pool and micro-batches (engine facilities; see docs/architecture.md)
     blocking_threads: int

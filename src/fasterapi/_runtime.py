@@ -270,11 +270,25 @@ def handoff(
 def task_hooks(loop: asyncio.AbstractEventLoop | None = None) -> tuple[Any, ...] | None:
     """engine.task_hooks: the running loop's getter, or `loop` itself for an engine that only ever
     runs on that loop (a served engine: asyncio 3.11's getter costs a getpid() system call), then
-    asyncio's _enter_task/_leave_task and the worker pool's acquire/release/handoff."""
+    asyncio's _enter_task/_leave_task, the worker pool's acquire/release/handoff, and asyncio's
+    current-task dict (or None)."""
     if _enter_task is None or _leave_task is None:  # pragma: no cover (asyncio without them)
         return None
     first = asyncio.events._get_running_loop if loop is None else loop
-    return (first, _enter_task, _leave_task, acquire_worker, release_worker, handoff)
+    return (first, _enter_task, _leave_task, acquire_worker, release_worker, handoff, _current_tasks())
+
+
+def _current_tasks() -> dict[Any, Any] | None:
+    """asyncio's own current-task dict, when _enter_task/_leave_task are _asyncio's C functions
+    that edit it (and current_task() reads it): the engine makes those two edits itself. Else None
+    (the engine calls _enter_task/_leave_task)."""
+    tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    native = all(getattr(f, "__module__", None) == "_asyncio" for f in (_enter_task, _leave_task))
+    # The C functions must edit this very dict: so on 3.11-3.13 (_asyncio._current_tasks is it);
+    # 3.14's keep the current task in the thread state and asyncio.tasks' dict is the pure-Python
+    # implementation's, which current_task() does not read.
+    c_tasks = getattr(sys.modules.get("_asyncio"), "_current_tasks", None)
+    return tasks if native and type(tasks) is dict and c_tasks is tasks else None
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

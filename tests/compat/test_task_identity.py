@@ -9,6 +9,7 @@ dependency failed with "Attempted to exit cancel scope in a different task".
 """
 
 import asyncio
+import sys
 
 import anyio
 import httpx
@@ -100,3 +101,85 @@ def test_sync_testclient_inside_running_loop() -> None:
             assert client.get("/lock").json() == {"x": 1}
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("edits", [True, False], ids=["dict-edits", "enter-leave-calls"])
+def test_engine_first_step_is_asyncio_current_task(edits: bool) -> None:
+    """The engine takes a handler's first step as a parked worker's task: with asyncio's own
+    current-task dict (the 7th item of _runtime.task_hooks) it edits that dict itself, as
+    _enter_task/_leave_task would; without it, it calls them. Either way current_task() is that
+    task during the step and nothing after it, and pipelined requests that finish in their first
+    step and ones that await each see their task."""
+    from fasterapi import _runtime
+    from fasterapi._asgi_server import ScopeMaker
+    from fasterapi.server import build_engine
+
+    app = FastAPI()
+    seen: list[tuple[int, bool]] = []
+
+    @app.get("/step")
+    async def step(n: int) -> dict[str, bool]:
+        task = asyncio.current_task()
+        if n % 2:
+            await asyncio.sleep(0)
+        seen.append((n, task is not None and task is asyncio.current_task()))
+        return {"task": task is not None}
+
+    calls: list[str] = []
+    # the dict only where _asyncio's C functions edit it (3.11-3.13); 3.14 keeps the current task
+    # in the thread state, and the engine must call _enter_task/_leave_task there
+    shared = getattr(sys.modules.get("_asyncio"), "_current_tasks", None)
+    py_dict = getattr(asyncio.tasks, "_current_tasks", None)
+    native_dict = py_dict if shared is not None and shared is py_dict else None
+
+    async def main() -> bytes:
+        loop = asyncio.get_running_loop()
+        engine, handler, _reports = build_engine(app, ScopeMaker())
+        engine.task_starter = _runtime.start_task
+        hooks = _runtime.task_hooks(loop)
+        assert hooks is not None and hooks[6] is native_dict
+        enter, leave = hooks[1], hooks[2]
+
+        def counted_enter(lp: object, task: object) -> None:
+            calls.append("enter")
+            enter(lp, task)
+
+        def counted_leave(lp: object, task: object) -> None:
+            calls.append("leave")
+            leave(lp, task)
+
+        def counted_acquire(lp: asyncio.AbstractEventLoop) -> object:
+            calls.append("acquire")
+            return _runtime.acquire_worker(lp)
+
+        engine.task_hooks = (hooks[0], counted_enter, counted_leave, counted_acquire, *hooks[4:6]) + (
+            (hooks[6],) if edits else ()
+        )
+        conn = engine.connection(("127.0.0.1", 5000))
+        woke = asyncio.Event()
+        conn.waiter = woke.set
+        st: dict[str, bytes] = {"out": b""}
+
+        def feed() -> None:  # from a plain loop callback, as the server's poll(): in no task
+            assert asyncio.current_task() is None
+            conn.feed(b"".join(f"GET /step?n={n} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for n in range(6)))
+            st["out"] = conn.read()
+            assert asyncio.current_task() is None
+
+        loop.call_soon(feed)
+        await asyncio.sleep(0)
+        out = st["out"]
+        while out.count(b'{"task":true}') < 6:
+            woke.clear()
+            await asyncio.wait_for(woke.wait(), 5)
+            out += conn.read()
+        _runtime.close_workers(loop)
+        await handler.drain(1.0)
+        return out
+
+    out = asyncio.run(main())
+    assert out.count(b"HTTP/1.1 200 OK") == 6
+    assert sorted(seen) == [(n, True) for n in range(6)]
+    assert "acquire" in calls  # the engine took first steps itself (its worker came from the hooks)
+    entered = calls.count("enter")  # (an enter refused, inside a task already: start_task's path)
+    assert (entered == 0) if edits and native_dict is not None else (entered >= calls.count("leave") >= 1)

@@ -572,6 +572,23 @@ http::HandleResult start_stream(Ctx& c, PyObject* resp, http::Buffer& out) {
   return http::HandleResult::Pending;
 }
 
+// The handler goes on after this call (an asyncio task, a worker): the connection waits for `comp`
+// (a new reference, consumed) to be done. The request's data is kept (its views die with this
+// call), so the late result can still be written; without memory for it the result is dropped.
+http::HandleResult await_completion(Ctx& c, CompletionObject* comp, http::Buffer& out) {
+  if (!c.request_data()) {
+    Py_DECREF(comp);
+    return on_error(c, out);
+  }
+  c.req = nullptr;
+  c.context = nullptr;
+  comp->ctx = new Ctx(c);
+  Py_INCREF(c.e);
+  Py_XINCREF(c.reqdata);
+  Py_DECREF(comp);
+  return http::HandleResult::Pending;
+}
+
 // `coro` (a new reference) runs as an asyncio task from its first step (engine.task_starter):
 // written now if that step finished it, else the connection waits for the task's completion.
 http::HandleResult start_task(Ctx& c, PyObject* coro, http::Buffer& out) {
@@ -597,17 +614,7 @@ http::HandleResult start_task(Ctx& c, PyObject* coro, http::Buffer& out) {
     return finish(c, value, out);
   }
   Py_DECREF(r);
-  if (!c.request_data()) {  // (no memory): the task's result will be dropped
-    Py_DECREF(comp);
-    return on_error(c, out);
-  }
-  c.req = nullptr;  // the views die with this call
-  c.context = nullptr;
-  comp->ctx = new Ctx(c);
-  Py_INCREF(c.e);
-  Py_XINCREF(c.reqdata);
-  Py_DECREF(comp);
-  return http::HandleResult::Pending;
+  return await_completion(c, comp, out);
 }
 
 #ifndef PYPY_VERSION
@@ -654,6 +661,47 @@ void put_worker(EngineObject* e, PyObject* hooks, PyObject* loop, PyObject* work
   Py_DECREF(task);
 }
 
+// asyncio's _enter_task(loop, task) (args: {loop, task}): with `current` (asyncio's own
+// _current_tasks dict), its two dict edits done here as its C implementation does them, else the
+// hook called. False: an exception is set, or (current) a task is current already.
+bool enter_task(PyObject* hooks, PyObject* current, PyObject* const* args) {
+  if (current) {  // one lookup: the task stored, or the one current already
+    PyObject* now = PyDict_SetDefault(current, args[0], args[1]);
+    if (now && now != args[1])
+      PyErr_Format(PyExc_RuntimeError, "Cannot enter into task %R while another task %R is being executed.", args[1],
+                   now);
+    return now == args[1];
+  }
+  PyObject* r = PyObject_Vectorcall(PyTuple_GET_ITEM(hooks, 1), args, 2, nullptr);
+  Py_XDECREF(r);
+  return r != nullptr;
+}
+
+// asyncio's _leave_task(loop, task), likewise (one lookup: popped, put back if it was not `task`).
+// False: an exception is set.
+bool leave_task(PyObject* hooks, PyObject* current, PyObject* const* args) {
+  if (current) {
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject* now = nullptr;
+    if (PyDict_Pop(current, args[0], &now) < 0) return false;
+#else
+    PyObject* now = _PyDict_Pop(current, args[0], Py_None);
+    if (!now) return false;
+#endif
+    bool same = now == args[1];
+    if (!same) {
+      if (now && now != Py_None && PyDict_SetItem(current, args[0], now) < 0) PyErr_Clear();
+      PyErr_Format(PyExc_RuntimeError, "Leaving task %R does not match the current task %R.", args[1],
+                   now ? now : Py_None);
+    }
+    Py_XDECREF(now);
+    return same;
+  }
+  PyObject* r = PyObject_Vectorcall(PyTuple_GET_ITEM(hooks, 2), args, 2, nullptr);
+  Py_XDECREF(r);
+  return r != nullptr;
+}
+
 // The first step of a handler's coroutine (a new reference, consumed unless nullopt is returned),
 // taken here as fasterapi._runtime.start_task takes it, without its Python frame: under the
 // request's own context (c.context, entered by serve_with_python), with a parked worker task as
@@ -664,7 +712,12 @@ void put_worker(EngineObject* e, PyObject* hooks, PyObject* loop, PyObject* work
 std::optional<http::HandleResult> first_step(Ctx& c, PyObject* coro, http::Buffer& out) {
   EngineObject* e = c.e;
   PyObject* hooks = e->task_hooks;
-  if (!c.context || !PyTuple_CheckExact(hooks) || PyTuple_GET_SIZE(hooks) != 6) return std::nullopt;
+  if (!c.context || !PyTuple_CheckExact(hooks) || PyTuple_GET_SIZE(hooks) < 6 || PyTuple_GET_SIZE(hooks) > 7)
+    return std::nullopt;
+  // asyncio's own current-task dict (_asyncio._current_tasks, which _enter_task/_leave_task edit
+  // and current_task() reads), when task_hooks gives it: the same two edits without the calls.
+  PyObject* current = PyTuple_GET_SIZE(hooks) == 7 ? PyTuple_GET_ITEM(hooks, 6) : nullptr;
+  if (current && !PyDict_CheckExact(current)) current = nullptr;
   PyObject* first = PyTuple_GET_ITEM(hooks, 0);  // the running loop's getter, or the engine's loop
   PyObject* loop = PyCallable_Check(first) ? PyObject_CallNoArgs(first) : Py_NewRef(first);
   if (!loop || loop == Py_None) {
@@ -678,22 +731,18 @@ std::optional<http::HandleResult> first_step(Ctx& c, PyObject* coro, http::Buffe
     return std::nullopt;
   }
   PyObject* args[] = {loop, task};
-  PyObject* entered = PyObject_Vectorcall(PyTuple_GET_ITEM(hooks, 1), args, 2, nullptr);
-  if (!entered) {  // (a current task already: a completion running the next pipelined request)
+  if (!enter_task(hooks, current, args)) {  // (a current task already: a completion running the next pipelined request)
     PyErr_Clear();
     put_worker(e, hooks, loop, worker, task);
     Py_DECREF(loop);
     return std::nullopt;
   }
-  Py_DECREF(entered);
   stage_mark(kCallStart);
   PyObject* res = nullptr;
   PySendResult sent = PyIter_Send(coro, Py_None, &res);
   PyObject *type, *value, *tb;
   PyErr_Fetch(&type, &value, &tb);
-  PyObject* left = PyObject_Vectorcall(PyTuple_GET_ITEM(hooks, 2), args, 2, nullptr);
-  if (!left) PyErr_WriteUnraisable(task);
-  Py_XDECREF(left);
+  if (!leave_task(hooks, current, args)) PyErr_WriteUnraisable(task);
   PyErr_Restore(type, value, tb);
   if (sent != PYGEN_NEXT) {
     put_worker(e, hooks, loop, worker, task);
@@ -722,17 +771,7 @@ std::optional<http::HandleResult> first_step(Ctx& c, PyObject* coro, http::Buffe
     return on_error(c, out);
   }
   Py_DECREF(ok);
-  if (!c.request_data()) {  // (no memory): the worker's result will be dropped
-    Py_DECREF(comp);
-    return on_error(c, out);
-  }
-  c.req = nullptr;  // the views die with this call
-  c.context = nullptr;
-  comp->ctx = new Ctx(c);
-  Py_INCREF(c.e);
-  Py_XINCREF(c.reqdata);
-  Py_DECREF(comp);
-  return http::HandleResult::Pending;
+  return await_completion(c, comp, out);
 }
 #endif
 

@@ -81,7 +81,8 @@ struct EngineObject {
   // code that needs a current task (anyio, asyncio.timeout, httpx.AsyncClient) works there too.
   PyObject* task_starter;
   // With a task_starter: None, or (get_running_loop or the engine's one loop, enter_task,
-  // leave_task, acquire_worker, release_worker, handoff) (fasterapi._runtime.task_hooks): the first step of a handler
+  // leave_task, acquire_worker, release_worker, handoff[, asyncio's current-task dict or None: the two edits enter_task
+  // and leave_task make, made here without calling them]) (fasterapi._runtime.task_hooks): the first step of a handler
   // taken here, under the request's context, as a parked worker task (engine.cpp first_step); the task_starter only
   // where that cannot be (no running loop, already inside a task).
   PyObject* task_hooks;

@@ -16,6 +16,22 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Does the comma-separated list `v` hold `token` (case-insensitive, OWS trimmed)? (Connection,
+// Upgrade: both HTTP/1.1's WebSocket handshake and h2c's upgrade ask it.)
+inline bool has_token(std::string_view v, std::string_view token) {
+  size_t i = 0;
+  while (i <= v.size()) {
+    size_t e = v.find(',', i);
+    if (e == std::string_view::npos) e = v.size();
+    std::string_view t = v.substr(i, e - i);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (iequals(t, token)) return true;
+    i = e + 1;
+  }
+  return false;
+}
+
 // The value of a hex digit, or -1.
 inline int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';

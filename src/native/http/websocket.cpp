@@ -6,21 +6,6 @@
 namespace fasterapi::http::ws {
 namespace {
 
-// Does the comma-separated list `v` hold `token` (case-insensitive, OWS trimmed)?
-bool has_token(std::string_view v, std::string_view token) {
-  size_t i = 0;
-  while (i <= v.size()) {
-    size_t e = v.find(',', i);
-    if (e == std::string_view::npos) e = v.size();
-    std::string_view t = v.substr(i, e - i);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (iequals(t, token)) return true;
-    i = e + 1;
-  }
-  return false;
-}
-
 bool is_b64(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
 }

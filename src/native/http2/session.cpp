@@ -16,21 +16,13 @@ namespace fasterapi::http2 {
 
 namespace {
 
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x + 32);
-    if (y >= 'A' && y <= 'Z') y = char(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+using http::has_token;
+using http::iequals;
 
 // Response fields that are HTTP/1.1 connection-specific (RFC 9113 8.2.2): never sent on h2.
 bool hop_by_hop(std::string_view name) {
-  return ieq(name, "connection") || ieq(name, "keep-alive") || ieq(name, "transfer-encoding") || ieq(name, "upgrade") ||
-         ieq(name, "proxy-connection") || ieq(name, "te");
+  return iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "transfer-encoding") ||
+         iequals(name, "upgrade") || iequals(name, "proxy-connection") || iequals(name, "te");
 }
 
 }  // namespace
@@ -44,20 +36,6 @@ int b64url(char c) {
   if (c == '-' || c == '+') return 62;
   if (c == '_' || c == '/') return 63;
   return -1;
-}
-
-bool has_token(std::string_view v, std::string_view tok) {
-  size_t i = 0;
-  while (i <= v.size()) {
-    size_t e = v.find(',', i);
-    if (e == std::string_view::npos) e = v.size();
-    std::string_view t = v.substr(i, e - i);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (ieq(t, tok)) return true;
-    i = e + 1;
-  }
-  return false;
 }
 
 }  // namespace
@@ -87,20 +65,20 @@ bool parse_h2c_upgrade(std::string_view data, size_t max_head, std::string& requ
     std::string_view name = field.substr(0, colon), value = field.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (ieq(name, "upgrade")) {
+    if (iequals(name, "upgrade")) {
       upgrade = upgrade || has_token(value, "h2c");
       continue;
     }
-    if (ieq(name, "http2-settings")) {
+    if (iequals(name, "http2-settings")) {
       ++nsettings;
       payload = value;
       continue;
     }
-    if (ieq(name, "connection")) {
+    if (iequals(name, "connection")) {
       conn_ok = has_token(value, "upgrade") && has_token(value, "http2-settings");
       continue;
     }
-    if (ieq(name, "transfer-encoding") || (ieq(name, "content-length") && value != "0")) body = true;
+    if (iequals(name, "transfer-encoding") || (iequals(name, "content-length") && value != "0")) body = true;
     rebuilt.append(field);
     rebuilt += "\r\n";
   }
@@ -637,12 +615,12 @@ void Session::service(Stream& s) {
       std::string_view name = line.substr(0, colon), value = line.substr(colon + 1);
       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
       while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-      if (ieq(name, "transfer-encoding")) {
+      if (iequals(name, "transfer-encoding")) {
         chunked = true;
         continue;
       }
-      if (hop_by_hop(name) || (tunnel && ieq(name, "sec-websocket-accept"))) continue;
-      if (ieq(name, "content-length")) {
+      if (hop_by_hop(name) || (tunnel && iequals(name, "sec-websocket-accept"))) continue;
+      if (iequals(name, "content-length")) {
         has_len = true;
         std::from_chars(value.data(), value.data() + value.size(), length);
       }
