@@ -114,8 +114,8 @@ async def feed_inline(conn: Any, raw: bytes) -> None:
 
 _enter_task = getattr(asyncio.tasks, "_enter_task", None)
 # PyPy: a first step taken inline here (called from the engine through cpyext) that then awaits
-# left the future it awaited, with its result (the response), alive for good under concurrent
-# load (~1 Future + 1 Wire per request on the ASGI path; docs/compatibility.md). The worker takes
+# left the future it awaited, with its result (the response), alive long after the request under
+# concurrent load (up to ~1 Future + 1 Wire per request on the ASGI path; docs/compatibility.md). The worker takes
 # the coroutine from its first step instead: same task, same context, one loop turn later.
 _HANDOFF_FIRST_STEP = sys.implementation.name == "pypy"
 _leave_task = getattr(asyncio.tasks, "_leave_task", None)
