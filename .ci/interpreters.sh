@@ -26,7 +26,8 @@ suite=${FA_SUITE:-forky}
 root=${FA_CHROOT:-/opt/fasterapi-ci/$suite}
 work=$(mktemp -d /tmp/fa-interp.XXXXXX)
 core=(tests/unit tests/integration/test_server.py tests/integration/test_real_fastapi.py tests/integration/test_loop_threads.py
-      tests/compat/test_compiled_vs_fastapi.py tests/compat/test_task_identity.py --ignore=tests/unit/test_static_checks.py)
+      tests/compat/test_compiled_vs_fastapi.py tests/compat/test_task_identity.py
+      tests/integration/test_asgi_retention.py --ignore=tests/unit/test_static_checks.py)
 deps=(pytest 'httpx>=0.27' h11 hypothesis jinja2 websockets flask itsdangerous python-multipart uvicorn prometheus-client)
 
 say() { printf '[interpreters %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
