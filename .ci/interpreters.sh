@@ -170,8 +170,11 @@ run_one() {  # run_one TAG PYTHON [CHROOT]
   # 64 MB request body by ~128 MB (its chunks all arrive, one by one: the chunk count is asserted
   # by the same test on CPython): the bounds the tests assert are refcounting ones. (Seen with
   # Debian testing's PyPy 8.0.1 of Oct 2026, at this commit and at b58355c alike; the PyPy of the
-  # earlier chroot stayed under the 32 MB bound.)
+  # earlier chroot stayed under the 32 MB bound.) The engine's native first step of async
+  # handlers is compiled out on PyPy (its worker task takes each coroutine from the first step,
+  # _runtime._HANDOFF_FIRST_STEP), so the test that inspects that step has nothing to see there.
   [ "$tag" != pypy ] || excl=(--deselect tests/unit/test_json.py::test_dict_subclass_items_override
+    --deselect tests/compat/test_task_identity.py::test_engine_first_step_is_asyncio_current_task
     --deselect tests/integration/test_real_fastapi.py::test_100_mb_upload_is_accepted_in_bounded_memory
     --deselect "tests/integration/test_real_fastapi.py::test_request_stream_arrives_in_chunks")
   out=$("${run[@]}" sh -c "cd $base/$tag-tests && exec timeout 1200 $base/$tag-venv/bin/python -m pytest \
