@@ -561,6 +561,12 @@ async def serve(
                 if stop_fd is not None:
                     loop.remove_reader(stop_fd)
     finally:
+        if stop_fd is None:
+            # Before the loop closes its self-pipe: a signal in between would be written to a closed
+            # wakeup fd and print a traceback (the supervisor signals workers that failed to start).
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
         if own_sock:
             listening.close()
             _remove_uds(config)
