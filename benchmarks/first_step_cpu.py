@@ -8,6 +8,15 @@ served (task_starter, task_hooks given an event loop that is not running), alter
 `--loop`: inprocess.py's loop column instead (a running loop feeding the requests, CPU-us per
 request, the median of batches of 1,000).
 
+`--only KIND`: one engine, one bench_cpu call of --iterations, nothing printed: for counting
+instructions, which load does not change (valgrind on the interpreter's own binary, not a pyenv
+shim; the difference of two runs, divided by the difference of their iterations, is per request):
+
+    for n in 2000 12000; do PYTHONHASHSEED=0 PYTHONPATH=/tmp/snapb setarch $(uname -m) -R valgrind --tool=callgrind \
+      --collect-atstart=no --toggle-collect='*timed_batches*' --callgrind-out-file=/tmp/cg.$n \
+      $(python3 -c 'import sys; print(sys.executable)') benchmarks/first_step_cpu.py --only edits --iterations $n; done
+    callgrind_annotate /tmp/cg.2000 | grep TOTALS; callgrind_annotate /tmp/cg.12000 | grep TOTALS
+
 Columns: `edits` (the engine edits asyncio's current-task dict itself, as served since
 2026-12-06 03:50), `calls` (it calls asyncio's _enter_task/_leave_task: task_hooks without the
 dict, as before), `def --def-inline`.
@@ -28,6 +37,8 @@ import inprocess as ip  # noqa: E402 - after the path
 
 from fasterapi import _core, _runtime  # noqa: E402
 
+KINDS = ["edits", "calls", "def --def-inline"]
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -35,6 +46,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--request", default="GET /json", choices=list(ip.REQUESTS))
     ap.add_argument("--loop", action="store_true", help="inprocess.py's loop column instead of bench_cpu")
+    ap.add_argument("--only", choices=KINDS, help="one engine, one bench_cpu call (instruction counts)")
     args = ap.parse_args()
     if args.loop:
         return loop_rounds(args)
@@ -54,7 +66,10 @@ def main() -> None:
             sys.exit(f"{kind}: not a 200")
         return e
 
-    kinds = ["edits", "calls", "def --def-inline"]
+    if args.only:
+        _core.bench_cpu(engine(args.only), raw, args.iterations)
+        return
+    kinds = KINDS
     engines = {k: engine(k) for k in kinds}
     res: dict[str, list[float]] = {k: [] for k in kinds}
     for _ in range(args.rounds):
@@ -71,7 +86,7 @@ def main() -> None:
 def loop_rounds(args: argparse.Namespace) -> None:
     direct = ip.load_bench_app(False)
     raw = ip.REQUESTS[args.request]
-    kinds = ["edits", "calls", "def --def-inline"]
+    kinds = KINDS
     res: dict[str, list[float]] = {k: [] for k in kinds}
     for _ in range(args.rounds):
         for k in kinds:

@@ -740,10 +740,14 @@ std::optional<http::HandleResult> first_step(Ctx& c, PyObject* coro, http::Buffe
   stage_mark(kCallStart);
   PyObject* res = nullptr;
   PySendResult sent = PyIter_Send(coro, Py_None, &res);
-  PyObject *type, *value, *tb;
-  PyErr_Fetch(&type, &value, &tb);
-  if (!leave_task(hooks, current, args)) PyErr_WriteUnraisable(task);
-  PyErr_Restore(type, value, tb);
+  if (sent == PYGEN_ERROR) {  // the handler's exception kept aside while the task is left
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (!leave_task(hooks, current, args)) PyErr_WriteUnraisable(task);
+    PyErr_Restore(type, value, tb);
+  } else if (!leave_task(hooks, current, args)) {
+    PyErr_WriteUnraisable(task);
+  }
   if (sent != PYGEN_NEXT) {
     put_worker(e, hooks, loop, worker, task);
     Py_DECREF(loop);
