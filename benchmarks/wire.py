@@ -237,7 +237,10 @@ def run_wrk(url: str, script: str | None, duration: int, connections: int, serve
 def measure(name: str, proc: subprocess.Popen[bytes], port: int, endpoints: dict, args: argparse.Namespace,
             results: dict) -> None:
     for ep, (method, path, script, expected) in endpoints.items():
-        bad = check(port, method, path, expected)
+        try:
+            bad = check(port, method, path, expected)
+        except OSError as exc:  # a server wedged by the previous run (socketify after pipelining)
+            bad = f"no answer ({exc.__class__.__name__})"
         if bad:
             print(f"  {name} {ep}: unexpected answer {bad}: skipped", file=sys.stderr)
             results[ep] = {"error": f"wrong answer: {bad}"}
