@@ -24,7 +24,9 @@ Sections, one table each, for both handler styles (`async def` app_async, `def` 
           compiles nothing, every request goes through the app's ASGI interface on the engine
   cors    (only with --paths cors) the app with CORSMiddleware (BENCH_MIDDLEWARE=cors): wrk sends no
           Origin, so FasterAPI serves the compiled routes and adds CORS's `Vary: Origin`
-plus nginx `return 200` (one worker, CPU 0) with the plaintext and JSON bodies, as a reference row.
+plus two references on CPU 0, in the same run: nginx `return 200` (one worker) with the plaintext
+and JSON bodies, and socketify's own API (socketify_app.py: the four routes written for socketify,
+not FastAPI; `--no-socketify-native` leaves it out), with FasterAPI's ratio to it per section.
 
 Besides req/s and p99, every run records the server's CPU time per request (utime + stime from
 /proc/<pid>/stat of the server's process tree, before and after the measured wrk run, divided by
@@ -64,8 +66,9 @@ ENDPOINTS = {
     "post_items": ("POST", "/items", "post.lua", POST_BODY.encode()),
     # 16 requests per write: wrk's cost per request falls 16-fold, so the server is the limit
     "json_pipelined16": ("GET", "/json", "pipeline_path.lua", b'{"message":"Hello, World!"}'),
+    "plaintext_pipelined16": ("GET", "/plaintext", "pipeline_path.lua", b"Hello, World!"),
 }
-ASGI_SECTION_SKIPS = {"json_pipelined16"}  # unless named in --only
+ASGI_SECTION_SKIPS = {"json_pipelined16", "plaintext_pipelined16"}  # unless named in --only
 SERVERS = ("fasterapi", "fasterapi --def-inline", "uvicorn", "granian", "socketify")
 # `fasterapi run --def-inline` calls the `def` endpoints of compiled routes on the loop thread instead
 # of FastAPI's thread pool (opt-in: only for defs that never block); measured where it applies
@@ -234,7 +237,10 @@ def run_wrk(url: str, script: str | None, duration: int, connections: int, serve
 def measure(name: str, proc: subprocess.Popen[bytes], port: int, endpoints: dict, args: argparse.Namespace,
             results: dict) -> None:
     for ep, (method, path, script, expected) in endpoints.items():
-        bad = check(port, method, path, expected)
+        try:
+            bad = check(port, method, path, expected)
+        except OSError as exc:  # a server wedged by the previous run (socketify after pipelining)
+            bad = f"no answer ({exc.__class__.__name__})"
         if bad:
             print(f"  {name} {ep}: unexpected answer {bad}: skipped", file=sys.stderr)
             results[ep] = {"error": f"wrong answer: {bad}"}
@@ -273,7 +279,7 @@ def fasterapi_routes(app: str, env: dict[str, str]) -> tuple[str, dict[str, str]
     paths = {}
     for ln in lines[:-1]:
         _methods, path, status = ln.split(None, 2)
-        paths[path] = "compiled" if status == "compiled" else "ASGI"
+        paths[path] = "compiled" if status.startswith("compiled") else "ASGI"  # "compiled: <its writer>"
     bench = {p: v for p, v in paths.items() if p in ("/plaintext", "/json", "/items/{item_id}", "/items")}
     compiled = sum(v == "compiled" for v in bench.values())
     return f"{lines[-1] if lines else '?'} (the benchmark's 4 routes: {compiled} of {len(bench)})", paths
@@ -333,11 +339,28 @@ def run_nginx(endpoints: dict, args: argparse.Namespace) -> dict:
         try:
             wait_port(port, proc)
             print("[reference] nginx return 200", file=sys.stderr)
-            bodies = ("plaintext", "json", "json_pipelined16")
+            bodies = ("plaintext", "json", "json_pipelined16", "plaintext_pipelined16")
             measure("nginx", proc, port, {k: v for k, v in endpoints.items() if k in bodies},
                     args, results)
         finally:
             stop(proc)
+    return results
+
+
+def run_socketify_native(endpoints: dict, args: argparse.Namespace) -> dict:
+    py = PEERS / "python"
+    if subprocess.run([str(py), "-c", "import socketify"], capture_output=True).returncode != 0:
+        return {}
+    results: dict = {}
+    port = free_port()
+    proc = subprocess.Popen(["taskset", "-c", "0", str(py), str(HERE / "socketify_app.py"), str(port)], cwd=HERE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        print("[reference] socketify's own API (socketify_app.py)", file=sys.stderr)
+        measure("socketify-native", proc, port, endpoints, args, results)
+    finally:
+        stop(proc)
     return results
 
 
@@ -408,6 +431,23 @@ def report(data: dict) -> str:
             out.append(f"| {n} | " + " | ".join(" + ".join(str(m) for m in (res[n].get(ep) or {}).get("rss_mb", []))
                                                  or "—" for ep in eps) + " |")
         out.append("")
+    native = data.get("socketify_native") or {}
+    if native:
+        out.append("### reference: socketify's own API (benchmarks/socketify_app.py, not FastAPI)")
+        out.append("")
+        variants = [(key, n) for key, section in data["sections"].items() for n in section["servers"]
+                    if n.startswith("fasterapi")]
+        out.append("| endpoint | req/s (p99 ms) | CPU-µs/req (server % / wrk %) | "
+                   + " | ".join(f"{n.replace('fasterapi', 'FA')} ({key}) ×" for key, n in variants) + " |")
+        out.append("|---|---|---|" + "---:|" * len(variants))
+        for ep, r in native.items():
+            ratios = []
+            for key, n in variants:
+                a = data["sections"][key]["servers"][n].get(ep)
+                ok = a and r and a.get("rps", 0) > 0 and r.get("rps", 0) > 0
+                ratios.append(f"{a['rps'] / r['rps']:.2f}×" if ok else "—")
+            out.append(f"| {ep} | {fmt_rps(r)} | {fmt_cpu(r)} | " + " | ".join(ratios) + " |")
+        out.append("")
     if nginx:
         out.append("### reference: nginx `return 200` (one worker)")
         out.append("")
@@ -429,6 +469,7 @@ def main() -> None:
     ap.add_argument("--styles", default="async,sync")
     ap.add_argument("--paths", default="direct,asgi")
     ap.add_argument("--no-nginx", action="store_true")
+    ap.add_argument("--no-socketify-native", action="store_true")
     ap.add_argument("--loop", default="", help="FasterAPI's socket loops to run, comma-separated (epoll,io_uring,"
                     "auto): one column each; default: the server's own default (auto)")
     ap.add_argument("--workers", type=int, default=1, help="worker processes per server (>1: CPUs 0-1, see above)")
@@ -447,6 +488,8 @@ def main() -> None:
         for style in args.styles.split(","):
             data["sections"][f"{path_kind}/{style}"] = run_section(
                 path_kind, style, servers, endpoints, args)
+    if not args.no_socketify_native:
+        data["socketify_native"] = run_socketify_native(endpoints, args)
     if not args.no_nginx:
         data["nginx"] = run_nginx(endpoints, args)
     data["finished"] = now()
