@@ -15,7 +15,7 @@ import anyio
 import httpx
 import pytest
 
-from fasterapi import Depends, FastAPI
+from fasterapi import Depends, FastAPI, HTTPException
 from fasterapi.testclient import TestClient
 
 
@@ -125,6 +125,11 @@ def test_engine_first_step_is_asyncio_current_task(edits: bool) -> None:
         seen.append((n, task is not None and task is asyncio.current_task()))
         return {"task": task is not None}
 
+    @app.get("/fail")
+    async def fail() -> None:  # raises in its first step: the task is left all the same
+        assert asyncio.current_task() is not None
+        raise HTTPException(418, "teapot")
+
     calls: list[str] = []
     # the dict only where _asyncio's C functions edit it (3.11-3.13); 3.14 keeps the current task
     # in the thread state, and the engine must call _enter_task/_leave_task there
@@ -162,7 +167,8 @@ def test_engine_first_step_is_asyncio_current_task(edits: bool) -> None:
 
         def feed() -> None:  # from a plain loop callback, as the server's poll(): in no task
             assert asyncio.current_task() is None
-            conn.feed(b"".join(f"GET /step?n={n} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for n in range(6)))
+            paths = ["/step?n=0", "/step?n=1", "/fail", "/step?n=2", "/step?n=3", "/fail", "/step?n=4", "/step?n=5"]
+            conn.feed(b"".join(f"GET {p} HTTP/1.1\r\nHost: t\r\n\r\n".encode() for p in paths))
             st["out"] = conn.read()
             assert asyncio.current_task() is None
 
@@ -179,6 +185,7 @@ def test_engine_first_step_is_asyncio_current_task(edits: bool) -> None:
 
     out = asyncio.run(main())
     assert out.count(b"HTTP/1.1 200 OK") == 6
+    assert out.count(b"HTTP/1.1 418 ") == 2 and out.count(b'{"detail":"teapot"}') == 2
     assert sorted(seen) == [(n, True) for n in range(6)]
     assert "acquire" in calls  # the engine took first steps itself (its worker came from the hooks)
     entered = calls.count("enter")  # (an enter refused, inside a task already: start_task's path)
