@@ -75,12 +75,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for k in kinds:
             res[k].append(statistics.median(_core.bench_cpu(engines[k], raw, args.iterations)))
-    med = {k: statistics.median(v) for k, v in res.items()}
-    print(f"{args.request}, CPU-ns per request (median of {args.rounds} alternating rounds of {args.iterations})")
-    for k, v in res.items():
-        print(f"  {k:18} {med[k]:6.0f}   rounds: {' '.join(f'{x:.0f}' for x in v)}")
-    inline = med["def --def-inline"]
-    print(f"  def --def-inline / async: edits {inline / med['edits']:.3f}, calls {inline / med['calls']:.3f}")
+    report(f"{args.request}, CPU-ns per request", args, res, ".0f")
 
 
 def loop_rounds(args: argparse.Namespace) -> None:
@@ -94,10 +89,15 @@ def loop_rounds(args: argparse.Namespace) -> None:
             inline = k == "def --def-inline"
             app = direct.app_sync if inline else direct.app_async
             res[k].append(ip.loop_bench(app, raw, args.iterations, inline) / 1000)
+    report(f"{args.request}, loop CPU-us per request", args, res, ".3f")
+
+
+def report(title: str, args: argparse.Namespace, res: dict[str, list[float]], fmt: str) -> None:
+    """Each kind's median and rounds, and `def --def-inline`'s ratio to both async kinds."""
     med = {k: statistics.median(v) for k, v in res.items()}
-    print(f"{args.request}, loop CPU-us per request (median of {args.rounds} alternating rounds of {args.iterations})")
+    print(f"{title} (median of {args.rounds} alternating rounds of {args.iterations})")
     for k, v in res.items():
-        print(f"  {k:18} {med[k]:6.3f}   rounds: {' '.join(f'{x:.3f}' for x in v)}")
+        print(f"  {k:18} {med[k]:6{fmt}}   rounds: {' '.join(f'{x:{fmt}}' for x in v)}")
     inline = med["def --def-inline"]
     print(f"  def --def-inline / async: edits {inline / med['edits']:.3f}, calls {inline / med['calls']:.3f}")
 
