@@ -151,14 +151,14 @@ def check(port: int, method: str, path: str, expected: bytes) -> str:
 # ---- CPU accounting ---------------------------------------------------------------------------
 
 
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(ppid, utime + stime in ticks) of a process (all its threads)."""
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, utime + stime, stime; in ticks) of a process (all its threads)."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = raw[raw.rindex(")") + 2:].split()
-    return int(fields[1]), int(fields[11]) + int(fields[12])
+    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[12])
 
 
 def tree(root: int) -> list[int]:
@@ -190,8 +190,12 @@ def rss_mb(root: int) -> list[float]:
     return out
 
 
-def cpu_ticks(pids: list[int]) -> int:
-    return sum(st[1] for pid in pids if (st := _stat(pid)))
+def cpu_ticks(pids: list[int]) -> tuple[int, int]:
+    """(user + system, system) CPU ticks of the processes: the kernel's share (the TCP stack, the
+    syscalls) is most of a small request's cost for every server, which bounds how far apart they
+    can be"""
+    stats = [st for pid in pids if (st := _stat(pid))]
+    return sum(st[1] for st in stats), sum(st[2] for st in stats)
 
 
 # ---- wrk --------------------------------------------------------------------------------------
@@ -211,9 +215,9 @@ def run_wrk(url: str, script: str | None, duration: int, connections: int, serve
         cmd += ["-s", str(HERE / script)]
     pids = tree(server_pid) if server_pid else []
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu0, t0 = cpu_ticks(pids), time.monotonic()
+    (cpu0, sys0), t0 = cpu_ticks(pids), time.monotonic()
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    cpu1, t1 = cpu_ticks(pids), time.monotonic()
+    (cpu1, sys1), t1 = cpu_ticks(pids), time.monotonic()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -230,6 +234,7 @@ def run_wrk(url: str, script: str | None, duration: int, connections: int, serve
         "socket_errors": sock_err.group(1) if sock_err else "",
         "server_cpu_us_per_req": server_s * 1e6 / requests if requests and pids else float("nan"),
         "server_cpu_pct": 100 * server_s / (t1 - t0) if pids else float("nan"),
+        "server_sys_share_pct": 100 * (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else float("nan"),
         "wrk_cpu_pct": 100 * wrk_s / (t1 - t0),
     }
 
@@ -379,7 +384,9 @@ def fmt_rps(r: dict | None) -> str:
 def fmt_cpu(r: dict | None) -> str:
     if r is None or "error" in r:
         return "—"
-    return f"{r['server_cpu_us_per_req']:.1f} ({r['server_cpu_pct']:.0f}% / {r['wrk_cpu_pct']:.0f}%)"
+    sys_share = r.get("server_sys_share_pct", float("nan"))
+    kernel = f"; kernel {sys_share:.0f}%" if sys_share == sys_share else ""
+    return f"{r['server_cpu_us_per_req']:.1f} ({r['server_cpu_pct']:.0f}% / {r['wrk_cpu_pct']:.0f}%{kernel})"
 
 
 def report(data: dict) -> str:
@@ -415,7 +422,8 @@ def report(data: dict) -> str:
                 row += f" | {a['rps'] / b['rps']:.1f}×" if ok else " | —"
             out.append(row + " |")
         out.append("")
-        out.append("Server CPU-µs per request (server CPU % / wrk CPU % during the run):")
+        out.append("Server CPU-µs per request (server CPU % / wrk CPU % during the run; kernel: the share of the "
+                   "server's CPU time spent in the kernel):")
         out.append("")
         out.append("| endpoint (FasterAPI's path) | " + " | ".join(names) + " |")
         out.append("|" + "---|" + "---:|" * len(names))
@@ -437,7 +445,7 @@ def report(data: dict) -> str:
         out.append("")
         variants = [(key, n) for key, section in data["sections"].items() for n in section["servers"]
                     if n.startswith("fasterapi")]
-        out.append("| endpoint | req/s (p99 ms) | CPU-µs/req (server % / wrk %) | "
+        out.append("| endpoint | req/s (p99 ms) | CPU-µs/req (server % / wrk %; kernel) | "
                    + " | ".join(f"{n.replace('fasterapi', 'FA')} ({key}) ×" for key, n in variants) + " |")
         out.append("|---|---|---|" + "---:|" * len(variants))
         for ep, r in native.items():
@@ -451,10 +459,20 @@ def report(data: dict) -> str:
     if nginx:
         out.append("### reference: nginx `return 200` (one worker)")
         out.append("")
-        out.append("| endpoint | req/s (p99 ms) | CPU-µs/req (server % / wrk %) |")
-        out.append("|---|---|---|")
+        # FasterAPI's server CPU-µs per request over nginx's, same endpoint, same run: where wrk is the
+        # limit (nginx near it), req/s say little and CPU per request is the comparison
+        variants = [(key, n) for key, section in data["sections"].items() for n in section["servers"]
+                    if n.startswith("fasterapi")]
+        out.append("| endpoint | req/s (p99 ms) | CPU-µs/req (server % / wrk %; kernel) | "
+                   + " | ".join(f"{n.replace('fasterapi', 'FA')} ({key}) CPU ÷ nginx" for key, n in variants) + " |")
+        out.append("|---|---|---|" + "---:|" * len(variants))
         for ep, r in nginx.items():
-            out.append(f"| {ep} | {fmt_rps(r)} | {fmt_cpu(r)} |")
+            ratios = []
+            for key, n in variants:
+                a = data["sections"][key]["servers"][n].get(ep)
+                ok = a and r and a.get("server_cpu_us_per_req", 0) > 0 and r.get("server_cpu_us_per_req", 0) > 0
+                ratios.append(f"{a['server_cpu_us_per_req'] / r['server_cpu_us_per_req']:.2f}" if ok else "—")
+            out.append(f"| {ep} | {fmt_rps(r)} | {fmt_cpu(r)} | " + " | ".join(ratios) + " |")
         out.append("")
     return "\n".join(out)
 
