@@ -24,9 +24,12 @@ Sections, one table each, for both handler styles (`async def` app_async, `def` 
           compiles nothing, every request goes through the app's ASGI interface on the engine
   cors    (only with --paths cors) the app with CORSMiddleware (BENCH_MIDDLEWARE=cors): wrk sends no
           Origin, so FasterAPI serves the compiled routes and adds CORS's `Vary: Origin`
-plus two references on CPU 0, in the same run: nginx `return 200` (one worker) with the plaintext
-and JSON bodies, and socketify's own API (socketify_app.py: the four routes written for socketify,
-not FastAPI; `--no-socketify-native` leaves it out), with FasterAPI's ratio to it per section.
+plus references on CPU 0, in the same run: nginx `return 200` (one worker) with the plaintext
+and JSON bodies, with FasterAPI's CPU per request over nginx's; socketify's own API (socketify_app.py:
+the four routes written for socketify, not FastAPI; `--no-socketify-native` leaves it out), with
+FasterAPI's ratio to it per section; and the floor (floor_server.cpp, compiled here with g++: a canned
+GET /json answer per request head, nothing parsed, on epoll and on io_uring; `--no-floor`), what the
+kernel's TCP stack and syscalls alone cost per request, under every server's CPU per request.
 
 Besides req/s and p99, every run records the server's CPU time per request (utime + stime from
 /proc/<pid>/stat of the server's process tree, before and after the measured wrk run, divided by
@@ -352,6 +355,42 @@ def run_nginx(endpoints: dict, args: argparse.Namespace) -> dict:
     return results
 
 
+def build_floor(tmp: str) -> Path | None:
+    """benchmarks/floor_server.cpp compiled (g++, liburing from Debian), or None if it does not build."""
+    exe = Path(tmp) / "floor_server"
+    r = subprocess.run(["g++", "-O2", "-std=c++20", "-o", str(exe), str(HERE / "floor_server.cpp"), "-luring"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"[reference] the floor server did not build: {r.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
+    return exe
+
+
+def run_floor(endpoints: dict, args: argparse.Namespace) -> dict:
+    """The floor (floor_server.cpp: a canned GET /json answer per request head, nothing parsed) on
+    each socket loop: what the kernel alone costs per request, the bound under every server's CPU."""
+    if shutil.which("g++") is None:
+        return {}
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build_floor(tmp)
+        if exe is None:
+            return {}
+        for loop in ("epoll", "io_uring"):
+            port = free_port()
+            proc = subprocess.Popen(["taskset", "-c", "0", str(exe), str(port), loop],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_port(port, proc)
+                print(f"[reference] the floor, {loop}", file=sys.stderr)
+                results[loop] = {}
+                measure(f"floor {loop}", proc, port, {k: v for k, v in endpoints.items() if k.startswith("json")},
+                        args, results[loop])
+            finally:
+                stop(proc)
+    return results
+
+
 def run_socketify_native(endpoints: dict, args: argparse.Namespace) -> dict:
     py = PEERS / "python"
     if subprocess.run([str(py), "-c", "import socketify"], capture_output=True).returncode != 0:
@@ -456,6 +495,19 @@ def report(data: dict) -> str:
                 ratios.append(f"{a['rps'] / r['rps']:.2f}×" if ok else "—")
             out.append(f"| {ep} | {fmt_rps(r)} | {fmt_cpu(r)} | " + " | ".join(ratios) + " |")
         out.append("")
+    floor = data.get("floor") or {}
+    if floor:
+        out.append("### reference: the floor (benchmarks/floor_server.cpp: a canned answer per request head)")
+        out.append("")
+        out.append("| loop | endpoint | req/s (p99 ms) | CPU-µs/req (server % / wrk %; kernel) | ÷ nginx's CPU-µs/req |")
+        out.append("|---|---|---|---|---:|")
+        for loop, eps_ in floor.items():
+            for ep, r in eps_.items():
+                n = nginx.get(ep)
+                ok = n and r and n.get("server_cpu_us_per_req", 0) > 0 and r.get("server_cpu_us_per_req", 0) > 0
+                ratio = f"{r['server_cpu_us_per_req'] / n['server_cpu_us_per_req']:.2f}" if ok else "—"
+                out.append(f"| {loop} | {ep} | {fmt_rps(r)} | {fmt_cpu(r)} | {ratio} |")
+        out.append("")
     if nginx:
         out.append("### reference: nginx `return 200` (one worker)")
         out.append("")
@@ -488,6 +540,7 @@ def main() -> None:
     ap.add_argument("--paths", default="direct,asgi")
     ap.add_argument("--no-nginx", action="store_true")
     ap.add_argument("--no-socketify-native", action="store_true")
+    ap.add_argument("--no-floor", action="store_true", help="leave out the floor (floor_server.cpp)")
     ap.add_argument("--loop", default="", help="FasterAPI's socket loops to run, comma-separated (epoll,io_uring,"
                     "auto): one column each; default: the server's own default (auto)")
     ap.add_argument("--workers", type=int, default=1, help="worker processes per server (>1: CPUs 0-1, see above)")
@@ -510,6 +563,8 @@ def main() -> None:
         data["socketify_native"] = run_socketify_native(endpoints, args)
     if not args.no_nginx:
         data["nginx"] = run_nginx(endpoints, args)
+    if not args.no_floor:
+        data["floor"] = run_floor(endpoints, args)
     data["finished"] = now()
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
