@@ -89,7 +89,8 @@ int serve_uring(int lfd, const std::string& response) {
   }
   std::vector<char> bufs(size_t(kBufs) * kBufSize);
   for (unsigned i = 0; i < kBufs; ++i)
-    io_uring_buf_ring_add(br, &bufs[size_t(i) * kBufSize], kBufSize, uint16_t(i), io_uring_buf_ring_mask(kBufs), int(i));
+    io_uring_buf_ring_add(br, &bufs[size_t(i) * kBufSize], kBufSize, uint16_t(i), io_uring_buf_ring_mask(kBufs),
+                          int(i));
   io_uring_buf_ring_advance(br, kBufs);
   auto arm_recv = [&](int fd) {
     io_uring_sqe* s = io_uring_get_sqe(&ring);
@@ -101,7 +102,7 @@ int serve_uring(int lfd, const std::string& response) {
   io_uring_sqe* s = io_uring_get_sqe(&ring);
   io_uring_prep_multishot_accept(s, lfd, nullptr, nullptr, SOCK_NONBLOCK);
   io_uring_sqe_set_data64(s, ud(kAccept, lfd));
-  std::unordered_map<int, std::string> pending;                  // partial heads per connection
+  std::unordered_map<int, std::string> pending;                // partial heads per connection
   std::unordered_map<int, std::deque<std::string>> in_flight;  // a send's bytes live until its CQE
   for (;;) {
     io_uring_submit_and_wait(&ring, 1);
@@ -121,7 +122,7 @@ int serve_uring(int lfd, const std::string& response) {
       } else if (op == kSend) {
         auto& q = in_flight[fd];
         if (!q.empty()) q.pop_front();  // (one socket's sends complete in order)
-      } else if (cqe->res <= 0) {  // the receive ended: the peer closed (or an error)
+      } else if (cqe->res <= 0) {       // the receive ended: the peer closed (or an error)
         if (cqe->res == -ENOBUFS) {
           arm_recv(fd);
         } else {
@@ -132,8 +133,8 @@ int serve_uring(int lfd, const std::string& response) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         std::string& buf = pending[fd];
         buf.append(&bufs[size_t(bid) * kBufSize], size_t(cqe->res));
-        io_uring_buf_ring_add(br, &bufs[size_t(bid) * kBufSize], kBufSize, uint16_t(bid),
-                              io_uring_buf_ring_mask(kBufs), 0);
+        io_uring_buf_ring_add(br, &bufs[size_t(bid) * kBufSize], kBufSize, uint16_t(bid), io_uring_buf_ring_mask(kBufs),
+                              0);
         io_uring_buf_ring_advance(br, 1);
         std::string out;
         for (int k = take_heads(buf); k > 0; --k) out += response;
