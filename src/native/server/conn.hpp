@@ -42,15 +42,15 @@ struct Server::Conn {
   std::unique_ptr<tls::Session> tls;  // null: a plain connection
   uint64_t accepted_at = 0;           // the handshake's deadline clock
   // io_uring only (loop_uring.cpp)
-  uint32_t serial = 0;       // tells this connection's completions from an earlier one's on the same fd
-  bool recv_armed = false;   // a multishot receive is in the ring
-  bool recv_cancel = false;  // ... and its cancellation too (reading paused)
-  bool out_armed = false;    // waiting for writability
-  bool blocked = false;      // the last send stopped short (EAGAIN): wait for writability
-  bool flush_due = false;    // in the tick's flush list
-  bool ready_due = false;    // in the ready list: held input to feed, a receive to rearm
-  bool held_eof = false;     // the peer's FIN arrived behind held input
-  std::string held;          // received while reading was paused (in flight when it paused)
+  uint32_t serial = 0;         // tells this connection's completions from an earlier one's on the same fd
+  bool recv_armed = false;     // a multishot receive is in the ring
+  bool recv_cancel = false;    // ... and its cancellation too (reading paused)
+  bool out_armed = false;      // waiting for writability
+  bool blocked = false;        // the last send stopped short (EAGAIN): wait for writability
+  bool flush_due = false;      // in the tick's flush list
+  bool ready_due = false;      // in the ready list: held input to feed, a receive to rearm
+  bool held_eof = false;       // the peer's FIN arrived behind held input
+  std::string held;            // received while reading was paused (in flight when it paused)
   std::unique_ptr<RingTx> tx;  // the output being sent through the ring (null: none yet; epoll: never)
   // HTTP/2: chosen by ALPN or by the client's preface (or Upgrade: h2c); then h2 drives the
   // connection and proto stays unused. sniffed: the choice is made; sniff: the first bytes while

@@ -839,7 +839,7 @@ void Server::start_h2(Conn& c, std::string_view settings, std::string upgrade_re
 }
 
 void Server::sweep_h2(Conn& c, uint64_t now) {
-  if (!c.all_sent()) {  // unsent output: the client must keep reading (as for HTTP/1.1)
+  if (!c.all_sent()) {        // unsent output: the client must keep reading (as for HTTP/1.1)
     if (c.sending()) return;  // (its completion waits for the next poll())
     if (!c.write_since) c.write_since = now;
     int q = 0;
