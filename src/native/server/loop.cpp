@@ -417,12 +417,14 @@ ssize_t Server::transmit(Conn& c, const http::Buffer& out) {
 }
 
 // Writes the connection's output. Which way depends on where it is called from:
-// - epoll, and io_uring outside its poll() (a response completed later: a thread-pool handler, an
-//   async task that awaited, a streamed chunk, a WebSocket message, sweep()'s 408): send()/sendmsg()
+// - epoll, and io_uring outside its poll() (a response completed from asyncio's side: an async
+//   task that awaited, a streamed chunk, a WebSocket message; sweep()'s 408): send()/sendmsg()
 //   here and now, as many as the socket takes.
 // - io_uring inside poll(): deferred to the end of the tick (in_tick_), where ring_send() queues
 //   one send SQE per connection; the tick's one io_uring_submit carries all of them with its
-//   receives. The rest (a short send, output made meanwhile) follows the send's completion.
+//   receives. The rest (a short send, output made meanwhile) follows the send's completion. This
+//   covers the responses of the tick's requests and those of thread-pool handlers too (their
+//   completions come back through the engine's hub fd, watch()ed: a poll in the ring).
 void Server::flush(Conn& c) {
   if (in_tick_) {  // io_uring: sends are batched to the end of poll()
     ring_defer_flush(c);

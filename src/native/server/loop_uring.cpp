@@ -23,9 +23,10 @@
 //   closed with a send in flight (an error, a deadline, the drain, close_all) hands the buffer to
 //   the ring (orphans) and its fd is closed only at the completion: no SQE ever names an fd
 //   number the kernel could have given to another socket or file meanwhile.
-//   Output made outside poll() (a thread-pool handler's response, an async task that awaited, a
-//   streamed chunk, a WebSocket message) is written by send() at once, as with epoll (flush() in
-//   loop.cpp), unless a ring send is in flight: then it follows that send's completion.
+//   Output made outside poll() (from asyncio's side: an async task that awaited, a streamed chunk,
+//   a WebSocket message) is written by send() at once, as with epoll (flush() in loop.cpp), unless
+//   a ring send is in flight: then it follows that send's completion. (Thread-pool handlers'
+//   responses come back through a watch()ed fd, inside poll(): they go as SQEs.)
 // - One io_uring_submit per poll() for everything the tick queued (receives, sends, cancellations,
 //   polls); none when nothing was queued (a multishot receive stays armed).
 // - The owner waits on the ring's fd (readable when completions wait), as on the epoll fd.
