@@ -39,6 +39,7 @@ subset=("$@")
   tests/integration/test_streaming_request_body.py
   tests/integration/test_asgi_websockets.py
   tests/integration/test_tls.py
+  tests/integration/test_loop_backend.py
 )
 # (deselected: the peak-memory tests, since ASan's quarantine keeps freed memory resident, and the
 # static checks, which test no native code)

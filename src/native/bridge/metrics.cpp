@@ -18,7 +18,8 @@ void note_route_label(int index, const std::vector<std::string>& methods, const 
 }
 
 void publish_server_metrics(const server::Stats& s) {
-  if (m::enabled()) m::publish_server(s.accepted, s.closed, s.bytes_received, s.bytes_sent);
+  if (m::enabled())
+    m::publish_server(s.accepted, s.closed, s.bytes_received, s.bytes_sent, s.ring_sends, s.ring_submits);
 }
 
 bool BridgeDispatcher::metrics_begin(const http::Request& req, http::Buffer& out) {

@@ -832,9 +832,10 @@ PyObject* server_listening(PyObject* o, void*) {
 }
 PyObject* server_stats(PyObject* o, void*) {
   const fs::Stats& s = reinterpret_cast<ServerObject*>(o)->server->stats();
-  return Py_BuildValue("{sKsKsKsK}", "accepted", (unsigned long long)s.accepted, "refused",
+  return Py_BuildValue("{sKsKsKsKsKsKsK}", "accepted", (unsigned long long)s.accepted, "refused",
                        (unsigned long long)s.refused, "closed", (unsigned long long)s.closed, "timeouts",
-                       (unsigned long long)s.timeouts);
+                       (unsigned long long)s.timeouts, "bytes_sent", (unsigned long long)s.bytes_sent, "ring_sends",
+                       (unsigned long long)s.ring_sends, "ring_submits", (unsigned long long)s.ring_submits);
 }
 
 int server_traverse(PyObject* o, visitproc visit, void* arg) {

@@ -294,9 +294,9 @@ void Server::track(Conn& c, uint64_t now) {
 }
 
 bool Server::can_read(Conn& c) {
-  if (c.h2) return c.linger_until || (!c.h2->done() && c.h2->output().size() < cfg_.limits.output_high_water);
+  if (c.h2) return c.linger_until || (!c.h2->done() && c.unsent() < cfg_.limits.output_high_water);
   return c.linger_until ||
-         (!c.proto.read_paused() && !c.proto.should_close() && c.proto.output().size() < cfg_.limits.output_high_water);
+         (!c.proto.read_paused() && !c.proto.should_close() && c.unsent() < cfg_.limits.output_high_water);
 }
 
 void Server::on_readable(Conn& c) {
@@ -390,7 +390,7 @@ void Server::on_peer_eof(Conn& c) {
   }
   c.proto.on_eof();
   flush(c);
-  if (!c.dead && !c.proto.pending() && c.proto.output().empty()) close_conn(c);
+  if (!c.dead && !c.proto.pending() && c.all_sent()) close_conn(c);
 }
 
 // The socket's reads and writes: through the TLS session when the connection has one.
@@ -416,18 +416,36 @@ ssize_t Server::transmit(Conn& c, const http::Buffer& out) {
   return out.attached().empty() ? ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL) : send_with_attached(c.fd, out);
 }
 
+// Writes the connection's output. Which way depends on where it is called from:
+// - epoll, and io_uring outside its poll() (a response completed from asyncio's side: an async
+//   task that awaited, a streamed chunk, a WebSocket message; sweep()'s 408): send()/sendmsg()
+//   here and now, as many as the socket takes.
+// - io_uring inside poll(): deferred to the end of the tick (in_tick_), where ring_send() queues
+//   one send SQE per connection; the tick's one io_uring_submit carries all of them with its
+//   receives. The rest (a short send, output made meanwhile) follows the send's completion. This
+//   covers the responses of the tick's requests and those of thread-pool handlers too (their
+//   completions come back through the engine's hub fd, watch()ed: a poll in the ring).
 void Server::flush(Conn& c) {
   if (in_tick_) {  // io_uring: sends are batched to the end of poll()
     ring_defer_flush(c);
     return;
   }
+  if (c.sending()) return;  // io_uring: a send in flight; its completion goes on from here
   http::Buffer& out = c.out();
-  if (!out.empty() && !c.write_since) c.write_since = now_ms();
-  while (!out.empty()) {
-    ssize_t n = transmit(c, out);
+  if (!c.all_sent() && !c.write_since) c.write_since = now_ms();
+  if (ring_tick_) {
+    if (!ring_send(c)) {  // queued (or waiting for writability)
+      update_interest(c);
+      return;
+    }
+  }
+  while (!c.all_sent()) {
+    // (io_uring: what a short ring send left goes first)
+    http::Buffer& b = c.tx && !c.tx->wire.empty() ? c.tx->wire : out;
+    ssize_t n = transmit(c, b);
     if (n > 0) {
       stats_.bytes_sent += uint64_t(n);
-      out.consume(size_t(n));
+      b.consume(size_t(n));
       c.last_activity = c.write_since = now_ms();
       c.outq = -1;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -440,7 +458,7 @@ void Server::flush(Conn& c) {
       return;
     }
   }
-  if (out.empty()) {
+  if (c.all_sent()) {
     c.blocked = false;
     c.write_since = 0;
     out.shrink(64 * 1024);
@@ -491,7 +509,7 @@ void Server::update_interest(Conn& c) {
   // loop). A reset or fully closed peer still reports EPOLLHUP/EPOLLERR, which are always on.
   uint32_t want = 0;
   if (can_read(c)) want |= EPOLLIN | EPOLLRDHUP;
-  if (!c.out().empty() && !c.linger_until) want |= EPOLLOUT;
+  if (!c.all_sent() && !c.linger_until) want |= EPOLLOUT;
   if (c.tls && c.tls->receive_wants_write()) want |= EPOLLOUT;  // a handshake flight to finish
   if (want != c.events) {
     epoll_event ev{};
@@ -520,7 +538,10 @@ void Server::close_conn(Conn& c) {
     ring_forget(c);  // its receive is cancelled (it keeps the socket open until then)
   else
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
-  ::close(c.fd);
+  if (c.sending())
+    ring_orphan(c);  // a send SQE still reads its buffer: the ring closes the fd at its completion
+  else
+    ::close(c.fd);
   ++stats_.closed;
   doomed_.push_back(c.fd);
 }
@@ -657,11 +678,12 @@ void Server::sweep() {
       if (c.answer_until && now >= c.answer_until) close_conn(c);
       continue;
     }
-    if (!c.proto.output().empty()) {
+    if (!c.all_sent() && !c.sending()) {
       // Unsent output: the client must keep reading. Progress is a send(), or the kernel send
       // queue shrinking (the client acknowledged bytes: it reads, if slowly; send() only resumes
       // once a third of a large send buffer is free). Input the client keeps sending does not
-      // extend this deadline.
+      // extend this deadline. (A ring send in flight is progress being made: its completion
+      // waits for the next poll(); no ioctl for it.)
       if (!c.write_since) c.write_since = now;
       int q = 0;
       if (ioctl(c.fd, SIOCOUTQ, &q) == 0) {
@@ -675,7 +697,7 @@ void Server::sweep() {
       }
     }
     if (!can_read(c)) {
-      if (c.proto.should_close() && c.proto.output().empty()) {
+      if (c.proto.should_close() && c.all_sent()) {
         close_conn(c);  // (flush lingers in this state; never left open)
       } else {
         // Our own backpressure (output above the mark): what the client sent meanwhile waits
@@ -712,7 +734,7 @@ void Server::sweep() {
       }
       continue;
     }
-    if (!c.proto.output().empty()) continue;  // the write deadline applies
+    if (!c.all_sent()) continue;  // the write deadline applies
     uint32_t idle = cfg_.keepalive_timeout_ms;
     if (draining_) idle = c.proto.draining() ? 0 : kFreshGraceMs;
     if (now - c.last_activity >= idle) close_conn(c);
@@ -741,7 +763,7 @@ void Server::begin_shutdown() {
       continue;
     }
     if (!c.sniffed && !c.sniff.empty()) continue;  // (a preface arriving: the fresh grace applies)
-    bool idle = !c.proto.pending() && !c.proto.in_request() && c.proto.output().empty() && !c.linger_until;
+    bool idle = !c.proto.pending() && !c.proto.in_request() && c.all_sent() && !c.linger_until;
     // Idle and never used: its first request may be on the wire right now (the client just
     // connected). It gets kFreshGraceMs to arrive (then it is answered with Connection: close);
     // an idle keep-alive connection that has served requests is closed at once.
@@ -819,7 +841,8 @@ void Server::start_h2(Conn& c, std::string_view settings, std::string upgrade_re
 }
 
 void Server::sweep_h2(Conn& c, uint64_t now) {
-  if (!c.out().empty()) {  // unsent output: the client must keep reading (as for HTTP/1.1)
+  if (!c.all_sent()) {        // unsent output: the client must keep reading (as for HTTP/1.1)
+    if (c.sending()) return;  // (its completion waits for the next poll())
     if (!c.write_since) c.write_since = now;
     int q = 0;
     if (ioctl(c.fd, SIOCOUTQ, &q) == 0) {

@@ -9,11 +9,25 @@
 //   is cancelled, so the rest waits in the kernel as with epoll; held bytes are fed first when
 //   reading resumes.
 // - Send: flushes requested during poll() are batched to its end (responses to the tick's requests,
-//   pipelined or not, go out together, one send per connection). A send that stops short waits for
-//   writability in a small epoll set (EPOLLOUT, one-shot) whose fd is polled through the ring: an
-//   io_uring poll always reports POLLRDHUP, so a POLLOUT poll on a half-closed client's socket
-//   would complete at once, again and again.
-// - One io_uring_submit per poll() for everything the tick queued (receives, cancellations,
+//   pipelined or not, go out together), where each connection's output becomes one send SQE
+//   (IORING_OP_SEND; IORING_OP_SENDMSG with two iovecs when the response references a body it did
+//   not copy), MSG_DONTWAIT | MSG_NOSIGNAL, submitted with the tick's receives: a tick costs one
+//   io_uring_enter instead of one send() per connection. The SQE's bytes are taken from the
+//   connection's output whole (RingTx, a swap: no copy) and left untouched until its completion;
+//   at most one send per connection is in flight, output made meanwhile waits in out() for it.
+//   The completion: all sent, the next output (or the end of the response: linger, resume the
+//   pipelined requests); short, the rest as a new SQE; -EAGAIN, a wait for writability in a small
+//   epoll set (EPOLLOUT, one-shot) whose fd is polled through the ring (an io_uring poll always
+//   reports POLLRDHUP, so a POLLOUT poll on a half-closed client's socket would complete at once,
+//   again and again), then a send SQE again; an error (EPIPE, ECONNRESET), the close. A connection
+//   closed with a send in flight (an error, a deadline, the drain, close_all) hands the buffer to
+//   the ring (orphans) and its fd is closed only at the completion: no SQE ever names an fd
+//   number the kernel could have given to another socket or file meanwhile.
+//   Output made outside poll() (from asyncio's side: an async task that awaited, a streamed chunk,
+//   a WebSocket message) is written by send() at once, as with epoll (flush() in loop.cpp), unless
+//   a ring send is in flight: then it follows that send's completion. (Thread-pool handlers'
+//   responses come back through a watch()ed fd, inside poll(): they go as SQEs.)
+// - One io_uring_submit per poll() for everything the tick queued (receives, sends, cancellations,
 //   polls); none when nothing was queued (a multishot receive stays armed).
 // - The owner waits on the ring's fd (readable when completions wait), as on the epoll fd.
 // TLS connections are not served here: the Python side picks epoll for a TLS server.
@@ -47,7 +61,7 @@ constexpr unsigned kCqEntries = 4096;  // completion queue
 constexpr unsigned kBatch = 256;       // completions taken at a time
 constexpr uint32_t kPolled = 1;        // the serial of a listening socket's poll (0: its multishot accept)
 
-enum Kind : uint64_t { kAccept = 1, kRecv = 2, kWritable = 3, kWatch = 4, kWake = 5, kCancel = 6 };
+enum Kind : uint64_t { kAccept = 1, kRecv = 2, kWritable = 3, kWatch = 4, kWake = 5, kCancel = 6, kSend = 7 };
 
 uint64_t ud(Kind k, uint32_t serial, int fd) {
   return (uint64_t(k) << 56) | (uint64_t(serial & 0xffffff) << 32) | uint32_t(fd);
@@ -87,8 +101,26 @@ struct Server::Ring {
   bool wake_armed = false;
   int wfd = -1;  // epoll set of the connections waiting to write (EPOLLOUT | EPOLLONESHOT)
   bool wfd_armed = false;
+  // Sends in flight of closed connections, by their SQE's user_data: the buffer and the fd are
+  // kept until the completion (then the fd is closed).
+  std::unordered_map<uint64_t, std::unique_ptr<RingTx>> orphans;
+  uint64_t submits = 0;
 
   ~Ring() {
+    if (ring_ok && !orphans.empty()) {
+      // Their sends (MSG_DONTWAIT: never waiting in the kernel) completed at their submission;
+      // take the completions so no buffer is freed under one.
+      io_uring_submit(&ring);
+      for (int i = 0; i < 100 && !orphans.empty(); ++i) {
+        __kernel_timespec ts{0, 10 * 1000000LL};
+        io_uring_cqe* cqe = nullptr;
+        if (io_uring_wait_cqe_timeout(&ring, &cqe, &ts) != 0) continue;
+        uint64_t data = cqe->user_data;
+        io_uring_cqe_seen(&ring, cqe);
+        if (kind_of(data) == kSend && orphans.erase(data)) ::close(fd_of(data));
+      }
+    }
+    for (auto& o : orphans) ::close(fd_of(o.first));
     if (wfd >= 0) ::close(wfd);
     if (ring_ok) io_uring_queue_exit(&ring);
     if (br) munmap(br, kBufs * sizeof(io_uring_buf));
@@ -102,14 +134,18 @@ struct Server::Ring {
   io_uring_sqe* sqe() {
     io_uring_sqe* s = io_uring_get_sqe(&ring);
     if (!s) {  // the queue is full: hand it to the kernel now
-      io_uring_submit(&ring);
+      submit();
       s = io_uring_get_sqe(&ring);
     }
     if (!s) throw std::bad_alloc();
     return s;
   }
+  void submit() {
+    ++submits;
+    io_uring_submit(&ring);
+  }
   void done() {  // outside poll(): what was queued goes now
-    if (!batching && io_uring_sq_ready(&ring)) io_uring_submit(&ring);
+    if (!batching && io_uring_sq_ready(&ring)) submit();
   }
   void cancel(uint64_t target) {
     io_uring_sqe* s = sqe();
@@ -222,7 +258,7 @@ void Server::ring_interest(Conn& c) {
     }
   }
   // (Not reading: the receive stays armed until bytes arrive while paused; then it is cancelled.)
-  if (c.blocked && !c.out_armed && !c.linger_until && !c.out().empty()) {
+  if (c.blocked && !c.out_armed && !c.linger_until && !c.all_sent() && !c.sending()) {
     epoll_event ev{};
     ev.events = EPOLLOUT | EPOLLONESHOT;
     ev.data.u64 = (uint64_t(c.serial) << 32) | uint32_t(c.fd);
@@ -255,6 +291,44 @@ void Server::ring_defer_flush(Conn& c) {
   ring_->flushes.emplace_back(c.fd, c.serial);
 }
 
+// At the end of a tick (flush()): the connection's output as one send SQE, submitted with the
+// tick. false: queued, or one is in flight, or the socket waits for writability (the completion or
+// the writability goes on); true: nothing left to send.
+bool Server::ring_send(Conn& c) {
+  Ring& r = *ring_;
+  if (!c.tx) c.tx = std::make_unique<RingTx>();
+  RingTx& t = *c.tx;
+  if (t.armed || c.out_armed) return false;
+  if (t.wire.empty()) {
+    http::Buffer& out = c.out();
+    if (out.empty()) return true;
+    // The whole output goes to the wire buffer (a swap: the emptied one it had comes back to be
+    // written into); the response status the connection reads back stays with out().
+    int status = out.last_status;
+    std::swap(t.wire, out);
+    out.last_status = status;
+  }
+  io_uring_sqe* s = r.sqe();
+  std::string_view a = t.wire.attached();
+  if (a.empty()) {
+    io_uring_prep_send(s, c.fd, t.wire.data(), t.wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  } else {  // a body referenced, not copied: head and body in one SENDMSG (as send_with_attached)
+    t.iov[0] = {t.wire.data(), t.wire.size()};
+    t.iov[1] = {const_cast<char*>(a.data()), a.size()};
+    t.msg = msghdr{};
+    t.msg.msg_iov = t.wire.size() ? t.iov : t.iov + 1;
+    t.msg.msg_iovlen = t.wire.size() ? 2 : 1;
+    io_uring_prep_sendmsg(s, c.fd, &t.msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  io_uring_sqe_set_data64(s, ud(kSend, c.serial, c.fd));
+  t.armed = true;
+  ++stats_.ring_sends;
+  return false;
+}
+
+// close_conn() with a send in flight: the ring keeps its buffer and closes the fd at its completion.
+void Server::ring_orphan(Conn& c) { ring_->orphans.emplace(ud(kSend, c.serial, c.fd), std::move(c.tx)); }
+
 void Server::ring_watch(int fd) {
   Ring& r = *ring_;
   uint32_t s = r.serial();
@@ -277,11 +351,12 @@ void Server::ring_unwatch(int fd) {
 int Server::ring_poll(int timeout_ms) {
   Ring& r = *ring_;
   r.batching = true;
-  in_tick_ = true;
+  in_tick_ = ring_tick_ = true;
 
   if (timeout_ms > 0 && !io_uring_cq_ready(&r.ring)) {
     __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
     io_uring_cqe* cqe = nullptr;
+    if (io_uring_sq_ready(&r.ring)) ++r.submits;
     io_uring_submit_and_wait_timeout(&r.ring, &cqe, 1, &ts, nullptr);
   }
   auto find = [this](int fd, uint32_t serial) -> Conn* {
@@ -417,6 +492,33 @@ int Server::ring_poll(int timeout_ms) {
           }
           break;
         }
+        case kSend: {
+          Conn* c = find(fd, serial_of(d.data));
+          if (!c) {  // closed while its send was in flight: now its buffer can go, and its fd
+            if (r.orphans.erase(d.data)) ::close(fd);
+            break;
+          }
+          c->tx->armed = false;
+          try {
+            if (d.res > 0) {
+              stats_.bytes_sent += uint64_t(d.res);
+              c->tx->wire.consume(size_t(d.res));
+              if (c->tx->wire.empty()) c->tx->wire.shrink(64 * 1024);
+              c->last_activity = c->write_since = now_ms();
+              c->outq = -1;
+              c->blocked = false;
+              flush(*c);  // (at the end of the tick) the rest, the next responses, or the end
+            } else if (d.res == -EAGAIN || d.res == 0) {
+              c->blocked = true;  // the socket buffer is full: wait for writability, then send again
+              ring_interest(*c);
+            } else if (d.res == -EINTR) {
+              flush(*c);
+            } else {
+              close_conn(*c);  // EPIPE, ECONNRESET: the client is gone
+            }
+          } catch (const std::bad_alloc&) { abort_conn(*c); }
+          break;
+        }
         case kWake: r.wake_armed = false; break;
         case kCancel: break;
       }
@@ -467,8 +569,9 @@ int Server::ring_poll(int timeout_ms) {
   }
   for (int fd : doomed_) destroy(fd);
   doomed_.clear();
-  r.batching = false;
+  r.batching = ring_tick_ = false;
   r.done();  // the one submission of this tick
+  stats_.ring_submits = r.submits;
   return handled;
 }
 

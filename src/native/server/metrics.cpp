@@ -194,13 +194,15 @@ void render_routes(std::string& out) {
 
 void render_workers(std::string& out) {
   const int n = int(g_region->workers.get());
-  uint64_t accepted = 0, closed = 0, received = 0, sent = 0;
+  uint64_t accepted = 0, closed = 0, received = 0, sent = 0, ring_sends = 0, ring_submits = 0;
   for (int w = 0; w < n; ++w) {
     const WorkerSlot& s = g_region->slots[w];
     accepted += s.accepted.get();
     closed += s.closed.get();
     received += s.bytes_received.get();
     sent += s.bytes_sent.get();
+    ring_sends += s.ring_sends.get();
+    ring_submits += s.ring_submits.get();
   }
   auto line = [&](const char* name, const char* type, const char* help, uint64_t v) {
     out += "# HELP ";
@@ -221,6 +223,10 @@ void render_workers(std::string& out) {
   line("fasterapi_connections_open", "gauge", "Connections open now, all workers.", accepted - closed);
   line("fasterapi_received_bytes_total", "counter", "Bytes read from clients, all workers.", received);
   line("fasterapi_sent_bytes_total", "counter", "Bytes written to clients, all workers.", sent);
+  line("fasterapi_io_uring_sends_total", "counter",
+       "Responses' sends queued as io_uring SQEs (--loop io_uring; 0 on epoll), all workers.", ring_sends);
+  line("fasterapi_io_uring_submits_total", "counter",
+       "io_uring submissions (io_uring_enter) that carried the loop's SQEs, all workers.", ring_submits);
   line("fasterapi_worker_restarts_total", "counter", "Workers the supervisor started to replace one.",
        g_region->restarts.get());
   out += "# HELP fasterapi_worker_up 1 while the worker in this slot serves.\n# TYPE fasterapi_worker_up gauge\n";
@@ -296,13 +302,15 @@ void note_route(int index, std::string_view methods, std::string_view path_templ
 
 bool is_scrape(std::string_view path) { return path.size() == g_path.size() && path == g_path; }
 
-void publish_server(uint64_t accepted, uint64_t closed, uint64_t bytes_received, uint64_t bytes_sent) {
+void publish_server(uint64_t accepted, uint64_t closed, uint64_t bytes_received, uint64_t bytes_sent,
+                    uint64_t ring_sends, uint64_t ring_submits) {
   if (!g_slot) return;
   // The slot may hold a previous worker's totals: add this worker's growth since the last copy.
-  static thread_local uint64_t last[4] = {};
-  const uint64_t now[4] = {accepted, closed, bytes_received, bytes_sent};
-  Counter* dst[4] = {&g_slot->accepted, &g_slot->closed, &g_slot->bytes_received, &g_slot->bytes_sent};
-  for (int i = 0; i < 4; ++i) {
+  static thread_local uint64_t last[6] = {};
+  const uint64_t now[6] = {accepted, closed, bytes_received, bytes_sent, ring_sends, ring_submits};
+  Counter* dst[6] = {&g_slot->accepted,   &g_slot->closed,     &g_slot->bytes_received,
+                     &g_slot->bytes_sent, &g_slot->ring_sends, &g_slot->ring_submits};
+  for (int i = 0; i < 6; ++i) {
     if (now[i] >= last[i]) dst[i]->add(now[i] - last[i]);
     last[i] = now[i];
   }

@@ -47,6 +47,7 @@ struct WorkerSlot {
   Counter pid;  // 0: never started
   Counter up;   // 1 while the worker serves
   Counter accepted, closed, bytes_received, bytes_sent;
+  Counter ring_sends, ring_submits;  // io_uring: send SQEs, and the submissions that carried them
   RouteCounters routes[kRouteSlots];
 };
 
@@ -79,7 +80,8 @@ inline bool enabled() { return g_slot != nullptr; }
 bool is_scrape(std::string_view path);
 
 // The socket loop's own totals, copied into the slot (at each sweep and before a scrape).
-void publish_server(uint64_t accepted, uint64_t closed, uint64_t bytes_received, uint64_t bytes_sent);
+void publish_server(uint64_t accepted, uint64_t closed, uint64_t bytes_received, uint64_t bytes_sent,
+                    uint64_t ring_sends, uint64_t ring_submits);
 
 // One request's measurement, kept by its connection's dispatcher: begin() at dispatch, end() when
 // the response is complete (or abandoned: status 0, only in_flight is undone).
