@@ -282,7 +282,11 @@ void Server::ring_forget(Conn& c) {
   if (c.events) epoll_ctl(r.wfd, EPOLL_CTL_DEL, c.fd, nullptr);  // (before the close: see ring_forget's caller)
   c.events = 0;
   c.recv_armed = c.out_armed = false;
-  r.done();
+  // The caller closes the fd next. An SQE of this tick naming it (a receive re-armed earlier in the
+  // tick) must reach the kernel before that: submitted after the close, it would be issued on
+  // whatever socket the kernel's multishot accept gave the same number meanwhile. So inside a tick
+  // the queue goes now (one extra submission per connection closed, not per request).
+  if (io_uring_sq_ready(&r.ring)) io_uring_submit(&r.ring);
 }
 
 void Server::ring_defer_flush(Conn& c) {
