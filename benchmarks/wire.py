@@ -428,6 +428,23 @@ def fmt_cpu(r: dict | None) -> str:
     return f"{r['server_cpu_us_per_req']:.1f} ({r['server_cpu_pct']:.0f}% / {r['wrk_cpu_pct']:.0f}%{kernel})"
 
 
+def fasterapi_variants(data: dict) -> list[tuple[str, str]]:
+    """(section, server name) of every FasterAPI column of the run."""
+    return [(key, n) for key, section in data["sections"].items() for n in section["servers"]
+            if n.startswith("fasterapi")]
+
+
+def ratio_cells(data: dict, variants: list[tuple[str, str]], ep: str, ref: dict | None, field: str,
+                fmt: str) -> list[str]:
+    """Each FasterAPI variant's `field` for endpoint `ep` over the reference's, formatted."""
+    cells = []
+    for key, n in variants:
+        a = data["sections"][key]["servers"][n].get(ep)
+        ok = a and ref and a.get(field, 0) > 0 and ref.get(field, 0) > 0
+        cells.append(fmt.format(a[field] / ref[field]) if ok else "—")
+    return cells
+
+
 def report(data: dict) -> str:
     workers = data.get("workers", 1)
     where = "server on CPU 0, wrk on CPU 1" if workers == 1 else (
@@ -482,17 +499,12 @@ def report(data: dict) -> str:
     if native:
         out.append("### reference: socketify's own API (benchmarks/socketify_app.py, not FastAPI)")
         out.append("")
-        variants = [(key, n) for key, section in data["sections"].items() for n in section["servers"]
-                    if n.startswith("fasterapi")]
+        variants = fasterapi_variants(data)
         out.append("| endpoint | req/s (p99 ms) | CPU-µs/req (server % / wrk %; kernel) | "
                    + " | ".join(f"{n.replace('fasterapi', 'FA')} ({key}) ×" for key, n in variants) + " |")
         out.append("|---|---|---|" + "---:|" * len(variants))
         for ep, r in native.items():
-            ratios = []
-            for key, n in variants:
-                a = data["sections"][key]["servers"][n].get(ep)
-                ok = a and r and a.get("rps", 0) > 0 and r.get("rps", 0) > 0
-                ratios.append(f"{a['rps'] / r['rps']:.2f}×" if ok else "—")
+            ratios = ratio_cells(data, variants, ep, r, "rps", "{:.2f}×")
             out.append(f"| {ep} | {fmt_rps(r)} | {fmt_cpu(r)} | " + " | ".join(ratios) + " |")
         out.append("")
     floor = data.get("floor") or {}
@@ -513,17 +525,12 @@ def report(data: dict) -> str:
         out.append("")
         # FasterAPI's server CPU-µs per request over nginx's, same endpoint, same run: where wrk is the
         # limit (nginx near it), req/s say little and CPU per request is the comparison
-        variants = [(key, n) for key, section in data["sections"].items() for n in section["servers"]
-                    if n.startswith("fasterapi")]
+        variants = fasterapi_variants(data)
         out.append("| endpoint | req/s (p99 ms) | CPU-µs/req (server % / wrk %; kernel) | "
                    + " | ".join(f"{n.replace('fasterapi', 'FA')} ({key}) CPU ÷ nginx" for key, n in variants) + " |")
         out.append("|---|---|---|" + "---:|" * len(variants))
         for ep, r in nginx.items():
-            ratios = []
-            for key, n in variants:
-                a = data["sections"][key]["servers"][n].get(ep)
-                ok = a and r and a.get("server_cpu_us_per_req", 0) > 0 and r.get("server_cpu_us_per_req", 0) > 0
-                ratios.append(f"{a['server_cpu_us_per_req'] / r['server_cpu_us_per_req']:.2f}" if ok else "—")
+            ratios = ratio_cells(data, variants, ep, r, "server_cpu_us_per_req", "{:.2f}")
             out.append(f"| {ep} | {fmt_rps(r)} | {fmt_cpu(r)} | " + " | ".join(ratios) + " |")
         out.append("")
     return "\n".join(out)

@@ -34,8 +34,8 @@ from websockets.typing import Subprotocol
 
 from fasterapi import _core, _runtime
 from fasterapi._asgi_ws import SEND_HIGH, make_websocket_handler
-from fasterapi.server import _sweep
 
+from ._threaded_server import ThreadedServer
 from .conftest import loop_config
 
 CLIENT: dict[str, Any] = {"proxy": None, "compression": None, "open_timeout": 10, "close_timeout": 5}
@@ -61,39 +61,20 @@ def _error_handler(req: Any, exc: BaseException) -> NotFound:
     return NotFound(500, b'{"detail":"Internal Server Error"}')
 
 
-class ServedApp:
+class ServedApp(ThreadedServer):
+    thread_name = "asgi-ws-server"
+
     def __init__(self, app: Any, scope_base: dict[str, Any] | None = None, **options: Any) -> None:
+        super().__init__()
         self.app = app
         self.scope_base = scope_base
         self.options = options  # make_websocket_handler's keyword arguments
-        self.port = 0
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="asgi-ws-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(15):
-            raise RuntimeError("the server did not start")
-        if self._error is not None:
-            raise self._error
+        self.start()
 
     def url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
 
-    def _run(self) -> None:
-        loop = self.loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._main())
-        except BaseException as exc:  # noqa: BLE001 -- reported to the test thread
-            self._error = exc
-            self._ready.set()
-        finally:
-            loop.close()
-
-    async def _main(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    def make_server(self) -> _core.Server:
         engine = _core.Engine(_http_handler, NotFound, None, _error_handler)
         engine.websocket_handler = make_websocket_handler(self.app, self.scope_base, **self.options)
         engine.task_starter = _runtime.start_task
@@ -101,25 +82,14 @@ class ServedApp:
         self.port = server.listen("127.0.0.1", 0)
         if self.scope_base is not None:
             self.scope_base["server"] = ("127.0.0.1", self.port)  # (RequestData.server is None)
-        loop.add_reader(server.fileno(), server.poll)
-        sweeper = loop.create_task(_sweep(server))
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            server.begin_shutdown()
-            deadline = time.monotonic() + 5
-            while server.connections and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            server.close_all()
-            sweeper.cancel()
-            _runtime.close_workers(loop)
-            loop.remove_reader(server.fileno())
+        return server
 
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None and self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+    async def drain(self, server: _core.Server) -> None:
+        """Open WebSocket sessions get the shutdown's close frame (1001) before the sockets close."""
+        server.begin_shutdown()
+        deadline = time.monotonic() + 5
+        while server.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
 
 # ---- the FastAPI app -------------------------------------------------------------------------------

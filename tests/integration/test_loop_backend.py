@@ -11,7 +11,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,8 @@ import httpx
 import pytest
 
 from fasterapi import _core, _runtime
-from fasterapi.server import _sweep
 
+from ._threaded_server import ThreadedServer
 from .conftest import DATA, start_server
 
 URING = _core.uring_unavailable() == ""
@@ -124,20 +123,13 @@ class Resp:
 BIG = body_of(6 * MiB, 7)  # one object: its reference count shows whether a closed connection let it go
 
 
-class InProcess:
+class InProcess(ThreadedServer):
+    thread_name = "uring-send-server"
+
     def __init__(self, loop_name: str) -> None:
+        super().__init__()
         self.loop_name = loop_name
-        self.server: Any = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="uring-send-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(15):
-            raise RuntimeError("the server did not start")
-        if self._error is not None:
-            raise self._error
+        self.start()
 
     @staticmethod
     def handler(req: Any) -> Any:
@@ -159,34 +151,13 @@ class InProcess:
     def error(req: Any, exc: BaseException) -> Resp:
         return Resp(500, repr(exc).encode())
 
-    def _run(self) -> None:
-        loop = self.loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._main())
-        except BaseException as exc:  # noqa: BLE001 -- reported to the test thread
-            self._error = exc
-            self._ready.set()
-        finally:
-            loop.close()
-
-    async def _main(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    def make_server(self) -> _core.Server:
         engine = _core.Engine(self.handler, Resp, None, self.error)
         engine.zero_copy_min = ZERO_COPY
         engine.task_starter = _runtime.start_task
-        server = self.server = _core.Server(engine, {"io_uring": int(self.loop_name == "io_uring")})
+        server = _core.Server(engine, {"io_uring": int(self.loop_name == "io_uring")})
         self.port = server.listen("127.0.0.1", 0)
-        loop.add_reader(server.fileno(), server.poll)
-        sweeper = loop.create_task(_sweep(server))
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            server.close_all()
-            sweeper.cancel()
-            _runtime.close_workers(loop)
-            loop.remove_reader(server.fileno())
+        return server
 
     def stats(self) -> dict[str, int]:
         return dict(self.server.stats)
@@ -195,11 +166,6 @@ class InProcess:
         """Blocks the server's loop thread for a while (its sockets keep receiving meanwhile)."""
         assert self.loop is not None
         self.loop.call_soon_threadsafe(time.sleep, seconds)
-
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None and self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
 
 
 @pytest.fixture(params=["io_uring", "epoll"])

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from fasterapi import _core, _runtime
-from fasterapi.server import _sweep
 
+from ._threaded_server import ThreadedServer
 from .conftest import loop_config
 
 MiB = 1024 * 1024
@@ -161,58 +161,25 @@ class App:
         return Resp(500, {"detail": repr(exc)})
 
 
-class Served:
+class Served(ThreadedServer):
+    thread_name = "stream-body-server"
+
     def __init__(self, app: App, limits: dict[str, int], config: dict[str, int] | None = None) -> None:
+        super().__init__()
         self.app = app
         self.limits = limits
         self.config = config or {}
-        self.port = 0
         self.engine: Any = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="stream-body-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(15):
-            raise RuntimeError("the server did not start")
-        if self._error is not None:
-            raise self._error
+        self.start()
 
-    def _run(self) -> None:
-        loop = self.loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._main())
-        except BaseException as exc:  # noqa: BLE001 -- reported to the test thread
-            self._error = exc
-            self._ready.set()
-        finally:
-            loop.close()
-
-    async def _main(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    def make_server(self) -> _core.Server:
         engine = self.engine = _core.Engine(self.app.handler, Resp, None, self.app.error, self.limits)
         engine.stream_bodies = True
         engine.task_starter = _runtime.start_task
         engine.add_route(["POST"], "/routed", self.app.routed)
         server = _core.Server(engine, {**loop_config(), **self.config})
         self.port = server.listen("127.0.0.1", 0)
-        loop.add_reader(server.fileno(), server.poll)
-        sweeper = loop.create_task(_sweep(server))
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            server.close_all()
-            sweeper.cancel()
-            _runtime.close_workers(loop)
-            loop.remove_reader(server.fileno())
-
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None and self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        return server
 
     def connect(self) -> socket.socket:
         s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
