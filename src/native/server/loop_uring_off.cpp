@@ -20,6 +20,8 @@ void Server::ring_adopt(Conn&) {}
 void Server::ring_interest(Conn&) {}
 void Server::ring_forget(Conn&) {}
 void Server::ring_defer_flush(Conn&) {}
+bool Server::ring_send(Conn&) { return true; }  // (never called: no ring, flush() sends)
+void Server::ring_orphan(Conn&) {}
 void Server::ring_watch(int) {}
 void Server::ring_unwatch(int) {}
 int Server::ring_poll(int) { return 0; }
