@@ -43,20 +43,44 @@ subset=("$@")
 )
 # (deselected: the peak-memory tests, since ASan's quarantine keeps freed memory resident, and the
 # static checks, which test no native code)
-set +e
-env PYTHONPATH="$work/pkg" \
-  LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)" \
-  ASAN_OPTIONS="detect_leaks=1:log_path=$work/logs/asan:detect_stack_use_after_return=0" \
-  LSAN_OPTIONS="${LSAN_OPTIONS-suppressions=$PWD/.ci/lsan-python.supp:print_suppressions=0}" \
-  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$work/logs/ubsan" \
-  PYTHONMALLOC=malloc FASTERAPI_SANITIZED=1 \
-  "$PY" -m pytest -p no:cacheprovider -p no:benchmark "${subset[@]}" \
-    --ignore tests/unit/test_static_checks.py \
-    -k "not test_100_mb_upload_is_accepted_in_bounded_memory and not test_request_stream_arrives_in_chunks" \
-    --deselect tests/integration/test_server.py::test_blocking_handler_does_not_stall_the_loop \
-    --deselect tests/integration/test_server.py::test_graceful_shutdown_finishes_in_flight_requests
-rc=$?
-set -e
+run_subset() {
+  set +e
+  env PYTHONPATH="$work/pkg" \
+    LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)" \
+    ASAN_OPTIONS="detect_leaks=1:log_path=$work/logs/asan:detect_stack_use_after_return=0" \
+    LSAN_OPTIONS="${LSAN_OPTIONS-suppressions=$PWD/.ci/lsan-python.supp:print_suppressions=0}" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$work/logs/ubsan" \
+    PYTHONMALLOC=malloc FASTERAPI_SANITIZED=1 \
+    "$PY" -m pytest -p no:cacheprovider -p no:benchmark "${subset[@]}" \
+      --ignore tests/unit/test_static_checks.py \
+      -k "not test_100_mb_upload_is_accepted_in_bounded_memory and not test_request_stream_arrives_in_chunks" \
+      --deselect tests/integration/test_server.py::test_blocking_handler_does_not_stall_the_loop \
+      --deselect tests/integration/test_server.py::test_graceful_shutdown_finishes_in_flight_requests
+  rc=$?
+  set -e
+}
+# True when every log is LeakSanitizer's own tracer failing ("Tracer caught signal 11 ... LeakSanitizer
+# has encountered a fatal error"), seen intermittently at a server subprocess's exit on this VM's
+# kernel: a tool crash, not a report about the code (that process's leak check did not run, and its
+# exit status 1 fails the test that stops it).
+only_tracer_crashes() {
+  local f
+  for f in "$work"/logs/*; do
+    grep -q "Tracer caught signal" "$f" || return 1
+    ! grep -vqE "Tracer caught signal|LeakSanitizer has encountered a fatal error|HINT: " "$f" || return 1
+  done
+}
+run_subset
+# Then the whole subset runs once more with fresh logs, and that run's outcome stands: every
+# process's leak check has run in it, or it fails like any other.
+if compgen -G "$work/logs/*" >/dev/null && only_tracer_crashes; then
+  echo "sanitizers: LeakSanitizer's tracer crashed in $(ls "$work/logs" | wc -l) process(es), no report:"
+  for f in "$work"/logs/*; do echo "=== $f"; head -c 2000 "$f"; done
+  echo "sanitizers: the subset once more"
+  mkdir -p "$work/logs-tracer-crash"
+  mv "$work"/logs/* "$work/logs-tracer-crash/"
+  run_subset
+fi
 # The extension under test must be the sanitized copy.
 PYTHONPATH="$work/pkg" LD_PRELOAD="$(g++ -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0 \
   "$PY" -c "import fasterapi._core as c, sys; sys.exit(0 if c.__file__.startswith('$work') else 1)" \
